@@ -1,0 +1,34 @@
+//! A conversation between a customer and the desk.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `conversations`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "conversations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub customer_id: Uuid,
+    pub status: String,
+    pub channel: String,
+    pub subject: Option<String>,
+    pub assigned_agent_id: Option<Uuid>,
+    pub rating: Option<i32>,
+    pub message_count: i32,
+    pub last_message_at: Option<DateTimeUtc>,
+    /// `last_message_at`, or `created_at` before the first message: the
+    /// "newest" order of the contract, kept as a column so an index serves it.
+    pub activity_at: DateTimeUtc,
+    /// Sum of this conversation's reply times in seconds.
+    pub response_time_total: f64,
+    pub response_count: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub resolved_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

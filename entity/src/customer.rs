@@ -1,0 +1,63 @@
+//! A customer, with the statistics the contract calls auto-calculated kept as
+//! columns (updated in the write transaction, never recomputed on read).
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `customers`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "customers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: String,
+    /// Canonical digits, country code first, no '+'.
+    pub phone_number: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Trimmed and lowercased.
+    pub email: Option<String>,
+    pub avatar: Option<String>,
+    /// JSON array of canonical phone numbers.
+    pub alternative_phones: Json,
+    /// JSON object `{street, city, state, country, postalCode, coordinates}`.
+    pub address: Option<Json>,
+    /// JSON array of tags in the order given; `customer_tags` indexes them.
+    pub tags: Json,
+    pub segment: String,
+    pub source: String,
+    /// JSON object of free-form fields.
+    pub custom_fields: Json,
+    pub preferred_language: String,
+    /// JSON object `{start, end}`.
+    pub communication_hours: Option<Json>,
+    pub preferred_agent_id: Option<Uuid>,
+    pub status: String,
+    /// The status held before a block, restored by unblock.
+    pub status_before_block: Option<String>,
+    pub is_blocked: bool,
+    pub block_reason: Option<String>,
+    pub notes: Option<String>,
+    /// Lowercased, accent-folded phone, names and email, for substring search.
+    pub search_text: String,
+    pub total_conversations: i32,
+    pub open_conversations: i32,
+    pub resolved_conversations: i32,
+    pub total_messages: i32,
+    pub total_tickets: i32,
+    /// Sum of reply times in seconds; with `response_count` gives the mean.
+    pub response_time_total: f64,
+    pub response_count: i32,
+    /// Sum of conversation ratings; with `rating_count` gives the mean.
+    pub rating_total: i32,
+    pub rating_count: i32,
+    pub first_contact: Option<DateTimeUtc>,
+    pub last_interaction: DateTimeUtc,
+    pub last_message_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,19 @@
+//! One tag of one customer: the indexed form behind the `tags` filter.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `customer_tags`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "customer_tags")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub customer_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tag: String,
+    pub tenant_id: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

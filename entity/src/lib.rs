@@ -1,0 +1,22 @@
+//! SeaORM entities of Clientela's tables. Plain table models: no business rules
+//! live here (those belong to the server's `service` module), and every table
+//! carries `tenant_id`.
+
+pub mod agent;
+pub mod conversation;
+pub mod customer;
+pub mod customer_phone;
+pub mod customer_tag;
+pub mod message;
+pub mod ticket;
+
+/// The entities under short names, for `use entity::prelude::*`.
+pub mod prelude {
+    pub use super::agent::Entity as Agent;
+    pub use super::conversation::Entity as Conversation;
+    pub use super::customer::Entity as Customer;
+    pub use super::customer_phone::Entity as CustomerPhone;
+    pub use super::customer_tag::Entity as CustomerTag;
+    pub use super::message::Entity as Message;
+    pub use super::ticket::Entity as Ticket;
+}

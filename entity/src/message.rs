@@ -1,0 +1,25 @@
+//! One message of a conversation.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `messages`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "messages")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub conversation_id: Uuid,
+    pub customer_id: Uuid,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub body: String,
+    pub agent_id: Option<Uuid>,
+    pub sent_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

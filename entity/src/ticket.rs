@@ -1,0 +1,23 @@
+//! A support ticket raised for a customer, optionally from a conversation.
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `tickets`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "tickets")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub customer_id: Uuid,
+    pub conversation_id: Option<Uuid>,
+    pub subject: String,
+    pub status: String,
+    pub created_at: DateTimeUtc,
+    pub closed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

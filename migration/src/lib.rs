@@ -1,0 +1,20 @@
+//! Clientela's schema as SeaORM migrations, one set for SQLite and PostgreSQL;
+//! backend-specific pieces (the trigram search index) branch on the backend.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_tables;
+mod m20261126_000002_search;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_tables::Migration),
+            Box::new(m20261126_000002_search::Migration),
+        ]
+    }
+}

@@ -1,0 +1,202 @@
+//! Authentication: a JWT in, an [`Actor`] out. The algorithm is pinned by
+//! configuration, `exp` is required, and the claims name the agent, the role
+//! and the tenant. What each role may do is decided in the service layer.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, JwtAlgorithm};
+use crate::error::{Error, Result};
+
+/// What a caller may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum Role {
+    /// Everything, including hard delete and bulk import.
+    Admin,
+    /// Reads and writes.
+    Agent,
+    /// Reads only.
+    Viewer,
+}
+
+impl Role {
+    /// The claim spelling of the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    fn parse(claim: Option<&str>) -> Option<Self> {
+        match claim {
+            None | Some("agent") => Some(Role::Agent),
+            Some("admin") => Some(Role::Admin),
+            Some("viewer") => Some(Role::Viewer),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The authenticated caller: every service function takes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The agent id (`sub`).
+    pub agent: String,
+    pub role: Role,
+    pub tenant: String,
+}
+
+impl Actor {
+    /// Fails with 403 unless the caller may write.
+    pub fn require_writer(&self) -> Result<()> {
+        match self.role {
+            Role::Admin | Role::Agent => Ok(()),
+            Role::Viewer => Err(Error::Forbidden("viewers may only read")),
+        }
+    }
+
+    /// Fails with 403 unless the caller is an admin.
+    pub fn require_admin(&self) -> Result<()> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(Error::Forbidden("this needs the admin role")),
+        }
+    }
+}
+
+/// The claims Clientela reads and writes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<String>,
+    exp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+}
+
+/// Verifies tokens (and, with a secret, mints them).
+#[derive(Clone)]
+pub struct Keys {
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+    }
+}
+
+/// Longest tenant id accepted from a token.
+const MAX_TENANT_LEN: usize = 64;
+
+impl Keys {
+    /// Builds the keys from configuration; `secret` is the HS256 secret in force
+    /// (configured or generated for the process).
+    pub fn new(config: &Config, secret: Option<&str>) -> anyhow::Result<Self> {
+        let (algorithm, decoding, encoding) = match config.jwt_algorithm {
+            JwtAlgorithm::Hs256 => {
+                let secret = secret.ok_or_else(|| anyhow::anyhow!("HS256 needs CLIENTELA_JWT_SECRET"))?;
+                anyhow::ensure!(secret.len() >= 32, "CLIENTELA_JWT_SECRET must be at least 32 bytes");
+                (
+                    Algorithm::HS256,
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Some(EncodingKey::from_secret(secret.as_bytes())),
+                )
+            }
+            JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => {
+                let path = config
+                    .jwt_public_key_file
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("RS256/ES256 need CLIENTELA_JWT_PUBLIC_KEY_FILE"))?;
+                let pem = std::fs::read(path)?;
+                if config.jwt_algorithm == JwtAlgorithm::Rs256 {
+                    (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)?, None)
+                } else {
+                    (Algorithm::ES256, DecodingKey::from_ec_pem(&pem)?, None)
+                }
+            }
+        };
+        // Validation::new pins the one algorithm: a token whose header names
+        // another (or `none`) is refused before its signature is looked at.
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        match &config.jwt_audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &config.jwt_issuer {
+            validation.set_issuer(&[iss]);
+        }
+        Ok(Self { decoding, encoding, validation })
+    }
+
+    /// Verifies a token and returns its caller.
+    pub fn verify(&self, token: &str) -> Result<Actor> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|err| {
+            use jsonwebtoken::errors::ErrorKind;
+            Error::Unauthenticated(match err.kind() {
+                ErrorKind::ExpiredSignature => "token has expired",
+                ErrorKind::ImmatureSignature => "token is not valid yet",
+                ErrorKind::InvalidSignature => "token signature is invalid",
+                ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
+                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                _ => "token is invalid",
+            })
+        })?;
+        let claims = data.claims;
+        let agent = claims
+            .sub
+            .filter(|s| !s.is_empty())
+            .ok_or(Error::Unauthenticated("token has no subject"))?;
+        let role = Role::parse(claims.role.as_deref()).ok_or(Error::Unauthenticated("token has an unknown role"))?;
+        let tenant = claims.tenant.unwrap_or_else(|| "default".to_owned());
+        if tenant.is_empty() || tenant.len() > MAX_TENANT_LEN {
+            return Err(Error::Unauthenticated("token has an invalid tenant"));
+        }
+        Ok(Actor { agent, role, tenant })
+    }
+
+    /// Mints a token for `actor` that lives `ttl` (HS256 only).
+    pub fn mint(&self, actor: &Actor, ttl: Duration) -> anyhow::Result<String> {
+        let key = self
+            .encoding
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("tokens can only be minted with an HS256 secret"))?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        let claims = Claims {
+            sub: Some(actor.agent.clone()),
+            role: Some(actor.role.as_str().to_owned()),
+            tenant: Some(actor.tenant.clone()),
+            exp: now + ttl.as_secs(),
+            iat: Some(now),
+        };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)?)
+    }
+}
+
+/// A random secret for a process started without one: no default secret exists.
+pub fn random_secret() -> String {
+    use rand::{distributions::Alphanumeric, Rng};
+    rand::thread_rng().sample_iter(&Alphanumeric).take(48).map(char::from).collect()
+}
+
+/// Takes the token out of an `Authorization: Bearer ...` header value.
+pub fn bearer(header: &str) -> Result<&str> {
+    let (scheme, token) = header.split_once(' ').ok_or(Error::Unauthenticated("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(Error::Unauthenticated("malformed Authorization header"));
+    }
+    Ok(token.trim())
+}

@@ -1,0 +1,9 @@
+//! Pure domain types and rules, no I/O: phone numbers, customer enums and
+//! inputs, search text, pagination. `service` builds on these; nothing here
+//! imports sea_orm, axum or the GraphQL schema.
+
+pub mod customer;
+pub mod page;
+pub mod phone;
+pub mod search;
+pub mod time;

@@ -1,0 +1,146 @@
+//! The one error type of the crate. Every failure a caller can see is a variant
+//! here, named after the contract's codes; `code()` feeds the REST `code` and
+//! GraphQL `extensions.code`, `status()` gives the HTTP status.
+
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+
+/// One invalid input field, reported to the caller as `{field, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error with the given field path and human message.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// Everything that can go wrong in a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 401: missing, malformed, expired or badly signed token.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// 403: the caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404: unknown id, or another tenant's.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 400: invalid input, with one entry per bad field.
+    #[error("{message}")]
+    BadUserInput { message: String, fields: Vec<FieldError> },
+    /// 409: the phone number already belongs to another customer.
+    #[error("phone number {phone} already belongs to another customer")]
+    PhoneTaken { field: String, phone: String, existing_id: String },
+    /// 413: the body is over the route's limit.
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    /// 415: the body is not JSON where JSON is required.
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    /// 503: the database cannot be reached.
+    #[error("service unavailable, try again shortly")]
+    Unavailable,
+    /// 500: anything else; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A 400 for one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = FieldError::new(field, message);
+        Self::BadUserInput { message: format!("invalid {}: {}", field.field, field.message), fields: vec![field] }
+    }
+
+    /// A 400 for several fields at once (empty `fields` is not expected).
+    pub fn invalid_fields(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => format!("invalid {}: {}", one.field, one.message),
+            _ => "invalid input".to_owned(),
+        };
+        Self::BadUserInput { message, fields }
+    }
+
+    /// A 500 carrying its cause for the log.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// The contract's code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
+            Self::PhoneTaken { .. } => "CONFLICT",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::Unavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+            Self::PhoneTaken { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Logs a server-side failure once, with its cause chain; client errors are not logged.
+    pub fn log(&self) {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "internal error"),
+            Self::Unavailable => tracing::warn!("database unavailable"),
+            _ => {}
+        }
+    }
+}
+
+impl From<DbErr> for Error {
+    /// Classifies a database error once: unreachable is 503, the rest 500.
+    /// (Phone conflicts are found by the service before they reach here, and a
+    /// race that loses on the unique index is re-checked there.)
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            return Self::Unavailable;
+        }
+        Self::Internal(err.into())
+    }
+}
+
+/// Whether a database error is a unique-index violation.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e,
+            sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::WorkerCrashed
+        ),
+        _ => false,
+    }
+}

@@ -1,0 +1,114 @@
+//! The GraphQL face: schema, HTTP route, and the mapping of the crate's
+//! errors to `extensions.code`. Resolvers call `service::` functions and
+//! wrap what they return; they never touch sea_orm.
+
+mod inputs;
+mod mutation;
+mod query;
+mod scalars;
+mod types;
+
+use async_graphql::{EmptySubscription, ErrorExtensions, Schema};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::auth::Actor;
+use crate::error::Error;
+use crate::service::Ctx;
+use crate::AppState;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+/// The schema type served at /graphql.
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Largest GraphQL request body.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Deepest selection a query may nest.
+const MAX_DEPTH: usize = 16;
+
+/// Builds the schema over a service context.
+pub fn build_schema(ctx: Ctx) -> AppSchema {
+    Schema::build(Query, Mutation, EmptySubscription).data(ctx).limit_depth(MAX_DEPTH).finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+}
+
+/// The GraphQL routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/graphql", post(graphql_handler).layer(RequestBodyLimitLayer::new(BODY_LIMIT)))
+}
+
+/// The caller of a GraphQL request, or why there is none.
+struct Caller(Result<Actor, Error>);
+
+async fn graphql_handler(State(state): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
+    let caller = match crate::rest::bearer_token(&headers) {
+        Ok(Some(token)) => state.keys.verify(token),
+        Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
+        Err(e) => Err(e),
+    };
+    state.schema.execute(req.into_inner().data(Caller(caller))).await.into()
+}
+
+/// The service context and the authenticated caller of a resolver.
+fn caller<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a Ctx, &'a Actor)> {
+    let ctx = cx.data::<Ctx>()?;
+    match &cx.data::<Caller>()?.0 {
+        Ok(actor) => Ok((ctx, actor)),
+        Err(e) => Err(gql_error(e)),
+    }
+}
+
+/// The crate error as a GraphQL error with the contract's extensions.
+fn gql_error(e: &Error) -> async_graphql::Error {
+    e.log();
+    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+        ext.set("code", e.code());
+        match e {
+            Error::BadUserInput { fields, .. } => {
+                let list: Vec<async_graphql::Value> = fields
+                    .iter()
+                    .map(|f| {
+                        let mut obj = async_graphql::indexmap::IndexMap::new();
+                        obj.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.as_str()));
+                        obj.insert(async_graphql::Name::new("message"), async_graphql::Value::from(f.message.as_str()));
+                        async_graphql::Value::Object(obj)
+                    })
+                    .collect();
+                ext.set("fields", list);
+            }
+            Error::PhoneTaken { field, existing_id, .. } => {
+                ext.set("field", field.as_str());
+                ext.set("existingId", existing_id.as_str());
+            }
+            _ => {}
+        }
+    })
+}
+
+/// `.gql()` turns the crate's result into a resolver result without letting
+/// async-graphql's blanket `From<Display>` send internal error text.
+trait GqlResult<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResult<T> for Result<T, Error> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| gql_error(&e))
+    }
+}
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        gql_error(self)
+    }
+}

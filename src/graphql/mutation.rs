@@ -1,0 +1,88 @@
+//! Mutations.
+
+use async_graphql::{Context, Object, ID};
+
+use super::inputs::{CreateCustomerInput, UpdateCustomerInput};
+use super::types::{Customer, DeleteResult, ImportResult};
+use super::{caller, GqlResult};
+use crate::domain::customer::TagAction;
+use crate::service::{customers, import};
+
+/// The root of writes.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Creates a customer.
+    async fn create_customer(&self, cx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
+        let (ctx, actor) = caller(cx)?;
+        let input = input.into_input().gql()?;
+        Ok(Customer(customers::create(ctx, actor, input).await.gql()?))
+    }
+
+    /// Changes the given fields of a customer.
+    async fn update_customer(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+        input: UpdateCustomerInput,
+    ) -> async_graphql::Result<Customer> {
+        let (ctx, actor) = caller(cx)?;
+        let input = input.into_input().gql()?;
+        Ok(Customer(customers::update(ctx, actor, &id, input).await.gql()?))
+    }
+
+    /// Sets, adds or removes tags.
+    async fn update_customer_tags(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+        tags: Vec<String>,
+        #[graphql(default_with = "TagAction::Set")] action: TagAction,
+    ) -> async_graphql::Result<Customer> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(Customer(customers::update_tags(ctx, actor, &id, tags, action).await.gql()?))
+    }
+
+    /// Blocks a customer (status BLOCKED) or unblocks it (the previous status returns).
+    async fn set_customer_blocked(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+        is_blocked: bool,
+        block_reason: Option<String>,
+    ) -> async_graphql::Result<Customer> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(Customer(customers::set_blocked(ctx, actor, &id, is_blocked, block_reason).await.gql()?))
+    }
+
+    /// Soft by default (status becomes INACTIVE); permanent removes the customer with its conversations, messages and tickets. Permanent needs ADMIN.
+    async fn delete_customer(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+        #[graphql(default = false)] permanent: bool,
+    ) -> async_graphql::Result<DeleteResult> {
+        let (ctx, actor) = caller(cx)?;
+        let deleted = customers::delete(ctx, actor, &id, permanent).await.gql()?;
+        Ok(DeleteResult { success: true, message: deleted.message.to_owned(), permanent: deleted.permanent })
+    }
+
+    /// Needs ADMIN. Rows whose phone number already exists, in the store or earlier in the list, are duplicates.
+    async fn import_customers(
+        &self,
+        cx: &Context<'_>,
+        customers: Vec<CreateCustomerInput>,
+    ) -> async_graphql::Result<ImportResult> {
+        let (ctx, actor) = caller(cx)?;
+        let rows = customers.into_iter().map(|c| c.into_input().map_err(error_fields)).collect();
+        Ok(import::import(ctx, actor, rows).await.gql()?.into())
+    }
+}
+
+fn error_fields(e: crate::error::Error) -> Vec<crate::error::FieldError> {
+    match e {
+        crate::error::Error::BadUserInput { fields, .. } => fields,
+        other => vec![crate::error::FieldError::new("customer", other.to_string())],
+    }
+}

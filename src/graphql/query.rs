@@ -1,0 +1,77 @@
+//! Queries.
+
+use async_graphql::{Context, Object, ID};
+
+use super::inputs::CustomerFilter;
+use super::types::{page_request, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats, Viewer};
+use super::{caller, GqlResult};
+use crate::domain::customer::{CustomerSortField, SortOrder};
+use crate::service::customers::ListQuery;
+use crate::service::{conversations, customers};
+
+/// The root of reads.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Offset pagination, as the REST list. limit is clamped to 100.
+    async fn customers(
+        &self,
+        cx: &Context<'_>,
+        filter: Option<CustomerFilter>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 20)] limit: i32,
+        #[graphql(default_with = "CustomerSortField::LastInteraction")] sort_by: CustomerSortField,
+        #[graphql(default_with = "SortOrder::Desc")] sort_order: SortOrder,
+    ) -> async_graphql::Result<CustomerPage> {
+        let (ctx, actor) = caller(cx)?;
+        let query = ListQuery { filter: filter.into(), page: page_request(page, limit).gql()?, sort_by, sort_order };
+        let (items, pagination) = customers::list(ctx, actor, &query).await.gql()?;
+        Ok(CustomerPage { items: items.into_iter().map(Customer).collect(), pagination: pagination.into() })
+    }
+
+    /// Null for an unknown id or another tenant's customer.
+    async fn customer(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(customers::find(ctx, actor, &id).await.gql()?.map(Customer))
+    }
+
+    /// Accepts any common spelling of the number; it is normalized first.
+    async fn customer_by_phone(&self, cx: &Context<'_>, phone_number: String) -> async_graphql::Result<Option<Customer>> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(customers::find_by_phone(ctx, actor, &phone_number).await.gql()?.map(Customer))
+    }
+
+    /// Dashboard counts and customers per segment.
+    async fn customer_stats(&self, cx: &Context<'_>) -> async_graphql::Result<CustomerStats> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(customers::stats(ctx, actor).await.gql()?.into())
+    }
+
+    /// A customer's conversations, newest first.
+    async fn customer_conversations(
+        &self,
+        cx: &Context<'_>,
+        customer_id: ID,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 20)] limit: i32,
+    ) -> async_graphql::Result<ConversationPage> {
+        let (ctx, actor) = caller(cx)?;
+        let page = page_request(page, limit).gql()?;
+        let (items, pagination) = conversations::list_for_customer(ctx, actor, &customer_id, page, None).await.gql()?;
+        Ok(ConversationPage { items: items.into_iter().map(Conversation).collect(), pagination: pagination.into() })
+    }
+
+    /// Null for an unknown id or another tenant's conversation.
+    async fn conversation(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Conversation>> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(conversations::find(ctx, actor, &id).await.gql()?.map(Conversation))
+    }
+
+    /// The caller, as its token says.
+    async fn me(&self, cx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        let (_, actor) = caller(cx)?;
+        Ok(Viewer { agent_id: ID(actor.agent.clone()), role: actor.role, tenant: actor.tenant.clone() })
+    }
+}
+

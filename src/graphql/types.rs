@@ -1,0 +1,404 @@
+//! GraphQL output types. Objects wrap service structs; nested fields resolve
+//! through service functions, so tenancy stays in the service layer.
+
+use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject, ID};
+
+use super::scalars::DateTime;
+use super::{caller, GqlResult};
+use crate::auth::Role;
+use crate::domain::customer::{Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus};
+use crate::domain::page::{PageRequest, Pagination as PageBlock};
+use crate::service::conversations::{self, ConversationStatus, MessageDirection};
+use crate::service::customers::{self, Statistics};
+use crate::service::{agents, import};
+
+/// Page numbers and totals of an offset page.
+#[derive(SimpleObject)]
+pub struct Pagination {
+    pub page: i32,
+    pub limit: i32,
+    pub total: i32,
+    pub pages: i32,
+}
+
+fn int(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl From<PageBlock> for Pagination {
+    fn from(p: PageBlock) -> Self {
+        Pagination { page: int(p.page), limit: int(p.limit), total: int(p.total), pages: int(p.pages) }
+    }
+}
+
+/// Reads GraphQL `page`/`limit` arguments under the contract's rules.
+pub fn page_request(page: i32, limit: i32) -> crate::error::Result<PageRequest> {
+    PageRequest::new(Some(i64::from(page)), Some(i64::from(limit)), 20)
+}
+
+/// A customer.
+pub struct Customer(pub customers::Customer);
+
+#[Object]
+impl Customer {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Canonical digits, country code first, no '+', e.g. 529991234567.
+    async fn phone_number(&self) -> &str {
+        &self.0.phone_number
+    }
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    async fn avatar(&self) -> Option<&str> {
+        self.0.avatar.as_deref()
+    }
+    async fn alternative_phones(&self) -> &[String] {
+        &self.0.alternative_phones
+    }
+    async fn address(&self) -> Option<&Address> {
+        self.0.address.as_ref()
+    }
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+    async fn segment(&self) -> CustomerSegment {
+        self.0.segment
+    }
+    async fn source(&self) -> CustomerSource {
+        self.0.source
+    }
+    async fn custom_fields(&self) -> Json<&serde_json::Map<String, serde_json::Value>> {
+        Json(&self.0.custom_fields)
+    }
+    async fn preferences(&self) -> Preferences<'_> {
+        Preferences(&self.0.preferences)
+    }
+    async fn status(&self) -> CustomerStatus {
+        self.0.status
+    }
+    async fn is_blocked(&self) -> bool {
+        self.0.is_blocked
+    }
+    async fn block_reason(&self) -> Option<&str> {
+        self.0.block_reason.as_deref()
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    async fn statistics(&self) -> Statistics {
+        self.0.statistics
+    }
+    async fn first_contact(&self) -> Option<DateTime> {
+        self.0.first_contact.map(DateTime)
+    }
+    async fn last_interaction(&self) -> Option<DateTime> {
+        Some(DateTime(self.0.last_interaction))
+    }
+    async fn last_message_at(&self) -> Option<DateTime> {
+        self.0.last_message_at.map(DateTime)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+    /// Newest first. Batched across customers: a page of customers costs a constant number of queries.
+    async fn conversations(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 20)] limit: i32,
+        status: Option<ConversationStatus>,
+    ) -> async_graphql::Result<ConversationPage> {
+        let (ctx, actor) = caller(cx)?;
+        let page = page_request(page, limit).gql()?;
+        let (items, pagination) =
+            conversations::list_for_customer(ctx, actor, &self.0.id.to_string(), page, status).await.gql()?;
+        Ok(ConversationPage { items: items.into_iter().map(Conversation).collect(), pagination: pagination.into() })
+    }
+    /// The newest conversations, batched like `conversations`.
+    async fn recent_conversations(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(default = 5)] limit: i32,
+    ) -> async_graphql::Result<Vec<Conversation>> {
+        let (ctx, actor) = caller(cx)?;
+        let page = page_request(1, limit).gql()?;
+        let items = conversations::recent(ctx, actor, self.0.id, page.limit).await.gql()?;
+        Ok(items.into_iter().map(Conversation).collect())
+    }
+}
+
+/// A customer's preferences.
+pub struct Preferences<'a>(&'a customers::PreferencesView);
+
+#[Object]
+impl Preferences<'_> {
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+    async fn communication_hours(&self) -> Option<&CommunicationHours> {
+        self.0.communication_hours.as_ref()
+    }
+    async fn preferred_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
+        let Some(id) = self.0.preferred_agent else { return Ok(None) };
+        let (ctx, actor) = caller(cx)?;
+        Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
+    }
+}
+
+/// An agent of the service desk.
+pub struct Agent(pub agents::Agent);
+
+#[Object]
+impl Agent {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+}
+
+/// A conversation between a customer and the desk.
+pub struct Conversation(pub conversations::Conversation);
+
+#[Object]
+impl Conversation {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(Customer(customers::get(ctx, actor, &self.0.customer.to_string()).await.gql()?))
+    }
+    async fn status(&self) -> ConversationStatus {
+        self.0.status
+    }
+    async fn channel(&self) -> &str {
+        &self.0.channel
+    }
+    async fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+    async fn assigned_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
+        let Some(id) = self.0.assigned_agent else { return Ok(None) };
+        let (ctx, actor) = caller(cx)?;
+        Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
+    }
+    /// 1 to 5, set when the customer rates the conversation.
+    async fn rating(&self) -> Option<i32> {
+        self.0.rating
+    }
+    async fn message_count(&self) -> i32 {
+        self.0.message_count
+    }
+    async fn last_message_at(&self) -> Option<DateTime> {
+        self.0.last_message_at.map(DateTime)
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn updated_at(&self) -> DateTime {
+        DateTime(self.0.updated_at)
+    }
+    async fn resolved_at(&self) -> Option<DateTime> {
+        self.0.resolved_at.map(DateTime)
+    }
+    /// Oldest first.
+    async fn messages(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(default = 1)] page: i32,
+        #[graphql(default = 50)] limit: i32,
+    ) -> async_graphql::Result<MessagePage> {
+        let (ctx, actor) = caller(cx)?;
+        let page = page_request(page, limit).gql()?;
+        let (items, pagination) = conversations::messages(ctx, actor, self.0.id, page).await.gql()?;
+        Ok(MessagePage { items: items.into_iter().map(Message).collect(), pagination: pagination.into() })
+    }
+}
+
+/// One message of a conversation.
+pub struct Message(pub conversations::Message);
+
+#[Object]
+impl Message {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn conversation_id(&self) -> ID {
+        ID(self.0.conversation_id.to_string())
+    }
+    async fn direction(&self) -> MessageDirection {
+        self.0.direction
+    }
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    async fn agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
+        let Some(id) = self.0.agent else { return Ok(None) };
+        let (ctx, actor) = caller(cx)?;
+        Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
+    }
+    async fn sent_at(&self) -> DateTime {
+        DateTime(self.0.sent_at)
+    }
+}
+
+/// A page of customers.
+#[derive(SimpleObject)]
+pub struct CustomerPage {
+    pub items: Vec<Customer>,
+    pub pagination: Pagination,
+}
+
+/// A page of conversations.
+#[derive(SimpleObject)]
+pub struct ConversationPage {
+    pub items: Vec<Conversation>,
+    pub pagination: Pagination,
+}
+
+/// A page of messages.
+#[derive(SimpleObject)]
+pub struct MessagePage {
+    pub items: Vec<Message>,
+    pub pagination: Pagination,
+}
+
+/// Dashboard counts.
+#[derive(SimpleObject)]
+pub struct CustomerSummary {
+    pub total_customers: i32,
+    /// status = ACTIVE
+    pub active_customers: i32,
+    /// segment = VIP
+    pub vip_customers: i32,
+    /// isBlocked = true
+    pub blocked_customers: i32,
+    /// createdAt within the current calendar month, UTC
+    pub new_this_month: i32,
+}
+
+/// Customers in one segment.
+#[derive(SimpleObject)]
+pub struct SegmentCount {
+    pub segment: CustomerSegment,
+    pub count: i32,
+}
+
+/// Dashboard statistics.
+#[derive(SimpleObject)]
+pub struct CustomerStats {
+    pub summary: CustomerSummary,
+    pub segments: Vec<SegmentCount>,
+}
+
+impl From<customers::Stats> for CustomerStats {
+    fn from(s: customers::Stats) -> Self {
+        let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+        CustomerStats {
+            summary: CustomerSummary {
+                total_customers: n(s.summary.total_customers),
+                active_customers: n(s.summary.active_customers),
+                vip_customers: n(s.summary.vip_customers),
+                blocked_customers: n(s.summary.blocked_customers),
+                new_this_month: n(s.summary.new_this_month),
+            },
+            segments: s.segments.into_iter().map(|(segment, count)| SegmentCount { segment, count: n(count) }).collect(),
+        }
+    }
+}
+
+/// A row of an import that was not stored.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ImportIssue {
+    /// Position of the row in the submitted list, from 0.
+    pub index: i32,
+    pub phone_number: Option<String>,
+    pub reason: String,
+    #[graphql(skip)]
+    pub existing: Option<uuid::Uuid>,
+}
+
+#[ComplexObject]
+impl ImportIssue {
+    /// For a duplicate of a stored customer: that customer's id.
+    async fn existing_id(&self) -> Option<ID> {
+        self.existing.map(|id| ID(id.to_string()))
+    }
+}
+
+impl From<import::ImportIssue> for ImportIssue {
+    fn from(i: import::ImportIssue) -> Self {
+        ImportIssue {
+            index: int(i.index as u64),
+            phone_number: i.phone_number,
+            reason: i.reason,
+            existing: i.existing_id,
+        }
+    }
+}
+
+/// Each row of an import, by outcome.
+#[derive(SimpleObject)]
+pub struct ImportDetails {
+    pub success: Vec<Customer>,
+    pub duplicates: Vec<ImportIssue>,
+    pub failed: Vec<ImportIssue>,
+}
+
+/// What an import did.
+#[derive(SimpleObject)]
+pub struct ImportResult {
+    pub imported: i32,
+    pub duplicates: i32,
+    pub failed: i32,
+    pub details: ImportDetails,
+}
+
+impl From<import::ImportReport> for ImportResult {
+    fn from(r: import::ImportReport) -> Self {
+        ImportResult {
+            imported: int(r.success.len() as u64),
+            duplicates: int(r.duplicates.len() as u64),
+            failed: int(r.failed.len() as u64),
+            details: ImportDetails {
+                success: r.success.into_iter().map(Customer).collect(),
+                duplicates: r.duplicates.into_iter().map(Into::into).collect(),
+                failed: r.failed.into_iter().map(Into::into).collect(),
+            },
+        }
+    }
+}
+
+/// What a delete did.
+#[derive(SimpleObject)]
+pub struct DeleteResult {
+    pub success: bool,
+    /// Human-readable, e.g. 'Customer deactivated' or 'Customer permanently deleted'.
+    pub message: String,
+    pub permanent: bool,
+}
+
+/// The caller, as its token says.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    pub agent_id: ID,
+    pub role: Role,
+    pub tenant: String,
+}

@@ -1,0 +1,65 @@
+//! Clientela: the customer-management backend of a WhatsApp-first service
+//! desk. One core ([`service`]) with two faces: GraphQL ([`graphql`]) and the
+//! `/api/v2/customers` REST shim ([`rest`]). [`app`] builds the router that
+//! `serve` runs and the tests drive.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod rest;
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: service::Ctx,
+    pub keys: Arc<auth::Keys>,
+    pub schema: graphql::AppSchema,
+}
+
+impl AppState {
+    /// State over a migrated database and the token keys.
+    pub fn new(ctx: service::Ctx, keys: auth::Keys) -> Self {
+        let schema = graphql::build_schema(ctx.clone());
+        Self { ctx, keys: Arc::new(keys), schema }
+    }
+}
+
+/// The whole HTTP surface: GraphQL, the REST shim and health checks.
+pub fn app(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .merge(graphql::routes())
+        .merge(rest::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(rest::not_found)
+        .with_state(state)
+        .layer(
+            // Spans carry the path only: a query string may hold a token.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(CatchPanicLayer::custom(rest::panic_response))
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> StatusCode {
+    match state.ctx.db.ping().await {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}

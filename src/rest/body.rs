@@ -1,0 +1,243 @@
+//! Reading the legacy service's bodies and query strings into service input,
+//! and writing service output as its documents (`_id` beside `id`).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::QueryPairs;
+use crate::domain::customer::{
+    Address, CommunicationHours, Coordinates, CustomerInput, CustomerSegment, CustomerSortField, CustomerSource,
+    CustomerStatus, Field, PreferencesInput, SortOrder,
+};
+use crate::domain::page::PageRequest;
+use crate::error::{Error, FieldError, Result};
+use crate::service::customers::{CustomerFilter, ListQuery};
+
+/// A service struct as a legacy document: `_id` first, then its own fields (`id` among them).
+#[derive(Serialize)]
+pub struct Doc<'a, T: Serialize> {
+    #[serde(rename = "_id")]
+    pub _id: String,
+    #[serde(flatten)]
+    pub inner: &'a T,
+}
+
+/// Wraps a customer as a document.
+pub fn customer_doc(c: &crate::service::customers::Customer) -> Doc<'_, crate::service::customers::Customer> {
+    Doc { _id: c.id.to_string(), inner: c }
+}
+
+/// Wraps a conversation as a document.
+pub fn conversation_doc(
+    c: &crate::service::conversations::Conversation,
+) -> Doc<'_, crate::service::conversations::Conversation> {
+    Doc { _id: c.id.to_string(), inner: c }
+}
+
+/// Collects type errors while a body is read.
+struct Reader<'a> {
+    map: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Reader<'a> {
+    fn raw(&self, key: &str) -> Field<&'a Value> {
+        match self.map.get(key) {
+            None => Field::Absent,
+            Some(Value::Null) => Field::Null,
+            Some(v) => Field::Value(v),
+        }
+    }
+
+    fn fail<T>(&mut self, field: &str, message: &str) -> Field<T> {
+        self.errors.push(FieldError::new(field, message));
+        Field::Absent
+    }
+
+    /// A string; numbers are taken as their digits, as Mongoose cast them.
+    fn string(&mut self, key: &str) -> Field<String> {
+        match self.raw(key) {
+            Field::Value(v) => match as_string(v) {
+                Some(s) => Field::Value(s),
+                None => self.fail(key, "must be a string"),
+            },
+            Field::Null => Field::Null,
+            Field::Absent => Field::Absent,
+        }
+    }
+
+    fn strings(&mut self, key: &str) -> Field<Vec<String>> {
+        match self.raw(key) {
+            Field::Value(Value::Array(items)) => match items.iter().map(as_string).collect::<Option<Vec<_>>>() {
+                Some(list) => Field::Value(list),
+                None => self.fail(key, "must be a list of strings"),
+            },
+            Field::Value(_) => self.fail(key, "must be a list of strings"),
+            Field::Null => Field::Null,
+            Field::Absent => Field::Absent,
+        }
+    }
+
+    fn enumeration<T>(&mut self, key: &str, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Field<T> {
+        match self.raw(key) {
+            Field::Value(Value::String(s)) => match parse(s) {
+                Some(v) => Field::Value(v),
+                None => {
+                    self.errors.push(FieldError::new(key, expected()));
+                    Field::Absent
+                }
+            },
+            Field::Value(_) => {
+                self.errors.push(FieldError::new(key, expected()));
+                Field::Absent
+            }
+            Field::Null => Field::Null,
+            Field::Absent => Field::Absent,
+        }
+    }
+
+    fn object(&mut self, key: &str) -> Field<&'a Map<String, Value>> {
+        match self.raw(key) {
+            Field::Value(Value::Object(m)) => Field::Value(m),
+            Field::Value(_) => self.fail(key, "must be an object"),
+            Field::Null => Field::Null,
+            Field::Absent => Field::Absent,
+        }
+    }
+}
+
+fn as_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn optional_string(map: &Map<String, Value>, key: &str, prefix: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match map.get(key) {
+        None | Some(Value::Null) => None,
+        Some(v) => as_string(v).or_else(|| {
+            errors.push(FieldError::new(format!("{prefix}.{key}"), "must be a string"));
+            None
+        }),
+    }
+}
+
+fn address(map: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Address {
+    let mut part = |key: &str| optional_string(map, key, "address", errors);
+    let (street, city, state, country, postal_code) =
+        (part("street"), part("city"), part("state"), part("country"), part("postalCode"));
+    let coordinates = match map.get("coordinates") {
+        None | Some(Value::Null) => None,
+        Some(v) => match serde_json::from_value::<Coordinates>(v.clone()) {
+            Ok(c) => Some(c),
+            Err(_) => {
+                errors.push(FieldError::new("address.coordinates", "must be {latitude, longitude} numbers"));
+                None
+            }
+        },
+    };
+    Address { street, city, state, country, postal_code, coordinates }
+}
+
+fn preferences(map: &Map<String, Value>, errors: &mut Vec<FieldError>) -> PreferencesInput {
+    let language = optional_string(map, "language", "preferences", errors);
+    let communication_hours = match map.get("communicationHours") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(h)) => Some(CommunicationHours {
+            start: optional_string(h, "start", "preferences.communicationHours", errors),
+            end: optional_string(h, "end", "preferences.communicationHours", errors),
+        }),
+        Some(_) => {
+            errors.push(FieldError::new("preferences.communicationHours", "must be an object"));
+            None
+        }
+    };
+    // The legacy model calls it preferredAgent; GraphQL's input preferredAgentId.
+    let preferred_agent_id = optional_string(map, "preferredAgentId", "preferences", errors)
+        .or_else(|| optional_string(map, "preferredAgent", "preferences", errors));
+    PreferencesInput { language, communication_hours, preferred_agent_id }
+}
+
+/// Reads a customer body. Unknown and read-only keys are ignored: frontends
+/// send whole documents back on PUT.
+pub fn customer_input(map: &Map<String, Value>) -> std::result::Result<CustomerInput, Vec<FieldError>> {
+    let mut r = Reader { map, errors: Vec::new() };
+    let mut input = CustomerInput {
+        phone_number: r.string("phoneNumber"),
+        first_name: r.string("firstName"),
+        last_name: r.string("lastName"),
+        email: r.string("email"),
+        avatar: r.string("avatar"),
+        alternative_phones: r.strings("alternativePhones"),
+        tags: r.strings("tags"),
+        segment: r.enumeration("segment", CustomerSegment::parse, CustomerSegment::expected),
+        source: r.enumeration("source", CustomerSource::parse, CustomerSource::expected),
+        status: r.enumeration("status", CustomerStatus::parse, CustomerStatus::expected),
+        notes: r.string("notes"),
+        ..Default::default()
+    };
+    input.custom_fields = r.object("customFields").map(Clone::clone);
+    let address_map = r.object("address");
+    let preferences_map = r.object("preferences");
+    let mut errors = r.errors;
+    input.address = address_map.map(|m| address(m, &mut errors));
+    input.preferences = preferences_map.map(|m| preferences(m, &mut errors));
+    if errors.is_empty() {
+        Ok(input)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse_enum<T>(q: &QueryPairs, key: &str, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Result<Option<T>> {
+    match q.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => parse(v).map(Some).ok_or_else(|| Error::invalid(key, expected())),
+    }
+}
+
+fn parse_int(q: &QueryPairs, key: &str) -> Result<Option<i64>> {
+    match q.get(key).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| Error::invalid(key, "must be a whole number")),
+    }
+}
+
+/// `page` and `limit` from a query string.
+pub fn page(q: &QueryPairs) -> Result<PageRequest> {
+    PageRequest::new(parse_int(q, "page")?, parse_int(q, "limit")?, 20)
+}
+
+/// The list filters of a query string: search, status, segment, source, tags.
+pub fn filter(q: &QueryPairs) -> Result<CustomerFilter> {
+    Ok(CustomerFilter {
+        search: q.get("search").map(str::to_owned).filter(|s| !s.trim().is_empty()),
+        status: parse_enum(q, "status", CustomerStatus::parse, CustomerStatus::expected)?,
+        segment: parse_enum(q, "segment", CustomerSegment::parse, CustomerSegment::expected)?,
+        source: parse_enum(q, "source", CustomerSource::parse, CustomerSource::expected)?,
+        tags: q.list("tags"),
+    })
+}
+
+/// A whole list request from a query string.
+pub fn list_query(q: &QueryPairs) -> Result<ListQuery> {
+    Ok(ListQuery {
+        filter: filter(q)?,
+        page: page(q)?,
+        sort_by: parse_enum(q, "sortBy", CustomerSortField::parse, CustomerSortField::expected)?
+            .unwrap_or(CustomerSortField::LastInteraction),
+        sort_order: parse_enum(q, "sortOrder", SortOrder::parse, SortOrder::expected)?.unwrap_or(SortOrder::Desc),
+    })
+}
+
+/// A boolean query parameter (`true`/`false`, absent is `default`).
+pub fn flag(q: &QueryPairs, key: &str, default: bool) -> Result<bool> {
+    match q.get(key).map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(_) => Err(Error::invalid(key, "must be true or false")),
+    }
+}

@@ -1,0 +1,165 @@
+//! The `/api/v2/customers` REST shim that keeps frontends written against the
+//! old Node/Mongoose service working: its paths, envelopes (`success`, `_id`)
+//! and status codes. Handlers parse, call one `service::` function and shape
+//! the answer; they never touch sea_orm.
+
+mod body;
+mod customers;
+mod export;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::auth::{self, Actor};
+use crate::error::Error;
+use crate::AppState;
+
+/// Largest body of an ordinary route.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Largest body of a bulk import.
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The REST routes. The fixed paths are declared with the `{id}` ones; the
+/// router prefers a fixed segment over a capture, as the contract requires.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v2/customers", get(customers::list_customers).post(customers::create_customer))
+        .route("/api/v2/customers/stats/summary", get(customers::get_stats))
+        .route("/api/v2/customers/export", get(export::export_customers))
+        .route(
+            "/api/v2/customers/bulk/import",
+            post(customers::import_customers).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v2/customers/{id}",
+            get(customers::get_customer).put(customers::update_customer).delete(customers::delete_customer),
+        )
+        .route("/api/v2/customers/{id}/tags", patch(customers::update_tags))
+        .route("/api/v2/customers/{id}/block", patch(customers::set_blocked))
+        .route("/api/v2/customers/{id}/conversations", get(customers::list_conversations))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut body = json!({ "success": false, "error": self.to_string(), "code": self.code() });
+        match &self {
+            Error::BadUserInput { fields, .. } => body["details"] = json!(fields),
+            Error::PhoneTaken { field, existing_id, .. } => {
+                body["details"] = json!([{ "field": field, "message": self.to_string(), "existingId": existing_id }]);
+            }
+            _ => {}
+        }
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// 404 in the API's shape for paths that do not exist.
+pub async fn not_found() -> Response {
+    let body = json!({ "success": false, "error": "no such route", "code": "NOT_FOUND" });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// 500 in the API's shape when a handler panicked; the panic text is not sent.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let body = json!({ "success": false, "error": "internal error", "code": "INTERNAL_SERVER_ERROR" });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+/// The caller, from `Authorization: Bearer <jwt>`.
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = bearer_token(&parts.headers)?.ok_or(Error::Unauthenticated("missing bearer token"))?;
+        Ok(Auth(state.keys.verify(token)?))
+    }
+}
+
+/// The bearer token of a request, if it carries an Authorization header.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => {
+            let value = value.to_str().map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
+            auth::bearer(value).map(Some)
+        }
+    }
+}
+
+/// A JSON object body: 415 unless the request says JSON, 413 over the route's
+/// limit, 400 when malformed; each in the API's error shape.
+pub struct JsonObject(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(Error::UnsupportedMediaType);
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge
+            } else {
+                Error::invalid("body", "could not read the request body")
+            }
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(_) => Err(Error::invalid("body", "must be a JSON object")),
+            Err(e) => Err(Error::invalid("body", format!("malformed JSON: {e}"))),
+        }
+    }
+}
+
+/// Query string pairs in order, repeated keys kept; 400 when malformed.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(QueryPairs).map_err(|_| Error::invalid("query", "malformed query string"))
+    }
+}
+
+impl QueryPairs {
+    /// The last value given for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key` (and `key[]`), comma lists split, blanks dropped.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        let bracketed = format!("{key}[]");
+        self.0
+            .iter()
+            .filter(|(k, _)| *k == key || *k == bracketed)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}

@@ -1,0 +1,93 @@
+//! The core: the only code with business rules and SQL. Every function takes
+//! the caller's [`Actor`](crate::auth::Actor); tenancy and roles are enforced
+//! here, once, so neither face (GraphQL, REST) can forget them. Faces call
+//! these functions and shape the answer; they never touch sea_orm.
+
+pub mod agents;
+pub mod conversations;
+pub mod customers;
+pub mod export;
+pub mod import;
+mod scope;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, TransactionTrait};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// What every service call needs besides the caller: the database and the
+/// settings that shape business rules.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: DatabaseConnection,
+    /// Region for phone numbers written without a country code.
+    pub region: phonenumber::country::Id,
+    /// Serializes write transactions on SQLite, which has one writer at a
+    /// time: a deferred transaction that reads and then writes would fail
+    /// with SQLITE_BUSY when another writer got there first.
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction (holding the SQLite writer slot where there is one).
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then frees the writer slot.
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl Ctx {
+    /// A context over a connected, migrated database.
+    pub fn new(db: DatabaseConnection, region: phonenumber::country::Id) -> Self {
+        Self { db, region, sqlite_writer: Arc::new(Mutex::new(())) }
+    }
+
+    /// Begins a transaction that will write.
+    pub async fn write(&self) -> Result<WriteTxn> {
+        let writer = match self.db.get_database_backend() {
+            DbBackend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            _ => None,
+        };
+        Ok(WriteTxn { txn: self.db.begin().await?, _writer: writer })
+    }
+}
+
+/// Most rows one INSERT carries, under both backends' bound-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Inserts rows in statements of at most [`INSERT_CHUNK`] rows.
+pub(crate) async fn insert_chunked<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// Reads a caller-supplied id; one that cannot be an id is simply unknown.
+pub fn parse_id(id: &str, what: &'static str) -> Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| Error::NotFound(what))
+}
