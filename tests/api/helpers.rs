@@ -1,0 +1,273 @@
+//! The test harness: a real server on 127.0.0.1:0 over a fresh, migrated
+//! database per test (an SQLite file, or a new PostgreSQL database), driven
+//! over real HTTP.
+//!
+//! PostgreSQL: `CLIENTELA_TEST_POSTGRES_URL` (a server URL whose user may
+//! create databases) when set; otherwise a throwaway cluster started from the
+//! installed PostgreSQL binaries, stopped when the test process ends; otherwise
+//! the PostgreSQL half says loudly that it did not run, and fails when
+//! `CLIENTELA_REQUIRE_POSTGRES=1` (as CI sets it).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clientela::auth::{Actor, Keys, Role};
+use clientela::config::{Config, JwtAlgorithm};
+use clientela::{service, AppState};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+
+/// The HS256 secret every test server verifies with.
+pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs256!!";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server over its own database.
+#[allow(dead_code, reason = "not every test binary module uses every field")]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub db: sea_orm::DatabaseConnection,
+    pub keys: Keys,
+    /// Keeps the SQLite file's folder alive for the test.
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The configuration tests run with.
+pub fn test_config(url: &str) -> Config {
+    Config {
+        database_url: Some(url.to_owned()),
+        db_max_connections: 5,
+        jwt_secret: Some(SECRET.to_owned()),
+        jwt_algorithm: JwtAlgorithm::Hs256,
+        jwt_public_key_file: None,
+        jwt_issuer: None,
+        jwt_audience: None,
+        default_region: "MX".to_owned(),
+    }
+}
+
+#[allow(dead_code, reason = "helpers are shared by many test modules")]
+impl TestApp {
+    /// A server on a fresh database of `backend`; `None` when PostgreSQL is
+    /// wanted but cannot be had here (and not required).
+    pub async fn new(backend: Backend) -> Option<TestApp> {
+        let (url, dir) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("clientela.db").display());
+                (url, Some(dir))
+            }
+            Backend::Postgres => (postgres_database().await?, None),
+        };
+        let config = test_config(&url);
+        let db = clientela::db::connect_and_migrate(&url, config.db_max_connections).await.expect("migrate");
+        let keys = Keys::new(&config, Some(SECRET)).expect("keys");
+        let state = AppState::new(service::Ctx::new(db.clone(), phonenumber::country::Id::MX), keys.clone());
+        let app = clientela::app(state, Duration::from_secs(30));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Some(TestApp { addr, client: reqwest::Client::new(), backend, db, keys, _dir: dir })
+    }
+
+    /// `http://127.0.0.1:port{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A token for `role` in `tenant`, valid an hour.
+    pub fn token(&self, role: Role, tenant: &str) -> String {
+        let actor = Actor { agent: format!("{}-agent", role.as_str()), role, tenant: tenant.to_owned() };
+        self.keys.mint(&actor, Duration::from_secs(3600)).expect("mint")
+    }
+
+    /// An admin token of the `default` tenant.
+    pub fn admin(&self) -> String {
+        self.token(Role::Admin, "default")
+    }
+
+    /// A request with a bearer token.
+    pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// Sends a request (JSON body when given) and returns status and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.request(method, path, token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Runs a GraphQL operation with `token` and returns the response body.
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("send");
+        resp.json().await.expect("json")
+    }
+
+    /// Creates a customer through REST as admin and returns its document.
+    pub async fn create_customer(&self, body: Value) -> Value {
+        let (status, resp) = self.call(Method::POST, "/api/v2/customers", &self.admin(), Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{resp}");
+        resp["customer"].clone()
+    }
+}
+
+/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL:
+/// `db_tests!(a, b)` makes `sqlite::a`, `postgres::a`, ...
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::new($crate::helpers::Backend::Sqlite).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::helpers::TestApp::new($crate::helpers::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )+
+        }
+    };
+}
+
+/// The PostgreSQL server the tests use: its admin URL, without a database.
+fn postgres_server() -> Option<&'static str> {
+    static SERVER: OnceLock<Option<String>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let server = match std::env::var("CLIENTELA_TEST_POSTGRES_URL") {
+                Ok(url) if !url.is_empty() => Some(url),
+                _ => start_cluster().map_err(|why| eprintln!("could not start PostgreSQL: {why}")).ok(),
+            };
+            if server.is_none() {
+                eprintln!(
+                    "\n*** THE POSTGRESQL HALF OF THE SUITE DID NOT RUN: set CLIENTELA_TEST_POSTGRES_URL or install \
+                     PostgreSQL (initdb, postgres) ***\n"
+                );
+                assert!(
+                    std::env::var("CLIENTELA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "CLIENTELA_REQUIRE_POSTGRES=1 but no PostgreSQL could be had"
+                );
+            }
+            server
+        })
+        .as_deref()
+}
+
+/// A fresh database on the test server; its URL.
+async fn postgres_database() -> Option<String> {
+    use sea_orm::ConnectionTrait;
+    let server = postgres_server()?;
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let admin = sea_orm::Database::connect(format!("{server}/postgres")).await.expect("connect to PostgreSQL");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    admin.close().await.ok();
+    Some(format!("{server}/{name}"))
+}
+
+fn find_binary(name: &str) -> Option<PathBuf> {
+    let in_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name));
+    let debian = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin").join(name));
+    in_path.chain(debian).find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Runs `program args` as the `postgres` user when we are root (PostgreSQL
+/// refuses to run as root), else as ourselves.
+fn command_as_postgres(program: &Path) -> Command {
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    if is_root {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Starts a throwaway cluster in a temp folder on a free port. A watchdog
+/// stops it and removes the folder once this test process has exited.
+fn start_cluster() -> Result<String, String> {
+    let initdb = find_binary("initdb").ok_or("initdb not found")?;
+    let postgres = find_binary("postgres").ok_or("postgres not found")?;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("clientela-pg-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    // The postgres user must own the folder when we run as root.
+    let _ = Command::new("chown").args(["postgres:postgres"]).arg(&dir).status();
+    let data = dir.join("data");
+    let out = command_as_postgres(&initdb)
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let port = free_port();
+    let script = format!(
+        "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 >'{dir}/log' 2>&1 & pg=$!; \
+         while [ -d /proc/{pid} ]; do sleep 1; done; kill -INT $pg; wait $pg; rm -rf '{dir}'",
+        postgres = postgres.display(),
+        data = data.display(),
+        dir = dir.display(),
+        pid = std::process::id(),
+    );
+    let mut watchdog = command_as_postgres(Path::new("/bin/sh"));
+    watchdog.args(["-c", &script]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    watchdog.spawn().map_err(|e| e.to_string())?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(Duration::from_millis(200));
+            return Ok(url);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("PostgreSQL did not start; see {}/log", dir.display()))
+}

@@ -1,0 +1,9 @@
+//! Integration tests over real HTTP, each run on SQLite and on PostgreSQL.
+
+mod auth;
+mod graphql_customers;
+mod helpers;
+mod rest_customers;
+mod rest_errors;
+mod rest_export;
+mod smoke;
