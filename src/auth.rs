@@ -91,7 +91,9 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("algorithms", &self.validation.algorithms).finish_non_exhaustive()
+        f.debug_struct("Keys")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,8 +106,12 @@ impl Keys {
     pub fn new(config: &Config, secret: Option<&str>) -> anyhow::Result<Self> {
         let (algorithm, decoding, encoding) = match config.jwt_algorithm {
             JwtAlgorithm::Hs256 => {
-                let secret = secret.ok_or_else(|| anyhow::anyhow!("HS256 needs CLIENTELA_JWT_SECRET"))?;
-                anyhow::ensure!(secret.len() >= 32, "CLIENTELA_JWT_SECRET must be at least 32 bytes");
+                let secret =
+                    secret.ok_or_else(|| anyhow::anyhow!("HS256 needs CLIENTELA_JWT_SECRET"))?;
+                anyhow::ensure!(
+                    secret.len() >= 32,
+                    "CLIENTELA_JWT_SECRET must be at least 32 bytes"
+                );
                 (
                     Algorithm::HS256,
                     DecodingKey::from_secret(secret.as_bytes()),
@@ -113,10 +119,9 @@ impl Keys {
                 )
             }
             JwtAlgorithm::Rs256 | JwtAlgorithm::Es256 => {
-                let path = config
-                    .jwt_public_key_file
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("RS256/ES256 need CLIENTELA_JWT_PUBLIC_KEY_FILE"))?;
+                let path = config.jwt_public_key_file.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("RS256/ES256 need CLIENTELA_JWT_PUBLIC_KEY_FILE")
+                })?;
                 let pem = std::fs::read(path)?;
                 if config.jwt_algorithm == JwtAlgorithm::Rs256 {
                     (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)?, None)
@@ -139,33 +144,43 @@ impl Keys {
         if let Some(iss) = &config.jwt_issuer {
             validation.set_issuer(&[iss]);
         }
-        Ok(Self { decoding, encoding, validation })
+        Ok(Self {
+            decoding,
+            encoding,
+            validation,
+        })
     }
 
     /// Verifies a token and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Actor> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|err| {
-            use jsonwebtoken::errors::ErrorKind;
-            Error::Unauthenticated(match err.kind() {
-                ErrorKind::ExpiredSignature => "token has expired",
-                ErrorKind::ImmatureSignature => "token is not valid yet",
-                ErrorKind::InvalidSignature => "token signature is invalid",
-                ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
-                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                _ => "token is invalid",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|err| {
+                use jsonwebtoken::errors::ErrorKind;
+                Error::Unauthenticated(match err.kind() {
+                    ErrorKind::ExpiredSignature => "token has expired",
+                    ErrorKind::ImmatureSignature => "token is not valid yet",
+                    ErrorKind::InvalidSignature => "token signature is invalid",
+                    ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
+                    ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                    _ => "token is invalid",
+                })
+            })?;
         let claims = data.claims;
         let agent = claims
             .sub
             .filter(|s| !s.is_empty())
             .ok_or(Error::Unauthenticated("token has no subject"))?;
-        let role = Role::parse(claims.role.as_deref()).ok_or(Error::Unauthenticated("token has an unknown role"))?;
+        let role = Role::parse(claims.role.as_deref())
+            .ok_or(Error::Unauthenticated("token has an unknown role"))?;
         let tenant = claims.tenant.unwrap_or_else(|| "default".to_owned());
         if tenant.is_empty() || tenant.len() > MAX_TENANT_LEN {
             return Err(Error::Unauthenticated("token has an invalid tenant"));
         }
-        Ok(Actor { agent, role, tenant })
+        Ok(Actor {
+            agent,
+            role,
+            tenant,
+        })
     }
 
     /// Mints a token for `actor` that lives `ttl` (HS256 only).
@@ -182,19 +197,29 @@ impl Keys {
             exp: now + ttl.as_secs(),
             iat: Some(now),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            key,
+        )?)
     }
 }
 
 /// A random secret for a process started without one: no default secret exists.
 pub fn random_secret() -> String {
     use rand::{distributions::Alphanumeric, Rng};
-    rand::thread_rng().sample_iter(&Alphanumeric).take(48).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect()
 }
 
 /// Takes the token out of an `Authorization: Bearer ...` header value.
 pub fn bearer(header: &str) -> Result<&str> {
-    let (scheme, token) = header.split_once(' ').ok_or(Error::Unauthenticated("malformed Authorization header"))?;
+    let (scheme, token) = header
+        .split_once(' ')
+        .ok_or(Error::Unauthenticated("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(Error::Unauthenticated("malformed Authorization header"));
     }

@@ -33,7 +33,12 @@ pub struct Config {
     pub jwt_secret: Option<String>,
 
     /// Algorithm tokens must be signed with: HS256, RS256 or ES256.
-    #[arg(long, env = "CLIENTELA_JWT_ALGORITHM", value_enum, default_value = "HS256")]
+    #[arg(
+        long,
+        env = "CLIENTELA_JWT_ALGORITHM",
+        value_enum,
+        default_value = "HS256"
+    )]
     pub jwt_algorithm: JwtAlgorithm,
 
     /// PEM file with the public key that verifies RS256/ES256 tokens.

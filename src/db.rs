@@ -6,7 +6,10 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
 /// Connects to `url` (SQLite or PostgreSQL) and runs pending migrations.
-pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect_and_migrate(
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
     let db = connect(url, max_connections).await?;
     Migrator::up(&db, None).await?;
     Ok(db)

@@ -14,7 +14,10 @@ pub struct FieldError {
 impl FieldError {
     /// A field error with the given field path and human message.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -32,10 +35,17 @@ pub enum Error {
     NotFound(&'static str),
     /// 400: invalid input, with one entry per bad field.
     #[error("{message}")]
-    BadUserInput { message: String, fields: Vec<FieldError> },
+    BadUserInput {
+        message: String,
+        fields: Vec<FieldError>,
+    },
     /// 409: the phone number already belongs to another customer.
     #[error("phone number {phone} already belongs to another customer")]
-    PhoneTaken { field: String, phone: String, existing_id: String },
+    PhoneTaken {
+        field: String,
+        phone: String,
+        existing_id: String,
+    },
     /// 413: the body is over the route's limit.
     #[error("request body is too large")]
     PayloadTooLarge,
@@ -57,7 +67,10 @@ impl Error {
     /// A 400 for one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = FieldError::new(field, message);
-        Self::BadUserInput { message: format!("invalid {}: {}", field.field, field.message), fields: vec![field] }
+        Self::BadUserInput {
+            message: format!("invalid {}: {}", field.field, field.message),
+            fields: vec![field],
+        }
     }
 
     /// A 400 for several fields at once (empty `fields` is not expected).
@@ -107,7 +120,9 @@ impl Error {
     /// Logs a server-side failure once, with its cause chain; client errors are not logged.
     pub fn log(&self) {
         match self {
-            Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "internal error"),
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error")
+            }
             Self::Unavailable => tracing::warn!("database unavailable"),
             _ => {}
         }

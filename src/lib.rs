@@ -34,7 +34,11 @@ impl AppState {
     /// State over a migrated database and the token keys.
     pub fn new(ctx: service::Ctx, keys: auth::Keys) -> Self {
         let schema = graphql::build_schema(ctx.clone());
-        Self { ctx, keys: Arc::new(keys), schema }
+        Self {
+            ctx,
+            keys: Arc::new(keys),
+            schema,
+        }
     }
 }
 
@@ -49,9 +53,9 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .with_state(state)
         .layer(
             // Spans carry the path only: a query string may hold a token.
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            }),
+            TraceLayer::new_for_http().make_span_with(
+                |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
+            ),
         )
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
         .layer(CatchPanicLayer::custom(rest::panic_response))

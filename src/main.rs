@@ -9,7 +9,11 @@ use clientela::config::{Config, ServeConfig};
 use clientela::{db, domain, graphql, service, AppState};
 
 #[derive(Parser)]
-#[command(name = "clientela", version, about = "Customer-management API: GraphQL + the /api/v2 REST shim")]
+#[command(
+    name = "clientela",
+    version,
+    about = "Customer-management API: GraphQL + the /api/v2 REST shim"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -65,7 +69,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "clientela=info,tower_http=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "clientela=info,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -79,9 +84,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Token(args)) => {
-            let secret = args.config.jwt_secret.clone().context("set CLIENTELA_JWT_SECRET to mint tokens")?;
+            let secret = args
+                .config
+                .jwt_secret
+                .clone()
+                .context("set CLIENTELA_JWT_SECRET to mint tokens")?;
             let keys = Keys::new(&args.config, Some(&secret))?;
-            let actor = Actor { agent: args.sub, role: args.role, tenant: args.tenant };
+            let actor = Actor {
+                agent: args.sub,
+                role: args.role,
+                tenant: args.tenant,
+            };
             println!("{}", keys.mint(&actor, args.ttl)?);
             Ok(())
         }
@@ -93,26 +106,47 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let region = domain::phone::parse_region(&config.config.default_region)
-        .with_context(|| format!("unknown CLIENTELA_DEFAULT_REGION {:?}", config.config.default_region))?;
+    let region = domain::phone::parse_region(&config.config.default_region).with_context(|| {
+        format!(
+            "unknown CLIENTELA_DEFAULT_REGION {:?}",
+            config.config.default_region
+        )
+    })?;
     let generated = config.config.jwt_secret.is_none();
-    let secret = config.config.jwt_secret.clone().unwrap_or_else(auth::random_secret);
+    let secret = config
+        .config
+        .jwt_secret
+        .clone()
+        .unwrap_or_else(auth::random_secret);
     let keys = Keys::new(&config.config, Some(&secret))?;
     let url = config.config.database_url();
     let db = db::connect_and_migrate(&url, config.config.db_max_connections)
         .await
         .context("could not open the database")?;
     let state = AppState::new(service::Ctx::new(db, region), keys.clone());
-    let listener = tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("could not listen on {}", config.addr))?;
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("could not listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
-    println!("Clientela listening on http://{addr}  (GraphQL: http://{addr}/graphql, REST: http://{addr}/api/v2/customers)");
+    println!(
+        "Clientela listening on http://{addr}  (GraphQL: http://{addr}/graphql, REST: http://{addr}/api/v2/customers)"
+    );
     if generated {
-        let admin = Actor { agent: "admin".into(), role: Role::Admin, tenant: "default".into() };
+        let admin = Actor {
+            agent: "admin".into(),
+            role: Role::Admin,
+            tenant: "default".into(),
+        };
         println!("No CLIENTELA_JWT_SECRET set: this process signs with a random secret.");
-        println!("Admin token (tenant \"default\", valid 24h):\n{}", keys.mint(&admin, Duration::from_secs(24 * 3600))?);
+        println!(
+            "Admin token (tenant \"default\", valid 24h):\n{}",
+            keys.mint(&admin, Duration::from_secs(24 * 3600))?
+        );
     }
     let app = clientela::app(state, config.request_timeout());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }
 

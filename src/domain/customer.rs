@@ -114,7 +114,16 @@ impl<T> From<Option<T>> for Field<T> {
 }
 
 /// Latitude and longitude in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject, async_graphql::InputObject)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
+)]
 #[graphql(input_name = "CoordinatesInput")]
 pub struct Coordinates {
     pub latitude: f64,
@@ -122,7 +131,16 @@ pub struct Coordinates {
 }
 
 /// A postal address; every part optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject, async_graphql::InputObject)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
+)]
 #[graphql(input_name = "AddressInput")]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
@@ -135,7 +153,17 @@ pub struct Address {
 }
 
 /// Hours a customer likes to be contacted, `HH:MM` each.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, async_graphql::SimpleObject, async_graphql::InputObject)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
+)]
 #[graphql(input_name = "CommunicationHoursInput")]
 pub struct CommunicationHours {
     pub start: Option<String>,
@@ -160,7 +188,11 @@ pub struct Preferences {
 
 impl Default for Preferences {
     fn default() -> Self {
-        Self { language: DEFAULT_LANGUAGE.to_owned(), communication_hours: None, preferred_agent_id: None }
+        Self {
+            language: DEFAULT_LANGUAGE.to_owned(),
+            communication_hours: None,
+            preferred_agent_id: None,
+        }
     }
 }
 
@@ -251,7 +283,12 @@ pub fn check_text(errors: &mut Errors, field: &str, text: &str, max: usize) -> b
 }
 
 /// An optional text field: trimmed, empty means none.
-fn optional_text(errors: &mut Errors, field: &str, value: Field<String>, max: usize) -> Option<Option<String>> {
+fn optional_text(
+    errors: &mut Errors,
+    field: &str,
+    value: Field<String>,
+    max: usize,
+) -> Option<Option<String>> {
     match value {
         Field::Absent => None,
         Field::Null => Some(None),
@@ -267,7 +304,9 @@ fn optional_text(errors: &mut Errors, field: &str, value: Field<String>, max: us
 
 /// Whether an address looks like `local@domain.tld`.
 fn looks_like_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -278,7 +317,9 @@ fn looks_like_email(email: &str) -> bool {
 
 /// Whether `t` is a 24-hour `HH:MM` time.
 fn is_clock_time(t: &str) -> bool {
-    let Some((h, m)) = t.split_once(':') else { return false };
+    let Some((h, m)) = t.split_once(':') else {
+        return false;
+    };
     h.len() == 2
         && m.len() == 2
         && h.parse::<u8>().is_ok_and(|h| h < 24)
@@ -311,7 +352,11 @@ pub fn check_tag_count(errors: &mut Errors, field: &str, tags: &[String]) {
 
 impl CustomerInput {
     /// Applies every input rule; `region` reads numbers without a country code.
-    pub fn validate(self, mode: Mode, region: phonenumber::country::Id) -> Result<CustomerChanges, Vec<FieldError>> {
+    pub fn validate(
+        self,
+        mode: Mode,
+        region: phonenumber::country::Id,
+    ) -> Result<CustomerChanges, Vec<FieldError>> {
         let mut e = Errors::default();
         let mut out = CustomerChanges::default();
 
@@ -321,7 +366,9 @@ impl CustomerInput {
                 Err(err) => e.push("phoneNumber", err.to_string()),
             },
             Field::Null => e.push("phoneNumber", "phone number is required"),
-            Field::Absent if mode == Mode::Create => e.push("phoneNumber", "phone number is required"),
+            Field::Absent if mode == Mode::Create => {
+                e.push("phoneNumber", "phone number is required")
+            }
             Field::Absent => {}
         }
 
@@ -338,7 +385,10 @@ impl CustomerInput {
         });
 
         out.avatar = optional_text(&mut e, "avatar", self.avatar, MAX_URL_CHARS).map(|url| {
-            if url.as_deref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+            if url
+                .as_deref()
+                .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+            {
                 e.push("avatar", "must be an http(s) URL");
             }
             url
@@ -349,7 +399,10 @@ impl CustomerInput {
             Field::Null => Some(Vec::new()),
             Field::Value(list) => {
                 if list.len() > MAX_ALTERNATIVE_PHONES {
-                    e.push("alternativePhones", format!("at most {MAX_ALTERNATIVE_PHONES} numbers"));
+                    e.push(
+                        "alternativePhones",
+                        format!("at most {MAX_ALTERNATIVE_PHONES} numbers"),
+                    );
                 }
                 let mut phones: Vec<PhoneNumber> = Vec::with_capacity(list.len());
                 for (i, p) in list.iter().enumerate() {
@@ -383,7 +436,10 @@ impl CustomerInput {
         out.source = required_enum(&mut e, "source", self.source);
         out.status = required_enum(&mut e, "status", self.status);
         if out.status == Some(CustomerStatus::Blocked) {
-            e.push("status", "blocked is set with the block route (setCustomerBlocked), not here");
+            e.push(
+                "status",
+                "blocked is set with the block route (setCustomerBlocked), not here",
+            );
         }
 
         out.custom_fields = match self.custom_fields {
@@ -391,7 +447,10 @@ impl CustomerInput {
             Field::Null => Some(Map::new()),
             Field::Value(map) => {
                 if map.len() > MAX_CUSTOM_FIELDS {
-                    e.push("customFields", format!("at most {MAX_CUSTOM_FIELDS} fields"));
+                    e.push(
+                        "customFields",
+                        format!("at most {MAX_CUSTOM_FIELDS} fields"),
+                    );
                 }
                 for (key, value) in &map {
                     let field = format!("customFields.{key}");
@@ -434,7 +493,13 @@ fn required_enum<T>(e: &mut Errors, field: &str, value: Field<T>) -> Option<T> {
 
 fn clean_address(e: &mut Errors, a: Address) -> Address {
     let mut part = |name: &str, v: Option<String>| {
-        optional_text(e, &format!("address.{name}"), v.map_or(Field::Null, Field::Value), MAX_NAME_CHARS).flatten()
+        optional_text(
+            e,
+            &format!("address.{name}"),
+            v.map_or(Field::Null, Field::Value),
+            MAX_NAME_CHARS,
+        )
+        .flatten()
     };
     let address = Address {
         street: part("street", a.street),
@@ -449,7 +514,10 @@ fn clean_address(e: &mut Errors, a: Address) -> Address {
             e.push("address.coordinates.latitude", "must be between -90 and 90");
         }
         if !(-180.0..=180.0).contains(&c.longitude) {
-            e.push("address.coordinates.longitude", "must be between -180 and 180");
+            e.push(
+                "address.coordinates.longitude",
+                "must be between -180 and 180",
+            );
         }
     }
     address
@@ -459,8 +527,15 @@ fn clean_preferences(e: &mut Errors, p: PreferencesInput) -> Preferences {
     let language = match p.language.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_LANGUAGE.to_owned(),
         Some(lang) => {
-            if !(lang.len() <= 35 && lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
-                e.push("preferences.language", "must be a language code such as es or en-US");
+            if !(lang.len() <= 35
+                && lang
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                e.push(
+                    "preferences.language",
+                    "must be a language code such as es or en-US",
+                );
             }
             lang.to_owned()
         }
@@ -468,19 +543,29 @@ fn clean_preferences(e: &mut Errors, p: PreferencesInput) -> Preferences {
     let communication_hours = p.communication_hours.map(|h| {
         for (name, t) in [("start", &h.start), ("end", &h.end)] {
             if t.as_deref().is_some_and(|t| !is_clock_time(t)) {
-                e.push(format!("preferences.communicationHours.{name}"), "must be a time as HH:MM");
+                e.push(
+                    format!("preferences.communicationHours.{name}"),
+                    "must be a time as HH:MM",
+                );
             }
         }
         h
     });
-    let preferred_agent_id = p.preferred_agent_id.filter(|id| !id.trim().is_empty()).and_then(|id| {
-        let parsed = uuid::Uuid::parse_str(id.trim()).ok();
-        if parsed.is_none() {
-            e.push("preferences.preferredAgentId", "unknown agent");
-        }
-        parsed
-    });
-    Preferences { language, communication_hours, preferred_agent_id }
+    let preferred_agent_id = p
+        .preferred_agent_id
+        .filter(|id| !id.trim().is_empty())
+        .and_then(|id| {
+            let parsed = uuid::Uuid::parse_str(id.trim()).ok();
+            if parsed.is_none() {
+                e.push("preferences.preferredAgentId", "unknown agent");
+            }
+            parsed
+        });
+    Preferences {
+        language,
+        communication_hours,
+        preferred_agent_id,
+    }
 }
 
 #[cfg(test)]
@@ -490,35 +575,62 @@ mod tests {
     const MX: phonenumber::country::Id = phonenumber::country::Id::MX;
 
     fn fields(result: Result<CustomerChanges, Vec<FieldError>>) -> Vec<String> {
-        result.err().unwrap_or_default().into_iter().map(|f| f.field).collect()
+        result
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.field)
+            .collect()
     }
 
     #[test]
     fn create_needs_a_phone_number_but_update_does_not() {
-        assert_eq!(fields(CustomerInput::default().validate(Mode::Create, MX)), ["phoneNumber"]);
+        assert_eq!(
+            fields(CustomerInput::default().validate(Mode::Create, MX)),
+            ["phoneNumber"]
+        );
         assert!(CustomerInput::default().validate(Mode::Update, MX).is_ok());
     }
 
     #[test]
     fn email_is_trimmed_lowercased_and_checked() {
-        let input = |email: &str| CustomerInput { email: Field::Value(email.into()), ..Default::default() };
-        let ok = input("  John@Example.COM ").validate(Mode::Update, MX).expect("valid");
+        let input = |email: &str| CustomerInput {
+            email: Field::Value(email.into()),
+            ..Default::default()
+        };
+        let ok = input("  John@Example.COM ")
+            .validate(Mode::Update, MX)
+            .expect("valid");
         assert_eq!(ok.email, Some(Some("john@example.com".into())));
         for bad in ["john", "john@", "@x.com", "a b@x.com", "a@x", "a@@x.com"] {
-            assert_eq!(fields(input(bad).validate(Mode::Update, MX)), ["email"], "{bad}");
+            assert_eq!(
+                fields(input(bad).validate(Mode::Update, MX)),
+                ["email"],
+                "{bad}"
+            );
         }
-        assert_eq!(input("  ").validate(Mode::Update, MX).expect("valid").email, Some(None));
+        assert_eq!(
+            input("  ").validate(Mode::Update, MX).expect("valid").email,
+            Some(None)
+        );
     }
 
     #[test]
     fn tags_are_trimmed_deduplicated_and_bounded() {
         let mut e = Errors::default();
-        let tags = clean_tags(&mut e, "tags", vec![" a ".into(), "".into(), "b".into(), "a".into(), "A".into()]);
+        let tags = clean_tags(
+            &mut e,
+            "tags",
+            vec![" a ".into(), "".into(), "b".into(), "a".into(), "A".into()],
+        );
         assert_eq!(tags, ["a", "b", "A"]);
         assert!(e.0.is_empty());
         clean_tags(&mut e, "tags", vec!["x".repeat(65)]);
         clean_tags(&mut e, "tags", (0..101).map(|i| i.to_string()).collect());
-        assert_eq!(e.0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["tags[0]", "tags"]);
+        assert_eq!(
+            e.0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+            ["tags[0]", "tags"]
+        );
     }
 
     #[test]
@@ -529,24 +641,42 @@ mod tests {
             segment: Field::Null,
             ..Default::default()
         };
-        assert_eq!(fields(input.validate(Mode::Update, MX)), ["notes", "segment", "status"]);
+        assert_eq!(
+            fields(input.validate(Mode::Update, MX)),
+            ["notes", "segment", "status"]
+        );
     }
 
     #[test]
     fn text_may_hold_tabs_and_newlines() {
-        let input = CustomerInput { notes: Field::Value("line one\n\tline two".into()), ..Default::default() };
-        assert_eq!(input.validate(Mode::Update, MX).expect("valid").notes, Some(Some("line one\n\tline two".into())));
+        let input = CustomerInput {
+            notes: Field::Value("line one\n\tline two".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            input.validate(Mode::Update, MX).expect("valid").notes,
+            Some(Some("line one\n\tline two".into()))
+        );
     }
 
     #[test]
     fn alternative_phones_are_normalized_and_exclude_the_primary() {
         let input = CustomerInput {
             phone_number: Field::Value("+52 999 123 4567".into()),
-            alternative_phones: Field::Value(vec!["9991234567".into(), "52 999 765 4321".into(), "9997654321".into()]),
+            alternative_phones: Field::Value(vec![
+                "9991234567".into(),
+                "52 999 765 4321".into(),
+                "9997654321".into(),
+            ]),
             ..Default::default()
         };
         let out = input.validate(Mode::Create, MX).expect("valid");
-        let alts: Vec<_> = out.alternative_phones.unwrap_or_default().iter().map(|p| p.to_string()).collect();
+        let alts: Vec<_> = out
+            .alternative_phones
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(alts, ["529997654321"]);
     }
 
@@ -555,21 +685,33 @@ mod tests {
         let input = CustomerInput {
             preferences: Field::Value(PreferencesInput {
                 language: Some("en US".into()),
-                communication_hours: Some(CommunicationHours { start: Some("9:00".into()), end: Some("18:00".into()) }),
+                communication_hours: Some(CommunicationHours {
+                    start: Some("9:00".into()),
+                    end: Some("18:00".into()),
+                }),
                 preferred_agent_id: None,
             }),
             ..Default::default()
         };
         assert_eq!(
             fields(input.validate(Mode::Update, MX)),
-            ["preferences.language", "preferences.communicationHours.start"]
+            [
+                "preferences.language",
+                "preferences.communicationHours.start"
+            ]
         );
     }
 
     #[test]
     fn enums_read_their_lowercase_spellings_only() {
-        assert_eq!(CustomerSource::parse("social_media"), Some(CustomerSource::SocialMedia));
+        assert_eq!(
+            CustomerSource::parse("social_media"),
+            Some(CustomerSource::SocialMedia)
+        );
         assert_eq!(CustomerStatus::parse("Active"), None);
-        assert_eq!(CustomerSortField::parse("lastInteraction"), Some(CustomerSortField::LastInteraction));
+        assert_eq!(
+            CustomerSortField::parse("lastInteraction"),
+            Some(CustomerSortField::LastInteraction)
+        );
     }
 }

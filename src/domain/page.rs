@@ -31,7 +31,10 @@ impl PageRequest {
             return Err(Error::invalid_fields(errors));
         }
         // Pages so deep that the offset would overflow are past the end anyway.
-        Ok(Self { page: page.unsigned_abs().min(u32::MAX as u64), limit: limit.unsigned_abs().min(MAX_LIMIT) })
+        Ok(Self {
+            page: page.unsigned_abs().min(u32::MAX as u64),
+            limit: limit.unsigned_abs().min(MAX_LIMIT),
+        })
     }
 
     /// Rows skipped before this page.
@@ -41,7 +44,12 @@ impl PageRequest {
 
     /// The pagination block for a total.
     pub fn pagination(&self, total: u64) -> Pagination {
-        Pagination { page: self.page, limit: self.limit, total, pages: total.div_ceil(self.limit) }
+        Pagination {
+            page: self.page,
+            limit: self.limit,
+            total,
+            pages: total.div_ceil(self.limit),
+        }
     }
 }
 
@@ -64,13 +72,22 @@ mod tests {
         assert_eq!(page.limit, 100);
         assert_eq!(page.offset(), 100);
         assert_eq!(page.pagination(201).pages, 3);
-        assert_eq!(PageRequest::new(None, None, 20).expect("valid").pagination(0).pages, 0);
+        assert_eq!(
+            PageRequest::new(None, None, 20)
+                .expect("valid")
+                .pagination(0)
+                .pages,
+            0
+        );
     }
 
     #[test]
     fn zero_or_negative_page_or_limit_is_refused() {
         for (page, limit) in [(0, 20), (1, 0), (-1, 20), (1, -5)] {
-            assert!(PageRequest::new(Some(page), Some(limit), 20).is_err(), "{page} {limit}");
+            assert!(
+                PageRequest::new(Some(page), Some(limit), 20).is_err(),
+                "{page} {limit}"
+            );
         }
     }
 }

@@ -5,14 +5,27 @@ use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 
 /// Lowercases and strips accents: `José` -> `jose`.
 pub fn fold(text: &str) -> String {
-    text.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The stored search text of a customer: the searchable fields, folded,
 /// separated by newlines so no query word matches across two fields.
-pub fn document(phone: &str, first: Option<&str>, last: Option<&str>, email: Option<&str>) -> String {
+pub fn document(
+    phone: &str,
+    first: Option<&str>,
+    last: Option<&str>,
+    email: Option<&str>,
+) -> String {
     let parts = [Some(phone), first, last, email];
-    parts.iter().flatten().map(|p| fold(p)).collect::<Vec<_>>().join("\n")
+    parts
+        .iter()
+        .flatten()
+        .map(|p| fold(p))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Splits a query into folded words; each must be a substring of the document.
@@ -23,8 +36,14 @@ pub fn words(query: &str) -> Vec<String> {
         .split_whitespace()
         .filter_map(|word| {
             let phoneish = word.chars().any(|c| c.is_ascii_digit())
-                && word.chars().all(|c| c.is_ascii_digit() || "+-().".contains(c));
-            let word = if phoneish { word.chars().filter(char::is_ascii_digit).collect() } else { fold(word) };
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "+-().".contains(c));
+            let word = if phoneish {
+                word.chars().filter(char::is_ascii_digit).collect()
+            } else {
+                fold(word)
+            };
             (!word.is_empty()).then_some(word)
         })
         .collect()
@@ -36,7 +55,12 @@ mod tests {
 
     #[test]
     fn folding_drops_case_and_accents() {
-        for (input, want) in [("José", "jose"), ("ÑANDÚ", "nandu"), ("Müller", "muller"), ("abc", "abc")] {
+        for (input, want) in [
+            ("José", "jose"),
+            ("ÑANDÚ", "nandu"),
+            ("Müller", "muller"),
+            ("abc", "abc"),
+        ] {
             assert_eq!(fold(input), want, "{input}");
         }
     }

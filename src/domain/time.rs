@@ -33,7 +33,10 @@ pub mod serde_ms {
         use serde::Serializer;
 
         /// Serializes `Some(t)` like [`super::serialize`], `None` as null.
-        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&super::super::format(t)),
                 None => s.serialize_none(),
@@ -48,7 +51,8 @@ mod tests {
 
     #[test]
     fn timestamps_are_written_with_milliseconds_and_z() {
-        let t = DateTime::parse_from_rfc3339("2024-01-15T10:30:00.123456+02:00").map(|t| t.with_timezone(&Utc));
+        let t = DateTime::parse_from_rfc3339("2024-01-15T10:30:00.123456+02:00")
+            .map(|t| t.with_timezone(&Utc));
         let t = truncate(t.expect("valid literal"));
         assert_eq!(format(&t), "2024-01-15T08:30:00.123Z");
     }

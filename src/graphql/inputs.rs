@@ -4,8 +4,8 @@ use async_graphql::{InputObject, Json, MaybeUndefined, ID};
 use serde_json::Value;
 
 use crate::domain::customer::{
-    Address, CommunicationHours, CustomerInput, CustomerSegment, CustomerSource, CustomerStatus, Field,
-    PreferencesInput as DomainPreferences,
+    Address, CommunicationHours, CustomerInput, CustomerSegment, CustomerSource, CustomerStatus,
+    Field, PreferencesInput as DomainPreferences,
 };
 use crate::error::{Error, Result};
 use crate::service::customers::CustomerFilter as DomainFilter;
@@ -25,7 +25,13 @@ pub struct CustomerFilter {
 impl From<Option<CustomerFilter>> for DomainFilter {
     fn from(f: Option<CustomerFilter>) -> Self {
         let f = f.unwrap_or_default();
-        DomainFilter { search: f.search, status: f.status, segment: f.segment, source: f.source, tags: f.tags.unwrap_or_default() }
+        DomainFilter {
+            search: f.search,
+            status: f.status,
+            segment: f.segment,
+            source: f.source,
+            tags: f.tags.unwrap_or_default(),
+        }
     }
 }
 

@@ -34,29 +34,45 @@ const MAX_DEPTH: usize = 16;
 
 /// Builds the schema over a service context.
 pub fn build_schema(ctx: Ctx) -> AppSchema {
-    Schema::build(Query, Mutation, EmptySubscription).data(ctx).limit_depth(MAX_DEPTH).finish()
+    Schema::build(Query, Mutation, EmptySubscription)
+        .data(ctx)
+        .limit_depth(MAX_DEPTH)
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 /// The GraphQL routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/graphql", post(graphql_handler).layer(RequestBodyLimitLayer::new(BODY_LIMIT)))
+    Router::new().route(
+        "/graphql",
+        post(graphql_handler).layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
+    )
 }
 
 /// The caller of a GraphQL request, or why there is none.
 struct Caller(Result<Actor, Error>);
 
-async fn graphql_handler(State(state): State<AppState>, headers: HeaderMap, req: GraphQLRequest) -> GraphQLResponse {
+async fn graphql_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> GraphQLResponse {
     let caller = match crate::rest::bearer_token(&headers) {
         Ok(Some(token)) => state.keys.verify(token),
         Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
         Err(e) => Err(e),
     };
-    state.schema.execute(req.into_inner().data(Caller(caller))).await.into()
+    state
+        .schema
+        .execute(req.into_inner().data(Caller(caller)))
+        .await
+        .into()
 }
 
 /// The service context and the authenticated caller of a resolver.
@@ -79,14 +95,22 @@ fn gql_error(e: &Error) -> async_graphql::Error {
                     .iter()
                     .map(|f| {
                         let mut obj = async_graphql::indexmap::IndexMap::new();
-                        obj.insert(async_graphql::Name::new("field"), async_graphql::Value::from(f.field.as_str()));
-                        obj.insert(async_graphql::Name::new("message"), async_graphql::Value::from(f.message.as_str()));
+                        obj.insert(
+                            async_graphql::Name::new("field"),
+                            async_graphql::Value::from(f.field.as_str()),
+                        );
+                        obj.insert(
+                            async_graphql::Name::new("message"),
+                            async_graphql::Value::from(f.message.as_str()),
+                        );
                         async_graphql::Value::Object(obj)
                     })
                     .collect();
                 ext.set("fields", list);
             }
-            Error::PhoneTaken { field, existing_id, .. } => {
+            Error::PhoneTaken {
+                field, existing_id, ..
+            } => {
                 ext.set("field", field.as_str());
                 ext.set("existingId", existing_id.as_str());
             }

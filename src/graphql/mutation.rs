@@ -14,7 +14,11 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Creates a customer.
-    async fn create_customer(&self, cx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
+    async fn create_customer(
+        &self,
+        cx: &Context<'_>,
+        input: CreateCustomerInput,
+    ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         let input = input.into_input().gql()?;
         Ok(Customer(customers::create(ctx, actor, input).await.gql()?))
@@ -29,7 +33,9 @@ impl Mutation {
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         let input = input.into_input().gql()?;
-        Ok(Customer(customers::update(ctx, actor, &id, input).await.gql()?))
+        Ok(Customer(
+            customers::update(ctx, actor, &id, input).await.gql()?,
+        ))
     }
 
     /// Sets, adds or removes tags.
@@ -41,7 +47,11 @@ impl Mutation {
         #[graphql(default_with = "TagAction::Set")] action: TagAction,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Customer(customers::update_tags(ctx, actor, &id, tags, action).await.gql()?))
+        Ok(Customer(
+            customers::update_tags(ctx, actor, &id, tags, action)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Blocks a customer (status BLOCKED) or unblocks it (the previous status returns).
@@ -53,7 +63,11 @@ impl Mutation {
         block_reason: Option<String>,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Customer(customers::set_blocked(ctx, actor, &id, is_blocked, block_reason).await.gql()?))
+        Ok(Customer(
+            customers::set_blocked(ctx, actor, &id, is_blocked, block_reason)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Soft by default (status becomes INACTIVE); permanent removes the customer with its conversations, messages and tickets. Permanent needs ADMIN.
@@ -65,7 +79,11 @@ impl Mutation {
     ) -> async_graphql::Result<DeleteResult> {
         let (ctx, actor) = caller(cx)?;
         let deleted = customers::delete(ctx, actor, &id, permanent).await.gql()?;
-        Ok(DeleteResult { success: true, message: deleted.message.to_owned(), permanent: deleted.permanent })
+        Ok(DeleteResult {
+            success: true,
+            message: deleted.message.to_owned(),
+            permanent: deleted.permanent,
+        })
     }
 
     /// Needs ADMIN. Rows whose phone number already exists, in the store or earlier in the list, are duplicates.
@@ -75,7 +93,10 @@ impl Mutation {
         customers: Vec<CreateCustomerInput>,
     ) -> async_graphql::Result<ImportResult> {
         let (ctx, actor) = caller(cx)?;
-        let rows = customers.into_iter().map(|c| c.into_input().map_err(error_fields)).collect();
+        let rows = customers
+            .into_iter()
+            .map(|c| c.into_input().map_err(error_fields))
+            .collect();
         Ok(import::import(ctx, actor, rows).await.gql()?.into())
     }
 }

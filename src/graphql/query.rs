@@ -3,7 +3,9 @@
 use async_graphql::{Context, Object, ID};
 
 use super::inputs::CustomerFilter;
-use super::types::{page_request, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats, Viewer};
+use super::types::{
+    page_request, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats, Viewer,
+};
 use super::{caller, GqlResult};
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::service::customers::ListQuery;
@@ -25,9 +27,17 @@ impl Query {
         #[graphql(default_with = "SortOrder::Desc")] sort_order: SortOrder,
     ) -> async_graphql::Result<CustomerPage> {
         let (ctx, actor) = caller(cx)?;
-        let query = ListQuery { filter: filter.into(), page: page_request(page, limit).gql()?, sort_by, sort_order };
+        let query = ListQuery {
+            filter: filter.into(),
+            page: page_request(page, limit).gql()?,
+            sort_by,
+            sort_order,
+        };
         let (items, pagination) = customers::list(ctx, actor, &query).await.gql()?;
-        Ok(CustomerPage { items: items.into_iter().map(Customer).collect(), pagination: pagination.into() })
+        Ok(CustomerPage {
+            items: items.into_iter().map(Customer).collect(),
+            pagination: pagination.into(),
+        })
     }
 
     /// Null for an unknown id or another tenant's customer.
@@ -37,9 +47,16 @@ impl Query {
     }
 
     /// Accepts any common spelling of the number; it is normalized first.
-    async fn customer_by_phone(&self, cx: &Context<'_>, phone_number: String) -> async_graphql::Result<Option<Customer>> {
+    async fn customer_by_phone(
+        &self,
+        cx: &Context<'_>,
+        phone_number: String,
+    ) -> async_graphql::Result<Option<Customer>> {
         let (ctx, actor) = caller(cx)?;
-        Ok(customers::find_by_phone(ctx, actor, &phone_number).await.gql()?.map(Customer))
+        Ok(customers::find_by_phone(ctx, actor, &phone_number)
+            .await
+            .gql()?
+            .map(Customer))
     }
 
     /// Dashboard counts and customers per segment.
@@ -58,20 +75,36 @@ impl Query {
     ) -> async_graphql::Result<ConversationPage> {
         let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit).gql()?;
-        let (items, pagination) = conversations::list_for_customer(ctx, actor, &customer_id, page, None).await.gql()?;
-        Ok(ConversationPage { items: items.into_iter().map(Conversation).collect(), pagination: pagination.into() })
+        let (items, pagination) =
+            conversations::list_for_customer(ctx, actor, &customer_id, page, None)
+                .await
+                .gql()?;
+        Ok(ConversationPage {
+            items: items.into_iter().map(Conversation).collect(),
+            pagination: pagination.into(),
+        })
     }
 
     /// Null for an unknown id or another tenant's conversation.
-    async fn conversation(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Conversation>> {
+    async fn conversation(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Conversation>> {
         let (ctx, actor) = caller(cx)?;
-        Ok(conversations::find(ctx, actor, &id).await.gql()?.map(Conversation))
+        Ok(conversations::find(ctx, actor, &id)
+            .await
+            .gql()?
+            .map(Conversation))
     }
 
     /// The caller, as its token says.
     async fn me(&self, cx: &Context<'_>) -> async_graphql::Result<Viewer> {
         let (_, actor) = caller(cx)?;
-        Ok(Viewer { agent_id: ID(actor.agent.clone()), role: actor.role, tenant: actor.tenant.clone() })
+        Ok(Viewer {
+            agent_id: ID(actor.agent.clone()),
+            role: actor.role,
+            tenant: actor.tenant.clone(),
+        })
     }
 }
-

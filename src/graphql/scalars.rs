@@ -13,10 +13,16 @@ pub struct DateTime(pub chrono::DateTime<Utc>);
 #[Scalar(name = "DateTime")]
 impl ScalarType for DateTime {
     fn parse(value: Value) -> InputValueResult<Self> {
-        let Value::String(s) = &value else { return Err(InputValueError::expected_type(value)) };
+        let Value::String(s) = &value else {
+            return Err(InputValueError::expected_type(value));
+        };
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| DateTime(time::truncate(t.with_timezone(&Utc))))
-            .map_err(|_| InputValueError::custom("expected an RFC 3339 timestamp such as 2024-01-15T10:30:00.000Z"))
+            .map_err(|_| {
+                InputValueError::custom(
+                    "expected an RFC 3339 timestamp such as 2024-01-15T10:30:00.000Z",
+                )
+            })
     }
 
     fn to_value(&self) -> Value {

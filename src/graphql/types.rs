@@ -6,7 +6,9 @@ use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject, ID};
 use super::scalars::DateTime;
 use super::{caller, GqlResult};
 use crate::auth::Role;
-use crate::domain::customer::{Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus};
+use crate::domain::customer::{
+    Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus,
+};
 use crate::domain::page::{PageRequest, Pagination as PageBlock};
 use crate::service::conversations::{self, ConversationStatus, MessageDirection};
 use crate::service::customers::{self, Statistics};
@@ -27,7 +29,12 @@ fn int(n: u64) -> i32 {
 
 impl From<PageBlock> for Pagination {
     fn from(p: PageBlock) -> Self {
-        Pagination { page: int(p.page), limit: int(p.limit), total: int(p.total), pages: int(p.pages) }
+        Pagination {
+            page: int(p.page),
+            limit: int(p.limit),
+            total: int(p.total),
+            pages: int(p.pages),
+        }
     }
 }
 
@@ -122,8 +129,13 @@ impl Customer {
         let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit).gql()?;
         let (items, pagination) =
-            conversations::list_for_customer(ctx, actor, &self.0.id.to_string(), page, status).await.gql()?;
-        Ok(ConversationPage { items: items.into_iter().map(Conversation).collect(), pagination: pagination.into() })
+            conversations::list_for_customer(ctx, actor, &self.0.id.to_string(), page, status)
+                .await
+                .gql()?;
+        Ok(ConversationPage {
+            items: items.into_iter().map(Conversation).collect(),
+            pagination: pagination.into(),
+        })
     }
     /// The newest conversations, batched like `conversations`.
     async fn recent_conversations(
@@ -133,7 +145,9 @@ impl Customer {
     ) -> async_graphql::Result<Vec<Conversation>> {
         let (ctx, actor) = caller(cx)?;
         let page = page_request(1, limit).gql()?;
-        let items = conversations::recent(ctx, actor, self.0.id, page.limit).await.gql()?;
+        let items = conversations::recent(ctx, actor, self.0.id, page.limit)
+            .await
+            .gql()?;
         Ok(items.into_iter().map(Conversation).collect())
     }
 }
@@ -150,7 +164,9 @@ impl Preferences<'_> {
         self.0.communication_hours.as_ref()
     }
     async fn preferred_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
-        let Some(id) = self.0.preferred_agent else { return Ok(None) };
+        let Some(id) = self.0.preferred_agent else {
+            return Ok(None);
+        };
         let (ctx, actor) = caller(cx)?;
         Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
     }
@@ -182,7 +198,11 @@ impl Conversation {
     }
     async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Customer(customers::get(ctx, actor, &self.0.customer.to_string()).await.gql()?))
+        Ok(Customer(
+            customers::get(ctx, actor, &self.0.customer.to_string())
+                .await
+                .gql()?,
+        ))
     }
     async fn status(&self) -> ConversationStatus {
         self.0.status
@@ -194,7 +214,9 @@ impl Conversation {
         self.0.subject.as_deref()
     }
     async fn assigned_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
-        let Some(id) = self.0.assigned_agent else { return Ok(None) };
+        let Some(id) = self.0.assigned_agent else {
+            return Ok(None);
+        };
         let (ctx, actor) = caller(cx)?;
         Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
     }
@@ -226,8 +248,13 @@ impl Conversation {
     ) -> async_graphql::Result<MessagePage> {
         let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit).gql()?;
-        let (items, pagination) = conversations::messages(ctx, actor, self.0.id, page).await.gql()?;
-        Ok(MessagePage { items: items.into_iter().map(Message).collect(), pagination: pagination.into() })
+        let (items, pagination) = conversations::messages(ctx, actor, self.0.id, page)
+            .await
+            .gql()?;
+        Ok(MessagePage {
+            items: items.into_iter().map(Message).collect(),
+            pagination: pagination.into(),
+        })
     }
 }
 
@@ -249,7 +276,9 @@ impl Message {
         &self.0.body
     }
     async fn agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
-        let Some(id) = self.0.agent else { return Ok(None) };
+        let Some(id) = self.0.agent else {
+            return Ok(None);
+        };
         let (ctx, actor) = caller(cx)?;
         Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
     }
@@ -318,7 +347,14 @@ impl From<customers::Stats> for CustomerStats {
                 blocked_customers: n(s.summary.blocked_customers),
                 new_this_month: n(s.summary.new_this_month),
             },
-            segments: s.segments.into_iter().map(|(segment, count)| SegmentCount { segment, count: n(count) }).collect(),
+            segments: s
+                .segments
+                .into_iter()
+                .map(|(segment, count)| SegmentCount {
+                    segment,
+                    count: n(count),
+                })
+                .collect(),
         }
     }
 }

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use super::QueryPairs;
 use crate::domain::customer::{
-    Address, CommunicationHours, Coordinates, CustomerInput, CustomerSegment, CustomerSortField, CustomerSource,
-    CustomerStatus, Field, PreferencesInput, SortOrder,
+    Address, CommunicationHours, Coordinates, CustomerInput, CustomerSegment, CustomerSortField,
+    CustomerSource, CustomerStatus, Field, PreferencesInput, SortOrder,
 };
 use crate::domain::page::PageRequest;
 use crate::error::{Error, FieldError, Result};
@@ -23,15 +23,23 @@ pub struct Doc<'a, T: Serialize> {
 }
 
 /// Wraps a customer as a document.
-pub fn customer_doc(c: &crate::service::customers::Customer) -> Doc<'_, crate::service::customers::Customer> {
-    Doc { _id: c.id.to_string(), inner: c }
+pub fn customer_doc(
+    c: &crate::service::customers::Customer,
+) -> Doc<'_, crate::service::customers::Customer> {
+    Doc {
+        _id: c.id.to_string(),
+        inner: c,
+    }
 }
 
 /// Wraps a conversation as a document.
 pub fn conversation_doc(
     c: &crate::service::conversations::Conversation,
 ) -> Doc<'_, crate::service::conversations::Conversation> {
-    Doc { _id: c.id.to_string(), inner: c }
+    Doc {
+        _id: c.id.to_string(),
+        inner: c,
+    }
 }
 
 /// Collects type errors while a body is read.
@@ -68,17 +76,24 @@ impl<'a> Reader<'a> {
 
     fn strings(&mut self, key: &str) -> Field<Vec<String>> {
         match self.raw(key) {
-            Field::Value(Value::Array(items)) => match items.iter().map(as_string).collect::<Option<Vec<_>>>() {
-                Some(list) => Field::Value(list),
-                None => self.fail(key, "must be a list of strings"),
-            },
+            Field::Value(Value::Array(items)) => {
+                match items.iter().map(as_string).collect::<Option<Vec<_>>>() {
+                    Some(list) => Field::Value(list),
+                    None => self.fail(key, "must be a list of strings"),
+                }
+            }
             Field::Value(_) => self.fail(key, "must be a list of strings"),
             Field::Null => Field::Null,
             Field::Absent => Field::Absent,
         }
     }
 
-    fn enumeration<T>(&mut self, key: &str, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Field<T> {
+    fn enumeration<T>(
+        &mut self,
+        key: &str,
+        parse: fn(&str) -> Option<T>,
+        expected: fn() -> String,
+    ) -> Field<T> {
         match self.raw(key) {
             Field::Value(Value::String(s)) => match parse(s) {
                 Some(v) => Field::Value(v),
@@ -114,11 +129,19 @@ fn as_string(v: &Value) -> Option<String> {
     }
 }
 
-fn optional_string(map: &Map<String, Value>, key: &str, prefix: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+fn optional_string(
+    map: &Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     match map.get(key) {
         None | Some(Value::Null) => None,
         Some(v) => as_string(v).or_else(|| {
-            errors.push(FieldError::new(format!("{prefix}.{key}"), "must be a string"));
+            errors.push(FieldError::new(
+                format!("{prefix}.{key}"),
+                "must be a string",
+            ));
             None
         }),
     }
@@ -126,19 +149,34 @@ fn optional_string(map: &Map<String, Value>, key: &str, prefix: &str, errors: &m
 
 fn address(map: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Address {
     let mut part = |key: &str| optional_string(map, key, "address", errors);
-    let (street, city, state, country, postal_code) =
-        (part("street"), part("city"), part("state"), part("country"), part("postalCode"));
+    let (street, city, state, country, postal_code) = (
+        part("street"),
+        part("city"),
+        part("state"),
+        part("country"),
+        part("postalCode"),
+    );
     let coordinates = match map.get("coordinates") {
         None | Some(Value::Null) => None,
         Some(v) => match serde_json::from_value::<Coordinates>(v.clone()) {
             Ok(c) => Some(c),
             Err(_) => {
-                errors.push(FieldError::new("address.coordinates", "must be {latitude, longitude} numbers"));
+                errors.push(FieldError::new(
+                    "address.coordinates",
+                    "must be {latitude, longitude} numbers",
+                ));
                 None
             }
         },
     };
-    Address { street, city, state, country, postal_code, coordinates }
+    Address {
+        street,
+        city,
+        state,
+        country,
+        postal_code,
+        coordinates,
+    }
 }
 
 fn preferences(map: &Map<String, Value>, errors: &mut Vec<FieldError>) -> PreferencesInput {
@@ -150,20 +188,32 @@ fn preferences(map: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Prefer
             end: optional_string(h, "end", "preferences.communicationHours", errors),
         }),
         Some(_) => {
-            errors.push(FieldError::new("preferences.communicationHours", "must be an object"));
+            errors.push(FieldError::new(
+                "preferences.communicationHours",
+                "must be an object",
+            ));
             None
         }
     };
     // The legacy model calls it preferredAgent; GraphQL's input preferredAgentId.
     let preferred_agent_id = optional_string(map, "preferredAgentId", "preferences", errors)
         .or_else(|| optional_string(map, "preferredAgent", "preferences", errors));
-    PreferencesInput { language, communication_hours, preferred_agent_id }
+    PreferencesInput {
+        language,
+        communication_hours,
+        preferred_agent_id,
+    }
 }
 
 /// Reads a customer body. Unknown and read-only keys are ignored: frontends
 /// send whole documents back on PUT.
-pub fn customer_input(map: &Map<String, Value>) -> std::result::Result<CustomerInput, Vec<FieldError>> {
-    let mut r = Reader { map, errors: Vec::new() };
+pub fn customer_input(
+    map: &Map<String, Value>,
+) -> std::result::Result<CustomerInput, Vec<FieldError>> {
+    let mut r = Reader {
+        map,
+        errors: Vec::new(),
+    };
     let mut input = CustomerInput {
         phone_number: r.string("phoneNumber"),
         first_name: r.string("firstName"),
@@ -191,17 +241,27 @@ pub fn customer_input(map: &Map<String, Value>) -> std::result::Result<CustomerI
     }
 }
 
-fn parse_enum<T>(q: &QueryPairs, key: &str, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Result<Option<T>> {
+fn parse_enum<T>(
+    q: &QueryPairs,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    expected: fn() -> String,
+) -> Result<Option<T>> {
     match q.get(key).map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => parse(v).map(Some).ok_or_else(|| Error::invalid(key, expected())),
+        Some(v) => parse(v)
+            .map(Some)
+            .ok_or_else(|| Error::invalid(key, expected())),
     }
 }
 
 fn parse_int(q: &QueryPairs, key: &str) -> Result<Option<i64>> {
     match q.get(key).map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| Error::invalid(key, "must be a whole number")),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::invalid(key, "must be a whole number")),
     }
 }
 
@@ -213,9 +273,17 @@ pub fn page(q: &QueryPairs) -> Result<PageRequest> {
 /// The list filters of a query string: search, status, segment, source, tags.
 pub fn filter(q: &QueryPairs) -> Result<CustomerFilter> {
     Ok(CustomerFilter {
-        search: q.get("search").map(str::to_owned).filter(|s| !s.trim().is_empty()),
+        search: q
+            .get("search")
+            .map(str::to_owned)
+            .filter(|s| !s.trim().is_empty()),
         status: parse_enum(q, "status", CustomerStatus::parse, CustomerStatus::expected)?,
-        segment: parse_enum(q, "segment", CustomerSegment::parse, CustomerSegment::expected)?,
+        segment: parse_enum(
+            q,
+            "segment",
+            CustomerSegment::parse,
+            CustomerSegment::expected,
+        )?,
         source: parse_enum(q, "source", CustomerSource::parse, CustomerSource::expected)?,
         tags: q.list("tags"),
     })
@@ -226,9 +294,15 @@ pub fn list_query(q: &QueryPairs) -> Result<ListQuery> {
     Ok(ListQuery {
         filter: filter(q)?,
         page: page(q)?,
-        sort_by: parse_enum(q, "sortBy", CustomerSortField::parse, CustomerSortField::expected)?
-            .unwrap_or(CustomerSortField::LastInteraction),
-        sort_order: parse_enum(q, "sortOrder", SortOrder::parse, SortOrder::expected)?.unwrap_or(SortOrder::Desc),
+        sort_by: parse_enum(
+            q,
+            "sortBy",
+            CustomerSortField::parse,
+            CustomerSortField::expected,
+        )?
+        .unwrap_or(CustomerSortField::LastInteraction),
+        sort_order: parse_enum(q, "sortOrder", SortOrder::parse, SortOrder::expected)?
+            .unwrap_or(SortOrder::Desc),
     })
 }
 

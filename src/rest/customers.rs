@@ -15,18 +15,32 @@ use crate::service::{customers, import};
 use crate::AppState;
 
 /// `GET /api/v2/customers`
-pub async fn list_customers(State(s): State<AppState>, Auth(actor): Auth, q: QueryPairs) -> Result<Json<Value>> {
+pub async fn list_customers(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    q: QueryPairs,
+) -> Result<Json<Value>> {
     let query = body::list_query(&q)?;
     let (items, pagination) = customers::list(&s.ctx, &actor, &query).await?;
     let docs: Vec<_> = items.iter().map(customer_doc).collect();
-    Ok(Json(json!({ "success": true, "customers": docs, "pagination": pagination })))
+    Ok(Json(
+        json!({ "success": true, "customers": docs, "pagination": pagination }),
+    ))
 }
 
 /// `GET /api/v2/customers/{id}`
-pub async fn get_customer(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn get_customer(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     let d = customers::details(&s.ctx, &actor, &id).await?;
     let stats = d.customer.statistics;
-    let recent: Vec<_> = d.recent_conversations.iter().map(conversation_doc).collect();
+    let recent: Vec<_> = d
+        .recent_conversations
+        .iter()
+        .map(conversation_doc)
+        .collect();
     Ok(Json(json!({
         "success": true,
         "customer": customer_doc(&d.customer),
@@ -40,10 +54,18 @@ pub async fn get_customer(State(s): State<AppState>, Auth(actor): Auth, Path(id)
 }
 
 /// `POST /api/v2/customers` (201)
-pub async fn create_customer(State(s): State<AppState>, Auth(actor): Auth, JsonObject(body): JsonObject) -> Result<Response> {
+pub async fn create_customer(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    JsonObject(body): JsonObject,
+) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
     let customer = customers::create(&s.ctx, &actor, input).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "success": true, "customer": customer_doc(&customer) }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "customer": customer_doc(&customer) })),
+    )
+        .into_response())
 }
 
 /// `PUT /api/v2/customers/{id}`: a partial update.
@@ -55,7 +77,9 @@ pub async fn update_customer(
 ) -> Result<Json<Value>> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
     let customer = customers::update(&s.ctx, &actor, &id, input).await?;
-    Ok(Json(json!({ "success": true, "customer": customer_doc(&customer) })))
+    Ok(Json(
+        json!({ "success": true, "customer": customer_doc(&customer) }),
+    ))
 }
 
 /// `PATCH /api/v2/customers/{id}/tags` with `{tags, action}`.
@@ -75,11 +99,15 @@ pub async fn update_tags(
     };
     let action = match body.get("action") {
         None | Some(Value::Null) => TagAction::Set,
-        Some(Value::String(a)) => TagAction::parse(a).ok_or_else(|| Error::invalid("action", TagAction::expected()))?,
+        Some(Value::String(a)) => {
+            TagAction::parse(a).ok_or_else(|| Error::invalid("action", TagAction::expected()))?
+        }
         Some(_) => return Err(Error::invalid("action", TagAction::expected())),
     };
     let customer = customers::update_tags(&s.ctx, &actor, &id, tags, action).await?;
-    Ok(Json(json!({ "success": true, "customer": customer_doc(&customer) })))
+    Ok(Json(
+        json!({ "success": true, "customer": customer_doc(&customer) }),
+    ))
 }
 
 /// `PATCH /api/v2/customers/{id}/block` with `{isBlocked, blockReason}`.
@@ -99,7 +127,9 @@ pub async fn set_blocked(
         Some(_) => return Err(Error::invalid("blockReason", "must be a string")),
     };
     let customer = customers::set_blocked(&s.ctx, &actor, &id, blocked, reason).await?;
-    Ok(Json(json!({ "success": true, "customer": customer_doc(&customer) })))
+    Ok(Json(
+        json!({ "success": true, "customer": customer_doc(&customer) }),
+    ))
 }
 
 /// `DELETE /api/v2/customers/{id}?permanent=false`
@@ -117,9 +147,14 @@ pub async fn delete_customer(
 /// `GET /api/v2/customers/stats/summary`
 pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<Json<Value>> {
     let stats = customers::stats(&s.ctx, &actor).await?;
-    let segments: Vec<Value> =
-        stats.segments.iter().map(|(segment, count)| json!({ "_id": segment.as_str(), "count": count })).collect();
-    Ok(Json(json!({ "success": true, "summary": stats.summary, "segments": segments })))
+    let segments: Vec<Value> = stats
+        .segments
+        .iter()
+        .map(|(segment, count)| json!({ "_id": segment.as_str(), "count": count }))
+        .collect();
+    Ok(Json(
+        json!({ "success": true, "summary": stats.summary, "segments": segments }),
+    ))
 }
 
 /// `GET /api/v2/customers/{id}/conversations?page&limit[&status]`
@@ -132,11 +167,17 @@ pub async fn list_conversations(
     let page = body::page(&q)?;
     let status = match q.get("status").map(str::trim).filter(|v| !v.is_empty()) {
         None => None,
-        Some(v) => Some(ConversationStatus::parse(v).ok_or_else(|| Error::invalid("status", ConversationStatus::expected()))?),
+        Some(v) => Some(
+            ConversationStatus::parse(v)
+                .ok_or_else(|| Error::invalid("status", ConversationStatus::expected()))?,
+        ),
     };
-    let (items, pagination) = conversations::list_for_customer(&s.ctx, &actor, &id, page, status).await?;
+    let (items, pagination) =
+        conversations::list_for_customer(&s.ctx, &actor, &id, page, status).await?;
     let docs: Vec<_> = items.iter().map(conversation_doc).collect();
-    Ok(Json(json!({ "success": true, "conversations": docs, "pagination": pagination })))
+    Ok(Json(
+        json!({ "success": true, "conversations": docs, "pagination": pagination }),
+    ))
 }
 
 /// `POST /api/v2/customers/bulk/import` with `{customers: [...]}` (ADMIN).
@@ -152,7 +193,10 @@ pub async fn import_customers(
         .iter()
         .map(|row| match row {
             Value::Object(map) => customer_input(map),
-            _ => Err(vec![crate::error::FieldError::new("customer", "must be an object")]),
+            _ => Err(vec![crate::error::FieldError::new(
+                "customer",
+                "must be an object",
+            )]),
         })
         .collect();
     let report = import::import(&s.ctx, &actor, rows).await?;

@@ -19,7 +19,8 @@ use crate::AppState;
 const ROWS_PER_CHUNK: usize = 64;
 
 /// The CSV columns, exactly as the reference shows them.
-const CSV_COLUMNS: &str = "phoneNumber,firstName,lastName,email,status,segment,tags,notes,createdAt,lastInteraction\n";
+const CSV_COLUMNS: &str =
+    "phoneNumber,firstName,lastName,email,status,segment,tags,notes,createdAt,lastInteraction\n";
 
 #[derive(Clone, Copy)]
 enum Format {
@@ -30,10 +31,18 @@ enum Format {
 /// `GET /api/v2/customers/export?format=json|csv&status&segment&source&tags&search`.
 /// Takes the token from the Authorization header or, for `window.open`, from
 /// `?token=` (never logged: spans record the path only).
-pub async fn export_customers(State(s): State<AppState>, headers: HeaderMap, q: QueryPairs) -> Result<Response> {
+pub async fn export_customers(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    q: QueryPairs,
+) -> Result<Response> {
     let token = match bearer_token(&headers)? {
         Some(t) => t.to_owned(),
-        None => q.get("token").filter(|t| !t.is_empty()).ok_or(Error::Unauthenticated("missing bearer token"))?.to_owned(),
+        None => q
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or(Error::Unauthenticated("missing bearer token"))?
+            .to_owned(),
     };
     let actor = s.keys.verify(&token)?;
     let format = match q.get("format").map(str::trim) {
@@ -46,12 +55,20 @@ pub async fn export_customers(State(s): State<AppState>, headers: HeaderMap, q: 
 
     let (head, tail, content_type, filename) = match format {
         Format::Json => (
-            format!("{{\"success\":true,\"total\":{},\"customers\":[", export.total),
+            format!(
+                "{{\"success\":true,\"total\":{},\"customers\":[",
+                export.total
+            ),
             "]}",
             "application/json",
             "customers.json",
         ),
-        Format::Csv => (CSV_COLUMNS.to_owned(), "", "text/csv; charset=utf-8", "customers.csv"),
+        Format::Csv => (
+            CSV_COLUMNS.to_owned(),
+            "",
+            "text/csv; charset=utf-8",
+            "customers.csv",
+        ),
     };
     let mut first = true;
     let rows = export.rows.ready_chunks(ROWS_PER_CHUNK).map(move |chunk| {
@@ -63,7 +80,8 @@ pub async fn export_customers(State(s): State<AppState>, headers: HeaderMap, q: 
                     if !first {
                         out.push(b',');
                     }
-                    serde_json::to_writer(&mut out, &customer_doc(&customer)).map_err(Error::internal)?;
+                    serde_json::to_writer(&mut out, &customer_doc(&customer))
+                        .map_err(Error::internal)?;
                 }
                 Format::Csv => csv_row(&mut out, &customer)?,
             }
@@ -73,7 +91,9 @@ pub async fn export_customers(State(s): State<AppState>, headers: HeaderMap, q: 
     });
     let body = futures::stream::once(async move { Ok(Bytes::from(head)) })
         .chain(rows)
-        .chain(futures::stream::once(async move { Ok(Bytes::from_static(tail.as_bytes())) }))
+        .chain(futures::stream::once(async move {
+            Ok(Bytes::from_static(tail.as_bytes()))
+        }))
         .map(|chunk| {
             chunk.inspect_err(|e| {
                 // The status line is gone; ending the body with an error tells
@@ -81,9 +101,13 @@ pub async fn export_customers(State(s): State<AppState>, headers: HeaderMap, q: 
                 e.log();
             })
         });
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).map_err(Error::internal)?;
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .map_err(Error::internal)?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type)), (header::CONTENT_DISPOSITION, disposition)],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
         Body::from_stream(body),
     )
         .into_response())
@@ -114,8 +138,12 @@ fn csv_row(out: &mut Vec<u8>, c: &Customer) -> Result<()> {
         created.as_str(),
         last.as_str(),
     ];
-    let mut writer = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(out);
-    writer.write_record(cells.iter().map(|cell| guard(cell).into_owned())).map_err(Error::internal)?;
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(out);
+    writer
+        .write_record(cells.iter().map(|cell| guard(cell).into_owned()))
+        .map_err(Error::internal)?;
     writer.flush().map_err(Error::internal)?;
     Ok(())
 }
@@ -126,7 +154,14 @@ mod tests {
 
     #[test]
     fn cells_that_spreadsheets_would_evaluate_are_prefixed() {
-        for (cell, want) in [("=1+1", "'=1+1"), ("+52", "'+52"), ("-x", "'-x"), ("@a", "'@a"), ("\tx", "'\tx"), ("\rx", "'\rx")] {
+        for (cell, want) in [
+            ("=1+1", "'=1+1"),
+            ("+52", "'+52"),
+            ("-x", "'-x"),
+            ("@a", "'@a"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+        ] {
             assert_eq!(guard(cell), want);
         }
         assert_eq!(guard("John"), "John");

@@ -28,7 +28,10 @@ pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// router prefers a fixed segment over a capture, as the contract requires.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v2/customers", get(customers::list_customers).post(customers::create_customer))
+        .route(
+            "/api/v2/customers",
+            get(customers::list_customers).post(customers::create_customer),
+        )
         .route("/api/v2/customers/stats/summary", get(customers::get_stats))
         .route("/api/v2/customers/export", get(export::export_customers))
         .route(
@@ -37,11 +40,19 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/api/v2/customers/{id}",
-            get(customers::get_customer).put(customers::update_customer).delete(customers::delete_customer),
+            get(customers::get_customer)
+                .put(customers::update_customer)
+                .delete(customers::delete_customer),
         )
         .route("/api/v2/customers/{id}/tags", patch(customers::update_tags))
-        .route("/api/v2/customers/{id}/block", patch(customers::set_blocked))
-        .route("/api/v2/customers/{id}/conversations", get(customers::list_conversations))
+        .route(
+            "/api/v2/customers/{id}/block",
+            patch(customers::set_blocked),
+        )
+        .route(
+            "/api/v2/customers/{id}/conversations",
+            get(customers::list_conversations),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -51,7 +62,9 @@ impl IntoResponse for Error {
         let mut body = json!({ "success": false, "error": self.to_string(), "code": self.code() });
         match &self {
             Error::BadUserInput { fields, .. } => body["details"] = json!(fields),
-            Error::PhoneTaken { field, existing_id, .. } => {
+            Error::PhoneTaken {
+                field, existing_id, ..
+            } => {
                 body["details"] = json!([{ "field": field, "message": self.to_string(), "existingId": existing_id }]);
             }
             _ => {}
@@ -69,7 +82,8 @@ pub async fn not_found() -> Response {
 /// 500 in the API's shape when a handler panicked; the panic text is not sent.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    let body = json!({ "success": false, "error": "internal error", "code": "INTERNAL_SERVER_ERROR" });
+    let body =
+        json!({ "success": false, "error": "internal error", "code": "INTERNAL_SERVER_ERROR" });
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
 }
 
@@ -80,7 +94,8 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let token = bearer_token(&parts.headers)?.ok_or(Error::Unauthenticated("missing bearer token"))?;
+        let token =
+            bearer_token(&parts.headers)?.ok_or(Error::Unauthenticated("missing bearer token"))?;
         Ok(Auth(state.keys.verify(token)?))
     }
 }
@@ -90,7 +105,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
     match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(value) => {
-            let value = value.to_str().map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
+            let value = value
+                .to_str()
+                .map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
             auth::bearer(value).map(Some)
         }
     }
@@ -111,19 +128,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
             return Err(Error::UnsupportedMediaType);
         }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge
-            } else {
-                Error::invalid("body", "could not read the request body")
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge
+                } else {
+                    Error::invalid("body", "could not read the request body")
+                }
+            })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(Error::invalid("body", "must be a JSON object")),
@@ -140,14 +160,20 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query).map(QueryPairs).map_err(|_| Error::invalid("query", "malformed query string"))
+        serde_urlencoded::from_str(query)
+            .map(QueryPairs)
+            .map_err(|_| Error::invalid("query", "malformed query string"))
     }
 }
 
 impl QueryPairs {
     /// The last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key` (and `key[]`), comma lists split, blanks dropped.

@@ -18,11 +18,19 @@ pub struct Agent {
 
 impl From<agent::Model> for Agent {
     fn from(m: agent::Model) -> Self {
-        Agent { id: m.id, name: m.name, email: m.email }
+        Agent {
+            id: m.id,
+            name: m.name,
+            email: m.email,
+        }
     }
 }
 
 /// The agent with this id in the caller's tenant, or none.
 pub async fn find(ctx: &Ctx, actor: &Actor, id: Uuid) -> Result<Option<Agent>> {
-    Ok(scope::agents(actor).filter(agent::Column::Id.eq(id)).one(&ctx.db).await?.map(Agent::from))
+    Ok(scope::agents(actor)
+        .filter(agent::Column::Id.eq(id))
+        .one(&ctx.db)
+        .await?
+        .map(Agent::from))
 }

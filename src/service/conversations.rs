@@ -46,8 +46,9 @@ impl TryFrom<conversation::Model> for Conversation {
     type Error = Error;
 
     fn try_from(m: conversation::Model) -> Result<Self> {
-        let status = ConversationStatus::parse(&m.status)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("conversations.status: unknown value")))?;
+        let status = ConversationStatus::parse(&m.status).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("conversations.status: unknown value"))
+        })?;
         Ok(Conversation {
             id: m.id,
             customer: m.customer_id,
@@ -67,15 +68,23 @@ impl TryFrom<conversation::Model> for Conversation {
 
 /// The contract's "newest first": by last message (or creation) time, then id.
 fn newest_first(q: sea_orm::Select<conversation::Entity>) -> sea_orm::Select<conversation::Entity> {
-    q.order_by_desc(conversation::Column::ActivityAt).order_by_desc(conversation::Column::Id)
+    q.order_by_desc(conversation::Column::ActivityAt)
+        .order_by_desc(conversation::Column::Id)
 }
 
 /// The `limit` newest conversations of a customer the caller may see.
-pub async fn recent(ctx: &Ctx, actor: &Actor, customer_id: Uuid, limit: u64) -> Result<Vec<Conversation>> {
-    let rows = newest_first(scope::conversations(actor).filter(conversation::Column::CustomerId.eq(customer_id)))
-        .limit(limit)
-        .all(&ctx.db)
-        .await?;
+pub async fn recent(
+    ctx: &Ctx,
+    actor: &Actor,
+    customer_id: Uuid,
+    limit: u64,
+) -> Result<Vec<Conversation>> {
+    let rows = newest_first(
+        scope::conversations(actor).filter(conversation::Column::CustomerId.eq(customer_id)),
+    )
+    .limit(limit)
+    .all(&ctx.db)
+    .await?;
     rows.into_iter().map(Conversation::try_from).collect()
 }
 
@@ -90,19 +99,29 @@ pub async fn list_for_customer(
     status: Option<ConversationStatus>,
 ) -> Result<(Vec<Conversation>, Pagination)> {
     let customer = super::customers::get(ctx, actor, customer_id).await?;
-    let mut q = scope::conversations(actor).filter(conversation::Column::CustomerId.eq(customer.id));
+    let mut q =
+        scope::conversations(actor).filter(conversation::Column::CustomerId.eq(customer.id));
     if let Some(s) = status {
         q = q.filter(conversation::Column::Status.eq(s.as_str()));
     }
     let total = q.clone().count(&ctx.db).await?;
-    let rows = newest_first(q).offset(page.offset()).limit(page.limit).all(&ctx.db).await?;
-    let items = rows.into_iter().map(Conversation::try_from).collect::<Result<_>>()?;
+    let rows = newest_first(q)
+        .offset(page.offset())
+        .limit(page.limit)
+        .all(&ctx.db)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(Conversation::try_from)
+        .collect::<Result<_>>()?;
     Ok((items, page.pagination(total)))
 }
 
 /// The conversation with this id, or none.
 pub async fn find(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Option<Conversation>> {
-    let Ok(id) = parse_id(id, "conversation") else { return Ok(None) };
+    let Ok(id) = parse_id(id, "conversation") else {
+        return Ok(None);
+    };
     scope::conversations(actor)
         .filter(conversation::Column::Id.eq(id))
         .one(&ctx.db)
@@ -148,7 +167,12 @@ impl TryFrom<entity::message::Model> for Message {
 }
 
 /// A page of a conversation's messages, oldest first (by `sentAt`, then id).
-pub async fn messages(ctx: &Ctx, actor: &Actor, conversation_id: Uuid, page: PageRequest) -> Result<(Vec<Message>, Pagination)> {
+pub async fn messages(
+    ctx: &Ctx,
+    actor: &Actor,
+    conversation_id: Uuid,
+    page: PageRequest,
+) -> Result<(Vec<Message>, Pagination)> {
     use entity::message::{Column, Entity};
     use sea_orm::EntityTrait;
     let q = Entity::find()
@@ -162,6 +186,9 @@ pub async fn messages(ctx: &Ctx, actor: &Actor, conversation_id: Uuid, page: Pag
         .limit(page.limit)
         .all(&ctx.db)
         .await?;
-    let items = rows.into_iter().map(Message::try_from).collect::<Result<_>>()?;
+    let items = rows
+        .into_iter()
+        .map(Message::try_from)
+        .collect::<Result<_>>()?;
     Ok((items, page.pagination(total)))
 }

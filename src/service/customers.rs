@@ -4,8 +4,8 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
 use sea_orm::sea_query::{Expr, LikeExpr, NullOrdering, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel,
-    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::{conversations, insert_chunked, parse_id, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{
-    check_tag_count, check_text, clean_tags, Address, CommunicationHours, CustomerChanges, CustomerInput,
-    CustomerSegment, CustomerSortField, CustomerSource, CustomerStatus, Errors, Mode, Preferences, SortOrder,
-    TagAction,
+    check_tag_count, check_text, clean_tags, Address, CommunicationHours, CustomerChanges,
+    CustomerInput, CustomerSegment, CustomerSortField, CustomerSource, CustomerStatus, Errors,
+    Mode, Preferences, SortOrder, TagAction,
 };
 use crate::domain::page::{PageRequest, Pagination};
 use crate::domain::phone::PhoneNumber;
@@ -87,10 +87,13 @@ impl TryFrom<customer::Model> for Customer {
 
     fn try_from(m: customer::Model) -> Result<Self> {
         fn json<T: serde::de::DeserializeOwned>(v: Value, column: &str) -> Result<T> {
-            serde_json::from_value(v).map_err(|e| Error::internal(anyhow::anyhow!("customers.{column}: {e}")))
+            serde_json::from_value(v)
+                .map_err(|e| Error::internal(anyhow::anyhow!("customers.{column}: {e}")))
         }
         fn enum_column<T>(text: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T> {
-            parse(text).ok_or_else(|| Error::internal(anyhow::anyhow!("customers.{column}: unknown value")))
+            parse(text).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("customers.{column}: unknown value"))
+            })
         }
         let mean = |total: f64, count: i32| (count > 0).then(|| total / f64::from(count));
         Ok(Customer {
@@ -108,7 +111,10 @@ impl TryFrom<customer::Model> for Customer {
             custom_fields: json(m.custom_fields, "custom_fields")?,
             preferences: PreferencesView {
                 language: m.preferred_language,
-                communication_hours: m.communication_hours.map(|h| json(h, "communication_hours")).transpose()?,
+                communication_hours: m
+                    .communication_hours
+                    .map(|h| json(h, "communication_hours"))
+                    .transpose()?,
                 preferred_agent: m.preferred_agent_id,
             },
             status: enum_column(&m.status, CustomerStatus::parse, "status")?,
@@ -179,7 +185,12 @@ impl CustomerFilter {
     }
 
     /// Applies the filter to a tenant-scoped select.
-    pub(super) fn apply(&self, actor: &Actor, backend: DbBackend, mut q: Select<customer::Entity>) -> Select<customer::Entity> {
+    pub(super) fn apply(
+        &self,
+        actor: &Actor,
+        backend: DbBackend,
+        mut q: Select<customer::Entity>,
+    ) -> Select<customer::Entity> {
         use customer::Column;
         if let Some(s) = self.status {
             q = q.filter(Column::Status.eq(s.as_str()));
@@ -190,7 +201,12 @@ impl CustomerFilter {
         if let Some(s) = self.source {
             q = q.filter(Column::Source.eq(s.as_str()));
         }
-        let tags: Vec<&str> = self.tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).collect();
+        let tags: Vec<&str> = self
+            .tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
         if !tags.is_empty() {
             q = q.filter(
                 Column::Id.in_subquery(
@@ -221,12 +237,20 @@ fn search_condition(backend: DbBackend, word: &str) -> SimpleExpr {
             [phrase],
         );
     }
-    let escaped = word.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Expr::col((customer::Entity, customer::Column::SearchText)).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::col((customer::Entity, customer::Column::SearchText))
+        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }
 
 /// Orders a select by a sort field, nulls last, ties broken on id.
-pub(super) fn order(q: Select<customer::Entity>, field: CustomerSortField, dir: SortOrder) -> Select<customer::Entity> {
+pub(super) fn order(
+    q: Select<customer::Entity>,
+    field: CustomerSortField,
+    dir: SortOrder,
+) -> Select<customer::Entity> {
     use customer::Column;
     let order = match dir {
         SortOrder::Asc => Order::Asc,
@@ -253,7 +277,11 @@ pub(super) fn order(q: Select<customer::Entity>, field: CustomerSortField, dir: 
 
 /// A page of customers and its pagination.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
-pub async fn list(ctx: &Ctx, actor: &Actor, query: &ListQuery) -> Result<(Vec<Customer>, Pagination)> {
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    query: &ListQuery,
+) -> Result<(Vec<Customer>, Pagination)> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
     let filtered = query.filter.apply(actor, backend, scope::customers(actor));
@@ -263,18 +291,32 @@ pub async fn list(ctx: &Ctx, actor: &Actor, query: &ListQuery) -> Result<(Vec<Cu
         .limit(query.page.limit)
         .all(&ctx.db)
         .await?;
-    let items = rows.into_iter().map(Customer::try_from).collect::<Result<_>>()?;
+    let items = rows
+        .into_iter()
+        .map(Customer::try_from)
+        .collect::<Result<_>>()?;
     Ok((items, query.page.pagination(total)))
 }
 
-async fn find_model<C: ConnectionTrait>(db: &C, actor: &Actor, id: Uuid) -> Result<Option<customer::Model>> {
-    Ok(scope::customers(actor).filter(customer::Column::Id.eq(id)).one(db).await?)
+async fn find_model<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Option<customer::Model>> {
+    Ok(scope::customers(actor)
+        .filter(customer::Column::Id.eq(id))
+        .one(db)
+        .await?)
 }
 
 /// Loads a customer to change it, locking its row until the transaction ends
 /// (PostgreSQL; SQLite has one writer at a time anyway), so concurrent
 /// read-modify-write updates of one customer never lose each other's changes.
-async fn lock_model<C: ConnectionTrait>(db: &C, actor: &Actor, id: &str) -> Result<customer::Model> {
+async fn lock_model<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: &str,
+) -> Result<customer::Model> {
     let id = parse_id(id, "customer")?;
     scope::customers(actor)
         .filter(customer::Column::Id.eq(id))
@@ -288,7 +330,10 @@ async fn lock_model<C: ConnectionTrait>(db: &C, actor: &Actor, id: &str) -> Resu
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
 pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Customer> {
     let id = parse_id(id, "customer")?;
-    find_model(&ctx.db, actor, id).await?.ok_or(Error::NotFound("customer"))?.try_into()
+    find_model(&ctx.db, actor, id)
+        .await?
+        .ok_or(Error::NotFound("customer"))?
+        .try_into()
 }
 
 /// The customer with this id, or none (also for another tenant's or a malformed id).
@@ -312,7 +357,10 @@ pub async fn find_by_phone(ctx: &Ctx, actor: &Actor, phone: &str) -> Result<Opti
         .one(&ctx.db)
         .await?;
     match holder {
-        Some(h) => find_model(&ctx.db, actor, h.customer_id).await?.map(Customer::try_from).transpose(),
+        Some(h) => find_model(&ctx.db, actor, h.customer_id)
+            .await?
+            .map(Customer::try_from)
+            .transpose(),
         None => Ok(None),
     }
 }
@@ -331,8 +379,12 @@ pub const RECENT_CONVERSATIONS: u64 = 5;
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
 pub async fn details(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Details> {
     let customer = get(ctx, actor, id).await?;
-    let recent_conversations = conversations::recent(ctx, actor, customer.id, RECENT_CONVERSATIONS).await?;
-    Ok(Details { customer, recent_conversations })
+    let recent_conversations =
+        conversations::recent(ctx, actor, customer.id, RECENT_CONVERSATIONS).await?;
+    Ok(Details {
+        customer,
+        recent_conversations,
+    })
 }
 
 /// The first customer other than `except` holding one of `phones`, as a 409.
@@ -351,24 +403,51 @@ async fn phone_conflict<C: ConnectionTrait>(
     if let Some(id) = except {
         q = q.filter(customer_phone::Column::CustomerId.ne(id));
     }
-    let Some(holder) = q.one(db).await? else { return Ok(None) };
-    let field = phones.iter().find(|(_, p)| p.as_str() == holder.phone).map_or("phoneNumber", |(f, _)| *f);
-    Ok(Some(Error::PhoneTaken { field: field.to_owned(), phone: holder.phone, existing_id: holder.customer_id.to_string() }))
+    let Some(holder) = q.one(db).await? else {
+        return Ok(None);
+    };
+    let field = phones
+        .iter()
+        .find(|(_, p)| p.as_str() == holder.phone)
+        .map_or("phoneNumber", |(f, _)| *f);
+    Ok(Some(Error::PhoneTaken {
+        field: field.to_owned(),
+        phone: holder.phone,
+        existing_id: holder.customer_id.to_string(),
+    }))
 }
 
 /// The numbers a customer answers to, each with the field it came from.
-fn phones_of<'a>(primary: &'a PhoneNumber, alternatives: &'a [PhoneNumber]) -> Vec<(&'static str, &'a PhoneNumber)> {
-    std::iter::once(("phoneNumber", primary)).chain(alternatives.iter().map(|p| ("alternativePhones", p))).collect()
+fn phones_of<'a>(
+    primary: &'a PhoneNumber,
+    alternatives: &'a [PhoneNumber],
+) -> Vec<(&'static str, &'a PhoneNumber)> {
+    std::iter::once(("phoneNumber", primary))
+        .chain(alternatives.iter().map(|p| ("alternativePhones", p)))
+        .collect()
 }
 
 /// Fails with 400 when the preferred agent is not one of the tenant's.
-async fn check_agent<C: ConnectionTrait>(db: &C, actor: &Actor, prefs: Option<&Preferences>) -> Result<()> {
-    let Some(agent_id) = prefs.and_then(|p| p.preferred_agent_id) else { return Ok(()) };
-    let exists = scope::agents(actor).filter(entity::agent::Column::Id.eq(agent_id)).count(db).await? > 0;
+async fn check_agent<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    prefs: Option<&Preferences>,
+) -> Result<()> {
+    let Some(agent_id) = prefs.and_then(|p| p.preferred_agent_id) else {
+        return Ok(());
+    };
+    let exists = scope::agents(actor)
+        .filter(entity::agent::Column::Id.eq(agent_id))
+        .count(db)
+        .await?
+        > 0;
     if exists {
         Ok(())
     } else {
-        Err(Error::invalid("preferences.preferredAgentId", "unknown agent"))
+        Err(Error::invalid(
+            "preferences.preferredAgentId",
+            "unknown agent",
+        ))
     }
 }
 
@@ -381,8 +460,14 @@ fn phone_strings(phones: &[PhoneNumber]) -> Vec<String> {
 }
 
 /// A new customer row from validated create input (phone present).
-pub(super) fn new_model(actor: &Actor, changes: CustomerChanges, now: DateTime<Utc>) -> Result<customer::Model> {
-    let phone = changes.phone_number.ok_or_else(|| Error::invalid("phoneNumber", "phone number is required"))?;
+pub(super) fn new_model(
+    actor: &Actor,
+    changes: CustomerChanges,
+    now: DateTime<Utc>,
+) -> Result<customer::Model> {
+    let phone = changes
+        .phone_number
+        .ok_or_else(|| Error::invalid("phoneNumber", "phone number is required"))?;
     let first_name = changes.first_name.flatten();
     let last_name = changes.last_name.flatten();
     let email = changes.email.flatten();
@@ -390,22 +475,41 @@ pub(super) fn new_model(actor: &Actor, changes: CustomerChanges, now: DateTime<U
     Ok(customer::Model {
         id: Uuid::now_v7(),
         tenant_id: actor.tenant.clone(),
-        search_text: search::document(phone.as_str(), first_name.as_deref(), last_name.as_deref(), email.as_deref()),
+        search_text: search::document(
+            phone.as_str(),
+            first_name.as_deref(),
+            last_name.as_deref(),
+            email.as_deref(),
+        ),
         phone_number: phone.into_string(),
         first_name,
         last_name,
         email,
         avatar: changes.avatar.flatten(),
-        alternative_phones: to_json(&phone_strings(&changes.alternative_phones.unwrap_or_default()))?,
+        alternative_phones: to_json(&phone_strings(
+            &changes.alternative_phones.unwrap_or_default(),
+        ))?,
         address: changes.address.flatten().map(|a| to_json(&a)).transpose()?,
         tags: to_json(&changes.tags.unwrap_or_default())?,
-        segment: changes.segment.unwrap_or(CustomerSegment::New).as_str().to_owned(),
-        source: changes.source.unwrap_or(CustomerSource::Whatsapp).as_str().to_owned(),
+        segment: changes
+            .segment
+            .unwrap_or(CustomerSegment::New)
+            .as_str()
+            .to_owned(),
+        source: changes
+            .source
+            .unwrap_or(CustomerSource::Whatsapp)
+            .as_str()
+            .to_owned(),
         custom_fields: Value::Object(changes.custom_fields.unwrap_or_default()),
         preferred_language: prefs.language,
         communication_hours: prefs.communication_hours.map(|h| to_json(&h)).transpose()?,
         preferred_agent_id: prefs.preferred_agent_id,
-        status: changes.status.unwrap_or(CustomerStatus::Active).as_str().to_owned(),
+        status: changes
+            .status
+            .unwrap_or(CustomerStatus::Active)
+            .as_str()
+            .to_owned(),
         status_before_block: None,
         is_blocked: false,
         block_reason: None,
@@ -428,7 +532,10 @@ pub(super) fn new_model(actor: &Actor, changes: CustomerChanges, now: DateTime<U
 }
 
 /// Rows of `customer_phones` for a customer.
-pub(super) fn phone_rows(m: &customer::Model, alternatives: &[String]) -> Vec<customer_phone::ActiveModel> {
+pub(super) fn phone_rows(
+    m: &customer::Model,
+    alternatives: &[String],
+) -> Vec<customer_phone::ActiveModel> {
     std::iter::once(&m.phone_number)
         .chain(alternatives)
         .map(|p| customer_phone::ActiveModel {
@@ -450,14 +557,28 @@ pub(super) fn tag_rows(m: &customer::Model, tags: &[String]) -> Vec<customer_tag
         .collect()
 }
 
-async fn replace_phones(txn: &DatabaseTransaction, m: &customer::Model, alternatives: &[String]) -> Result<()> {
-    customer_phone::Entity::delete_many().filter(customer_phone::Column::CustomerId.eq(m.id)).exec(txn).await?;
+async fn replace_phones(
+    txn: &DatabaseTransaction,
+    m: &customer::Model,
+    alternatives: &[String],
+) -> Result<()> {
+    customer_phone::Entity::delete_many()
+        .filter(customer_phone::Column::CustomerId.eq(m.id))
+        .exec(txn)
+        .await?;
     insert_chunked(txn, phone_rows(m, alternatives)).await?;
     Ok(())
 }
 
-async fn replace_tags(txn: &DatabaseTransaction, m: &customer::Model, tags: &[String]) -> Result<()> {
-    customer_tag::Entity::delete_many().filter(customer_tag::Column::CustomerId.eq(m.id)).exec(txn).await?;
+async fn replace_tags(
+    txn: &DatabaseTransaction,
+    m: &customer::Model,
+    tags: &[String],
+) -> Result<()> {
+    customer_tag::Entity::delete_many()
+        .filter(customer_tag::Column::CustomerId.eq(m.id))
+        .exec(txn)
+        .await?;
     insert_chunked(txn, tag_rows(m, tags)).await
 }
 
@@ -470,7 +591,10 @@ async fn classify_write_error(
     except: Option<Uuid>,
 ) -> Error {
     if let Error::Internal(cause) = &err {
-        if cause.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) {
+        if cause
+            .downcast_ref::<sea_orm::DbErr>()
+            .is_some_and(is_unique_violation)
+        {
             // Another writer took the number between our check and our insert.
             if let Ok(Some(conflict)) = phone_conflict(&ctx.db, actor, phones, except).await {
                 return conflict;
@@ -484,8 +608,13 @@ async fn classify_write_error(
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Customer> {
     actor.require_writer()?;
-    let changes = input.validate(Mode::Create, ctx.region).map_err(Error::invalid_fields)?;
-    let primary = changes.phone_number.clone().ok_or_else(|| Error::invalid("phoneNumber", "phone number is required"))?;
+    let changes = input
+        .validate(Mode::Create, ctx.region)
+        .map_err(Error::invalid_fields)?;
+    let primary = changes
+        .phone_number
+        .clone()
+        .ok_or_else(|| Error::invalid("phoneNumber", "phone number is required"))?;
     let alternatives = changes.alternative_phones.clone().unwrap_or_default();
     let phones = phones_of(&primary, &alternatives);
     let result = async {
@@ -496,7 +625,9 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
         }
         let model = new_model(actor, changes.clone(), time::now())?;
         let tags: Vec<String> = changes.tags.clone().unwrap_or_default();
-        customer::Entity::insert(model.clone().into_active_model()).exec_without_returning(&*txn).await?;
+        customer::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&*txn)
+            .await?;
         insert_chunked(&*txn, phone_rows(&model, &phone_strings(&alternatives))).await?;
         insert_chunked(&*txn, tag_rows(&model, &tags)).await?;
         txn.commit().await?;
@@ -514,7 +645,9 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
 pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) -> Result<Customer> {
     actor.require_writer()?;
     let id = parse_id(id, "customer")?;
-    let changes = input.validate(Mode::Update, ctx.region).map_err(Error::invalid_fields)?;
+    let changes = input
+        .validate(Mode::Update, ctx.region)
+        .map_err(Error::invalid_fields)?;
     let mut phones_owned: Vec<(&'static str, PhoneNumber)> = Vec::new();
     if let Some(p) = &changes.phone_number {
         phones_owned.push(("phoneNumber", p.clone()));
@@ -522,7 +655,8 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) ->
     for p in changes.alternative_phones.iter().flatten() {
         phones_owned.push(("alternativePhones", p.clone()));
     }
-    let phones: Vec<(&'static str, &PhoneNumber)> = phones_owned.iter().map(|(f, p)| (*f, p)).collect();
+    let phones: Vec<(&'static str, &PhoneNumber)> =
+        phones_owned.iter().map(|(f, p)| (*f, p)).collect();
     let result = async {
         let txn = ctx.write().await?;
         let current = lock_model(&*txn, actor, &id.to_string()).await?;
@@ -541,8 +675,13 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) ->
     }
 }
 
-async fn apply_changes(txn: &DatabaseTransaction, current: customer::Model, c: CustomerChanges) -> Result<customer::Model> {
-    let mut alternatives: Vec<String> = serde_json::from_value(current.alternative_phones.clone()).unwrap_or_default();
+async fn apply_changes(
+    txn: &DatabaseTransaction,
+    current: customer::Model,
+    c: CustomerChanges,
+) -> Result<customer::Model> {
+    let mut alternatives: Vec<String> =
+        serde_json::from_value(current.alternative_phones.clone()).unwrap_or_default();
     let phones_changed = c.phone_number.is_some() || c.alternative_phones.is_some();
     let mut m = current.clone();
     if let Some(p) = c.phone_number {
@@ -593,8 +732,12 @@ async fn apply_changes(txn: &DatabaseTransaction, current: customer::Model, c: C
             m.status = s.as_str().to_owned();
         }
     }
-    m.search_text =
-        search::document(&m.phone_number, m.first_name.as_deref(), m.last_name.as_deref(), m.email.as_deref());
+    m.search_text = search::document(
+        &m.phone_number,
+        m.first_name.as_deref(),
+        m.last_name.as_deref(),
+        m.email.as_deref(),
+    );
     m.updated_at = time::now();
     let tags = c.tags;
     if let Some(tags) = &tags {
@@ -615,7 +758,13 @@ async fn apply_changes(txn: &DatabaseTransaction, current: customer::Model, c: C
 
 /// Sets, adds or removes tags.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
-pub async fn update_tags(ctx: &Ctx, actor: &Actor, id: &str, tags: Vec<String>, action: TagAction) -> Result<Customer> {
+pub async fn update_tags(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    tags: Vec<String>,
+    action: TagAction,
+) -> Result<Customer> {
     actor.require_writer()?;
     let mut e = Errors::default();
     let given = clean_tags(&mut e, "tags", tags);
@@ -624,7 +773,8 @@ pub async fn update_tags(ctx: &Ctx, actor: &Actor, id: &str, tags: Vec<String>, 
     }
     let txn = ctx.write().await?;
     let current = lock_model(&*txn, actor, id).await?;
-    let mut tags: Vec<String> = serde_json::from_value(current.tags.clone()).map_err(Error::internal)?;
+    let mut tags: Vec<String> =
+        serde_json::from_value(current.tags.clone()).map_err(Error::internal)?;
     match action {
         TagAction::Set => tags = given,
         TagAction::Add => {
@@ -640,7 +790,10 @@ pub async fn update_tags(ctx: &Ctx, actor: &Actor, id: &str, tags: Vec<String>, 
     if !e.0.is_empty() {
         return Err(Error::invalid_fields(e.0));
     }
-    let changes = CustomerChanges { tags: Some(tags), ..Default::default() };
+    let changes = CustomerChanges {
+        tags: Some(tags),
+        ..Default::default()
+    };
     let updated = apply_changes(&*txn, current, changes).await?;
     txn.commit().await?;
     updated.try_into()
@@ -659,7 +812,9 @@ pub async fn set_blocked(
     reason: Option<String>,
 ) -> Result<Customer> {
     actor.require_writer()?;
-    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
     if let Some(r) = &reason {
         let mut e = Errors::default();
         if !check_text(&mut e, "blockReason", r, MAX_BLOCK_REASON_CHARS) {
@@ -677,7 +832,10 @@ pub async fn set_blocked(
         active.is_blocked = Set(true);
         active.block_reason = Set(reason);
     } else if current.is_blocked {
-        let restored = current.status_before_block.clone().unwrap_or_else(|| CustomerStatus::Active.as_str().to_owned());
+        let restored = current
+            .status_before_block
+            .clone()
+            .unwrap_or_else(|| CustomerStatus::Active.as_str().to_owned());
         active.status = Set(restored);
         active.status_before_block = Set(None);
         active.is_blocked = Set(false);
@@ -711,14 +869,32 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
     let current = lock_model(&*txn, actor, id).await?;
     if permanent {
         let cid = current.id;
-        message::Entity::delete_many().filter(message::Column::CustomerId.eq(cid)).exec(&*txn).await?;
-        ticket::Entity::delete_many().filter(ticket::Column::CustomerId.eq(cid)).exec(&*txn).await?;
-        conversation::Entity::delete_many().filter(conversation::Column::CustomerId.eq(cid)).exec(&*txn).await?;
-        customer_tag::Entity::delete_many().filter(customer_tag::Column::CustomerId.eq(cid)).exec(&*txn).await?;
-        customer_phone::Entity::delete_many().filter(customer_phone::Column::CustomerId.eq(cid)).exec(&*txn).await?;
+        message::Entity::delete_many()
+            .filter(message::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        ticket::Entity::delete_many()
+            .filter(ticket::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        conversation::Entity::delete_many()
+            .filter(conversation::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        customer_tag::Entity::delete_many()
+            .filter(customer_tag::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        customer_phone::Entity::delete_many()
+            .filter(customer_phone::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
         customer::Entity::delete_by_id(cid).exec(&*txn).await?;
         txn.commit().await?;
-        return Ok(Deleted { permanent: true, message: "Customer permanently deleted" });
+        return Ok(Deleted {
+            permanent: true,
+            message: "Customer permanently deleted",
+        });
     }
     let inactive = CustomerStatus::Inactive.as_str();
     let mut active = current.clone().into_active_model();
@@ -733,7 +909,10 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
         active.update(&*txn).await?;
     }
     txn.commit().await?;
-    Ok(Deleted { permanent: false, message: "Customer deactivated" })
+    Ok(Deleted {
+        permanent: false,
+        message: "Customer deactivated",
+    })
 }
 
 /// The dashboard counts of a tenant.
@@ -756,7 +935,9 @@ pub struct Stats {
 
 /// The start of the current calendar month, UTC.
 fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0).single().unwrap_or(now)
+    Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now)
 }
 
 /// Dashboard statistics of the caller's tenant.
@@ -772,10 +953,19 @@ pub async fn stats(ctx: &Ctx, actor: &Actor) -> Result<Stats> {
     let row: Option<(i64, i64, i64, i64, i64)> = scope::customers(actor)
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "total")
-        .column_as(count_if("status = ?", Some(CustomerStatus::Active.as_str().into())), "active")
-        .column_as(count_if("segment = ?", Some(CustomerSegment::Vip.as_str().into())), "vip")
+        .column_as(
+            count_if("status = ?", Some(CustomerStatus::Active.as_str().into())),
+            "active",
+        )
+        .column_as(
+            count_if("segment = ?", Some(CustomerSegment::Vip.as_str().into())),
+            "vip",
+        )
         .column_as(count_if("is_blocked", None), "blocked")
-        .column_as(count_if("created_at >= ?", Some(month_start(Utc::now()).into())), "new_this_month")
+        .column_as(
+            count_if("created_at >= ?", Some(month_start(Utc::now()).into())),
+            "new_this_month",
+        )
         .into_tuple()
         .one(&ctx.db)
         .await?;
@@ -788,8 +978,11 @@ pub async fn stats(ctx: &Ctx, actor: &Actor) -> Result<Stats> {
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    let mut segments: Vec<(CustomerSegment, i64)> =
-        rows.into_iter().filter_map(|(s, n)| CustomerSegment::parse(&s).map(|s| (s, n))).filter(|(_, n)| *n > 0).collect();
+    let mut segments: Vec<(CustomerSegment, i64)> = rows
+        .into_iter()
+        .filter_map(|(s, n)| CustomerSegment::parse(&s).map(|s| (s, n)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     segments.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
     Ok(Stats {
         summary: Summary {
@@ -805,5 +998,9 @@ pub async fn stats(ctx: &Ctx, actor: &Actor) -> Result<Stats> {
 
 /// Field errors of one import row, as one line.
 pub(super) fn describe(fields: &[FieldError]) -> String {
-    fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

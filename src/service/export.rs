@@ -63,7 +63,14 @@ pub async fn export(ctx: &Ctx, actor: &Actor, filter: CustomerFilter) -> Result<
             }
         }
     });
-    let total = total_rx.await.map_err(|_| Error::internal(anyhow::anyhow!("export task ended early")))??;
-    let rows = futures::stream::unfold(row_rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    Ok(Export { total, rows: Box::pin(rows) })
+    let total = total_rx
+        .await
+        .map_err(|_| Error::internal(anyhow::anyhow!("export task ended early")))??;
+    let rows = futures::stream::unfold(row_rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(Export {
+        total,
+        rows: Box::pin(rows),
+    })
 }

@@ -57,7 +57,10 @@ pub async fn import(
 ) -> Result<ImportReport> {
     actor.require_admin()?;
     if rows.len() > MAX_IMPORT_ROWS {
-        return Err(Error::invalid("customers", format!("at most {MAX_IMPORT_ROWS} customers per import")));
+        return Err(Error::invalid(
+            "customers",
+            format!("at most {MAX_IMPORT_ROWS} customers per import"),
+        ));
     }
     let mut report = ImportReport::default();
     let mut seen: HashSet<String> = HashSet::new();
@@ -67,7 +70,12 @@ pub async fn import(
             Ok(row) => row,
             Err(fields) => {
                 let reason = customers::describe(&fields);
-                report.failed.push(ImportIssue { index, phone_number: None, reason, existing_id: None });
+                report.failed.push(ImportIssue {
+                    index,
+                    phone_number: None,
+                    reason,
+                    existing_id: None,
+                });
                 continue;
             }
         };
@@ -79,7 +87,12 @@ pub async fn import(
             Ok(c) => c,
             Err(fields) => {
                 let reason = customers::describe(&fields);
-                report.failed.push(ImportIssue { index, phone_number: raw_phone, reason, existing_id: None });
+                report.failed.push(ImportIssue {
+                    index,
+                    phone_number: raw_phone,
+                    reason,
+                    existing_id: None,
+                });
                 continue;
             }
         };
@@ -92,11 +105,20 @@ pub async fn import(
         let primary = phones.first().cloned();
         if let Some(p) = phones.iter().find(|p| seen.contains(*p)) {
             let reason = format!("phone number {p} appears earlier in the list");
-            report.duplicates.push(ImportIssue { index, phone_number: primary, reason, existing_id: None });
+            report.duplicates.push(ImportIssue {
+                index,
+                phone_number: primary,
+                reason,
+                existing_id: None,
+            });
             continue;
         }
         seen.extend(phones.iter().cloned());
-        valid.push(Valid { index, changes, phones });
+        valid.push(Valid {
+            index,
+            changes,
+            phones,
+        });
     }
     let agents = known_agents(ctx, actor, &valid).await?;
     for batch in valid.chunks(BATCH) {
@@ -109,8 +131,15 @@ pub async fn import(
 
 /// The preferred agents named by the rows that exist in the caller's tenant.
 async fn known_agents(ctx: &Ctx, actor: &Actor, rows: &[Valid]) -> Result<HashSet<Uuid>> {
-    let wanted: HashSet<Uuid> =
-        rows.iter().filter_map(|r| r.changes.preferences.as_ref().and_then(|p| p.preferred_agent_id)).collect();
+    let wanted: HashSet<Uuid> = rows
+        .iter()
+        .filter_map(|r| {
+            r.changes
+                .preferences
+                .as_ref()
+                .and_then(|p| p.preferred_agent_id)
+        })
+        .collect();
     let mut known = HashSet::new();
     for chunk in wanted.into_iter().collect::<Vec<_>>().chunks(BATCH) {
         let ids: Vec<Uuid> = scope::agents(actor)
@@ -135,7 +164,10 @@ async fn store_batch(
     let txn = ctx.write().await?;
     let holders: HashMap<String, Uuid> = customer_phone::Entity::find()
         .filter(customer_phone::Column::TenantId.eq(actor.tenant.as_str()))
-        .filter(customer_phone::Column::Phone.is_in(batch.iter().flat_map(|r| r.phones.iter().cloned())))
+        .filter(
+            customer_phone::Column::Phone
+                .is_in(batch.iter().flat_map(|r| r.phones.iter().cloned())),
+        )
         .all(&*txn)
         .await?
         .into_iter()
@@ -145,15 +177,33 @@ async fn store_batch(
     let mut models = Vec::with_capacity(batch.len());
     for row in batch {
         let primary = row.phones.first().cloned();
-        if let Some((phone, id)) = row.phones.iter().find_map(|p| holders.get(p).map(|id| (p, *id))) {
+        if let Some((phone, id)) = row
+            .phones
+            .iter()
+            .find_map(|p| holders.get(p).map(|id| (p, *id)))
+        {
             let reason = format!("phone number {phone} already belongs to a customer");
-            report.duplicates.push(ImportIssue { index: row.index, phone_number: primary, reason, existing_id: Some(id) });
+            report.duplicates.push(ImportIssue {
+                index: row.index,
+                phone_number: primary,
+                reason,
+                existing_id: Some(id),
+            });
             continue;
         }
-        let agent = row.changes.preferences.as_ref().and_then(|p| p.preferred_agent_id);
+        let agent = row
+            .changes
+            .preferences
+            .as_ref()
+            .and_then(|p| p.preferred_agent_id);
         if agent.is_some_and(|a| !agents.contains(&a)) {
             let reason = "preferences.preferredAgentId: unknown agent".to_owned();
-            report.failed.push(ImportIssue { index: row.index, phone_number: primary, reason, existing_id: None });
+            report.failed.push(ImportIssue {
+                index: row.index,
+                phone_number: primary,
+                reason,
+                existing_id: None,
+            });
             continue;
         }
         let model = customers::new_model(actor, row.changes.clone(), now)?;
@@ -162,10 +212,23 @@ async fn store_batch(
         models.push((model, alternatives, tags));
     }
     let written = async {
-        insert_chunked(&*txn, models.iter().map(|(m, _, _)| m.clone().into_active_model()).collect()).await?;
-        let phones = models.iter().flat_map(|(m, alts, _)| customers::phone_rows(m, alts)).collect();
+        insert_chunked(
+            &*txn,
+            models
+                .iter()
+                .map(|(m, _, _)| m.clone().into_active_model())
+                .collect(),
+        )
+        .await?;
+        let phones = models
+            .iter()
+            .flat_map(|(m, alts, _)| customers::phone_rows(m, alts))
+            .collect();
         insert_chunked(&*txn, phones).await?;
-        let tags = models.iter().flat_map(|(m, _, tags)| customers::tag_rows(m, tags)).collect();
+        let tags = models
+            .iter()
+            .flat_map(|(m, _, tags)| customers::tag_rows(m, tags))
+            .collect();
         insert_chunked(&*txn, tags).await
     }
     .await;
@@ -177,22 +240,37 @@ async fn store_batch(
             }
             Ok(())
         }
-        Err(Error::Internal(cause)) if cause.downcast_ref::<sea_orm::DbErr>().is_some_and(is_unique_violation) => {
+        Err(Error::Internal(cause))
+            if cause
+                .downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(is_unique_violation) =>
+        {
             // Another writer took a number meanwhile: judge these rows one by one.
             drop(txn);
             if batch.len() == 1 {
                 let row = &batch[0];
                 let reason = "phone number already belongs to a customer".to_owned();
                 let phone_number = row.phones.first().cloned();
-                report.duplicates.push(ImportIssue { index: row.index, phone_number, reason, existing_id: None });
+                report.duplicates.push(ImportIssue {
+                    index: row.index,
+                    phone_number,
+                    reason,
+                    existing_id: None,
+                });
                 return Ok(());
             }
             for row in batch {
-                Box::pin(store_batch(ctx, actor, std::slice::from_ref(row), agents, report)).await?;
+                Box::pin(store_batch(
+                    ctx,
+                    actor,
+                    std::slice::from_ref(row),
+                    agents,
+                    report,
+                ))
+                .await?;
             }
             Ok(())
         }
         Err(e) => Err(e),
     }
 }
-

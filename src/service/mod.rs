@@ -13,7 +13,10 @@ mod scope;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, TransactionTrait,
+};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use uuid::Uuid;
 
@@ -57,7 +60,11 @@ impl WriteTxn {
 impl Ctx {
     /// A context over a connected, migrated database.
     pub fn new(db: DatabaseConnection, region: phonenumber::country::Id) -> Self {
-        Self { db, region, sqlite_writer: Arc::new(Mutex::new(())) }
+        Self {
+            db,
+            region,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        }
     }
 
     /// Begins a transaction that will write.
@@ -66,7 +73,10 @@ impl Ctx {
             DbBackend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
             _ => None,
         };
-        Ok(WriteTxn { txn: self.db.begin().await?, _writer: writer })
+        Ok(WriteTxn {
+            txn: self.db.begin().await?,
+            _writer: writer,
+        })
     }
 }
 
@@ -82,7 +92,9 @@ where
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
-        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(db).await?;
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }

@@ -64,20 +64,37 @@ impl TestApp {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("clientela.db").display());
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("clientela.db").display()
+                );
                 (url, Some(dir))
             }
             Backend::Postgres => (postgres_database().await?, None),
         };
         let config = test_config(&url);
-        let db = clientela::db::connect_and_migrate(&url, config.db_max_connections).await.expect("migrate");
+        let db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
+            .await
+            .expect("migrate");
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
-        let state = AppState::new(service::Ctx::new(db.clone(), phonenumber::country::Id::MX), keys.clone());
+        let state = AppState::new(
+            service::Ctx::new(db.clone(), phonenumber::country::Id::MX),
+            keys.clone(),
+        );
         let app = clientela::app(state, Duration::from_secs(30));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Some(TestApp { addr, client: reqwest::Client::new(), backend, db, keys, _dir: dir })
+        Some(TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            backend,
+            db,
+            keys,
+            _dir: dir,
+        })
     }
 
     /// `http://127.0.0.1:port{path}`.
@@ -87,8 +104,14 @@ impl TestApp {
 
     /// A token for `role` in `tenant`, valid an hour.
     pub fn token(&self, role: Role, tenant: &str) -> String {
-        let actor = Actor { agent: format!("{}-agent", role.as_str()), role, tenant: tenant.to_owned() };
-        self.keys.mint(&actor, Duration::from_secs(3600)).expect("mint")
+        let actor = Actor {
+            agent: format!("{}-agent", role.as_str()),
+            role,
+            tenant: tenant.to_owned(),
+        };
+        self.keys
+            .mint(&actor, Duration::from_secs(3600))
+            .expect("mint")
     }
 
     /// An admin token of the `default` tenant.
@@ -98,11 +121,19 @@ impl TestApp {
 
     /// A request with a bearer token.
     pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(token)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
     }
 
     /// Sends a request (JSON body when given) and returns status and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.request(method, path, token);
         if let Some(body) = body {
             req = req.json(&body);
@@ -129,7 +160,9 @@ impl TestApp {
 
     /// Creates a customer through REST as admin and returns its document.
     pub async fn create_customer(&self, body: Value) -> Value {
-        let (status, resp) = self.call(Method::POST, "/api/v2/customers", &self.admin(), Some(body)).await;
+        let (status, resp) = self
+            .call(Method::POST, "/api/v2/customers", &self.admin(), Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{resp}");
         resp["customer"].clone()
     }
@@ -192,8 +225,13 @@ async fn postgres_database() -> Option<String> {
     use sea_orm::ConnectionTrait;
     let server = postgres_server()?;
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-    let admin = sea_orm::Database::connect(format!("{server}/postgres")).await.expect("connect to PostgreSQL");
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
     admin.close().await.ok();
     Some(format!("{server}/{name}"))
 }
@@ -212,13 +250,20 @@ fn find_binary(name: &str) -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Runs `program args` as the `postgres` user when we are root (PostgreSQL
 /// refuses to run as root), else as ourselves.
 fn command_as_postgres(program: &Path) -> Command {
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     if is_root {
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", "postgres", "--"]).arg(program);
@@ -233,20 +278,35 @@ fn command_as_postgres(program: &Path) -> Command {
 fn start_cluster() -> Result<String, String> {
     let initdb = find_binary("initdb").ok_or("initdb not found")?;
     let postgres = find_binary("postgres").ok_or("postgres not found")?;
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
     let dir = std::env::temp_dir().join(format!("clientela-pg-{}-{stamp}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     // The postgres user must own the folder when we run as root.
-    let _ = Command::new("chown").args(["postgres:postgres"]).arg(&dir).status();
+    let _ = Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(&dir)
+        .status();
     let data = dir.join("data");
     let out = command_as_postgres(&initdb)
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"])
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let port = free_port();
     let script = format!(
@@ -259,7 +319,10 @@ fn start_cluster() -> Result<String, String> {
         pid = std::process::id(),
     );
     let mut watchdog = command_as_postgres(Path::new("/bin/sh"));
-    watchdog.args(["-c", &script]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    watchdog
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
     watchdog.spawn().map_err(|e| e.to_string())?;
     let url = format!("postgres://postgres@127.0.0.1:{port}");
     for _ in 0..100 {
@@ -269,5 +332,8 @@ fn start_cluster() -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("PostgreSQL did not start; see {}/log", dir.display()))
+    Err(format!(
+        "PostgreSQL did not start; see {}/log",
+        dir.display()
+    ))
 }
