@@ -20,8 +20,8 @@ pub struct Model {
     /// `last_message_at`, or `created_at` before the first message: the
     /// "newest" order of the contract, kept as a column so an index serves it.
     pub activity_at: DateTimeUtc,
-    /// Sum of this conversation's reply times in seconds.
-    pub response_time_total: f64,
+    /// Sum of this conversation's reply times in milliseconds.
+    pub response_time_ms: i64,
     pub response_count: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -44,8 +44,8 @@ pub struct Model {
     pub resolved_conversations: i32,
     pub total_messages: i32,
     pub total_tickets: i32,
-    /// Sum of reply times in seconds; with `response_count` gives the mean.
-    pub response_time_total: f64,
+    /// Sum of reply times in milliseconds; with `response_count` gives the mean.
+    pub response_time_ms: i64,
     pub response_count: i32,
     /// Sum of conversation ratings; with `rating_count` gives the mean.
     pub rating_total: i32,

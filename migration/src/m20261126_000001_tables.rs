@@ -46,7 +46,7 @@ enum Customers {
     ResolvedConversations,
     TotalMessages,
     TotalTickets,
-    ResponseTimeTotal,
+    ResponseTimeMs,
     ResponseCount,
     RatingTotal,
     RatingCount,
@@ -87,7 +87,7 @@ enum Conversations {
     MessageCount,
     LastMessageAt,
     ActivityAt,
-    ResponseTimeTotal,
+    ResponseTimeMs,
     ResponseCount,
     CreatedAt,
     UpdatedAt,
@@ -221,10 +221,10 @@ impl MigrationTrait for Migration {
                     .col(zero_int(Customers::TotalMessages))
                     .col(zero_int(Customers::TotalTickets))
                     .col(
-                        ColumnDef::new(Customers::ResponseTimeTotal)
-                            .double()
+                        ColumnDef::new(Customers::ResponseTimeMs)
+                            .big_integer()
                             .not_null()
-                            .default(0.0),
+                            .default(0),
                     )
                     .col(zero_int(Customers::ResponseCount))
                     .col(zero_int(Customers::RatingTotal))
@@ -319,10 +319,10 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(
-                        ColumnDef::new(Conversations::ResponseTimeTotal)
-                            .double()
+                        ColumnDef::new(Conversations::ResponseTimeMs)
+                            .big_integer()
                             .not_null()
-                            .default(0.0),
+                            .default(0),
                     )
                     .col(zero_int(Conversations::ResponseCount))
                     .col(

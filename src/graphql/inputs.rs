@@ -153,3 +153,40 @@ impl UpdateCustomerInput {
         })
     }
 }
+
+/// A conversation to open.
+#[derive(InputObject)]
+pub struct CreateConversationInput {
+    pub customer_id: ID,
+    #[graphql(default_with = "Some(\"whatsapp\".to_owned())")]
+    pub channel: Option<String>,
+    pub subject: Option<String>,
+    pub assigned_agent_id: Option<ID>,
+}
+
+/// A message to add to a conversation.
+#[derive(InputObject)]
+pub struct AddMessageInput {
+    pub conversation_id: ID,
+    pub direction: crate::service::conversations::MessageDirection,
+    pub body: String,
+    pub agent_id: Option<ID>,
+    /// Defaults to now.
+    pub sent_at: Option<super::scalars::DateTime>,
+}
+
+/// A ticket to raise.
+#[derive(InputObject)]
+pub struct CreateTicketInput {
+    pub customer_id: ID,
+    pub conversation_id: Option<ID>,
+    pub subject: String,
+}
+
+/// An agent to create (no id) or update (with id).
+#[derive(InputObject)]
+pub struct AgentInput {
+    pub id: Option<ID>,
+    pub name: String,
+    pub email: Option<String>,
+}

@@ -2,7 +2,9 @@
 //! errors to `extensions.code`. Resolvers call `service::` functions and
 //! wrap what they return; they never touch sea_orm.
 
+mod conversation_mutation;
 mod inputs;
+pub mod loaders;
 mod mutation;
 mod query;
 mod scalars;
@@ -34,7 +36,7 @@ const MAX_DEPTH: usize = 16;
 
 /// Builds the schema over a service context.
 pub fn build_schema(ctx: Ctx) -> AppSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation::default(), EmptySubscription)
         .data(ctx)
         .limit_depth(MAX_DEPTH)
         .finish()
@@ -42,7 +44,7 @@ pub fn build_schema(ctx: Ctx) -> AppSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }
@@ -68,11 +70,11 @@ async fn graphql_handler(
         Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
         Err(e) => Err(e),
     };
-    state
-        .schema
-        .execute(req.into_inner().data(Caller(caller)))
-        .await
-        .into()
+    let mut req = req.into_inner();
+    if let Ok(actor) = &caller {
+        req = req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()));
+    }
+    state.schema.execute(req.data(Caller(caller))).await.into()
 }
 
 /// The service context and the authenticated caller of a resolver.
@@ -82,6 +84,12 @@ fn caller<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a Ctx
         Ok(actor) => Ok((ctx, actor)),
         Err(e) => Err(gql_error(e)),
     }
+}
+
+/// The request's DataLoaders (present once the caller is authenticated).
+fn loaders<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a loaders::Loaders> {
+    caller(cx)?;
+    cx.data::<loaders::Loaders>()
 }
 
 /// The crate error as a GraphQL error with the contract's extensions.
@@ -126,6 +134,12 @@ trait GqlResult<T> {
 }
 
 impl<T> GqlResult<T> for Result<T, Error> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| gql_error(&e))
+    }
+}
+
+impl<T> GqlResult<T> for Result<T, loaders::LoadError> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|e| gql_error(&e))
     }

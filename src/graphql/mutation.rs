@@ -1,6 +1,8 @@
 //! Mutations.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, MergedObject, Object, ID};
+
+use super::conversation_mutation::ConversationMutation;
 
 use super::inputs::{CreateCustomerInput, UpdateCustomerInput};
 use super::types::{Customer, DeleteResult, ImportResult};
@@ -8,11 +10,16 @@ use super::{caller, GqlResult};
 use crate::domain::customer::TagAction;
 use crate::service::{customers, import};
 
-/// The root of writes.
-pub struct Mutation;
+/// The root of writes, one part per noun.
+#[derive(MergedObject, Default)]
+pub struct Mutation(CustomerMutation, ConversationMutation);
+
+/// Writes of customers.
+#[derive(Default)]
+pub struct CustomerMutation;
 
 #[Object]
-impl Mutation {
+impl CustomerMutation {
     /// Creates a customer.
     async fn create_customer(
         &self,

@@ -4,12 +4,13 @@ use async_graphql::{Context, Object, ID};
 
 use super::inputs::CustomerFilter;
 use super::types::{
-    page_request, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats, Viewer,
+    page_request, Agent, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats,
+    Viewer,
 };
 use super::{caller, GqlResult};
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::service::customers::ListQuery;
-use crate::service::{conversations, customers};
+use crate::service::{agents, conversations, customers};
 
 /// The root of reads.
 pub struct Query;
@@ -96,6 +97,17 @@ impl Query {
             .await
             .gql()?
             .map(Conversation))
+    }
+
+    /// The agents of the caller's tenant, by name.
+    async fn agents(&self, cx: &Context<'_>) -> async_graphql::Result<Vec<Agent>> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(agents::list(ctx, actor)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Agent)
+            .collect())
     }
 
     /// The caller, as its token says.

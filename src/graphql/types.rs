@@ -3,8 +3,9 @@
 
 use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject, ID};
 
+use super::loaders::PageKey;
 use super::scalars::DateTime;
-use super::{caller, GqlResult};
+use super::{loaders, GqlResult};
 use crate::auth::Role;
 use crate::domain::customer::{
     Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus,
@@ -12,7 +13,7 @@ use crate::domain::customer::{
 use crate::domain::page::{PageRequest, Pagination as PageBlock};
 use crate::service::conversations::{self, ConversationStatus, MessageDirection};
 use crate::service::customers::{self, Statistics};
-use crate::service::{agents, import};
+use crate::service::{agents, import, tickets};
 
 /// Page numbers and totals of an offset page.
 #[derive(SimpleObject)]
@@ -126,12 +127,15 @@ impl Customer {
         #[graphql(default = 20)] limit: i32,
         status: Option<ConversationStatus>,
     ) -> async_graphql::Result<ConversationPage> {
-        let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit).gql()?;
-        let (items, pagination) =
-            conversations::list_for_customer(ctx, actor, &self.0.id.to_string(), page, status)
-                .await
-                .gql()?;
+        let key = PageKey {
+            parent: self.0.id,
+            page: page.page,
+            limit: page.limit,
+            filter: status,
+        };
+        let found = loaders(cx)?.conversation_pages.load_one(key).await.gql()?;
+        let (items, pagination) = found.unwrap_or_else(|| (Vec::new(), page.pagination(0)));
         Ok(ConversationPage {
             items: items.into_iter().map(Conversation).collect(),
             pagination: pagination.into(),
@@ -143,12 +147,17 @@ impl Customer {
         cx: &Context<'_>,
         #[graphql(default = 5)] limit: i32,
     ) -> async_graphql::Result<Vec<Conversation>> {
-        let (ctx, actor) = caller(cx)?;
         let page = page_request(1, limit).gql()?;
-        let items = conversations::recent(ctx, actor, self.0.id, page.limit)
+        let items = loaders(cx)?
+            .recent_conversations
+            .load_one((self.0.id, page.limit))
             .await
             .gql()?;
-        Ok(items.into_iter().map(Conversation).collect())
+        Ok(items
+            .unwrap_or_default()
+            .into_iter()
+            .map(Conversation)
+            .collect())
     }
 }
 
@@ -167,8 +176,7 @@ impl Preferences<'_> {
         let Some(id) = self.0.preferred_agent else {
             return Ok(None);
         };
-        let (ctx, actor) = caller(cx)?;
-        Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
+        Ok(loaders(cx)?.agents.load_one(id).await.gql()?.map(Agent))
     }
 }
 
@@ -197,12 +205,14 @@ impl Conversation {
         ID(self.0.id.to_string())
     }
     async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let (ctx, actor) = caller(cx)?;
-        Ok(Customer(
-            customers::get(ctx, actor, &self.0.customer.to_string())
-                .await
-                .gql()?,
-        ))
+        let found = loaders(cx)?
+            .customers
+            .load_one(self.0.customer)
+            .await
+            .gql()?;
+        found
+            .map(Customer)
+            .ok_or_else(|| super::gql_error(&crate::error::Error::NotFound("customer")))
     }
     async fn status(&self) -> ConversationStatus {
         self.0.status
@@ -217,8 +227,7 @@ impl Conversation {
         let Some(id) = self.0.assigned_agent else {
             return Ok(None);
         };
-        let (ctx, actor) = caller(cx)?;
-        Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
+        Ok(loaders(cx)?.agents.load_one(id).await.gql()?.map(Agent))
     }
     /// 1 to 5, set when the customer rates the conversation.
     async fn rating(&self) -> Option<i32> {
@@ -246,11 +255,15 @@ impl Conversation {
         #[graphql(default = 1)] page: i32,
         #[graphql(default = 50)] limit: i32,
     ) -> async_graphql::Result<MessagePage> {
-        let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit).gql()?;
-        let (items, pagination) = conversations::messages(ctx, actor, self.0.id, page)
-            .await
-            .gql()?;
+        let key = PageKey {
+            parent: self.0.id,
+            page: page.page,
+            limit: page.limit,
+            filter: (),
+        };
+        let found = loaders(cx)?.message_pages.load_one(key).await.gql()?;
+        let (items, pagination) = found.unwrap_or_else(|| (Vec::new(), page.pagination(0)));
         Ok(MessagePage {
             items: items.into_iter().map(Message).collect(),
             pagination: pagination.into(),
@@ -279,8 +292,7 @@ impl Message {
         let Some(id) = self.0.agent else {
             return Ok(None);
         };
-        let (ctx, actor) = caller(cx)?;
-        Ok(agents::find(ctx, actor, id).await.gql()?.map(Agent))
+        Ok(loaders(cx)?.agents.load_one(id).await.gql()?.map(Agent))
     }
     async fn sent_at(&self) -> DateTime {
         DateTime(self.0.sent_at)
@@ -437,4 +449,47 @@ pub struct Viewer {
     pub agent_id: ID,
     pub role: Role,
     pub tenant: String,
+}
+
+/// A support ticket raised for a customer, optionally from a conversation.
+pub struct Ticket(pub tickets::Ticket);
+
+#[Object]
+impl Ticket {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
+        let found = loaders(cx)?
+            .customers
+            .load_one(self.0.customer)
+            .await
+            .gql()?;
+        found
+            .map(Customer)
+            .ok_or_else(|| super::gql_error(&crate::error::Error::NotFound("customer")))
+    }
+    async fn conversation(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Conversation>> {
+        let Some(id) = self.0.conversation else {
+            return Ok(None);
+        };
+        Ok(loaders(cx)?
+            .conversations
+            .load_one(id)
+            .await
+            .gql()?
+            .map(Conversation))
+    }
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+    async fn status(&self) -> tickets::TicketStatus {
+        self.0.status
+    }
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    async fn closed_at(&self) -> Option<DateTime> {
+        self.0.closed_at.map(DateTime)
+    }
 }

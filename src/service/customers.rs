@@ -96,6 +96,8 @@ impl TryFrom<customer::Model> for Customer {
             })
         }
         let mean = |total: f64, count: i32| (count > 0).then(|| total / f64::from(count));
+        // Stored in milliseconds so sums stay exact; shown in seconds.
+        let response_seconds = m.response_time_ms as f64 / 1000.0;
         Ok(Customer {
             id: m.id,
             phone_number: m.phone_number,
@@ -127,7 +129,7 @@ impl TryFrom<customer::Model> for Customer {
                 resolved_conversations: m.resolved_conversations,
                 total_messages: m.total_messages,
                 total_tickets: m.total_tickets,
-                average_response_time: mean(m.response_time_total, m.response_count),
+                average_response_time: mean(response_seconds, m.response_count),
                 satisfaction_score: mean(f64::from(m.rating_total), m.rating_count),
             },
             first_contact: m.first_contact,
@@ -276,7 +278,7 @@ pub(super) fn order(
 }
 
 /// A page of customers and its pagination.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
@@ -317,7 +319,17 @@ async fn lock_model<C: ConnectionTrait>(
     actor: &Actor,
     id: &str,
 ) -> Result<customer::Model> {
-    let id = parse_id(id, "customer")?;
+    lock_by_id(db, actor, parse_id(id, "customer")?).await
+}
+
+/// [`lock_model`] for an id already parsed. Every write that changes a
+/// customer's row (its fields or its statistics) locks it first, customer
+/// before conversation, so writers never deadlock.
+pub(super) async fn lock_by_id<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<customer::Model> {
     scope::customers(actor)
         .filter(customer::Column::Id.eq(id))
         .lock_exclusive()
@@ -326,14 +338,34 @@ async fn lock_model<C: ConnectionTrait>(
         .ok_or(Error::NotFound("customer"))
 }
 
+/// Writes every column of a customer row back.
+pub(super) async fn save<C: ConnectionTrait>(
+    db: &C,
+    m: customer::Model,
+) -> Result<customer::Model> {
+    let mut active = m.clone().into_active_model().reset_all();
+    active.id = sea_orm::ActiveValue::Unchanged(m.id);
+    active.tenant_id = sea_orm::ActiveValue::Unchanged(m.tenant_id.clone());
+    Ok(active.update(db).await?)
+}
+
 /// The customer with this id, or NOT_FOUND (also for another tenant's).
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Customer> {
     let id = parse_id(id, "customer")?;
     find_model(&ctx.db, actor, id)
         .await?
         .ok_or(Error::NotFound("customer"))?
         .try_into()
+}
+
+/// Customers by id, for batching; unknown and foreign ids are absent.
+pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Customer>> {
+    let rows = scope::customers(actor)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .all(&ctx.db)
+        .await?;
+    rows.into_iter().map(Customer::try_from).collect()
 }
 
 /// The customer with this id, or none (also for another tenant's or a malformed id).
@@ -347,7 +379,7 @@ pub async fn find(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Option<Customer>
 
 /// The customer answering to a phone number in any common spelling (primary
 /// or alternative); none when no customer has it.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn find_by_phone(ctx: &Ctx, actor: &Actor, phone: &str) -> Result<Option<Customer>> {
     let phone = crate::domain::phone::normalize(phone, ctx.region)
         .map_err(|e| Error::invalid("phoneNumber", e.to_string()))?;
@@ -376,7 +408,7 @@ pub struct Details {
 pub const RECENT_CONVERSATIONS: u64 = 5;
 
 /// A customer with its five newest conversations.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn details(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Details> {
     let customer = get(ctx, actor, id).await?;
     let recent_conversations =
@@ -519,7 +551,7 @@ pub(super) fn new_model(
         resolved_conversations: 0,
         total_messages: 0,
         total_tickets: 0,
-        response_time_total: 0.0,
+        response_time_ms: 0,
         response_count: 0,
         rating_total: 0,
         rating_count: 0,
@@ -605,7 +637,7 @@ async fn classify_write_error(
 }
 
 /// Creates a customer.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Customer> {
     actor.require_writer()?;
     let changes = input
@@ -641,7 +673,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
 }
 
 /// Changes the given fields of a customer; absent fields stay as they are.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) -> Result<Customer> {
     actor.require_writer()?;
     let id = parse_id(id, "customer")?;
@@ -743,10 +775,7 @@ async fn apply_changes(
     if let Some(tags) = &tags {
         m.tags = to_json(tags)?;
     }
-    let mut active = m.clone().into_active_model().reset_all();
-    active.id = sea_orm::ActiveValue::Unchanged(m.id);
-    active.tenant_id = sea_orm::ActiveValue::Unchanged(m.tenant_id.clone());
-    let updated = active.update(txn).await?;
+    let updated = save(txn, m).await?;
     if phones_changed {
         replace_phones(txn, &updated, &alternatives).await?;
     }
@@ -757,7 +786,7 @@ async fn apply_changes(
 }
 
 /// Sets, adds or removes tags.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn update_tags(
     ctx: &Ctx,
     actor: &Actor,
@@ -803,7 +832,7 @@ pub async fn update_tags(
 const MAX_BLOCK_REASON_CHARS: usize = 1000;
 
 /// Blocks (status BLOCKED, with a reason) or unblocks (status restored).
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn set_blocked(
     ctx: &Ctx,
     actor: &Actor,
@@ -858,7 +887,7 @@ pub struct Deleted {
 
 /// Soft delete (status INACTIVE, idempotent) or, for admins, hard delete of
 /// the customer with its conversations, messages and tickets in one transaction.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Result<Deleted> {
     if permanent {
         actor.require_admin()?;
@@ -941,7 +970,7 @@ fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Dashboard statistics of the caller's tenant.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn stats(ctx: &Ctx, actor: &Actor) -> Result<Stats> {
     let count_if = |sql: &str, value: Option<sea_orm::Value>| -> SimpleExpr {
         let sum = format!("COALESCE(SUM(CASE WHEN {sql} THEN 1 ELSE 0 END), 0)");

@@ -22,7 +22,7 @@ pub struct Export {
 
 /// Starts an export of the caller's customers that match `filter`. The count
 /// and the rows are read in one transaction, so they agree.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn export(ctx: &Ctx, actor: &Actor, filter: CustomerFilter) -> Result<Export> {
     filter.validate()?;
     let (total_tx, total_rx) = oneshot::channel::<Result<u64>>();

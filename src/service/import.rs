@@ -49,7 +49,7 @@ struct Valid {
 /// Imports customers; needs ADMIN. Rows whose phone number already exists,
 /// in the store or earlier in the list, are duplicates; invalid rows fail
 /// with their reason; valid rows are stored even when others fail.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant, rows = rows.len()), err)]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant, rows = rows.len()))]
 pub async fn import(
     ctx: &Ctx,
     actor: &Actor,

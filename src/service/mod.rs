@@ -9,6 +9,8 @@ pub mod customers;
 pub mod export;
 pub mod import;
 mod scope;
+pub mod stats;
+pub mod tickets;
 
 use std::ops::Deref;
 use std::sync::Arc;

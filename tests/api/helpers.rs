@@ -11,7 +11,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clientela::auth::{Actor, Keys, Role};
@@ -38,6 +39,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub db: sea_orm::DatabaseConnection,
     pub keys: Keys,
+    /// SQL statements the server has run so far (SeaORM's metric callback).
+    pub statements: Arc<AtomicUsize>,
     /// Keeps the SQLite file's folder alive for the test.
     _dir: Option<tempfile::TempDir>,
 }
@@ -73,9 +76,14 @@ impl TestApp {
             Backend::Postgres => (postgres_database().await?, None),
         };
         let config = test_config(&url);
-        let db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
+        let mut db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
             .await
             .expect("migrate");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
         let state = AppState::new(
             service::Ctx::new(db.clone(), phonenumber::country::Id::MX),
@@ -93,8 +101,14 @@ impl TestApp {
             backend,
             db,
             keys,
+            statements,
             _dir: dir,
         })
+    }
+
+    /// How many SQL statements the server has run so far.
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:port{path}`.

@@ -1,0 +1,132 @@
+//! Mutations of conversations, messages, tickets and agents.
+
+use async_graphql::{Context, Object, ID};
+
+use super::inputs::{AddMessageInput, AgentInput, CreateConversationInput, CreateTicketInput};
+use super::types::{Agent, Conversation, Message, Ticket};
+use super::{caller, GqlResult};
+use crate::service::agents;
+use crate::service::conversations::{self, ConversationStatus, NewConversation, NewMessage};
+use crate::service::tickets::{self, NewTicket};
+
+/// Writes of the conversation side.
+#[derive(Default)]
+pub struct ConversationMutation;
+
+#[Object]
+impl ConversationMutation {
+    /// Opens a conversation for a customer.
+    async fn create_conversation(
+        &self,
+        cx: &Context<'_>,
+        input: CreateConversationInput,
+    ) -> async_graphql::Result<Conversation> {
+        let (ctx, actor) = caller(cx)?;
+        let input = NewConversation {
+            customer_id: input.customer_id.0,
+            channel: input.channel,
+            subject: input.subject,
+            assigned_agent_id: input.assigned_agent_id.map(|id| id.0),
+        };
+        Ok(Conversation(
+            conversations::create(ctx, actor, input).await.gql()?,
+        ))
+    }
+
+    /// Adds a message; the customer's statistics follow in the same transaction.
+    async fn add_message(
+        &self,
+        cx: &Context<'_>,
+        input: AddMessageInput,
+    ) -> async_graphql::Result<Message> {
+        let (ctx, actor) = caller(cx)?;
+        let input = NewMessage {
+            conversation_id: input.conversation_id.0,
+            direction: input.direction,
+            body: input.body,
+            agent_id: input.agent_id.map(|id| id.0),
+            sent_at: input.sent_at.map(|t| t.0),
+        };
+        Ok(Message(
+            conversations::add_message(ctx, actor, input).await.gql()?,
+        ))
+    }
+
+    /// Moves a conversation to OPEN, PENDING or RESOLVED.
+    async fn set_conversation_status(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+        status: ConversationStatus,
+    ) -> async_graphql::Result<Conversation> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(Conversation(
+            conversations::set_status(ctx, actor, &id, status)
+                .await
+                .gql()?,
+        ))
+    }
+
+    /// Records the customer's rating, 1 to 5; rating again replaces the old rating.
+    async fn rate_conversation(
+        &self,
+        cx: &Context<'_>,
+        id: ID,
+        rating: i32,
+    ) -> async_graphql::Result<Conversation> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(Conversation(
+            conversations::rate(ctx, actor, &id, rating).await.gql()?,
+        ))
+    }
+
+    /// Needs ADMIN. Deletes a conversation with its messages; its tickets stay with the customer.
+    async fn delete_conversation(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let (ctx, actor) = caller(cx)?;
+        conversations::delete(ctx, actor, &id).await.gql()?;
+        Ok(true)
+    }
+
+    /// Needs ADMIN. Deletes one message.
+    async fn delete_message(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let (ctx, actor) = caller(cx)?;
+        conversations::delete_message(ctx, actor, &id).await.gql()?;
+        Ok(true)
+    }
+
+    /// Raises a ticket; the conversation, when given, must be the customer's.
+    async fn create_ticket(
+        &self,
+        cx: &Context<'_>,
+        input: CreateTicketInput,
+    ) -> async_graphql::Result<Ticket> {
+        let (ctx, actor) = caller(cx)?;
+        let input = NewTicket {
+            customer_id: input.customer_id.0,
+            conversation_id: input.conversation_id.map(|id| id.0),
+            subject: input.subject,
+        };
+        Ok(Ticket(tickets::create(ctx, actor, input).await.gql()?))
+    }
+
+    /// Closes a ticket.
+    async fn close_ticket(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Ticket> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(Ticket(tickets::close(ctx, actor, &id).await.gql()?))
+    }
+
+    /// Needs ADMIN. Creates an agent (no id) or renames one (with id).
+    async fn upsert_agent(
+        &self,
+        cx: &Context<'_>,
+        input: AgentInput,
+    ) -> async_graphql::Result<Agent> {
+        let (ctx, actor) = caller(cx)?;
+        let input = agents::AgentInput {
+            id: input.id.map(|id| id.0),
+            name: input.name,
+            email: input.email,
+        };
+        Ok(Agent(agents::upsert(ctx, actor, input).await.gql()?))
+    }
+}
