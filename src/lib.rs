@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod rest;
+pub mod seed;
 pub mod service;
 
 use std::sync::Arc;

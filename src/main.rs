@@ -34,8 +34,28 @@ enum Command {
     Migrate(Config),
     /// Print a token signed with the configured HS256 secret.
     Token(TokenArgs),
+    /// Fill a tenant with deterministic demo data (customers, conversations, messages, tickets).
+    Seed(SeedArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    #[command(flatten)]
+    config: Config,
+    /// How many customers to create.
+    #[arg(long, default_value_t = 1000)]
+    customers: u64,
+    /// Seed of the generator: the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Tenant to fill; it must have no customers yet.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// Customers written per transaction.
+    #[arg(long, default_value_t = 2000)]
+    batch: u64,
 }
 
 #[derive(clap::Args)]
@@ -98,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", keys.mint(&actor, args.ttl)?);
             Ok(())
         }
+        Some(Command::Seed(args)) => seed(args).await,
         Some(Command::Schema) => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -147,6 +168,64 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    Ok(())
+}
+
+async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    use clientela::seed::{default_anchor, Generator, Plan};
+    let started = std::time::Instant::now();
+    let db = db::connect_and_migrate(&args.config.database_url(), 2)
+        .await
+        .context("could not open the database")?;
+    anyhow::ensure!(
+        service::seed::tenant_is_empty(&db, &args.tenant).await?,
+        "tenant {:?} already has customers; seed an empty tenant (--tenant) or a fresh database",
+        args.tenant
+    );
+    let plan = Plan {
+        customers: args.customers,
+        seed: args.seed,
+        tenant: args.tenant.clone(),
+        anchor: default_anchor(),
+    };
+    let mut generator = Generator::new(plan)?;
+    service::seed::write_agents(&db, generator.agents()).await?;
+
+    // Generation runs on its own thread, two batches ahead of the writer at
+    // most, so memory stays flat whatever the number of customers.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let (total, batch) = (args.customers, args.batch.max(1));
+    std::thread::spawn(move || {
+        let mut from = 0;
+        while from < total {
+            let to = (from + batch).min(total);
+            if tx
+                .blocking_send((to - from, generator.batch(from, to)))
+                .is_err()
+            {
+                return;
+            }
+            from = to;
+        }
+    });
+    let progress = indicatif::ProgressBar::new(total).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} customers ({per_sec}, eta {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    let (mut conversations, mut messages) = (0usize, 0usize);
+    while let Some((count, rows)) = rx.recv().await {
+        conversations += rows.conversations.len();
+        messages += rows.messages.len();
+        service::seed::write_batch(&db, rows).await?;
+        progress.inc(count);
+    }
+    progress.finish_and_clear();
+    eprintln!(
+        "seeded tenant {:?}: {} customers, {conversations} conversations, {messages} messages in {:.1?}",
+        args.tenant, args.customers, started.elapsed()
+    );
     Ok(())
 }
 

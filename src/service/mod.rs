@@ -9,6 +9,7 @@ pub mod customers;
 pub mod export;
 pub mod import;
 mod scope;
+pub mod seed;
 pub mod stats;
 pub mod tickets;
 
@@ -82,18 +83,23 @@ impl Ctx {
     }
 }
 
-/// Most rows one INSERT carries, under both backends' bound-parameter limits.
-const INSERT_CHUNK: usize = 500;
+/// Most bound parameters one INSERT carries, under SQLite's limit (32766)
+/// and PostgreSQL's (65535).
+const MAX_INSERT_PARAMS: usize = 30_000;
 
-/// Inserts rows in statements of at most [`INSERT_CHUNK`] rows.
+/// Inserts rows in as few multi-row statements as the parameter limits allow.
 pub(crate) async fn insert_chunked<A>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<()>
 where
     A: ActiveModelTrait + Send,
     <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
 {
+    let columns = <<A::Entity as EntityTrait>::Column as sea_orm::Iterable>::iter()
+        .count()
+        .max(1);
+    let per_statement = (MAX_INSERT_PARAMS / columns).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();
         <A::Entity as EntityTrait>::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
