@@ -225,3 +225,99 @@ pub fn bearer(header: &str) -> Result<&str> {
     }
     Ok(token.trim())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    fn es256_config() -> Config {
+        Config {
+            database_url: None,
+            db_max_connections: 1,
+            jwt_secret: None,
+            jwt_algorithm: JwtAlgorithm::Es256,
+            jwt_public_key_file: Some(fixture("es256-public.pem")),
+            jwt_issuer: Some("https://id.example".into()),
+            jwt_audience: Some("clientela".into()),
+            default_region: "MX".into(),
+        }
+    }
+
+    fn claims(iss: &str, aud: &str) -> serde_json::Value {
+        let exp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            + 600;
+        serde_json::json!({"sub": "a1", "role": "viewer", "tenant": "acme", "exp": exp, "iss": iss, "aud": aud})
+    }
+
+    #[test]
+    fn es256_tokens_verify_with_the_configured_public_key_and_claims() {
+        let keys = Keys::new(&es256_config(), None).expect("keys");
+        let pem = std::fs::read(fixture("es256-private.pem")).expect("private key");
+        let signer = EncodingKey::from_ec_pem(&pem).expect("signing key");
+        let sign = |claims: &serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &signer).expect("sign")
+        };
+        let actor = keys
+            .verify(&sign(&claims("https://id.example", "clientela")))
+            .expect("valid");
+        assert_eq!((actor.role, actor.tenant.as_str()), (Role::Viewer, "acme"));
+        assert!(
+            keys.verify(&sign(&claims("https://evil.example", "clientela")))
+                .is_err(),
+            "issuer is checked"
+        );
+        assert!(
+            keys.verify(&sign(&claims("https://id.example", "other")))
+                .is_err(),
+            "audience is checked"
+        );
+    }
+
+    #[test]
+    fn an_hs256_token_keyed_with_the_public_key_is_refused() {
+        // The classic algorithm-confusion attack: the public key is no secret.
+        let keys = Keys::new(&es256_config(), None).expect("keys");
+        let public = std::fs::read(fixture("es256-public.pem")).expect("public key");
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims("https://id.example", "clientela"),
+            &EncodingKey::from_secret(&public),
+        )
+        .expect("sign");
+        assert!(matches!(
+            keys.verify(&forged),
+            Err(Error::Unauthenticated(_))
+        ));
+    }
+
+    #[test]
+    fn short_secrets_and_missing_keys_are_configuration_errors() {
+        let mut config = es256_config();
+        config.jwt_algorithm = JwtAlgorithm::Hs256;
+        assert!(Keys::new(&config, Some("short")).is_err());
+        assert!(Keys::new(&config, None).is_err());
+        config.jwt_algorithm = JwtAlgorithm::Rs256;
+        config.jwt_public_key_file = None;
+        assert!(Keys::new(&config, None).is_err());
+    }
+
+    #[test]
+    fn bearer_headers_must_name_the_scheme_and_a_token() {
+        assert_eq!(bearer("Bearer abc").ok(), Some("abc"));
+        assert_eq!(bearer("bearer abc").ok(), Some("abc"));
+        for bad in ["Basic abc", "Bearer", "Bearer   ", "abc"] {
+            assert!(bearer(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -384,14 +384,13 @@ impl CustomerInput {
             email
         });
 
-        out.avatar = optional_text(&mut e, "avatar", self.avatar, MAX_URL_CHARS).map(|url| {
+        out.avatar = optional_text(&mut e, "avatar", self.avatar, MAX_URL_CHARS).inspect(|url| {
             if url
                 .as_deref()
                 .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
             {
                 e.push("avatar", "must be an http(s) URL");
             }
-            url
         });
 
         out.alternative_phones = match self.alternative_phones {
@@ -540,7 +539,7 @@ fn clean_preferences(e: &mut Errors, p: PreferencesInput) -> Preferences {
             lang.to_owned()
         }
     };
-    let communication_hours = p.communication_hours.map(|h| {
+    let communication_hours = p.communication_hours.inspect(|h| {
         for (name, t) in [("start", &h.start), ("end", &h.end)] {
             if t.as_deref().is_some_and(|t| !is_clock_time(t)) {
                 e.push(
@@ -549,7 +548,6 @@ fn clean_preferences(e: &mut Errors, p: PreferencesInput) -> Preferences {
                 );
             }
         }
-        h
     });
     let preferred_agent_id = p
         .preferred_agent_id

@@ -74,7 +74,21 @@ async fn graphql_handler(
     if let Ok(actor) = &caller {
         req = req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()));
     }
-    state.schema.execute(req.data(Caller(caller))).await.into()
+    let mut response = state.schema.execute(req.data(Caller(caller))).await;
+    with_codes(&mut response.errors);
+    response.into()
+}
+
+/// Errors raised by the engine itself (a malformed query, an argument of the
+/// wrong type, an unknown enum value) carry no code; the contract gives every
+/// failed operation one, and these are all the caller's input.
+fn with_codes(errors: &mut [async_graphql::ServerError]) {
+    for error in errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
 }
 
 /// The service context and the authenticated caller of a resolver.

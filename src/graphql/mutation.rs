@@ -51,11 +51,11 @@ impl CustomerMutation {
         cx: &Context<'_>,
         id: ID,
         tags: Vec<String>,
-        #[graphql(default_with = "TagAction::Set")] action: TagAction,
+        #[graphql(default_with = "Some(TagAction::Set)")] action: Option<TagAction>,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         Ok(Customer(
-            customers::update_tags(ctx, actor, &id, tags, action)
+            customers::update_tags(ctx, actor, &id, tags, action.unwrap_or(TagAction::Set))
                 .await
                 .gql()?,
         ))
@@ -82,10 +82,12 @@ impl CustomerMutation {
         &self,
         cx: &Context<'_>,
         id: ID,
-        #[graphql(default = false)] permanent: bool,
+        #[graphql(default_with = "Some(false)")] permanent: Option<bool>,
     ) -> async_graphql::Result<DeleteResult> {
         let (ctx, actor) = caller(cx)?;
-        let deleted = customers::delete(ctx, actor, &id, permanent).await.gql()?;
+        let deleted = customers::delete(ctx, actor, &id, permanent.unwrap_or(false))
+            .await
+            .gql()?;
         Ok(DeleteResult {
             success: true,
             message: deleted.message.to_owned(),

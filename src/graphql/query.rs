@@ -22,17 +22,20 @@ impl Query {
         &self,
         cx: &Context<'_>,
         filter: Option<CustomerFilter>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 20)] limit: i32,
-        #[graphql(default_with = "CustomerSortField::LastInteraction")] sort_by: CustomerSortField,
-        #[graphql(default_with = "SortOrder::Desc")] sort_order: SortOrder,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 20)] limit: Option<i32>,
+        #[graphql(default_with = "Some(CustomerSortField::LastInteraction)")] sort_by: Option<
+            CustomerSortField,
+        >,
+        #[graphql(default_with = "Some(SortOrder::Desc)")] sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<CustomerPage> {
         let (ctx, actor) = caller(cx)?;
         let query = ListQuery {
             filter: filter.into(),
-            page: page_request(page, limit).gql()?,
-            sort_by,
-            sort_order,
+            page: page_request(page, limit, 20).gql()?,
+            // Null (an omitted nullable variable) means the default.
+            sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction),
+            sort_order: sort_order.unwrap_or(SortOrder::Desc),
         };
         let (items, pagination) = customers::list(ctx, actor, &query).await.gql()?;
         Ok(CustomerPage {
@@ -71,11 +74,11 @@ impl Query {
         &self,
         cx: &Context<'_>,
         customer_id: ID,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 20)] limit: i32,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 20)] limit: Option<i32>,
     ) -> async_graphql::Result<ConversationPage> {
         let (ctx, actor) = caller(cx)?;
-        let page = page_request(page, limit).gql()?;
+        let page = page_request(page, limit, 20).gql()?;
         let (items, pagination) =
             conversations::list_for_customer(ctx, actor, &customer_id, page, None)
                 .await

@@ -39,9 +39,14 @@ impl From<PageBlock> for Pagination {
     }
 }
 
-/// Reads GraphQL `page`/`limit` arguments under the contract's rules.
-pub fn page_request(page: i32, limit: i32) -> crate::error::Result<PageRequest> {
-    PageRequest::new(Some(i64::from(page)), Some(i64::from(limit)), 20)
+/// Reads GraphQL `page`/`limit` arguments under the contract's rules; null
+/// (an omitted nullable variable) means the default.
+pub fn page_request(
+    page: Option<i32>,
+    limit: Option<i32>,
+    default_limit: u64,
+) -> crate::error::Result<PageRequest> {
+    PageRequest::new(page.map(i64::from), limit.map(i64::from), default_limit)
 }
 
 /// A customer.
@@ -123,11 +128,11 @@ impl Customer {
     async fn conversations(
         &self,
         cx: &Context<'_>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 20)] limit: i32,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 20)] limit: Option<i32>,
         status: Option<ConversationStatus>,
     ) -> async_graphql::Result<ConversationPage> {
-        let page = page_request(page, limit).gql()?;
+        let page = page_request(page, limit, 20).gql()?;
         let key = PageKey {
             parent: self.0.id,
             page: page.page,
@@ -145,9 +150,9 @@ impl Customer {
     async fn recent_conversations(
         &self,
         cx: &Context<'_>,
-        #[graphql(default = 5)] limit: i32,
+        #[graphql(default = 5)] limit: Option<i32>,
     ) -> async_graphql::Result<Vec<Conversation>> {
-        let page = page_request(1, limit).gql()?;
+        let page = page_request(None, limit, 5).gql()?;
         let items = loaders(cx)?
             .recent_conversations
             .load_one((self.0.id, page.limit))
@@ -252,10 +257,10 @@ impl Conversation {
     async fn messages(
         &self,
         cx: &Context<'_>,
-        #[graphql(default = 1)] page: i32,
-        #[graphql(default = 50)] limit: i32,
+        #[graphql(default = 1)] page: Option<i32>,
+        #[graphql(default = 50)] limit: Option<i32>,
     ) -> async_graphql::Result<MessagePage> {
-        let page = page_request(page, limit).gql()?;
+        let page = page_request(page, limit, 50).gql()?;
         let key = PageKey {
             parent: self.0.id,
             page: page.page,

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
-use sea_orm::sea_query::{Expr, LikeExpr, NullOrdering, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
@@ -696,7 +696,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) ->
         if let Some(conflict) = phone_conflict(&*txn, actor, &phones, Some(id)).await? {
             return Err(conflict);
         }
-        let updated = apply_changes(&*txn, current, changes.clone()).await?;
+        let updated = apply_changes(&txn, current, changes.clone()).await?;
         txn.commit().await?;
         Customer::try_from(updated)
     }
@@ -823,7 +823,7 @@ pub async fn update_tags(
         tags: Some(tags),
         ..Default::default()
     };
-    let updated = apply_changes(&*txn, current, changes).await?;
+    let updated = apply_changes(&txn, current, changes).await?;
     txn.commit().await?;
     updated.try_into()
 }
@@ -972,27 +972,26 @@ fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
 /// Dashboard statistics of the caller's tenant.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn stats(ctx: &Ctx, actor: &Actor) -> Result<Stats> {
-    let count_if = |sql: &str, value: Option<sea_orm::Value>| -> SimpleExpr {
-        let sum = format!("COALESCE(SUM(CASE WHEN {sql} THEN 1 ELSE 0 END), 0)");
-        match value {
-            Some(v) => Expr::cust_with_values(sum, [v]),
-            None => Expr::cust(sum),
-        }
+    // Typed expressions, not SQL text: placeholders differ between backends.
+    let count_if = |condition: SimpleExpr| -> SimpleExpr {
+        let sum = Func::sum(Expr::case(condition, 1).finally(0));
+        Func::coalesce([SimpleExpr::from(sum), Expr::val(0).into()]).into()
     };
+    use customer::Column;
     let row: Option<(i64, i64, i64, i64, i64)> = scope::customers(actor)
         .select_only()
-        .column_as(Expr::cust("COUNT(*)"), "total")
+        .column_as(Expr::col(Column::Id).count(), "total")
         .column_as(
-            count_if("status = ?", Some(CustomerStatus::Active.as_str().into())),
+            count_if(Column::Status.eq(CustomerStatus::Active.as_str())),
             "active",
         )
         .column_as(
-            count_if("segment = ?", Some(CustomerSegment::Vip.as_str().into())),
+            count_if(Column::Segment.eq(CustomerSegment::Vip.as_str())),
             "vip",
         )
-        .column_as(count_if("is_blocked", None), "blocked")
+        .column_as(count_if(Column::IsBlocked.eq(true)), "blocked")
         .column_as(
-            count_if("created_at >= ?", Some(month_start(Utc::now()).into())),
+            count_if(Column::CreatedAt.gte(month_start(Utc::now()))),
             "new_this_month",
         )
         .into_tuple()
@@ -1002,7 +1001,7 @@ pub async fn stats(ctx: &Ctx, actor: &Actor) -> Result<Stats> {
     let rows: Vec<(String, i64)> = scope::customers(actor)
         .select_only()
         .column(customer::Column::Segment)
-        .column_as(Expr::cust("COUNT(*)"), "count")
+        .column_as(Expr::col(customer::Column::Id).count(), "count")
         .group_by(customer::Column::Segment)
         .into_tuple()
         .all(&ctx.db)
