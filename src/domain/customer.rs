@@ -302,6 +302,23 @@ fn optional_text(
     }
 }
 
+/// An optional free-text field (notes): kept exactly as written, outer
+/// whitespace and all; only a blank one means none.
+fn free_text(
+    errors: &mut Errors,
+    field: &str,
+    value: Field<String>,
+    max: usize,
+) -> Option<Option<String>> {
+    match value {
+        Field::Value(text) if !text.trim().is_empty() => {
+            check_text(errors, field, &text, max).then_some(Some(text))
+        }
+        Field::Value(_) | Field::Null => Some(None),
+        Field::Absent => None,
+    }
+}
+
 /// Whether an address looks like `local@domain.tld`.
 fn looks_like_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
@@ -374,7 +391,7 @@ impl CustomerInput {
 
         out.first_name = optional_text(&mut e, "firstName", self.first_name, MAX_NAME_CHARS);
         out.last_name = optional_text(&mut e, "lastName", self.last_name, MAX_NAME_CHARS);
-        out.notes = optional_text(&mut e, "notes", self.notes, MAX_NOTES_CHARS);
+        out.notes = free_text(&mut e, "notes", self.notes, MAX_NOTES_CHARS);
 
         out.email = optional_text(&mut e, "email", self.email, MAX_EMAIL_CHARS).map(|email| {
             let email = email.map(|m| m.to_lowercase());
@@ -643,6 +660,18 @@ mod tests {
             fields(input.validate(Mode::Update, MX)),
             ["notes", "segment", "status"]
         );
+    }
+
+    #[test]
+    fn notes_keep_their_outer_whitespace_but_names_are_trimmed() {
+        let input = CustomerInput {
+            notes: Field::Value("\tindented\n".into()),
+            first_name: Field::Value("  Ana ".into()),
+            ..Default::default()
+        };
+        let out = input.validate(Mode::Update, MX).expect("valid");
+        assert_eq!(out.notes, Some(Some("\tindented\n".into())));
+        assert_eq!(out.first_name, Some(Some("Ana".into())));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub backend: Backend,
+    /// The database URL the server uses.
+    pub url: String,
     pub db: sea_orm::DatabaseConnection,
     pub keys: Keys,
     /// SQL statements the server has run so far (SeaORM's metric callback).
@@ -99,6 +101,7 @@ impl TestApp {
             addr,
             client: reqwest::Client::new(),
             backend,
+            url: url.clone(),
             db,
             keys,
             statements,

@@ -5,6 +5,7 @@ mod batching;
 mod conversations;
 mod graphql_customers;
 mod helpers;
+mod resilience;
 mod rest_customers;
 mod rest_errors;
 mod rest_export;

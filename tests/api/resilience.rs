@@ -1,0 +1,67 @@
+//! The process outlives its database: 503 while the database is away, and
+//! service again when it returns.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use sea_orm::ConnectionTrait;
+
+use crate::helpers::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_503_and_the_server_recovers() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else {
+        return;
+    };
+    app.create_customer(serde_json::json!({ "phoneNumber": "529991234567" }))
+        .await;
+    let (server, name) = app.url.rsplit_once('/').expect("database url");
+    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+        .await
+        .expect("admin connection");
+
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .expect("refuse");
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .expect("terminate");
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = app
+            .call(Method::GET, "/api/v2/customers", &app.admin(), None)
+            .await;
+        answers.push((status, body["code"].clone()));
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|(s, c)| *s == StatusCode::SERVICE_UNAVAILABLE && c == "SERVICE_UNAVAILABLE"),
+        "every request during the outage is a clean 503: {answers:?}"
+    );
+
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .expect("allow");
+    let mut recovered = false;
+    for _ in 0..50 {
+        let (status, body) = app
+            .call(Method::GET, "/api/v2/customers", &app.admin(), None)
+            .await;
+        if status == StatusCode::OK {
+            assert_eq!(body["pagination"]["total"], 1);
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        recovered,
+        "the server serves again once the database is back"
+    );
+}
