@@ -11,7 +11,9 @@ const SECRET: &str = "cli-test-secret-that-is-long-enough-0123456789";
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_clientela"));
-    cmd.env_remove("CLIENTELA_JWT_SECRET").env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    cmd.env_remove("CLIENTELA_JWT_SECRET")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn");
     cmd
 }
 
@@ -42,7 +44,10 @@ impl Drop for Server {
 /// server, its base URL and the admin token it printed.
 fn serve(db: &std::path::Path) -> (Server, String, String) {
     let child = bin()
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
         .env("CLIENTELA_ADDR", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -62,7 +67,11 @@ fn serve(db: &std::path::Path) -> (Server, String, String) {
             break;
         }
     }
-    (server, base.expect("printed its address"), token.expect("printed a token"))
+    (
+        server,
+        base.expect("printed its address"),
+        token.expect("printed a token"),
+    )
 }
 
 #[tokio::test]
@@ -88,7 +97,11 @@ async fn serve_without_a_secret_prints_an_admin_token_that_works() {
         .await
         .expect("json");
     assert_eq!(list["customers"][0]["phoneNumber"], "529991234567");
-    let unauthenticated = client.get(format!("{base}/api/v2/customers")).send().await.expect("list");
+    let unauthenticated = client
+        .get(format!("{base}/api/v2/customers"))
+        .send()
+        .await
+        .expect("list");
     assert_eq!(unauthenticated.status(), 401);
 }
 
@@ -96,25 +109,44 @@ async fn serve_without_a_secret_prints_an_admin_token_that_works() {
 fn token_prints_a_token_for_the_role_tenant_and_subject_asked() {
     let out = bin()
         .env("CLIENTELA_JWT_SECRET", SECRET)
-        .args(["token", "--role", "viewer", "--tenant", "acme", "--sub", "agent-7", "--ttl", "1h"])
+        .args([
+            "token", "--role", "viewer", "--tenant", "acme", "--sub", "agent-7", "--ttl", "1h",
+        ])
         .output()
         .expect("run token");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).expect("utf-8");
-    let actor = Keys::new(&config(), Some(SECRET)).expect("keys").verify(token.trim()).expect("valid token");
-    assert_eq!((actor.role, actor.tenant.as_str(), actor.agent.as_str()), (Role::Viewer, "acme", "agent-7"));
+    let actor = Keys::new(&config(), Some(SECRET))
+        .expect("keys")
+        .verify(token.trim())
+        .expect("valid token");
+    assert_eq!(
+        (actor.role, actor.tenant.as_str(), actor.agent.as_str()),
+        (Role::Viewer, "acme", "agent-7")
+    );
 }
 
 #[test]
 fn token_without_a_secret_fails_with_a_clear_message() {
-    let out = bin().args(["token", "--role", "admin"]).output().expect("run token");
+    let out = bin()
+        .args(["token", "--role", "admin"])
+        .output()
+        .expect("run token");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("CLIENTELA_JWT_SECRET"));
 }
 
 #[test]
 fn token_refuses_an_unknown_role() {
-    let out = bin().env("CLIENTELA_JWT_SECRET", SECRET).args(["token", "--role", "root"]).output().expect("run");
+    let out = bin()
+        .env("CLIENTELA_JWT_SECRET", SECRET)
+        .args(["token", "--role", "root"])
+        .output()
+        .expect("run");
     assert!(!out.status.success());
 }
 
@@ -123,8 +155,16 @@ fn migrate_creates_the_schema_and_is_idempotent() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
     for _ in 0..2 {
-        let out = bin().env("DATABASE_URL", &url).arg("migrate").output().expect("run migrate");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = bin()
+            .env("DATABASE_URL", &url)
+            .arg("migrate")
+            .output()
+            .expect("run migrate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(dir.path().join("m.db").exists());
 }
@@ -134,11 +174,23 @@ async fn seed_fills_an_empty_tenant_once_and_the_server_serves_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("seed.db");
     let url = format!("sqlite://{}?mode=rwc", db.display());
-    let seed = || bin().env("DATABASE_URL", &url).args(["seed", "--customers", "300", "--batch", "128"]).output();
+    let seed = || {
+        bin()
+            .env("DATABASE_URL", &url)
+            .args(["seed", "--customers", "300", "--batch", "128"])
+            .output()
+    };
     let out = seed().expect("run seed");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let again = seed().expect("run seed again");
-    assert!(!again.status.success(), "a second seed of the same tenant must refuse");
+    assert!(
+        !again.status.success(),
+        "a second seed of the same tenant must refuse"
+    );
     assert!(String::from_utf8_lossy(&again.stderr).contains("already has customers"));
 
     let (_server, base, token) = serve(&db);

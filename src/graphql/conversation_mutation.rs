@@ -28,7 +28,7 @@ impl ConversationMutation {
             subject: input.subject,
             assigned_agent_id: input.assigned_agent_id.map(|id| id.0),
         };
-        Ok(Conversation(
+        Ok(Conversation::one(
             conversations::create(ctx, actor, input).await.gql()?,
         ))
     }
@@ -47,7 +47,7 @@ impl ConversationMutation {
             agent_id: input.agent_id.map(|id| id.0),
             sent_at: input.sent_at.map(|t| t.0),
         };
-        Ok(Message(
+        Ok(Message::one(
             conversations::add_message(ctx, actor, input).await.gql()?,
         ))
     }
@@ -60,7 +60,7 @@ impl ConversationMutation {
         status: ConversationStatus,
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Conversation(
+        Ok(Conversation::one(
             conversations::set_status(ctx, actor, &id, status)
                 .await
                 .gql()?,
@@ -75,7 +75,7 @@ impl ConversationMutation {
         rating: i32,
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Conversation(
+        Ok(Conversation::one(
             conversations::rate(ctx, actor, &id, rating).await.gql()?,
         ))
     }

@@ -230,3 +230,223 @@ impl Loader<PageKey<()>> for MessagesByConversationLoader {
         Ok(out)
     }
 }
+
+/// One result a list of siblings shares, per set of field arguments: the
+/// first sibling that resolves the field loads it for all of them (through
+/// the DataLoaders, in one `load_many`), the others wait for that load. A
+/// page so costs the same statements however the executor schedules the
+/// siblings, where a DataLoader's batching window alone depends on timing.
+pub struct Shared<A, V> {
+    cells: std::sync::Mutex<HashMap<A, Cell<V>>>,
+}
+
+/// The once-only load of one shared result.
+type Cell<V> = Arc<tokio::sync::OnceCell<Result<Arc<V>, LoadError>>>;
+
+impl<A, V> Default for Shared<A, V> {
+    fn default() -> Self {
+        Shared {
+            cells: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<A: Hash + Eq, V> Shared<A, V> {
+    /// The shared result for `args`, loading it with `load` if no sibling has.
+    pub async fn get<F>(&self, args: A, load: F) -> Result<Arc<V>, LoadError>
+    where
+        F: std::future::Future<Output = Result<V, LoadError>>,
+    {
+        let cell = {
+            let mut cells = self
+                .cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cells.entry(args).or_default().clone()
+        };
+        cell.get_or_init(|| async { load.await.map(Arc::new) })
+            .await
+            .clone()
+    }
+}
+
+/// Rows loaded for a list of parents, and the group those rows share in turn.
+pub struct Related<T, G> {
+    pub by_parent: HashMap<Uuid, T>,
+    pub group: Arc<G>,
+}
+
+/// Records loaded by id for a list of siblings, once for all of them.
+pub struct ById<V> {
+    ids: Vec<Uuid>,
+    loaded: Shared<(), HashMap<Uuid, V>>,
+}
+
+impl<V> ById<V> {
+    fn new(ids: impl IntoIterator<Item = Uuid>) -> Self {
+        let mut ids: Vec<Uuid> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ById {
+            ids,
+            loaded: Shared::default(),
+        }
+    }
+}
+
+impl ById<Agent> {
+    /// One of the siblings' agents.
+    pub async fn get(&self, loaders: &Loaders, id: Uuid) -> Result<Option<Agent>, LoadError> {
+        let all = self
+            .loaded
+            .get((), loaders.agents.load_many(self.ids.iter().copied()))
+            .await?;
+        Ok(all.get(&id).cloned())
+    }
+}
+
+impl ById<Customer> {
+    /// One of the siblings' customers.
+    pub async fn get(&self, loaders: &Loaders, id: Uuid) -> Result<Option<Customer>, LoadError> {
+        let all = self
+            .loaded
+            .get((), loaders.customers.load_many(self.ids.iter().copied()))
+            .await?;
+        Ok(all.get(&id).cloned())
+    }
+}
+
+/// A page of a parent's conversations.
+pub type ConversationPage = (Vec<Conversation>, Pagination);
+/// A page of a conversation's messages.
+pub type MessagePage = (Vec<Message>, Pagination);
+
+/// What the customers of one list share.
+pub struct CustomerGroup {
+    ids: Vec<Uuid>,
+    pub agents: ById<Agent>,
+    recent: Shared<u64, Related<Vec<Conversation>, ConversationGroup>>,
+    pages: Shared<
+        (u64, u64, Option<ConversationStatus>),
+        Related<ConversationPage, ConversationGroup>,
+    >,
+}
+
+impl CustomerGroup {
+    /// The group of a list of customers.
+    pub fn new(customers: &[Customer]) -> Arc<Self> {
+        Arc::new(CustomerGroup {
+            ids: customers.iter().map(|c| c.id).collect(),
+            agents: ById::new(
+                customers
+                    .iter()
+                    .filter_map(|c| c.preferences.preferred_agent),
+            ),
+            recent: Shared::default(),
+            pages: Shared::default(),
+        })
+    }
+
+    /// The `limit` newest conversations of every customer of the group.
+    pub async fn recent(
+        &self,
+        loaders: &Loaders,
+        limit: u64,
+    ) -> Result<Arc<Related<Vec<Conversation>, ConversationGroup>>, LoadError> {
+        let load = async {
+            let keys = self.ids.iter().map(|id| (*id, limit));
+            let found = loaders.recent_conversations.load_many(keys).await?;
+            let by_parent: HashMap<Uuid, Vec<Conversation>> =
+                found.into_iter().map(|((id, _), v)| (id, v)).collect();
+            let group = ConversationGroup::new(by_parent.values().flatten());
+            Ok(Related { by_parent, group })
+        };
+        self.recent.get(limit, load).await
+    }
+
+    /// One page of every customer's conversations.
+    pub async fn pages(
+        &self,
+        loaders: &Loaders,
+        page: PageRequest,
+        status: Option<ConversationStatus>,
+    ) -> Result<Arc<Related<ConversationPage, ConversationGroup>>, LoadError> {
+        let load = async {
+            let keys = self.ids.iter().map(|id| PageKey {
+                parent: *id,
+                page: page.page,
+                limit: page.limit,
+                filter: status,
+            });
+            let found = loaders.conversation_pages.load_many(keys).await?;
+            let by_parent: HashMap<Uuid, ConversationPage> =
+                found.into_iter().map(|(k, v)| (k.parent, v)).collect();
+            let group = ConversationGroup::new(by_parent.values().flat_map(|(items, _)| items));
+            Ok(Related { by_parent, group })
+        };
+        self.pages.get((page.page, page.limit, status), load).await
+    }
+}
+
+/// What the conversations of one list (or one batch across parents) share.
+pub struct ConversationGroup {
+    ids: Vec<Uuid>,
+    pub agents: ById<Agent>,
+    pub customers: ById<Customer>,
+    messages: Shared<(u64, u64), Related<MessagePage, MessageGroup>>,
+}
+
+impl ConversationGroup {
+    /// The group of a list of conversations.
+    pub fn new<'a>(conversations: impl IntoIterator<Item = &'a Conversation>) -> Arc<Self> {
+        let list: Vec<&Conversation> = conversations.into_iter().collect();
+        Arc::new(ConversationGroup {
+            ids: list.iter().map(|c| c.id).collect(),
+            agents: ById::new(list.iter().filter_map(|c| c.assigned_agent)),
+            customers: ById::new(list.iter().map(|c| c.customer)),
+            messages: Shared::default(),
+        })
+    }
+
+    /// One page of every conversation's messages.
+    pub async fn messages(
+        &self,
+        loaders: &Loaders,
+        page: PageRequest,
+    ) -> Result<Arc<Related<MessagePage, MessageGroup>>, LoadError> {
+        let load = async {
+            let keys = self.ids.iter().map(|id| PageKey {
+                parent: *id,
+                page: page.page,
+                limit: page.limit,
+                filter: (),
+            });
+            let found = loaders.message_pages.load_many(keys).await?;
+            let by_parent: HashMap<Uuid, MessagePage> =
+                found.into_iter().map(|(k, v)| (k.parent, v)).collect();
+            let group = Arc::new(MessageGroup {
+                agents: ById::new(
+                    by_parent
+                        .values()
+                        .flat_map(|(items, _)| items.iter().filter_map(|m| m.agent)),
+                ),
+            });
+            Ok(Related { by_parent, group })
+        };
+        self.messages.get((page.page, page.limit), load).await
+    }
+}
+
+/// What the messages of one batch share.
+pub struct MessageGroup {
+    pub agents: ById<Agent>,
+}
+
+impl MessageGroup {
+    /// The group of a list of messages.
+    pub fn new(messages: &[Message]) -> Arc<Self> {
+        Arc::new(MessageGroup {
+            agents: ById::new(messages.iter().filter_map(|m| m.agent)),
+        })
+    }
+}

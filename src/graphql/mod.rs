@@ -36,7 +36,7 @@ const MAX_DEPTH: usize = 16;
 
 /// Builds the schema over a service context.
 pub fn build_schema(ctx: Ctx) -> AppSchema {
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(ctx)
         .limit_depth(MAX_DEPTH)
         .finish()
@@ -44,7 +44,7 @@ pub fn build_schema(ctx: Ctx) -> AppSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

@@ -28,7 +28,9 @@ impl CustomerMutation {
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         let input = input.into_input().gql()?;
-        Ok(Customer(customers::create(ctx, actor, input).await.gql()?))
+        Ok(Customer::one(
+            customers::create(ctx, actor, input).await.gql()?,
+        ))
     }
 
     /// Changes the given fields of a customer.
@@ -40,7 +42,7 @@ impl CustomerMutation {
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         let input = input.into_input().gql()?;
-        Ok(Customer(
+        Ok(Customer::one(
             customers::update(ctx, actor, &id, input).await.gql()?,
         ))
     }
@@ -54,7 +56,7 @@ impl CustomerMutation {
         #[graphql(default_with = "Some(TagAction::Set)")] action: Option<TagAction>,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Customer(
+        Ok(Customer::one(
             customers::update_tags(ctx, actor, &id, tags, action.unwrap_or(TagAction::Set))
                 .await
                 .gql()?,
@@ -70,7 +72,7 @@ impl CustomerMutation {
         block_reason: Option<String>,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Customer(
+        Ok(Customer::one(
             customers::set_blocked(ctx, actor, &id, is_blocked, block_reason)
                 .await
                 .gql()?,

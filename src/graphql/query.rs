@@ -1,6 +1,6 @@
 //! Queries.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, MergedObject, Object, ID};
 
 use super::inputs::CustomerFilter;
 use super::types::{
@@ -12,11 +12,16 @@ use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::service::customers::ListQuery;
 use crate::service::{agents, conversations, customers};
 
-/// The root of reads.
-pub struct Query;
+/// The root of reads, one part per noun.
+#[derive(MergedObject, Default)]
+pub struct Query(CustomerQuery);
+
+/// Reads of customers, conversations and agents.
+#[derive(Default)]
+pub struct CustomerQuery;
 
 #[Object]
-impl Query {
+impl CustomerQuery {
     /// Offset pagination, as the REST list. limit is clamped to 100.
     async fn customers(
         &self,
@@ -39,7 +44,7 @@ impl Query {
         };
         let (items, pagination) = customers::list(ctx, actor, &query).await.gql()?;
         Ok(CustomerPage {
-            items: items.into_iter().map(Customer).collect(),
+            items: Customer::list(items),
             pagination: pagination.into(),
         })
     }
@@ -47,7 +52,10 @@ impl Query {
     /// Null for an unknown id or another tenant's customer.
     async fn customer(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
         let (ctx, actor) = caller(cx)?;
-        Ok(customers::find(ctx, actor, &id).await.gql()?.map(Customer))
+        Ok(customers::find(ctx, actor, &id)
+            .await
+            .gql()?
+            .map(Customer::one))
     }
 
     /// Accepts any common spelling of the number; it is normalized first.
@@ -60,7 +68,7 @@ impl Query {
         Ok(customers::find_by_phone(ctx, actor, &phone_number)
             .await
             .gql()?
-            .map(Customer))
+            .map(Customer::one))
     }
 
     /// Dashboard counts and customers per segment.
@@ -84,7 +92,7 @@ impl Query {
                 .await
                 .gql()?;
         Ok(ConversationPage {
-            items: items.into_iter().map(Conversation).collect(),
+            items: Conversation::list(items),
             pagination: pagination.into(),
         })
     }
@@ -99,7 +107,7 @@ impl Query {
         Ok(conversations::find(ctx, actor, &id)
             .await
             .gql()?
-            .map(Conversation))
+            .map(Conversation::one))
     }
 
     /// The agents of the caller's tenant, by name.

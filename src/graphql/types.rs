@@ -3,7 +3,9 @@
 
 use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject, ID};
 
-use super::loaders::PageKey;
+use std::sync::Arc;
+
+use super::loaders::{ConversationGroup, CustomerGroup, MessageGroup};
 use super::scalars::DateTime;
 use super::{loaders, GqlResult};
 use crate::auth::Role;
@@ -50,7 +52,24 @@ pub fn page_request(
 }
 
 /// A customer.
-pub struct Customer(pub customers::Customer);
+pub struct Customer(pub customers::Customer, pub Arc<CustomerGroup>);
+
+impl Customer {
+    /// The items of a list: they share one group, so nested fields batch.
+    pub fn list(items: Vec<customers::Customer>) -> Vec<Customer> {
+        let group = CustomerGroup::new(&items);
+        items
+            .into_iter()
+            .map(|c| Customer(c, group.clone()))
+            .collect()
+    }
+
+    /// A customer on its own.
+    pub fn one(customer: customers::Customer) -> Customer {
+        let group = CustomerGroup::new(std::slice::from_ref(&customer));
+        Customer(customer, group)
+    }
+}
 
 #[Object]
 impl Customer {
@@ -92,7 +111,7 @@ impl Customer {
         Json(&self.0.custom_fields)
     }
     async fn preferences(&self) -> Preferences<'_> {
-        Preferences(&self.0.preferences)
+        Preferences(&self.0.preferences, &self.1)
     }
     async fn status(&self) -> CustomerStatus {
         self.0.status
@@ -133,16 +152,18 @@ impl Customer {
         status: Option<ConversationStatus>,
     ) -> async_graphql::Result<ConversationPage> {
         let page = page_request(page, limit, 20).gql()?;
-        let key = PageKey {
-            parent: self.0.id,
-            page: page.page,
-            limit: page.limit,
-            filter: status,
-        };
-        let found = loaders(cx)?.conversation_pages.load_one(key).await.gql()?;
-        let (items, pagination) = found.unwrap_or_else(|| (Vec::new(), page.pagination(0)));
+        let related = self.1.pages(loaders(cx)?, page, status).await.gql()?;
+        let (items, pagination) = related
+            .by_parent
+            .get(&self.0.id)
+            .cloned()
+            .unwrap_or_else(|| (Vec::new(), page.pagination(0)));
+        let items = items
+            .into_iter()
+            .map(|c| Conversation(c, related.group.clone()))
+            .collect();
         Ok(ConversationPage {
-            items: items.into_iter().map(Conversation).collect(),
+            items,
             pagination: pagination.into(),
         })
     }
@@ -153,21 +174,21 @@ impl Customer {
         #[graphql(default = 5)] limit: Option<i32>,
     ) -> async_graphql::Result<Vec<Conversation>> {
         let page = page_request(None, limit, 5).gql()?;
-        let items = loaders(cx)?
-            .recent_conversations
-            .load_one((self.0.id, page.limit))
-            .await
-            .gql()?;
+        let related = self.1.recent(loaders(cx)?, page.limit).await.gql()?;
+        let items = related
+            .by_parent
+            .get(&self.0.id)
+            .cloned()
+            .unwrap_or_default();
         Ok(items
-            .unwrap_or_default()
             .into_iter()
-            .map(Conversation)
+            .map(|c| Conversation(c, related.group.clone()))
             .collect())
     }
 }
 
 /// A customer's preferences.
-pub struct Preferences<'a>(&'a customers::PreferencesView);
+pub struct Preferences<'a>(&'a customers::PreferencesView, &'a CustomerGroup);
 
 #[Object]
 impl Preferences<'_> {
@@ -181,7 +202,7 @@ impl Preferences<'_> {
         let Some(id) = self.0.preferred_agent else {
             return Ok(None);
         };
-        Ok(loaders(cx)?.agents.load_one(id).await.gql()?.map(Agent))
+        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
     }
 }
 
@@ -202,7 +223,24 @@ impl Agent {
 }
 
 /// A conversation between a customer and the desk.
-pub struct Conversation(pub conversations::Conversation);
+pub struct Conversation(pub conversations::Conversation, pub Arc<ConversationGroup>);
+
+impl Conversation {
+    /// The items of a list: they share one group, so nested fields batch.
+    pub fn list(items: Vec<conversations::Conversation>) -> Vec<Conversation> {
+        let group = ConversationGroup::new(&items);
+        items
+            .into_iter()
+            .map(|c| Conversation(c, group.clone()))
+            .collect()
+    }
+
+    /// A conversation on its own.
+    pub fn one(conversation: conversations::Conversation) -> Conversation {
+        let group = ConversationGroup::new(std::slice::from_ref(&conversation));
+        Conversation(conversation, group)
+    }
+}
 
 #[Object]
 impl Conversation {
@@ -210,13 +248,14 @@ impl Conversation {
         ID(self.0.id.to_string())
     }
     async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let found = loaders(cx)?
+        let found = self
+            .1
             .customers
-            .load_one(self.0.customer)
+            .get(loaders(cx)?, self.0.customer)
             .await
             .gql()?;
         found
-            .map(Customer)
+            .map(Customer::one)
             .ok_or_else(|| super::gql_error(&crate::error::Error::NotFound("customer")))
     }
     async fn status(&self) -> ConversationStatus {
@@ -232,7 +271,7 @@ impl Conversation {
         let Some(id) = self.0.assigned_agent else {
             return Ok(None);
         };
-        Ok(loaders(cx)?.agents.load_one(id).await.gql()?.map(Agent))
+        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
     }
     /// 1 to 5, set when the customer rates the conversation.
     async fn rating(&self) -> Option<i32> {
@@ -261,23 +300,33 @@ impl Conversation {
         #[graphql(default = 50)] limit: Option<i32>,
     ) -> async_graphql::Result<MessagePage> {
         let page = page_request(page, limit, 50).gql()?;
-        let key = PageKey {
-            parent: self.0.id,
-            page: page.page,
-            limit: page.limit,
-            filter: (),
-        };
-        let found = loaders(cx)?.message_pages.load_one(key).await.gql()?;
-        let (items, pagination) = found.unwrap_or_else(|| (Vec::new(), page.pagination(0)));
+        let related = self.1.messages(loaders(cx)?, page).await.gql()?;
+        let (items, pagination) = related
+            .by_parent
+            .get(&self.0.id)
+            .cloned()
+            .unwrap_or_else(|| (Vec::new(), page.pagination(0)));
+        let items = items
+            .into_iter()
+            .map(|m| Message(m, related.group.clone()))
+            .collect();
         Ok(MessagePage {
-            items: items.into_iter().map(Message).collect(),
+            items,
             pagination: pagination.into(),
         })
     }
 }
 
 /// One message of a conversation.
-pub struct Message(pub conversations::Message);
+pub struct Message(pub conversations::Message, pub Arc<MessageGroup>);
+
+impl Message {
+    /// A message on its own.
+    pub fn one(message: conversations::Message) -> Message {
+        let group = MessageGroup::new(std::slice::from_ref(&message));
+        Message(message, group)
+    }
+}
 
 #[Object]
 impl Message {
@@ -297,7 +346,7 @@ impl Message {
         let Some(id) = self.0.agent else {
             return Ok(None);
         };
-        Ok(loaders(cx)?.agents.load_one(id).await.gql()?.map(Agent))
+        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
     }
     async fn sent_at(&self) -> DateTime {
         DateTime(self.0.sent_at)
@@ -431,7 +480,7 @@ impl From<import::ImportReport> for ImportResult {
             duplicates: int(r.duplicates.len() as u64),
             failed: int(r.failed.len() as u64),
             details: ImportDetails {
-                success: r.success.into_iter().map(Customer).collect(),
+                success: Customer::list(r.success),
                 duplicates: r.duplicates.into_iter().map(Into::into).collect(),
                 failed: r.failed.into_iter().map(Into::into).collect(),
             },
@@ -471,7 +520,7 @@ impl Ticket {
             .await
             .gql()?;
         found
-            .map(Customer)
+            .map(Customer::one)
             .ok_or_else(|| super::gql_error(&crate::error::Error::NotFound("customer")))
     }
     async fn conversation(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Conversation>> {
@@ -483,7 +532,7 @@ impl Ticket {
             .load_one(id)
             .await
             .gql()?
-            .map(Conversation))
+            .map(Conversation::one))
     }
     async fn subject(&self) -> &str {
         &self.0.subject
