@@ -174,9 +174,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     use clientela::seed::{default_anchor, Generator, Plan};
     let started = std::time::Instant::now();
-    let db = db::connect_and_migrate(&args.config.database_url(), 2)
+    // One connection, so the bulk-load settings apply to every statement.
+    let db = db::connect_and_migrate(&args.config.database_url(), 1)
         .await
         .context("could not open the database")?;
+    service::seed::tune_for_bulk_load(&db).await?;
     anyhow::ensure!(
         service::seed::tenant_is_empty(&db, &args.tenant).await?,
         "tenant {:?} already has customers; seed an empty tenant (--tenant) or a fresh database",

@@ -197,6 +197,7 @@ pub struct Generator {
     plan: Plan,
     rng: ChaCha8Rng,
     agents: Vec<Uuid>,
+    sequence: u64,
     segment: WeightedIndex<u32>,
     status: WeightedIndex<u32>,
     source: WeightedIndex<u32>,
@@ -210,6 +211,7 @@ impl Generator {
             plan,
             rng,
             agents: Vec::new(),
+            sequence: 0,
             // regular, new, vip, inactive
             segment: WeightedIndex::new([60, 25, 5, 10])?,
             // active, inactive, vip, blocked
@@ -219,11 +221,14 @@ impl Generator {
         })
     }
 
-    /// A v7 id at `at`, its random part from the seeded generator.
-    fn id_at(&mut self, at: DateTime<Utc>) -> Uuid {
+    /// The next id: v7, increasing in the order rows are generated, so every
+    /// insert appends to the primary-key and foreign-key indexes instead of
+    /// landing on a random page; its random part comes from the seeded generator.
+    fn next_id(&mut self) -> Uuid {
+        self.sequence += 1;
+        let start = (self.plan.anchor - Duration::days(800)).timestamp_millis().max(0) as u64;
         let bytes: [u8; 10] = self.rng.gen();
-        uuid::Builder::from_unix_timestamp_millis(at.timestamp_millis().max(0) as u64, &bytes)
-            .into_uuid()
+        uuid::Builder::from_unix_timestamp_millis(start + self.sequence, &bytes).into_uuid()
     }
 
     /// The tenant's agents; call once, before the customers.
@@ -240,7 +245,7 @@ impl Generator {
                     "{}@clientela.example",
                     search::fold(&name).replace(' ', ".")
                 );
-                let id = self.id_at(start);
+                let id = self.next_id();
                 self.agents.push(id);
                 agent::Model {
                     id,
@@ -285,7 +290,7 @@ impl Generator {
         let tenant = self.plan.tenant.clone();
         let created_at =
             self.time_between(anchor - Duration::days(730), anchor - Duration::hours(1));
-        let id = self.id_at(created_at);
+        let id = self.next_id();
         let first = FIRST_NAMES[self.rng.gen_range(0..FIRST_NAMES.len())];
         let last = LAST_NAMES[self.rng.gen_range(0..LAST_NAMES.len())];
         let phone = Self::phone(index);
@@ -386,7 +391,7 @@ impl Generator {
     fn conversation(&mut self, c: &mut customer::Model, batch: &mut Batch) {
         let anchor = self.plan.anchor;
         let created_at = self.time_between(c.created_at, anchor);
-        let id = self.id_at(created_at);
+        let id = self.next_id();
         let agent = self
             .agents
             .get(self.rng.gen_range(0..self.agents.len().max(1)))
@@ -416,7 +421,7 @@ impl Generator {
                 OUTBOUND
             };
             let message = message::Model {
-                id: self.id_at(at),
+                id: self.next_id(),
                 tenant_id: c.tenant_id.clone(),
                 conversation_id: id,
                 customer_id: c.id,
@@ -485,7 +490,7 @@ impl Generator {
             let ticket_at = created_at + Duration::minutes(self.rng.gen_range(1..120));
             let closed = resolved.then_some(updated_at.max(ticket_at));
             batch.tickets.push(ticket::Model {
-                id: self.id_at(ticket_at),
+                id: self.next_id(),
                 tenant_id: c.tenant_id.clone(),
                 customer_id: c.id,
                 conversation_id: Some(id),
