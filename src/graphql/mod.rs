@@ -6,6 +6,7 @@ mod conversation_mutation;
 mod inputs;
 pub mod loaders;
 mod mutation;
+mod playground;
 mod query;
 mod scalars;
 mod types;
@@ -51,10 +52,17 @@ pub fn sdl() -> String {
 
 /// The GraphQL routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/graphql",
-        post(graphql_handler).layer(RequestBodyLimitLayer::new(BODY_LIMIT)),
-    )
+    Router::new()
+        .route(
+            "/graphql",
+            post(graphql_handler)
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+                .get(playground::playground),
+        )
+        .route(
+            "/graphql/assets/{file}",
+            axum::routing::get(playground::asset),
+        )
 }
 
 /// The caller of a GraphQL request, or why there is none.
