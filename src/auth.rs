@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, JwtAlgorithm};
@@ -31,7 +32,7 @@ impl Role {
         }
     }
 
-    fn parse(claim: Option<&str>) -> Option<Self> {
+    pub(crate) fn parse(claim: Option<&str>) -> Option<Self> {
         match claim {
             None | Some("agent") => Some(Role::Agent),
             Some("admin") => Some(Role::Admin),
@@ -79,6 +80,17 @@ struct Claims {
     exp: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+    /// Set on single-purpose tokens (export links): never a login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    purpose: Option<serde_json::Value>,
+}
+
+/// The keys of export links: HS256 with a key of their own, no leeway.
+#[derive(Clone)]
+struct LinkKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
 }
 
 /// Verifies tokens (and, with a secret, mints them).
@@ -87,6 +99,8 @@ pub struct Keys {
     decoding: DecodingKey,
     encoding: Option<EncodingKey>,
     validation: Validation,
+    link: Option<LinkKeys>,
+    link_ttl: Duration,
 }
 
 impl std::fmt::Debug for Keys {
@@ -144,10 +158,23 @@ impl Keys {
         if let Some(iss) = &config.jwt_issuer {
             validation.set_issuer(&[iss]);
         }
+        let link_secret = match (&config.export_link.export_link_secret, config.jwt_algorithm) {
+            (Some(configured), _) => {
+                anyhow::ensure!(
+                    configured.len() >= 32,
+                    "CLIENTELA_EXPORT_LINK_SECRET must be at least 32 bytes"
+                );
+                Some(configured.as_str())
+            }
+            (None, JwtAlgorithm::Hs256) => secret,
+            (None, _) => None,
+        };
         Ok(Self {
             decoding,
             encoding,
             validation,
+            link: link_secret.map(LinkKeys::new),
+            link_ttl: Duration::from_secs(config.export_link.export_link_ttl),
         })
     }
 
@@ -166,6 +193,11 @@ impl Keys {
                 })
             })?;
         let claims = data.claims;
+        if claims.purpose.is_some() {
+            return Err(Error::Unauthenticated(
+                "this token is for one purpose only and is not a login",
+            ));
+        }
         let agent = claims
             .sub
             .filter(|s| !s.is_empty())
@@ -196,12 +228,69 @@ impl Keys {
             tenant: Some(actor.tenant.clone()),
             exp: now + ttl.as_secs(),
             iat: Some(now),
+            purpose: None,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
             key,
         )?)
+    }
+}
+
+impl LinkKeys {
+    /// Link keys from a secret. The key is derived, never the secret itself,
+    /// so a link is no valid login token even when the secrets are the same.
+    fn new(secret: &str) -> Self {
+        let key = format!("clientela export link\n{secret}");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp"]);
+        validation.validate_exp = true;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Self {
+            encoding: EncodingKey::from_secret(key.as_bytes()),
+            decoding: DecodingKey::from_secret(key.as_bytes()),
+            validation,
+        }
+    }
+}
+
+impl Keys {
+    /// How long export links live (`CLIENTELA_EXPORT_LINK_TTL`).
+    pub fn link_ttl(&self) -> Duration {
+        self.link_ttl
+    }
+
+    /// Whether export links can be minted and checked here.
+    pub fn can_sign_links(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Signs single-purpose link claims (they must carry `exp`).
+    pub fn sign_link<C: Serialize>(&self, claims: &C) -> Result<String> {
+        let keys = self.link.as_ref().ok_or(Error::Disabled(
+            "export links need CLIENTELA_EXPORT_LINK_SECRET (or an HS256 CLIENTELA_JWT_SECRET)",
+        ))?;
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &keys.encoding)
+            .map_err(Error::internal)
+    }
+
+    /// Checks a link's signature and expiry and returns its claims.
+    pub fn verify_link<C: DeserializeOwned>(&self, token: &str) -> Result<C> {
+        let keys = self.link.as_ref().ok_or(Error::Disabled(
+            "export links need CLIENTELA_EXPORT_LINK_SECRET (or an HS256 CLIENTELA_JWT_SECRET)",
+        ))?;
+        jsonwebtoken::decode::<C>(token, &keys.decoding, &keys.validation)
+            .map(|data| data.claims)
+            .map_err(|err| {
+                use jsonwebtoken::errors::ErrorKind;
+                Error::Unauthenticated(match err.kind() {
+                    ErrorKind::ExpiredSignature => "export link has expired",
+                    ErrorKind::InvalidSignature => "export link signature is invalid",
+                    _ => "export link is invalid",
+                })
+            })
     }
 }
 
@@ -248,6 +337,8 @@ mod tests {
             jwt_issuer: Some("https://id.example".into()),
             jwt_audience: Some("clientela".into()),
             default_region: "MX".into(),
+            export_link: Default::default(),
+            graphql: Default::default(),
         }
     }
 
@@ -310,6 +401,43 @@ mod tests {
         config.jwt_algorithm = JwtAlgorithm::Rs256;
         config.jwt_public_key_file = None;
         assert!(Keys::new(&config, None).is_err());
+    }
+
+    #[test]
+    fn tokens_that_carry_a_purpose_are_no_login() {
+        let mut config = es256_config();
+        config.jwt_algorithm = JwtAlgorithm::Hs256;
+        config.jwt_issuer = None;
+        config.jwt_audience = None;
+        let secret = "a-secret-that-is-long-enough-for-hs256-tokens";
+        let keys = Keys::new(&config, Some(secret)).expect("keys");
+        let mut claims = claims("x", "y");
+        claims["purpose"] = "export".into();
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("sign");
+        assert!(matches!(
+            keys.verify(&token),
+            Err(Error::Unauthenticated(_))
+        ));
+        // A link signed by the server is no login either, and a login is no link.
+        let link = keys.sign_link(&claims).expect("link");
+        assert!(keys.verify(&link).is_err());
+        let login = keys
+            .mint(
+                &Actor {
+                    agent: "a".into(),
+                    role: Role::Agent,
+                    tenant: "t".into(),
+                },
+                Duration::from_secs(60),
+            )
+            .expect("mint");
+        assert!(keys.verify_link::<serde_json::Value>(&login).is_err());
+        assert!(keys.verify_link::<serde_json::Value>(&link).is_ok());
     }
 
     #[test]

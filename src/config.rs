@@ -56,6 +56,79 @@ pub struct Config {
     /// Region for phone numbers written without a country code (ISO 3166 code).
     #[arg(long, env = "CLIENTELA_DEFAULT_REGION", default_value = "MX")]
     pub default_region: String,
+
+    #[command(flatten)]
+    pub export_link: ExportLinkConfig,
+
+    #[command(flatten)]
+    pub graphql: GraphqlConfig,
+}
+
+/// Settings of the short-lived export links (GraphQL `exportLink`).
+#[derive(Debug, Clone, Args)]
+pub struct ExportLinkConfig {
+    /// Secret (at least 32 bytes) that signs export links. Default: derived from `CLIENTELA_JWT_SECRET`; with RS256/ES256 and no secret, `exportLink` is unavailable.
+    #[arg(long, env = "CLIENTELA_EXPORT_LINK_SECRET", hide_env_values = true)]
+    pub export_link_secret: Option<String>,
+
+    /// Seconds an export link stays valid.
+    #[arg(long, env = "CLIENTELA_EXPORT_LINK_TTL", default_value_t = 300)]
+    pub export_link_ttl: u64,
+}
+
+impl Default for ExportLinkConfig {
+    fn default() -> Self {
+        Self {
+            export_link_secret: None,
+            export_link_ttl: 300,
+        }
+    }
+}
+
+/// Limits of the public GraphQL endpoint.
+#[derive(Debug, Clone, Args)]
+pub struct GraphqlConfig {
+    /// Deepest selection a GraphQL operation may nest.
+    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    pub graphql_max_depth: usize,
+
+    /// Highest complexity (fields selected) a GraphQL operation may have.
+    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
+    pub graphql_max_complexity: usize,
+
+    /// Most field aliases one GraphQL document may use.
+    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
+    pub graphql_max_aliases: usize,
+
+    /// Most operations one batched GraphQL request (a JSON array) may carry.
+    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_BATCH", default_value_t = 10)]
+    pub graphql_max_batch: usize,
+
+    /// Whether GraphQL introspection (`__schema`, `__type`) is answered: true or false.
+    #[arg(
+        long,
+        env = "CLIENTELA_GRAPHQL_INTROSPECTION",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub graphql_introspection: bool,
+
+    /// Queries kept for Apollo automatic persisted queries (per process, least recently used dropped).
+    #[arg(long, env = "CLIENTELA_GRAPHQL_APQ_CACHE", default_value_t = 1000)]
+    pub graphql_apq_cache: usize,
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self {
+            graphql_max_depth: 12,
+            graphql_max_complexity: 2000,
+            graphql_max_aliases: 30,
+            graphql_max_batch: 10,
+            graphql_introspection: true,
+            graphql_apq_cache: 1000,
+        }
+    }
 }
 
 /// Settings of the `serve` command.
@@ -91,5 +164,46 @@ impl Config {
             .and_then(|exe| exe.parent().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("."));
         format!("sqlite://{}?mode=rwc", dir.join("clientela.db").display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn defaults_in_code_match_the_documented_ones() {
+        let cli = Cli::try_parse_from(["clientela"]).expect("parse");
+        let (ours, clap) = (GraphqlConfig::default(), cli.config.graphql);
+        assert_eq!(
+            (
+                ours.graphql_max_depth,
+                ours.graphql_max_complexity,
+                ours.graphql_max_aliases,
+                ours.graphql_max_batch,
+                ours.graphql_introspection,
+                ours.graphql_apq_cache
+            ),
+            (
+                clap.graphql_max_depth,
+                clap.graphql_max_complexity,
+                clap.graphql_max_aliases,
+                clap.graphql_max_batch,
+                clap.graphql_introspection,
+                clap.graphql_apq_cache
+            )
+        );
+        assert_eq!(
+            ExportLinkConfig::default().export_link_ttl,
+            cli.config.export_link.export_link_ttl
+        );
     }
 }

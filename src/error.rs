@@ -55,6 +55,9 @@ pub enum Error {
     /// 503: the database cannot be reached.
     #[error("service unavailable, try again shortly")]
     Unavailable,
+    /// 503: a feature this server is not configured for.
+    #[error("{0}")]
+    Disabled(&'static str),
     /// 500: anything else; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -96,7 +99,7 @@ impl Error {
             Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
             Self::PhoneTaken { .. } => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::Unavailable => "SERVICE_UNAVAILABLE",
+            Self::Unavailable | Self::Disabled(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -112,7 +115,7 @@ impl Error {
             Self::PhoneTaken { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Disabled(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

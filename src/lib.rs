@@ -29,16 +29,30 @@ pub struct AppState {
     pub ctx: service::Ctx,
     pub keys: Arc<auth::Keys>,
     pub schema: graphql::AppSchema,
+    /// The limits of the GraphQL endpoint.
+    pub graphql: Arc<config::GraphqlConfig>,
 }
 
 impl AppState {
-    /// State over a migrated database and the token keys.
+    /// State over a migrated database and the token keys, with the default
+    /// GraphQL limits.
     pub fn new(ctx: service::Ctx, keys: auth::Keys) -> Self {
-        let schema = graphql::build_schema(ctx.clone());
+        Self::configured(ctx, keys, &config::GraphqlConfig::default())
+    }
+
+    /// State with the given GraphQL limits.
+    pub fn configured(
+        ctx: service::Ctx,
+        keys: auth::Keys,
+        graphql: &config::GraphqlConfig,
+    ) -> Self {
+        let keys = Arc::new(keys);
+        let schema = graphql::build_schema(ctx.clone(), keys.clone(), graphql);
         Self {
             ctx,
-            keys: Arc::new(keys),
+            keys,
             schema,
+            graphql: Arc::new(graphql.clone()),
         }
     }
 }

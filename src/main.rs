@@ -144,7 +144,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let db = db::connect_and_migrate(&url, config.config.db_max_connections)
         .await
         .context("could not open the database")?;
-    let state = AppState::new(service::Ctx::new(db, region), keys.clone());
+    let ctx = service::Ctx::new(db, region);
+    // On PostgreSQL, hear the change events of every instance (subscriptions).
+    ctx.events
+        .listen(&ctx.db, &url)
+        .await
+        .context("could not listen for change events")?;
+    let state = AppState::configured(ctx, keys.clone(), &config.config.graphql);
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("could not listen on {}", config.addr))?;

@@ -226,7 +226,9 @@ impl Generator {
     /// landing on a random page; its random part comes from the seeded generator.
     fn next_id(&mut self) -> Uuid {
         self.sequence += 1;
-        let start = (self.plan.anchor - Duration::days(800)).timestamp_millis().max(0) as u64;
+        let start = (self.plan.anchor - Duration::days(800))
+            .timestamp_millis()
+            .max(0) as u64;
         let bytes: [u8; 10] = self.rng.gen();
         uuid::Builder::from_unix_timestamp_millis(start + self.sequence, &bytes).into_uuid()
     }

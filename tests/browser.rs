@@ -55,6 +55,8 @@ impl Server {
             jwt_issuer: None,
             jwt_audience: None,
             default_region: "MX".to_owned(),
+            export_link: Default::default(),
+            graphql: Default::default(),
         };
         let db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
             .await

@@ -27,6 +27,8 @@ fn config() -> Config {
         jwt_issuer: None,
         jwt_audience: None,
         default_region: "MX".into(),
+        export_link: Default::default(),
+        graphql: Default::default(),
     }
 }
 

@@ -41,6 +41,13 @@ macro_rules! string_enum {
                 s.serialize_str(self.as_str())
             }
         }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&text).ok_or_else(|| serde::de::Error::custom($name::expected()))
+            }
+        }
     };
 }
 pub(crate) use string_enum;

@@ -27,10 +27,22 @@ pub mod serde_ms {
         s.serialize_str(&super::format(t))
     }
 
+    /// Reads any RFC 3339 timestamp.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        <DateTime<Utc> as serde::Deserialize>::deserialize(d)
+    }
+
     /// The same for an optional timestamp (`null` when absent).
     pub mod option {
         use chrono::{DateTime, Utc};
         use serde::Serializer;
+
+        /// Reads an optional RFC 3339 timestamp.
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            <Option<DateTime<Utc>> as serde::Deserialize>::deserialize(d)
+        }
 
         /// Serializes `Some(t)` like [`super::serialize`], `None` as null.
         pub fn serialize<S: Serializer>(

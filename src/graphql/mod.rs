@@ -2,50 +2,76 @@
 //! errors to `extensions.code`. Resolvers call `service::` functions and
 //! wrap what they return; they never touch sea_orm.
 
+mod connection;
 mod conversation_mutation;
+mod edges;
+mod export_link;
 mod inputs;
 pub mod loaders;
 mod mutation;
 mod playground;
 mod query;
 mod scalars;
+mod subscription;
 mod types;
 
-use async_graphql::{EmptySubscription, ErrorExtensions, Schema};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use std::sync::Arc;
+
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Schema};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Keys};
+use crate::config::GraphqlConfig;
 use crate::error::Error;
 use crate::service::Ctx;
 use crate::AppState;
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
 /// The schema type served at /graphql.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Largest GraphQL request body.
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
-/// Deepest selection a query may nest.
-const MAX_DEPTH: usize = 16;
-
-/// Builds the schema over a service context.
-pub fn build_schema(ctx: Ctx) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// Builds the schema over a service context, with the endpoint's limits
+/// (depth, complexity, aliases, introspection, persisted queries).
+pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
-        .limit_depth(MAX_DEPTH)
+        .data(keys)
+        .limit_depth(limits.graphql_max_depth)
+        .limit_complexity(limits.graphql_max_complexity);
+    if !limits.graphql_introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(capacity) = std::num::NonZeroUsize::new(limits.graphql_apq_cache) {
+        builder = builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+            capacity.get(),
+        )));
+    }
+    builder
+        .extension(edges::DocumentGuard {
+            max_aliases: limits.graphql_max_aliases,
+            introspection: limits.graphql_introspection,
+        })
         .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }
@@ -57,34 +83,128 @@ pub fn routes() -> Router<AppState> {
             "/graphql",
             post(graphql_handler)
                 .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-                .get(playground::playground),
+                .get(graphql_get),
         )
+        .route("/graphql/ws", axum::routing::get(ws_handler))
         .route(
             "/graphql/assets/{file}",
             axum::routing::get(playground::asset),
         )
 }
 
+/// Subscriptions over graphql-ws (and the legacy subscriptions-transport-ws):
+/// the token comes in `connection_init`'s payload, as `{"Authorization":
+/// "Bearer <jwt>"}` (what GraphiQL and Apollo's graphql-ws link send) or
+/// `{"token": "<jwt>"}`; a connection without a valid one is refused.
+async fn ws_handler(
+    State(state): State<AppState>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> axum::response::Response {
+    let schema = state.schema.clone();
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            async_graphql_axum::GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move { connection_data(&state, &payload) })
+                .serve()
+        })
+}
+
+/// The request data of a WebSocket connection, from its `connection_init`.
+fn connection_data(
+    state: &AppState,
+    payload: &serde_json::Value,
+) -> async_graphql::Result<async_graphql::Data> {
+    let text = |key: &str| payload.get(key).and_then(serde_json::Value::as_str);
+    let token = match text("Authorization").or_else(|| text("authorization")) {
+        Some(header) => crate::auth::bearer(header).map_err(|e| gql_error(&e))?,
+        None => text("token")
+            .ok_or_else(|| gql_error(&Error::Unauthenticated("missing bearer token")))?,
+    };
+    let actor = state.keys.verify(token).map_err(|e| gql_error(&e))?;
+    let mut data = async_graphql::Data::default();
+    data.insert(loaders::Loaders::new(state.ctx.clone(), actor.clone()));
+    data.insert(Caller(Ok(actor)));
+    Ok(data)
+}
+
 /// The caller of a GraphQL request, or why there is none.
 struct Caller(Result<Actor, Error>);
 
+/// `POST /graphql`: one operation, or a JSON array of at most
+/// `CLIENTELA_GRAPHQL_MAX_BATCH`; the body must say JSON (CSRF prevention).
 async fn graphql_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    req: GraphQLRequest,
-) -> GraphQLResponse {
-    let caller = match crate::rest::bearer_token(&headers) {
-        Ok(Some(token)) => state.keys.verify(token),
-        Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
-        Err(e) => Err(e),
-    };
-    let mut req = req.into_inner();
-    if let Ok(actor) = &caller {
-        req = req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()));
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = edges::check_post(&headers) {
+        return refusal.into_response();
     }
-    let mut response = state.schema.execute(req.data(Caller(caller))).await;
-    with_codes(&mut response.errors);
-    response.into()
+    match edges::batch_request(&body, state.graphql.graphql_max_batch) {
+        Ok(batch) => execute(&state, &headers, batch).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// `GET /graphql`: the playground for a browser; a query from the query
+/// string (`query`, `variables`, `operationName`, `extensions`) for a client
+/// that sent a preflight header; never a mutation.
+async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    if playground::is_browser(&headers) || !edges::asks_to_run(uri.query()) {
+        return playground::playground(headers).await;
+    }
+    if let Err(refusal) = edges::check_get(&headers) {
+        return refusal.into_response();
+    }
+    match edges::get_request(uri.query().unwrap_or_default()) {
+        Ok(request) => execute(&state, &headers, BatchRequest::Single(request)).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Runs a request (or a batch) as the caller of the Authorization header.
+async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> Response {
+    let with_caller = |req: async_graphql::Request| {
+        let caller = match crate::rest::bearer_token(headers) {
+            Ok(Some(token)) => state.keys.verify(token),
+            Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
+            Err(e) => Err(e),
+        };
+        let req = match &caller {
+            Ok(actor) => req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone())),
+            Err(_) => req,
+        };
+        req.data(Caller(caller))
+    };
+    let batch = match batch {
+        BatchRequest::Single(req) => BatchRequest::Single(with_caller(req)),
+        BatchRequest::Batch(reqs) => {
+            BatchRequest::Batch(reqs.into_iter().map(with_caller).collect())
+        }
+    };
+    let mut response = state.schema.execute_batch(batch).await;
+    let mut mutation_over_get = false;
+    match &mut response {
+        BatchResponse::Single(one) => {
+            with_codes(&mut one.errors);
+            mutation_over_get = one
+                .errors
+                .iter()
+                .any(|e| e.message == edges::MUTATION_OVER_GET);
+        }
+        BatchResponse::Batch(many) => many.iter_mut().for_each(|one| with_codes(&mut one.errors)),
+    }
+    let mut response = GraphQLResponse::from(response).into_response();
+    if mutation_over_get {
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response.headers_mut().insert(
+            axum::http::header::ALLOW,
+            axum::http::HeaderValue::from_static("POST"),
+        );
+    }
+    response
 }
 
 /// Errors raised by the engine itself (a malformed query, an argument of the
@@ -94,7 +214,13 @@ fn with_codes(errors: &mut [async_graphql::ServerError]) {
     for error in errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+            // Apollo clients retry with the full query on this exact code.
+            let code = if error.message == "PersistedQueryNotFound" {
+                "PERSISTED_QUERY_NOT_FOUND"
+            } else {
+                "BAD_USER_INPUT"
+            };
+            extensions.set("code", code);
         }
     }
 }

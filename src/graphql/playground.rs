@@ -75,6 +75,11 @@ fn get_answer(headers: &HeaderMap) -> GetAnswer {
     }
 }
 
+/// Whether a `GET /graphql` comes from a browser that wants the page.
+pub fn is_browser(headers: &HeaderMap) -> bool {
+    matches!(get_answer(headers), GetAnswer::Playground)
+}
+
 /// `GET /graphql`: the playground for a browser (an `Accept` that includes
 /// `text/html`), otherwise a GraphQL-shaped 400.
 pub async fn playground(headers: HeaderMap) -> Response {

@@ -14,7 +14,11 @@ use crate::service::{agents, conversations, customers};
 
 /// The root of reads, one part per noun.
 #[derive(MergedObject, Default)]
-pub struct Query(CustomerQuery);
+pub struct Query(
+    CustomerQuery,
+    super::connection::CustomerConnectionQuery,
+    super::export_link::ExportQuery,
+);
 
 /// Reads of customers, conversations and agents.
 #[derive(Default)]

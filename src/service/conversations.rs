@@ -15,6 +15,7 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::events::{ChangeKindWire, Event};
 use super::{customers, parse_id, scope, stats, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{check_text, string_enum, Errors};
@@ -28,7 +29,7 @@ string_enum!(
 );
 
 /// A conversation as both faces show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
     pub id: Uuid,
@@ -292,7 +293,23 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewConversation) -> Result<
     customer.last_interaction = customer.last_interaction.max(now);
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
-    model.try_into()
+    let conversation = Conversation::try_from(model)?;
+    publish(ctx, actor, ChangeKindWire::Created, &conversation).await;
+    Ok(conversation)
+}
+
+/// Tells subscribers a conversation, and so its customer, changed (after the
+/// write committed).
+async fn publish(ctx: &Ctx, actor: &Actor, kind: ChangeKindWire, conversation: &Conversation) {
+    let events = vec![
+        Event::conversation(&actor.tenant, kind, conversation.clone()),
+        Event::customer(
+            &actor.tenant,
+            ChangeKindWire::Updated,
+            conversation.customer,
+        ),
+    ];
+    ctx.events.publish(&ctx.db, events).await;
 }
 
 /// Loads a conversation of the caller's tenant and locks its customer, in
@@ -375,7 +392,7 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
     conv.updated_at = now;
     let replies = stats::conversation_replies(&*txn, conv.id).await?;
     apply_replies(&mut conv, &mut customer, replies);
-    save_conversation(conv).update(&*txn).await?;
+    let conv = save_conversation(conv).update(&*txn).await?;
 
     customer.total_messages += 1;
     customer.last_message_at = Some(customer.last_message_at.map_or(sent_at, |t| t.max(sent_at)));
@@ -383,6 +400,13 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
     customer.last_interaction = customer.last_interaction.max(sent_at);
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
+    publish(
+        ctx,
+        actor,
+        ChangeKindWire::Updated,
+        &Conversation::try_from(conv)?,
+    )
+    .await;
     model.try_into()
 }
 
@@ -420,7 +444,9 @@ pub async fn set_status(
     let conv = save_conversation(conv).update(&*txn).await?;
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
-    conv.try_into()
+    let conversation = Conversation::try_from(conv)?;
+    publish(ctx, actor, ChangeKindWire::Updated, &conversation).await;
+    Ok(conversation)
 }
 
 /// Records the customer's rating (1 to 5) of a conversation; rating again
@@ -445,7 +471,9 @@ pub async fn rate(ctx: &Ctx, actor: &Actor, id: &str, rating: i32) -> Result<Con
     let conv = save_conversation(conv).update(&*txn).await?;
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
-    conv.try_into()
+    let conversation = Conversation::try_from(conv)?;
+    publish(ctx, actor, ChangeKindWire::Updated, &conversation).await;
+    Ok(conversation)
 }
 
 /// Deletes a conversation with its messages (ADMIN); its tickets stay with
@@ -486,6 +514,13 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
     stats::recompute_times(&*txn, &mut customer).await?;
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
+    publish(
+        ctx,
+        actor,
+        ChangeKindWire::Deleted,
+        &Conversation::try_from(conv)?,
+    )
+    .await;
     Ok(())
 }
 
@@ -518,11 +553,18 @@ pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
     conv.updated_at = time::now();
     let replies = stats::conversation_replies(&*txn, conv.id).await?;
     apply_replies(&mut conv, &mut customer, replies);
-    save_conversation(conv).update(&*txn).await?;
+    let conv = save_conversation(conv).update(&*txn).await?;
     customer.total_messages -= 1;
     stats::recompute_times(&*txn, &mut customer).await?;
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
+    publish(
+        ctx,
+        actor,
+        ChangeKindWire::Updated,
+        &Conversation::try_from(conv)?,
+    )
+    .await;
     Ok(())
 }
 

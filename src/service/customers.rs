@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::events::{ChangeKindWire, Event};
 use super::{conversations, insert_chunked, parse_id, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{
@@ -636,6 +637,13 @@ async fn classify_write_error(
     err
 }
 
+/// Tells subscribers a customer changed (after the write committed).
+pub(super) async fn publish_customer(ctx: &Ctx, actor: &Actor, kind: ChangeKindWire, id: Uuid) {
+    ctx.events
+        .publish(&ctx.db, vec![Event::customer(&actor.tenant, kind, id)])
+        .await;
+}
+
 /// Creates a customer.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Customer> {
@@ -667,7 +675,10 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
     }
     .await;
     match result {
-        Ok(c) => Ok(c),
+        Ok(c) => {
+            publish_customer(ctx, actor, ChangeKindWire::Created, c.id).await;
+            Ok(c)
+        }
         Err(e) => Err(classify_write_error(ctx, actor, e, &phones, None).await),
     }
 }
@@ -702,7 +713,10 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) ->
     }
     .await;
     match result {
-        Ok(c) => Ok(c),
+        Ok(c) => {
+            publish_customer(ctx, actor, ChangeKindWire::Updated, c.id).await;
+            Ok(c)
+        }
         Err(e) => Err(classify_write_error(ctx, actor, e, &phones, Some(id)).await),
     }
 }
@@ -825,6 +839,7 @@ pub async fn update_tags(
     };
     let updated = apply_changes(&txn, current, changes).await?;
     txn.commit().await?;
+    publish_customer(ctx, actor, ChangeKindWire::Updated, updated.id).await;
     updated.try_into()
 }
 
@@ -875,6 +890,7 @@ pub async fn set_blocked(
     active.updated_at = Set(time::now());
     let updated = active.update(&*txn).await?;
     txn.commit().await?;
+    publish_customer(ctx, actor, ChangeKindWire::Updated, updated.id).await;
     updated.try_into()
 }
 
@@ -920,6 +936,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
             .await?;
         customer::Entity::delete_by_id(cid).exec(&*txn).await?;
         txn.commit().await?;
+        publish_customer(ctx, actor, ChangeKindWire::Deleted, cid).await;
         return Ok(Deleted {
             permanent: true,
             message: "Customer permanently deleted",
@@ -933,11 +950,15 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
     } else {
         active.status = Set(inactive.to_owned());
     }
-    if active.is_changed() {
+    let changed = active.is_changed();
+    if changed {
         active.updated_at = Set(time::now());
         active.update(&*txn).await?;
     }
     txn.commit().await?;
+    if changed {
+        publish_customer(ctx, actor, ChangeKindWire::Updated, current.id).await;
+    }
     Ok(Deleted {
         permanent: false,
         message: "Customer deactivated",
@@ -1031,4 +1052,364 @@ pub(super) fn describe(fields: &[FieldError]) -> String {
         .map(|f| format!("{}: {}", f.field, f.message))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A cursor-pagination request: filter, order, and a window of `first` rows
+/// after a cursor or `last` rows before one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionQuery {
+    pub filter: CustomerFilter,
+    pub sort_by: CustomerSortField,
+    pub sort_order: SortOrder,
+    pub first: Option<i64>,
+    pub after: Option<String>,
+    pub last: Option<i64>,
+    pub before: Option<String>,
+}
+
+/// One page of a connection: each customer with its opaque cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionPage {
+    pub items: Vec<(String, Customer)>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    /// Customers matching the filter, whatever the cursors.
+    pub total_count: u64,
+}
+
+/// Page size when neither `first` nor `last` is given.
+const DEFAULT_CONNECTION_SIZE: u64 = 20;
+/// Longest cursor accepted; real ones are far shorter.
+const MAX_CURSOR_CHARS: usize = 4096;
+
+/// How a sort field is stored: its column, whether it may be null, and
+/// whether its values are timestamps (else text).
+#[derive(Debug, Clone, Copy)]
+struct SortKey {
+    column: customer::Column,
+    nullable: bool,
+    time: bool,
+}
+
+/// The column behind a sort field; the same mapping as [`order`].
+fn sort_key(field: CustomerSortField) -> SortKey {
+    use customer::Column;
+    let (column, nullable, time) = match field {
+        CustomerSortField::LastInteraction => (Column::LastInteraction, false, true),
+        CustomerSortField::CreatedAt => (Column::CreatedAt, false, true),
+        CustomerSortField::UpdatedAt => (Column::UpdatedAt, false, true),
+        CustomerSortField::PhoneNumber => (Column::PhoneNumber, false, false),
+        CustomerSortField::FirstContact => (Column::FirstContact, true, true),
+        CustomerSortField::LastMessageAt => (Column::LastMessageAt, true, true),
+        CustomerSortField::FirstName => (Column::FirstName, true, false),
+        CustomerSortField::LastName => (Column::LastName, true, false),
+        CustomerSortField::Email => (Column::Email, true, false),
+    };
+    SortKey {
+        column,
+        nullable,
+        time,
+    }
+}
+
+/// A cursor's sort value, typed as its column.
+#[derive(Debug, Clone, PartialEq)]
+enum CursorValue {
+    Time(DateTime<Utc>),
+    Text(String),
+}
+
+impl From<CursorValue> for sea_orm::Value {
+    fn from(v: CursorValue) -> Self {
+        match v {
+            CursorValue::Time(t) => t.into(),
+            CursorValue::Text(s) => s.into(),
+        }
+    }
+}
+
+/// A decoded cursor: the row's sort value (none for a null) and id.
+#[derive(Debug, Clone, PartialEq)]
+struct Cursor {
+    value: Option<CursorValue>,
+    id: Uuid,
+}
+
+/// What a cursor carries, before base64url: `{"s": sortBy, "v": value or null, "id": uuid}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CursorJson {
+    s: String,
+    v: Option<String>,
+    id: Uuid,
+}
+
+/// The sort value of a customer as a cursor writes it; timestamps in RFC 3339
+/// with milliseconds, which is exactly what is stored, so they round-trip.
+fn cursor_value(c: &Customer, field: CustomerSortField) -> Option<String> {
+    let t = |t: &DateTime<Utc>| time::format(t);
+    match field {
+        CustomerSortField::LastInteraction => Some(t(&c.last_interaction)),
+        CustomerSortField::CreatedAt => Some(t(&c.created_at)),
+        CustomerSortField::UpdatedAt => Some(t(&c.updated_at)),
+        CustomerSortField::PhoneNumber => Some(c.phone_number.clone()),
+        CustomerSortField::FirstContact => c.first_contact.as_ref().map(t),
+        CustomerSortField::LastMessageAt => c.last_message_at.as_ref().map(t),
+        CustomerSortField::FirstName => c.first_name.clone(),
+        CustomerSortField::LastName => c.last_name.clone(),
+        CustomerSortField::Email => c.email.clone(),
+    }
+}
+
+/// The opaque cursor of a customer in a list sorted by `field`.
+fn encode_cursor(c: &Customer, field: CustomerSortField) -> Result<String> {
+    use base64::Engine;
+    let json = serde_json::to_vec(&CursorJson {
+        s: field.as_str().to_owned(),
+        v: cursor_value(c, field),
+        id: c.id,
+    })
+    .map_err(Error::internal)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+}
+
+/// Reads a cursor given as `argument`; anything but a cursor this server
+/// made for the same `sortBy` is BAD_USER_INPUT.
+fn decode_cursor(text: &str, field: CustomerSortField, argument: &str) -> Result<Cursor> {
+    use base64::Engine;
+    let malformed = || Error::invalid(argument, "not a cursor of this list");
+    if text.len() > MAX_CURSOR_CHARS {
+        return Err(malformed());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| malformed())?;
+    let json: CursorJson = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    if json.s != field.as_str() {
+        return Err(Error::invalid(
+            argument,
+            "the cursor belongs to a list with another sortBy",
+        ));
+    }
+    let key = sort_key(field);
+    let value = match json.v {
+        None if key.nullable => None,
+        None => return Err(malformed()),
+        Some(v) if key.time => Some(CursorValue::Time(
+            DateTime::parse_from_rfc3339(&v)
+                .map_err(|_| malformed())?
+                .with_timezone(&Utc),
+        )),
+        Some(v) => Some(CursorValue::Text(v)),
+    };
+    Ok(Cursor { value, id: json.id })
+}
+
+/// Rows strictly after (`after == true`) or strictly before a cursor in the
+/// list order `dir`, nulls last, ties broken on id in the same direction.
+///
+/// DESC after (v, id0): `col < v OR (col = v AND id < id0) OR col IS NULL`;
+/// after (null, id0): `col IS NULL AND id < id0`. Before (v, id0):
+/// `col > v OR (col = v AND id > id0)`; before (null, id0):
+/// `col IS NOT NULL OR (col IS NULL AND id > id0)`. ASC swaps `<` and `>`.
+fn keyset(key: SortKey, dir: SortOrder, after: bool, cursor: &Cursor) -> sea_orm::Condition {
+    use customer::Column;
+    use sea_orm::Condition;
+    // Moving away from the cursor means larger values when the list is
+    // ascending and we look after it, or descending and we look before it.
+    let larger = matches!(dir, SortOrder::Asc) == after;
+    let past = |column: Column, v: sea_orm::Value| {
+        if larger {
+            column.gt(v)
+        } else {
+            column.lt(v)
+        }
+    };
+    let id = sea_orm::Value::from(cursor.id);
+    match &cursor.value {
+        Some(v) => {
+            let v = sea_orm::Value::from(v.clone());
+            let mut c = Condition::any().add(past(key.column, v.clone())).add(
+                Condition::all()
+                    .add(key.column.eq(v))
+                    .add(past(Column::Id, id)),
+            );
+            if key.nullable && after {
+                c = c.add(key.column.is_null());
+            }
+            c
+        }
+        None if after => Condition::all()
+            .add(key.column.is_null())
+            .add(past(Column::Id, id)),
+        None => Condition::any().add(key.column.is_not_null()).add(
+            Condition::all()
+                .add(key.column.is_null())
+                .add(past(Column::Id, id)),
+        ),
+    }
+}
+
+/// The list order reversed, so `last` can read the tail of a window first:
+/// nulls come first and ties break on id the other way.
+fn reverse_order(
+    q: Select<customer::Entity>,
+    key: SortKey,
+    dir: SortOrder,
+) -> Select<customer::Entity> {
+    let reversed = match dir {
+        SortOrder::Asc => Order::Desc,
+        SortOrder::Desc => Order::Asc,
+    };
+    let q = if key.nullable {
+        q.order_by_with_nulls(key.column, reversed.clone(), NullOrdering::First)
+    } else {
+        q.order_by(key.column, reversed.clone())
+    };
+    q.order_by(customer::Column::Id, reversed)
+}
+
+/// Reads `first`/`last`: negative is BAD_USER_INPUT, above the maximum is clamped.
+fn window_size(n: i64, argument: &str) -> Result<u64> {
+    if n < 0 {
+        return Err(Error::invalid(argument, "must be 0 or more"));
+    }
+    Ok(n.unsigned_abs().min(crate::domain::page::MAX_LIMIT))
+}
+
+/// A page of customers by keyset cursors over the same filters and order as
+/// [`list`], stable while rows are inserted and deleted between pages.
+///
+/// The flag in the direction of reading (`hasNextPage` for `first`,
+/// `hasPreviousPage` for `last`) comes from fetching one row more than asked;
+/// the other one is exact too: whether any row lies beyond the opposite
+/// cursor (`after` for `first`, `before` for `last`), false without one.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn connection(
+    ctx: &Ctx,
+    actor: &Actor,
+    query: &ConnectionQuery,
+) -> Result<ConnectionPage> {
+    query.filter.validate()?;
+    let (size, backward) = match (query.first, query.last) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_fields(vec![
+                FieldError::new("first", "give first or last, not both"),
+                FieldError::new("last", "give first or last, not both"),
+            ]))
+        }
+        (Some(n), None) => (window_size(n, "first")?, false),
+        (None, Some(n)) => (window_size(n, "last")?, true),
+        (None, None) => (DEFAULT_CONNECTION_SIZE, false),
+    };
+    let key = sort_key(query.sort_by);
+    let after = query
+        .after
+        .as_deref()
+        .map(|c| decode_cursor(c, query.sort_by, "after"))
+        .transpose()?;
+    let before = query
+        .before
+        .as_deref()
+        .map(|c| decode_cursor(c, query.sort_by, "before"))
+        .transpose()?;
+
+    let backend = ctx.db.get_database_backend();
+    let filtered = query.filter.apply(actor, backend, scope::customers(actor));
+    let total_count = filtered.clone().count(&ctx.db).await?;
+    let mut window = filtered.clone();
+    if let Some(c) = &after {
+        window = window.filter(keyset(key, query.sort_order, true, c));
+    }
+    if let Some(c) = &before {
+        window = window.filter(keyset(key, query.sort_order, false, c));
+    }
+    let window = if backward {
+        reverse_order(window, key, query.sort_order)
+    } else {
+        order(window, query.sort_by, query.sort_order)
+    };
+    let mut rows = window.limit(size + 1).all(&ctx.db).await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    if backward {
+        rows.reverse();
+    }
+    // Whether anything lies beyond the cursor opposite the reading direction.
+    let opposite = if backward {
+        before.as_ref().map(|c| (c, true))
+    } else {
+        after.as_ref().map(|c| (c, false))
+    };
+    let beyond = match opposite {
+        Some((c, after_it)) => filtered
+            .filter(keyset(key, query.sort_order, after_it, c))
+            .limit(1)
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .next()
+            .is_some(),
+        None => false,
+    };
+    let items = rows
+        .into_iter()
+        .map(|m| {
+            let c = Customer::try_from(m)?;
+            Ok((encode_cursor(&c, query.sort_by)?, c))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (has_next_page, has_previous_page) = if backward {
+        (beyond, more)
+    } else {
+        (more, beyond)
+    };
+    Ok(ConnectionPage {
+        items,
+        has_next_page,
+        has_previous_page,
+        total_count,
+    })
+}
+
+#[cfg(test)]
+mod connection_tests {
+    use super::*;
+
+    fn encode(json: serde_json::Value) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    #[test]
+    fn cursors_round_trip_milliseconds_and_reject_anything_else() {
+        let id = Uuid::now_v7();
+        let at = "2024-01-15T10:30:00.123Z";
+        let cursor = encode(serde_json::json!({ "s": "createdAt", "v": at, "id": id }));
+        let decoded = decode_cursor(&cursor, CustomerSortField::CreatedAt, "after").expect("valid");
+        match decoded.value {
+            Some(CursorValue::Time(t)) => assert_eq!(time::format(&t), at),
+            other => panic!("a time, not {other:?}"),
+        }
+        assert_eq!(decoded.id, id);
+        let null_name = encode(serde_json::json!({ "s": "firstName", "v": null, "id": id }));
+        assert_eq!(
+            decode_cursor(&null_name, CustomerSortField::FirstName, "after")
+                .expect("nullable column")
+                .value,
+            None
+        );
+        for (text, field) in [
+            (cursor.as_str(), CustomerSortField::UpdatedAt),
+            (null_name.as_str(), CustomerSortField::Email),
+            ("%%%", CustomerSortField::CreatedAt),
+            ("", CustomerSortField::CreatedAt),
+        ] {
+            assert!(matches!(
+                decode_cursor(text, field, "after"),
+                Err(Error::BadUserInput { .. })
+            ));
+        }
+        let null_time = encode(serde_json::json!({ "s": "createdAt", "v": null, "id": id }));
+        assert!(decode_cursor(&null_time, CustomerSortField::CreatedAt, "after").is_err());
+    }
 }

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::customers::{self, Customer};
+use super::events::{ChangeKindWire, Event};
 use super::{insert_chunked, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerChanges, CustomerInput, Field, Mode};
@@ -235,6 +236,10 @@ async fn store_batch(
     match written {
         Ok(()) => {
             txn.commit().await?;
+            let events = models
+                .iter()
+                .map(|(m, _, _)| Event::customer(&actor.tenant, ChangeKindWire::Created, m.id));
+            ctx.events.publish(&ctx.db, events.collect()).await;
             for (m, _, _) in models {
                 report.success.push(Customer::try_from(m)?);
             }

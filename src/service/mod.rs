@@ -6,7 +6,9 @@
 pub mod agents;
 pub mod conversations;
 pub mod customers;
+pub mod events;
 pub mod export;
+pub mod export_links;
 pub mod import;
 mod scope;
 pub mod seed;
@@ -32,6 +34,8 @@ pub struct Ctx {
     pub db: DatabaseConnection,
     /// Region for phone numbers written without a country code.
     pub region: phonenumber::country::Id,
+    /// Change events for subscriptions.
+    pub events: events::Events,
     /// Serializes write transactions on SQLite, which has one writer at a
     /// time: a deferred transaction that reads and then writes would fail
     /// with SQLITE_BUSY when another writer got there first.
@@ -66,6 +70,7 @@ impl Ctx {
         Self {
             db,
             region,
+            events: events::Events::default(),
             sqlite_writer: Arc::new(Mutex::new(())),
         }
     }

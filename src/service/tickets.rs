@@ -7,6 +7,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::conversations::text_input;
+use super::events::ChangeKindWire;
 use super::{customers, parse_id, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::string_enum;
@@ -110,6 +111,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
     customer.last_interaction = customer.last_interaction.max(now);
     customers::save(&*txn, customer).await?;
     txn.commit().await?;
+    super::customers::publish_customer(ctx, actor, ChangeKindWire::Updated, customer_id).await;
     model.try_into()
 }
 

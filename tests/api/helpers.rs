@@ -58,6 +58,8 @@ pub fn test_config(url: &str) -> Config {
         jwt_issuer: None,
         jwt_audience: None,
         default_region: "MX".to_owned(),
+        export_link: Default::default(),
+        graphql: Default::default(),
     }
 }
 
@@ -66,6 +68,14 @@ impl TestApp {
     /// A server on a fresh database of `backend`; `None` when PostgreSQL is
     /// wanted but cannot be had here (and not required).
     pub async fn new(backend: Backend) -> Option<TestApp> {
+        Self::with_config(backend, |_| {}).await
+    }
+
+    /// A server like [`TestApp::new`]'s, with `change` applied to its configuration.
+    pub async fn with_config(
+        backend: Backend,
+        change: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -77,7 +87,8 @@ impl TestApp {
             }
             Backend::Postgres => (postgres_database().await?, None),
         };
-        let config = test_config(&url);
+        let mut config = test_config(&url);
+        change(&mut config);
         let mut db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
             .await
             .expect("migrate");
@@ -87,10 +98,12 @@ impl TestApp {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
-        let state = AppState::new(
-            service::Ctx::new(db.clone(), phonenumber::country::Id::MX),
-            keys.clone(),
-        );
+        let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
+        ctx.events
+            .listen(&ctx.db, &url)
+            .await
+            .expect("listen for change events");
+        let state = AppState::configured(ctx, keys.clone(), &config.graphql);
         let app = clientela::app(state, Duration::from_secs(30));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

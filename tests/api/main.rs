@@ -2,8 +2,11 @@
 
 mod auth;
 mod batching;
+mod connection;
 mod conversations;
+mod export_link;
 mod graphql_customers;
+mod graphql_edges;
 mod helpers;
 mod resilience;
 mod rest_customers;
@@ -11,3 +14,4 @@ mod rest_errors;
 mod rest_export;
 mod smoke;
 mod statistics;
+mod subscriptions;

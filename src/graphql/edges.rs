@@ -1,0 +1,312 @@
+//! The safe edges of the public endpoint, besides the engine's own depth and
+//! complexity limits: a cap on aliases, a cap on batched operations, queries
+//! (never mutations) over GET, and CSRF prevention. Every refusal is a
+//! GraphQL error with `extensions.code`, answered at once.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{BatchRequest, ErrorExtensions, Request, ServerError, ServerResult, Variables};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// The message of a mutation sent over GET (the handler answers it 405).
+pub const MUTATION_OVER_GET: &str = "mutations must use POST: GET /graphql runs queries only";
+
+/// A request refused before it runs: its status and message.
+#[derive(Debug)]
+pub struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        refuse(self.status, &self.message)
+    }
+}
+
+/// A GraphQL-shaped refusal with code BAD_USER_INPUT.
+fn refuse(status: StatusCode, message: &str) -> Response {
+    let body = json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": "BAD_USER_INPUT" },
+    }] });
+    (status, Json(body)).into_response()
+}
+
+/// The media type of a request (`type/subtype`, lowercase), if it names one.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty())
+}
+
+/// A POST must say JSON: a browser's simple request (a form, `text/plain`)
+/// cannot, so a cross-site page cannot send one without a preflight.
+pub fn check_post(headers: &HeaderMap) -> Result<(), Refusal> {
+    match media_type(headers).as_deref() {
+        Some("application/json") | Some("application/graphql-response+json") => Ok(()),
+        _ => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "POST /graphql needs Content-Type: application/json (CSRF prevention)",
+        )),
+    }
+}
+
+/// A GET runs only when it could not be a browser's simple request: it has a
+/// Content-Type other than the three simple ones, or an
+/// `apollo-require-preflight` or `x-apollo-operation-name` header (Apollo
+/// Server's rule).
+pub fn check_get(headers: &HeaderMap) -> Result<(), Refusal> {
+    let non_simple = media_type(headers).is_some_and(|m| {
+        !matches!(
+            m.as_str(),
+            "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
+        )
+    });
+    let preflight_header = ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| !v.trim().is_empty())
+        });
+    if non_simple || preflight_header {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "GET /graphql needs an `apollo-require-preflight: true` header (or a non-simple \
+             Content-Type such as application/json) (CSRF prevention)",
+        ))
+    }
+}
+
+/// Whether a GET's query string asks to run an operation.
+pub fn asks_to_run(query: Option<&str>) -> bool {
+    let Some(query) = query else { return false };
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map(|pairs| pairs.iter().any(|(k, _)| k == "query" || k == "extensions"))
+        .unwrap_or(true)
+}
+
+/// Marks a request that came over GET, for the mutation check.
+pub struct ViaGet {
+    operation_name: Option<String>,
+}
+
+/// The request in a GET's query string: `query`, `variables` (JSON),
+/// `operationName`, `extensions` (JSON, for persisted queries).
+pub fn get_request(query: &str) -> Result<Request, Refusal> {
+    let bad = |message: String| Refusal::new(StatusCode::BAD_REQUEST, message);
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|_| bad("malformed query string".to_owned()))?;
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut request = Request::new(get("query").unwrap_or_default());
+    if let Some(name) = get("operationName").filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = get("variables").filter(|v| !v.is_empty()) {
+        let value: serde_json::Value = serde_json::from_str(variables)
+            .map_err(|e| bad(format!("variables must be a JSON object: {e}")))?;
+        request = request.variables(Variables::from_json(value));
+    }
+    if let Some(extensions) = get("extensions").filter(|v| !v.is_empty()) {
+        request.extensions = serde_json::from_str(extensions)
+            .map_err(|e| bad(format!("extensions must be a JSON object: {e}")))?;
+    }
+    let operation_name = request.operation_name.clone();
+    Ok(request.data(ViaGet { operation_name }))
+}
+
+/// A POST body: one request or a JSON array of at most `max_batch`.
+pub fn batch_request(body: &[u8], max_batch: usize) -> Result<BatchRequest, Refusal> {
+    let batch: BatchRequest = serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body must be a GraphQL request or a JSON array of them: {e}"),
+        )
+    })?;
+    if let BatchRequest::Batch(requests) = &batch {
+        if requests.is_empty() {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "a batched request needs at least one operation",
+            ));
+        }
+        if requests.len() > max_batch {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "a batched request may carry at most {max_batch} operations; this one has {}",
+                    requests.len()
+                ),
+            ));
+        }
+    }
+    Ok(batch)
+}
+
+/// The engine extension that checks every parsed document (also a persisted
+/// one): no more than `max_aliases` aliases, and no mutation over GET.
+/// With introspection off, a document that asks for `__schema` or `__type`
+/// is refused with a message that says so.
+#[derive(Clone, Copy)]
+pub struct DocumentGuard {
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+impl ExtensionFactory for DocumentGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+fn input_error(message: String) -> ServerError {
+    async_graphql::Error::new(message)
+        .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
+        .into_server_error(Default::default())
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DocumentGuard {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&doc);
+        if aliases > self.max_aliases {
+            return Err(input_error(format!(
+                "the document uses {aliases} aliases; at most {} are allowed",
+                self.max_aliases
+            )));
+        }
+        if !self.introspection && introspects(&doc) {
+            return Err(input_error(
+                "introspection is disabled on this server (CLIENTELA_GRAPHQL_INTROSPECTION)"
+                    .to_owned(),
+            ));
+        }
+        if let Some(get) = ctx.data_opt::<ViaGet>() {
+            if writes(&doc, get.operation_name.as_deref()) {
+                return Err(input_error(MUTATION_OVER_GET.to_owned()));
+            }
+        }
+        Ok(doc)
+    }
+}
+
+/// Whether the operation that would run (or, unnamed among many, any) is not a query.
+fn writes(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    let not_query = |ty: OperationType| ty != OperationType::Query;
+    match &doc.operations {
+        DocumentOperations::Single(op) => not_query(op.node.ty),
+        DocumentOperations::Multiple(ops) => match operation_name.and_then(|n| ops.get(n)) {
+            Some(op) => not_query(op.node.ty),
+            None => ops.values().any(|op| not_query(op.node.ty)),
+        },
+    }
+}
+
+/// Whether a document asks for `__schema` or `__type` anywhere.
+fn introspects(doc: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(inline) => in_set(&inline.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| in_set(&op.node.selection_set.node))
+        || doc
+            .fragments
+            .values()
+            .any(|f| in_set(&f.node.selection_set.node))
+}
+
+/// Field aliases written in a document (each fragment counted once).
+pub fn count_aliases(doc: &ExecutableDocument) -> usize {
+    let operations: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| in_set(&op.node.selection_set.node))
+        .sum();
+    let fragments: usize = doc
+        .fragments
+        .values()
+        .map(|f| in_set(&f.node.selection_set.node))
+        .sum();
+    operations + fragments
+}
+
+fn in_set(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(inline) => in_set(&inline.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: me { b: tenant } ...F ... on Query { c: me { role } } } fragment F on Query { d: me { agentId } }",
+        )
+        .expect("parse");
+        assert_eq!(count_aliases(&doc), 4);
+    }
+
+    #[test]
+    fn only_queries_run_over_get() {
+        let doc = async_graphql::parser::parse_query("query A { me { role } } mutation B { x }")
+            .expect("parse");
+        assert!(!writes(&doc, Some("A")));
+        assert!(writes(&doc, Some("B")));
+        assert!(writes(&doc, None));
+    }
+}

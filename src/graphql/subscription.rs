@@ -1,0 +1,138 @@
+//! Subscriptions: change events of the caller's tenant, over graphql-ws at
+//! /graphql/ws. The events come from `service::events` (in process on
+//! SQLite, through PostgreSQL NOTIFY across instances); a subscriber only
+//! ever receives its own tenant's, and loads what it shows with its own token.
+
+use async_graphql::{Context, Object, Subscription as SubscriptionRoot, ID};
+use futures::{Stream, StreamExt};
+use tokio::sync::broadcast::{self, error::RecvError};
+use uuid::Uuid;
+
+use super::types::{Conversation, Customer};
+use super::{caller, GqlResult};
+use crate::service::conversations::{self, Conversation as ConversationData};
+use crate::service::customers;
+use crate::service::events::{ChangeKind, Event};
+
+/// The root of subscriptions.
+#[derive(Default)]
+pub struct Subscription;
+
+/// Every event a receiver gets, skipping ahead when it fell behind.
+fn events(rx: broadcast::Receiver<Event>) -> impl Stream<Item = Event> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => return Some((event, rx)),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "a subscriber fell behind")
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+#[SubscriptionRoot]
+impl Subscription {
+    /// Changes to one customer, or to every customer of the caller's tenant when id is omitted.
+    async fn customer_changed(
+        &self,
+        cx: &Context<'_>,
+        id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = CustomerEvent>> {
+        let (ctx, actor) = caller(cx)?;
+        let wanted = match id {
+            Some(id) => Some(customers::get(ctx, actor, &id).await.gql()?.id),
+            None => None,
+        };
+        let tenant = actor.tenant.clone();
+        let rx = ctx.events.subscribe();
+        Ok(events(rx).filter_map(move |e| {
+            let keep = e.tenant == tenant
+                && e.conversation.is_none()
+                && wanted.is_none_or(|w| w == e.customer_id);
+            futures::future::ready(keep.then(|| CustomerEvent {
+                kind: e.kind.into(),
+                customer_id: e.customer_id,
+            }))
+        }))
+    }
+
+    /// Conversation changes, optionally for one customer.
+    async fn conversation_changed(
+        &self,
+        cx: &Context<'_>,
+        customer_id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = ConversationEvent>> {
+        let (ctx, actor) = caller(cx)?;
+        let wanted = match customer_id {
+            Some(id) => Some(customers::get(ctx, actor, &id).await.gql()?.id),
+            None => None,
+        };
+        let tenant = actor.tenant.clone();
+        let rx = ctx.events.subscribe();
+        Ok(events(rx).filter_map(move |e| {
+            let keep = e.tenant == tenant && wanted.is_none_or(|w| w == e.customer_id);
+            let event = e.conversation.filter(|_| keep).map(|c| ConversationEvent {
+                kind: e.kind.into(),
+                conversation: *c,
+            });
+            futures::future::ready(event)
+        }))
+    }
+}
+
+/// A change of a customer.
+pub struct CustomerEvent {
+    kind: ChangeKind,
+    customer_id: Uuid,
+}
+
+#[Object]
+impl CustomerEvent {
+    async fn kind(&self) -> ChangeKind {
+        self.kind
+    }
+    async fn customer_id(&self) -> ID {
+        ID(self.customer_id.to_string())
+    }
+    /// The customer as it is now; null once deleted.
+    async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+        if self.kind == ChangeKind::Deleted {
+            return Ok(None);
+        }
+        let (ctx, actor) = caller(cx)?;
+        Ok(customers::find(ctx, actor, &self.customer_id.to_string())
+            .await
+            .gql()?
+            .map(Customer::one))
+    }
+}
+
+/// A change of a conversation.
+pub struct ConversationEvent {
+    kind: ChangeKind,
+    conversation: ConversationData,
+}
+
+#[Object]
+impl ConversationEvent {
+    async fn kind(&self) -> ChangeKind {
+        self.kind
+    }
+    /// The conversation as the write left it (as it was, when deleted).
+    async fn conversation(&self, cx: &Context<'_>) -> async_graphql::Result<Conversation> {
+        // Reload unless deleted: a later write may have changed it since.
+        if self.kind != ChangeKind::Deleted {
+            let (ctx, actor) = caller(cx)?;
+            if let Some(now) = conversations::find(ctx, actor, &self.conversation.id.to_string())
+                .await
+                .gql()?
+            {
+                return Ok(Conversation::one(now));
+            }
+        }
+        Ok(Conversation::one(self.conversation.clone()))
+    }
+}
