@@ -23,12 +23,12 @@ use async_graphql::extensions::apollo_persisted_queries::{
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Schema};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{Actor, Keys};
 use crate::config::GraphqlConfig;
@@ -82,7 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/graphql",
             post(graphql_handler)
-                .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .get(graphql_get),
         )
         .route("/graphql/ws", axum::routing::get(ws_handler))
@@ -137,15 +137,32 @@ struct Caller(Result<Actor, Error>);
 async fn graphql_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if let Err(refusal) = edges::check_post(&headers) {
         return refusal.into_response();
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_refusal(rejection),
+    };
     match edges::batch_request(&body, state.graphql.graphql_max_batch) {
         Ok(batch) => execute(&state, &headers, batch).await,
         Err(refusal) => refusal.into_response(),
     }
+}
+
+/// A body that could not be read (over the 8 MiB limit, or cut off) as a
+/// GraphQL error with its code.
+fn body_refusal(rejection: BytesRejection) -> Response {
+    let status = rejection.status();
+    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge
+    } else {
+        Error::invalid("body", "could not read the request body")
+    };
+    let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
+    (error.status(), axum::Json(body)).into_response()
 }
 
 /// `GET /graphql`: the playground for a browser; a query from the query

@@ -694,17 +694,43 @@ pub async fn pages_for(
     status: Option<ConversationStatus>,
 ) -> Result<HashMap<Uuid, (Vec<Conversation>, Pagination)>> {
     let base = conversations_of(actor, customer_ids, status);
-    let totals = counts(ctx, base.clone(), "customer_id").await?;
-    let stmt = windowed(base, "customer_id", NEWEST_FIRST, page.offset(), page.limit);
-    let mut rows = grouped(ctx, stmt, |m: &conversation::Model| m.customer_id).await?;
-    customer_ids
+    let parent = |m: &conversation::Model| m.customer_id;
+    pages_of(
+        ctx,
+        base,
+        ("customer_id", parent),
+        NEWEST_FIRST,
+        customer_ids,
+        page,
+    )
+    .await
+}
+
+/// One page of each parent's children and each parent's total, in two
+/// statements: a grouped count and a window over `base`.
+async fn pages_of<M, T>(
+    ctx: &Ctx,
+    base: SelectStatement,
+    (column, parent_of): (&str, fn(&M) -> Uuid),
+    order: &str,
+    parents: &[Uuid],
+    page: PageRequest,
+) -> Result<HashMap<Uuid, (Vec<T>, Pagination)>>
+where
+    M: FromQueryResult,
+    T: TryFrom<M, Error = Error>,
+{
+    let totals = counts(ctx, base.clone(), column).await?;
+    let stmt = windowed(base, column, order, page.offset(), page.limit);
+    let mut rows = grouped(ctx, stmt, parent_of).await?;
+    parents
         .iter()
         .map(|id| {
             let items = rows
                 .remove(id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(Conversation::try_from)
+                .map(T::try_from)
                 .collect::<Result<_>>()?;
             Ok((
                 *id,
@@ -727,28 +753,14 @@ pub async fn message_pages_for(
         .and_where(message::Column::TenantId.eq(actor.tenant.as_str()))
         .and_where(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
         .to_owned();
-    let totals = counts(ctx, base.clone(), "conversation_id").await?;
-    let stmt = windowed(
+    let parent = |m: &message::Model| m.conversation_id;
+    pages_of(
+        ctx,
         base,
-        "conversation_id",
+        ("conversation_id", parent),
         "sent_at ASC, id ASC",
-        page.offset(),
-        page.limit,
-    );
-    let mut rows = grouped(ctx, stmt, |m: &message::Model| m.conversation_id).await?;
-    conversation_ids
-        .iter()
-        .map(|id| {
-            let items = rows
-                .remove(id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(Message::try_from)
-                .collect::<Result<_>>()?;
-            Ok((
-                *id,
-                (items, page.pagination(totals.get(id).copied().unwrap_or(0))),
-            ))
-        })
-        .collect()
+        conversation_ids,
+        page,
+    )
+    .await
 }

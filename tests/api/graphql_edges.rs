@@ -426,3 +426,33 @@ async fn introspection_can_be_turned_off() {
         .await,
     );
 }
+
+/// POSTs a GraphQL body padded to about `bytes` with an unused variable.
+async fn padded_post(app: &TestApp, bytes: usize) -> (reqwest::StatusCode, serde_json::Value) {
+    let body = serde_json::json!({ "query": "{ me { role } }", "variables": { "pad": "x".repeat(bytes) } });
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(app.admin())
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status();
+    (status, resp.json().await.expect("json body"))
+}
+
+async fn bodies_up_to_eight_mebibytes_run_and_larger_ones_are_payload_too_large(app: TestApp) {
+    let (status, body) = padded_post(&app, 3 * 1024 * 1024).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["role"], "ADMIN");
+    let (status, body) = padded_post(&app, 9 * 1024 * 1024).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+}
+
+mod body_limit {
+    use super::*;
+    crate::db_tests!(bodies_up_to_eight_mebibytes_run_and_larger_ones_are_payload_too_large);
+}
