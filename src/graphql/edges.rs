@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
+};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
+use async_graphql::ValidationResult;
 use async_graphql::{BatchRequest, ErrorExtensions, Request, ServerError, ServerResult, Variables};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -204,7 +207,10 @@ impl Extension for DocumentGuard {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(super::with_code)?;
         let aliases = count_aliases(&doc);
         if aliases > self.max_aliases {
             return Err(input_error(format!(
@@ -224,6 +230,19 @@ impl Extension for DocumentGuard {
             }
         }
         Ok(doc)
+    }
+
+    /// The engine's validation errors (unknown fields, wrong argument types,
+    /// unknown enum values) get their code here, so they carry one over
+    /// WebSocket as well as over HTTP.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx)
+            .await
+            .map_err(|errors| errors.into_iter().map(super::with_code).collect())
     }
 }
 

@@ -228,18 +228,21 @@ async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> 
 /// wrong type, an unknown enum value) carry no code; the contract gives every
 /// failed operation one, and these are all the caller's input.
 fn with_codes(errors: &mut [async_graphql::ServerError]) {
-    for error in errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            // Apollo clients retry with the full query on this exact code.
-            let code = if error.message == "PersistedQueryNotFound" {
-                "PERSISTED_QUERY_NOT_FOUND"
-            } else {
-                "BAD_USER_INPUT"
-            };
-            extensions.set("code", code);
-        }
+    errors.iter_mut().for_each(add_code);
+}
+
+/// Gives an error the code BAD_USER_INPUT unless it has one.
+fn add_code(error: &mut async_graphql::ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", "BAD_USER_INPUT");
     }
+}
+
+/// [`add_code`] for an owned error.
+fn with_code(mut error: async_graphql::ServerError) -> async_graphql::ServerError {
+    add_code(&mut error);
+    error
 }
 
 /// The service context and the authenticated caller of a resolver.

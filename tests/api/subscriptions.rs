@@ -330,3 +330,24 @@ async fn a_write_through_one_instance_reaches_a_subscriber_of_another() {
         "Remota"
     );
 }
+
+async fn an_invalid_subscription_is_an_error_with_a_code(app: TestApp) {
+    let base = format!("http://{}", app.addr);
+    let query = "subscription { customerChanged { noSuchField } }";
+    let mut sub = Subscriber::start(&base, Some(&app.admin()), query)
+        .await
+        .expect("accepted");
+    // async-graphql answers a document that fails validation with a `next`
+    // carrying the errors (then `complete`); what matters is the code.
+    let payload = sub.next(Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(payload["data"], Value::Null, "{payload}");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{payload}"
+    );
+}
+
+mod invalid {
+    use super::*;
+    crate::db_tests!(an_invalid_subscription_is_an_error_with_a_code);
+}
