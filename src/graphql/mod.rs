@@ -231,11 +231,18 @@ fn with_codes(errors: &mut [async_graphql::ServerError]) {
     errors.iter_mut().for_each(add_code);
 }
 
-/// Gives an error the code BAD_USER_INPUT unless it has one.
+/// Gives an error its code unless it has one: PERSISTED_QUERY_NOT_FOUND for
+/// an unknown persisted-query hash, BAD_USER_INPUT for the rest.
 fn add_code(error: &mut async_graphql::ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
-        extensions.set("code", "BAD_USER_INPUT");
+        // Apollo clients retry with the full query on this exact code.
+        let code = if error.message == "PersistedQueryNotFound" {
+            "PERSISTED_QUERY_NOT_FOUND"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        extensions.set("code", code);
     }
 }
 
