@@ -83,6 +83,7 @@ pub fn routes() -> Router<AppState> {
             "/graphql",
             post(graphql_handler)
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                .layer(axum::middleware::from_fn(refuse_declared_oversize))
                 .get(graphql_get),
         )
         .route("/graphql/ws", axum::routing::get(ws_handler))
@@ -161,6 +162,28 @@ fn body_refusal(rejection: BytesRejection) -> Response {
     } else {
         Error::invalid("body", "could not read the request body")
     };
+    error_response(&error)
+}
+
+/// Refuses a body whose declared length is over the limit before reading any
+/// of it (a body without a length is cut off at the limit while it is read).
+async fn refuse_declared_oversize(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return error_response(&Error::PayloadTooLarge);
+    }
+    next.run(req).await
+}
+
+/// A crate error as a GraphQL response with its HTTP status.
+fn error_response(error: &Error) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
     (error.status(), axum::Json(body)).into_response()
 }
