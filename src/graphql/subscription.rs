@@ -42,12 +42,14 @@ impl Subscription {
         id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = CustomerEvent>> {
         let (ctx, actor) = caller(cx)?;
+        // Listen before anything else, so no change made while the
+        // subscription starts is missed.
+        let rx = ctx.events.subscribe();
         let wanted = match id {
             Some(id) => Some(customers::get(ctx, actor, &id).await.gql()?.id),
             None => None,
         };
         let tenant = actor.tenant.clone();
-        let rx = ctx.events.subscribe();
         Ok(events(rx).filter_map(move |e| {
             let keep = e.tenant == tenant
                 && e.conversation.is_none()
@@ -66,12 +68,14 @@ impl Subscription {
         customer_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = ConversationEvent>> {
         let (ctx, actor) = caller(cx)?;
+        // Listen before anything else, so no change made while the
+        // subscription starts is missed.
+        let rx = ctx.events.subscribe();
         let wanted = match customer_id {
             Some(id) => Some(customers::get(ctx, actor, &id).await.gql()?.id),
             None => None,
         };
         let tenant = actor.tenant.clone();
-        let rx = ctx.events.subscribe();
         Ok(events(rx).filter_map(move |e| {
             let keep = e.tenant == tenant && wanted.is_none_or(|w| w == e.customer_id);
             let event = e.conversation.filter(|_| keep).map(|c| ConversationEvent {

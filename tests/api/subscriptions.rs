@@ -54,8 +54,10 @@ impl Subscriber {
             .send(Message::text(subscribe.to_string()))
             .await
             .expect("subscribe");
-        // The server registers the subscription as it reads the message; give it a moment.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // graphql-ws does not acknowledge a subscribe; the server starts
+        // listening as soon as it reads the message (before any lookup), so
+        // a second is a wide margin even on a loaded machine.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         Some(Subscriber { socket })
     }
 
