@@ -49,15 +49,6 @@ pub struct PageKey<F> {
     pub filter: F,
 }
 
-impl<F> PageKey<F> {
-    fn request(&self) -> PageRequest {
-        PageRequest {
-            page: self.page,
-            limit: self.limit,
-        }
-    }
-}
-
 /// Every loader of one request.
 pub struct Loaders {
     pub customers: DataLoader<CustomerLoader>,
@@ -175,13 +166,7 @@ impl Loader<ConversationPageKey> for ConversationsByCustomerLoader {
         for ((page, limit, status), parents) in
             groups(keys.iter().map(|k| ((k.page, k.limit, k.filter), k.parent)))
         {
-            let request = PageKey {
-                parent: Uuid::nil(),
-                page,
-                limit,
-                filter: status,
-            }
-            .request();
+            let request = PageRequest { page, limit };
             let found =
                 conversations::pages_for(&self.0.ctx, &self.0.actor, &parents, request, status)
                     .await?;

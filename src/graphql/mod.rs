@@ -131,7 +131,8 @@ fn connection_data(
 }
 
 /// The caller of a GraphQL request, or why there is none.
-struct Caller(Result<Actor, Error>);
+/// (Authentication only ever fails as UNAUTHENTICATED; the text says why.)
+struct Caller(Result<Actor, &'static str>);
 
 /// `POST /graphql`: one operation, or a JSON array of at most
 /// `CLIENTELA_GRAPHQL_MAX_BATCH`; the body must say JSON (CSRF prevention).
@@ -206,17 +207,22 @@ async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri
 
 /// Runs a request (or a batch) as the caller of the Authorization header.
 async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> Response {
+    // One verification per HTTP request, whatever the number of operations.
+    let caller = match crate::rest::bearer_token(headers) {
+        Ok(Some(token)) => state.keys.verify(token),
+        Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
+        Err(e) => Err(e),
+    };
+    let caller = caller.map_err(|e| match e {
+        Error::Unauthenticated(why) => why,
+        _ => "invalid credentials",
+    });
     let with_caller = |req: async_graphql::Request| {
-        let caller = match crate::rest::bearer_token(headers) {
-            Ok(Some(token)) => state.keys.verify(token),
-            Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
-            Err(e) => Err(e),
-        };
         let req = match &caller {
             Ok(actor) => req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone())),
             Err(_) => req,
         };
-        req.data(Caller(caller))
+        req.data(Caller(caller.clone()))
     };
     let batch = match batch {
         BatchRequest::Single(req) => BatchRequest::Single(with_caller(req)),
@@ -280,7 +286,7 @@ fn caller<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a Ctx
     let ctx = cx.data::<Ctx>()?;
     match &cx.data::<Caller>()?.0 {
         Ok(actor) => Ok((ctx, actor)),
-        Err(e) => Err(gql_error(e)),
+        Err(why) => Err(gql_error(&Error::Unauthenticated(why))),
     }
 }
 
