@@ -339,6 +339,7 @@ mod tests {
             default_region: "MX".into(),
             export_link: Default::default(),
             graphql: Default::default(),
+            limits: Default::default(),
         }
     }
 

@@ -62,6 +62,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub graphql: GraphqlConfig,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
 }
 
 /// Settings of the short-lived export links (GraphQL `exportLink`).
@@ -92,8 +95,12 @@ pub struct GraphqlConfig {
     #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
     pub graphql_max_depth: usize,
 
-    /// Highest complexity (fields selected) a GraphQL operation may have.
-    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
+    /// Highest cost a GraphQL operation may have: each field costs 1, and a list field costs its `limit`/`first` (its default when absent) times its children's cost.
+    #[arg(
+        long,
+        env = "CLIENTELA_GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 10_000
+    )]
     pub graphql_max_complexity: usize,
 
     /// Most field aliases one GraphQL document may use.
@@ -116,18 +123,102 @@ pub struct GraphqlConfig {
     /// Queries kept for Apollo automatic persisted queries (per process, least recently used dropped).
     #[arg(long, env = "CLIENTELA_GRAPHQL_APQ_CACHE", default_value_t = 1000)]
     pub graphql_apq_cache: usize,
+
+    /// Bytes of query text the persisted-query cache may hold in all (least recently used dropped).
+    #[arg(long, env = "CLIENTELA_GRAPHQL_APQ_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub graphql_apq_cache_bytes: usize,
+
+    /// Largest GraphQL query document in bytes (variables not counted).
+    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_DOCUMENT", default_value_t = 100 * 1024)]
+    pub graphql_max_document: usize,
 }
 
 impl Default for GraphqlConfig {
     fn default() -> Self {
         Self {
             graphql_max_depth: 12,
-            graphql_max_complexity: 2000,
+            graphql_max_complexity: 10_000,
             graphql_max_aliases: 30,
             graphql_max_batch: 10,
             graphql_introspection: true,
             graphql_apq_cache: 1000,
+            graphql_apq_cache_bytes: 8 * 1024 * 1024,
+            graphql_max_document: 100 * 1024,
         }
+    }
+}
+
+/// Limits that keep slow, broken or hostile clients from stalling, starving
+/// or ballooning the server.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// Requests per second one token (or, without a valid token, one client address) may make; bursts of twice that pass. 0 turns rate limiting off.
+    #[arg(long, env = "CLIENTELA_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+
+    /// Seconds a client may accept no bytes of a response (an export, say) before it is disconnected.
+    #[arg(long, env = "CLIENTELA_SEND_TIMEOUT", default_value_t = 30)]
+    pub send_timeout_secs: u64,
+
+    /// Seconds a client has to send a whole request head; also how long an idle keep-alive connection stays open.
+    #[arg(long, env = "CLIENTELA_HEADER_READ_TIMEOUT", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
+    /// Most open client connections; more are answered 503 and closed.
+    #[arg(long, env = "CLIENTELA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most open connections from one client address; more are answered 503 and closed.
+    #[arg(long, env = "CLIENTELA_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
+    /// Most exports one tenant may stream at once; more are answered 429.
+    #[arg(long, env = "CLIENTELA_MAX_EXPORTS_PER_TENANT", default_value_t = 4)]
+    pub max_exports_per_tenant: usize,
+
+    /// Largest WebSocket message (and frame) in bytes on /graphql/ws.
+    #[arg(long, env = "CLIENTELA_WS_MAX_MESSAGE", default_value_t = 1024 * 1024)]
+    pub ws_max_message: usize,
+
+    /// Seconds a WebSocket has to send `connection_init` before it is closed (4408).
+    #[arg(long, env = "CLIENTELA_WS_INIT_TIMEOUT", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+
+    /// Most WebSockets one token may hold open at once.
+    #[arg(long, env = "CLIENTELA_WS_MAX_PER_TOKEN", default_value_t = 16)]
+    pub ws_max_per_token: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit: 100,
+            send_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            max_exports_per_tenant: 4,
+            ws_max_message: 1024 * 1024,
+            ws_init_timeout_secs: 10,
+            ws_max_per_token: 16,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// [`Self::send_timeout_secs`] as a duration.
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_secs(self.send_timeout_secs)
+    }
+
+    /// [`Self::header_read_timeout_secs`] as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// [`Self::ws_init_timeout_secs`] as a duration.
+    pub fn ws_init_timeout(&self) -> Duration {
+        Duration::from_secs(self.ws_init_timeout_secs)
     }
 }
 
@@ -190,7 +281,9 @@ mod tests {
                 ours.graphql_max_aliases,
                 ours.graphql_max_batch,
                 ours.graphql_introspection,
-                ours.graphql_apq_cache
+                ours.graphql_apq_cache,
+                ours.graphql_apq_cache_bytes,
+                ours.graphql_max_document,
             ),
             (
                 clap.graphql_max_depth,
@@ -198,9 +291,13 @@ mod tests {
                 clap.graphql_max_aliases,
                 clap.graphql_max_batch,
                 clap.graphql_introspection,
-                clap.graphql_apq_cache
+                clap.graphql_apq_cache,
+                clap.graphql_apq_cache_bytes,
+                clap.graphql_max_document,
             )
         );
+        let (ours, clap) = (LimitsConfig::default(), cli.config.limits);
+        assert_eq!(format!("{ours:?}"), format!("{clap:?}"));
         assert_eq!(
             ExportLinkConfig::default().export_link_ttl,
             cli.config.export_link.export_link_ttl

@@ -49,6 +49,13 @@ pub enum Error {
     /// 413: the body is over the route's limit.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// 429: the caller is over its share (requests per second, concurrent
+    /// exports, open sockets); it may try again after `retry_after` seconds.
+    #[error("{what}; try again in {retry_after} s")]
+    RateLimited {
+        what: &'static str,
+        retry_after: u64,
+    },
     /// 415: the body is not JSON where JSON is required.
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
@@ -99,8 +106,18 @@ impl Error {
             Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
             Self::PhoneTaken { .. } => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable | Self::Disabled(_) => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// Seconds the caller should wait before trying again (`Retry-After`), if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::Unavailable => Some(1),
+            _ => None,
         }
     }
 
@@ -114,6 +131,7 @@ impl Error {
             Self::BadUserInput { .. } => StatusCode::BAD_REQUEST,
             Self::PhoneTaken { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable | Self::Disabled(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

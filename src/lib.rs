@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod http;
 pub mod rest;
 pub mod seed;
 pub mod service;
@@ -31,20 +32,30 @@ pub struct AppState {
     pub schema: graphql::AppSchema,
     /// The limits of the GraphQL endpoint.
     pub graphql: Arc<config::GraphqlConfig>,
+    /// The limits that keep hostile clients in check.
+    pub limits: Arc<config::LimitsConfig>,
+    /// Requests per second per token and per client address.
+    pub rate_limiter: http::RateLimiter,
 }
 
 impl AppState {
     /// State over a migrated database and the token keys, with the default
-    /// GraphQL limits.
+    /// limits.
     pub fn new(ctx: service::Ctx, keys: auth::Keys) -> Self {
-        Self::configured(ctx, keys, &config::GraphqlConfig::default())
+        Self::configured(
+            ctx,
+            keys,
+            &config::GraphqlConfig::default(),
+            &config::LimitsConfig::default(),
+        )
     }
 
-    /// State with the given GraphQL limits.
+    /// State with the given limits.
     pub fn configured(
         ctx: service::Ctx,
         keys: auth::Keys,
         graphql: &config::GraphqlConfig,
+        limits: &config::LimitsConfig,
     ) -> Self {
         let keys = Arc::new(keys);
         let schema = graphql::build_schema(ctx.clone(), keys.clone(), graphql);
@@ -53,6 +64,8 @@ impl AppState {
             keys,
             schema,
             graphql: Arc::new(graphql.clone()),
+            limits: Arc::new(limits.clone()),
+            rate_limiter: http::RateLimiter::new(limits.rate_limit),
         }
     }
 }
@@ -64,7 +77,11 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         .merge(rest::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .fallback(rest::not_found)
+        .fallback(http::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::identify,
+        ))
         .with_state(state)
         .layer(
             // Spans carry the path only: a query string may hold a token.
@@ -73,7 +90,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
             ),
         )
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
-        .layer(CatchPanicLayer::custom(rest::panic_response))
+        .layer(CatchPanicLayer::custom(http::panic_response))
 }
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> StatusCode {

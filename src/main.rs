@@ -150,7 +150,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .listen(&ctx.db, &url)
         .await
         .context("could not listen for change events")?;
-    let state = AppState::configured(ctx, keys.clone(), &config.config.graphql);
+    let state = AppState::configured(
+        ctx,
+        keys.clone(),
+        &config.config.graphql,
+        &config.config.limits,
+    );
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("could not listen on {}", config.addr))?;
@@ -171,9 +176,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let app = clientela::app(state, config.request_timeout());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    clientela::http::serve(
+        listener,
+        app,
+        &config.config.limits,
+        Duration::from_secs(20),
+        shutdown(),
+    )
+    .await?;
     Ok(())
 }
 

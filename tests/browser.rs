@@ -57,6 +57,7 @@ impl Server {
             default_region: "MX".to_owned(),
             export_link: Default::default(),
             graphql: Default::default(),
+            limits: Default::default(),
         };
         let db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
             .await
@@ -71,7 +72,16 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move {
+            clientela::http::serve(
+                listener,
+                app,
+                &Default::default(),
+                Duration::from_secs(1),
+                std::future::pending(),
+            )
+            .await
+        });
         Server {
             addr,
             keys,

@@ -29,6 +29,7 @@ fn config() -> Config {
         default_region: "MX".into(),
         export_link: Default::default(),
         graphql: Default::default(),
+        limits: Default::default(),
     }
 }
 

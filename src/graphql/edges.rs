@@ -19,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::config::GraphqlConfig;
+
 /// The message of a mutation sent over GET (the handler answers it 405).
 pub const MUTATION_OVER_GET: &str = "mutations must use POST: GET /graphql runs queries only";
 
@@ -118,9 +120,25 @@ pub struct ViaGet {
     operation_name: Option<String>,
 }
 
+/// Refuses a query document over `CLIENTELA_GRAPHQL_MAX_DOCUMENT` bytes
+/// before it is parsed (variables are bounded by the body limit).
+fn check_document(request: &Request, limits: &GraphqlConfig) -> Result<(), Refusal> {
+    let size = request.query.len();
+    if size > limits.graphql_max_document {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the query document has {size} bytes; at most {} are allowed",
+                limits.graphql_max_document
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The request in a GET's query string: `query`, `variables` (JSON),
 /// `operationName`, `extensions` (JSON, for persisted queries).
-pub fn get_request(query: &str) -> Result<Request, Refusal> {
+pub fn get_request(query: &str, limits: &GraphqlConfig) -> Result<Request, Refusal> {
     let bad = |message: String| Refusal::new(StatusCode::BAD_REQUEST, message);
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query).map_err(|_| bad("malformed query string".to_owned()))?;
@@ -144,12 +162,15 @@ pub fn get_request(query: &str) -> Result<Request, Refusal> {
         request.extensions = serde_json::from_str(extensions)
             .map_err(|e| bad(format!("extensions must be a JSON object: {e}")))?;
     }
+    check_document(&request, limits)?;
     let operation_name = request.operation_name.clone();
     Ok(request.data(ViaGet { operation_name }))
 }
 
-/// A POST body: one request or a JSON array of at most `max_batch`.
-pub fn batch_request(body: &[u8], max_batch: usize) -> Result<BatchRequest, Refusal> {
+/// A POST body: one request or a JSON array of at most
+/// `CLIENTELA_GRAPHQL_MAX_BATCH`, each document within its size cap.
+pub fn batch_request(body: &[u8], limits: &GraphqlConfig) -> Result<BatchRequest, Refusal> {
+    let max_batch = limits.graphql_max_batch;
     let batch: BatchRequest = serde_json::from_slice(body).map_err(|e| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -173,6 +194,7 @@ pub fn batch_request(body: &[u8], max_batch: usize) -> Result<BatchRequest, Refu
             ));
         }
     }
+    batch.iter().try_for_each(|r| check_document(r, limits))?;
     Ok(batch)
 }
 
@@ -183,6 +205,7 @@ pub fn batch_request(body: &[u8], max_batch: usize) -> Result<BatchRequest, Refu
 #[derive(Clone, Copy)]
 pub struct DocumentGuard {
     pub max_aliases: usize,
+    pub max_complexity: usize,
     pub introspection: bool,
 }
 
@@ -240,9 +263,19 @@ impl Extension for DocumentGuard {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
+        let result = next
+            .run(ctx)
             .await
-            .map_err(|errors| errors.into_iter().map(super::with_code).collect())
+            .map_err(|errors| errors.into_iter().map(super::with_code).collect::<Vec<_>>())?;
+        // The cost is known here, before anything runs: refuse it whole.
+        if result.complexity > self.max_complexity {
+            return Err(vec![input_error(format!(
+                "the operation costs {}; at most {} is allowed (CLIENTELA_GRAPHQL_MAX_COMPLEXITY): \
+                 ask for fewer rows (limit, first) or fewer nested lists",
+                result.complexity, self.max_complexity
+            ))]);
+        }
+        Ok(result)
     }
 }
 

@@ -2,6 +2,7 @@
 //! errors to `extensions.code`. Resolvers call `service::` functions and
 //! wrap what they return; they never touch sea_orm.
 
+mod apq;
 mod connection;
 mod conversation_mutation;
 mod edges;
@@ -17,15 +18,10 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::extensions::apollo_persisted_queries::{
-    ApolloPersistedQueries, LruCacheStorage,
-};
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Schema};
 use async_graphql_axum::GraphQLResponse;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -33,6 +29,7 @@ use axum::Router;
 use crate::auth::{Actor, Keys};
 use crate::config::GraphqlConfig;
 use crate::error::Error;
+use crate::http::Identity;
 use crate::service::Ctx;
 use crate::AppState;
 
@@ -51,19 +48,20 @@ pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSch
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
         .data(keys)
-        .limit_depth(limits.graphql_max_depth)
-        .limit_complexity(limits.graphql_max_complexity);
+        .limit_depth(limits.graphql_max_depth);
     if !limits.graphql_introspection {
         builder = builder.disable_introspection();
     }
-    if let Some(capacity) = std::num::NonZeroUsize::new(limits.graphql_apq_cache) {
-        builder = builder.extension(ApolloPersistedQueries::new(LruCacheStorage::new(
-            capacity.get(),
-        )));
+    if let Some(entries) = std::num::NonZeroUsize::new(limits.graphql_apq_cache) {
+        builder = builder.extension(apq::PersistedQueries::new(
+            entries,
+            limits.graphql_apq_cache_bytes,
+        ));
     }
     builder
         .extension(edges::DocumentGuard {
             max_aliases: limits.graphql_max_aliases,
+            max_complexity: limits.graphql_max_complexity,
             introspection: limits.graphql_introspection,
         })
         .finish()
@@ -82,8 +80,7 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/graphql",
             post(graphql_handler)
-                .layer(DefaultBodyLimit::max(BODY_LIMIT))
-                .layer(axum::middleware::from_fn(refuse_declared_oversize))
+                .layer(DefaultBodyLimit::disable())
                 .get(graphql_get),
         )
         .route("/graphql/ws", axum::routing::get(ws_handler))
@@ -136,93 +133,96 @@ struct Caller(Result<Actor, &'static str>);
 
 /// `POST /graphql`: one operation, or a JSON array of at most
 /// `CLIENTELA_GRAPHQL_MAX_BATCH`; the body must say JSON (CSRF prevention).
-async fn graphql_handler(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if let Err(refusal) = edges::check_post(&headers) {
+///
+/// The caller is known before the body is read: without a valid token the
+/// answer is 401 and nothing of the body is read, parsed or cached. Only an
+/// admin (bulk import) may send up to 8 MiB; other roles, whose operations
+/// never need that much, up to the 1 MiB of an ordinary request.
+async fn graphql_handler(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let actor = match Identity::from_parts(&parts, &state.keys).actor() {
+        Ok(actor) => actor,
+        Err(e) => return error_response(&e),
+    };
+    if let Err(refusal) = edges::check_post(&parts.headers) {
         return refusal.into_response();
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_refusal(rejection),
-    };
-    match edges::batch_request(&body, state.graphql.graphql_max_batch) {
-        Ok(batch) => execute(&state, &headers, batch).await,
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-/// A body that could not be read (over the 8 MiB limit, or cut off) as a
-/// GraphQL error with its code.
-fn body_refusal(rejection: BytesRejection) -> Response {
-    let status = rejection.status();
-    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::PayloadTooLarge
-    } else {
-        Error::invalid("body", "could not read the request body")
-    };
-    error_response(&error)
-}
-
-/// Refuses a body whose declared length is over the limit before reading any
-/// of it (a body without a length is cut off at the limit while it is read).
-async fn refuse_declared_oversize(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let declared = req
-        .headers()
+    let limit = body_limit(&actor);
+    let declared = parts
+        .headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+    // A declared length over the limit is refused before a byte is read; a
+    // body without one is cut off at the limit while it is read.
+    if declared.is_some_and(|n| n > limit as u64) {
         return error_response(&Error::PayloadTooLarge);
     }
-    next.run(req).await
-}
-
-/// A crate error as a GraphQL response with its HTTP status.
-fn error_response(error: &Error) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
-    (error.status(), axum::Json(body)).into_response()
-}
-
-/// `GET /graphql`: the playground for a browser; a query from the query
-/// string (`query`, `variables`, `operationName`, `extensions`) for a client
-/// that sent a preflight header; never a mutation.
-async fn graphql_get(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    if playground::is_browser(&headers) || !edges::asks_to_run(uri.query()) {
-        return playground::playground(headers).await;
-    }
-    if let Err(refusal) = edges::check_get(&headers) {
-        return refusal.into_response();
-    }
-    match edges::get_request(uri.query().unwrap_or_default()) {
-        Ok(request) => execute(&state, &headers, BatchRequest::Single(request)).await,
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(e) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let error = if too_large {
+                Error::PayloadTooLarge
+            } else {
+                Error::invalid("body", "could not read the request body")
+            };
+            return error_response(&error);
+        }
+    };
+    match edges::batch_request(&body, &state.graphql) {
+        Ok(batch) => execute(&state, actor, batch).await,
         Err(refusal) => refusal.into_response(),
     }
 }
 
-/// Runs a request (or a batch) as the caller of the Authorization header.
-async fn execute(state: &AppState, headers: &HeaderMap, batch: BatchRequest) -> Response {
-    // One verification per HTTP request, whatever the number of operations.
-    let caller = match crate::rest::bearer_token(headers) {
-        Ok(Some(token)) => state.keys.verify(token),
-        Ok(None) => Err(Error::Unauthenticated("missing bearer token")),
-        Err(e) => Err(e),
+/// The largest body `actor` may POST to /graphql.
+fn body_limit(actor: &Actor) -> usize {
+    match actor.role {
+        crate::auth::Role::Admin => BODY_LIMIT,
+        _ => crate::rest::BODY_LIMIT,
+    }
+}
+
+/// A crate error as a GraphQL response with its HTTP status (and
+/// `Retry-After` where it has one): the one place GraphQL refusals made
+/// outside the engine are rendered.
+pub fn error_response(error: &Error) -> Response {
+    error.log();
+    let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
+    let mut response = (error.status(), axum::Json(body)).into_response();
+    crate::http::set_retry_after(&mut response, error);
+    response
+}
+
+/// `GET /graphql`: the playground for a browser (public); a query from the
+/// query string (`query`, `variables`, `operationName`, `extensions`) for an
+/// authenticated client that sent a preflight header; never a mutation.
+async fn graphql_get(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let (headers, uri) = (&parts.headers, &parts.uri);
+    if playground::is_browser(headers) || !edges::asks_to_run(uri.query()) {
+        return playground::playground(headers.clone()).await;
+    }
+    let actor = match Identity::from_parts(&parts, &state.keys).actor() {
+        Ok(actor) => actor,
+        Err(e) => return error_response(&e),
     };
-    let caller = caller.map_err(|e| match e {
-        Error::Unauthenticated(why) => why,
-        _ => "invalid credentials",
-    });
+    if let Err(refusal) = edges::check_get(headers) {
+        return refusal.into_response();
+    }
+    match edges::get_request(uri.query().unwrap_or_default(), &state.graphql) {
+        Ok(request) => execute(&state, actor, BatchRequest::Single(request)).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Runs a request (or a batch) as `actor`.
+async fn execute(state: &AppState, actor: Actor, batch: BatchRequest) -> Response {
     let with_caller = |req: async_graphql::Request| {
-        let req = match &caller {
-            Ok(actor) => req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone())),
-            Err(_) => req,
-        };
-        req.data(Caller(caller.clone()))
+        req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()))
+            .data(Caller(Ok(actor.clone())))
     };
     let batch = match batch {
         BatchRequest::Single(req) => BatchRequest::Single(with_caller(req)),

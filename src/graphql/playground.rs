@@ -117,7 +117,9 @@ pub async fn asset(Path(file): Path<String>) -> Response {
             asset.body,
         )
             .into_response(),
-        None => crate::rest::not_found().await,
+        None => {
+            crate::http::error_response("/graphql/assets", &crate::error::Error::NotFound("asset"))
+        }
     }
 }
 

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
 use super::body::{self, customer_doc};
-use super::{bearer_token, QueryPairs};
+use super::QueryPairs;
 use crate::domain::time;
 use crate::error::{Error, Result};
+use crate::http::bearer_token;
 use crate::service::customers::Customer;
 use crate::service::export;
 use crate::service::export_links::{self, ExportFormat};

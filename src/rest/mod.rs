@@ -9,14 +9,15 @@ mod export;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::auth::{self, Actor};
+use crate::auth::Actor;
 use crate::error::Error;
+use crate::http::Identity;
 use crate::AppState;
 
 /// Largest body of an ordinary route.
@@ -58,58 +59,39 @@ pub fn routes() -> Router<AppState> {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        self.log();
-        let mut body = json!({ "success": false, "error": self.to_string(), "code": self.code() });
-        match &self {
-            Error::BadUserInput { fields, .. } => body["details"] = json!(fields),
-            Error::PhoneTaken {
-                field, existing_id, ..
-            } => {
-                body["details"] = json!([{ "field": field, "message": self.to_string(), "existingId": existing_id }]);
-            }
-            _ => {}
-        }
-        (self.status(), Json(body)).into_response()
+        error_response(&self)
     }
 }
 
-/// 404 in the API's shape for paths that do not exist.
-pub async fn not_found() -> Response {
-    let body = json!({ "success": false, "error": "no such route", "code": "NOT_FOUND" });
-    (StatusCode::NOT_FOUND, Json(body)).into_response()
+/// An error in the REST envelope: `{success: false, error, code, details?}`,
+/// with its status (and `Retry-After` where it has one). The one place REST
+/// errors are rendered.
+pub fn error_response(error: &Error) -> Response {
+    error.log();
+    let mut body = json!({ "success": false, "error": error.to_string(), "code": error.code() });
+    match error {
+        Error::BadUserInput { fields, .. } => body["details"] = json!(fields),
+        Error::PhoneTaken {
+            field, existing_id, ..
+        } => {
+            body["details"] = json!([{ "field": field, "message": error.to_string(), "existingId": existing_id }]);
+        }
+        _ => {}
+    }
+    let mut response = (error.status(), Json(body)).into_response();
+    crate::http::set_retry_after(&mut response, error);
+    response
 }
 
-/// 500 in the API's shape when a handler panicked; the panic text is not sent.
-pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    let body =
-        json!({ "success": false, "error": "internal error", "code": "INTERNAL_SERVER_ERROR" });
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
-}
-
-/// The caller, from `Authorization: Bearer <jwt>`.
+/// The caller, from `Authorization: Bearer <jwt>` (verified once per request
+/// by [`crate::http::identify`]).
 pub struct Auth(pub Actor);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let token =
-            bearer_token(&parts.headers)?.ok_or(Error::Unauthenticated("missing bearer token"))?;
-        Ok(Auth(state.keys.verify(token)?))
-    }
-}
-
-/// The bearer token of a request, if it carries an Authorization header.
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
-    match headers.get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
-            auth::bearer(value).map(Some)
-        }
+        Identity::from_parts(parts, &state.keys).actor().map(Auth)
     }
 }
 

@@ -186,6 +186,7 @@ mod tests {
             default_region: "MX".into(),
             export_link: Default::default(),
             graphql: Default::default(),
+            limits: Default::default(),
         }
     }
 

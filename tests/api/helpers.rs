@@ -60,6 +60,7 @@ pub fn test_config(url: &str) -> Config {
         default_region: "MX".to_owned(),
         export_link: Default::default(),
         graphql: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -103,13 +104,23 @@ impl TestApp {
             .listen(&ctx.db, &url)
             .await
             .expect("listen for change events");
-        let state = AppState::configured(ctx, keys.clone(), &config.graphql);
+        let state = AppState::configured(ctx, keys.clone(), &config.graphql, &config.limits);
         let app = clientela::app(state, Duration::from_secs(30));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let limits = config.limits.clone();
+        tokio::spawn(async move {
+            clientela::http::serve(
+                listener,
+                app,
+                &limits,
+                Duration::from_secs(1),
+                std::future::pending(),
+            )
+            .await
+        });
         Some(TestApp {
             addr,
             client: reqwest::Client::new(),

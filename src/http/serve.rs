@@ -1,0 +1,168 @@
+//! Serving connections with bounds that a slow or hostile client cannot
+//! stretch: a cap on open connections (in all and per client address), a
+//! deadline for each request head (which is also the idle keep-alive
+//! timeout), and a send timeout after which a client that accepts no bytes
+//! is disconnected, so a stalled download never pins anything for long.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_io_timeout::TimeoutStream;
+use tower::ServiceExt;
+
+use crate::config::LimitsConfig;
+
+/// What a refused connection is told before it is closed.
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 77\r\nConnection: close\r\n\r\n{\"success\":false,\"error\":\"too many connections\",\"code\":\"SERVICE_UNAVAILABLE\"}";
+
+/// Open connections, in all and per client address.
+#[derive(Debug)]
+struct Connections {
+    max: usize,
+    max_per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One admitted connection; its slot is freed when it drops.
+struct Slot {
+    connections: Arc<Connections>,
+    ip: IpAddr,
+}
+
+impl Connections {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_ip) = &mut *open;
+        let mine = per_ip.entry(ip).or_default();
+        if *total >= self.max || *mine >= self.max_per_ip {
+            if *mine == 0 {
+                per_ip.remove(&ip);
+            }
+            return None;
+        }
+        *mine += 1;
+        *total += 1;
+        Some(Slot {
+            connections: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .connections
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (total, per_ip) = &mut *open;
+        *total -= 1;
+        if let Some(mine) = per_ip.get_mut(&self.ip) {
+            *mine -= 1;
+            if *mine == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting and gives open requests up to `grace` to finish.
+///
+/// Each request carries [`ConnectInfo<SocketAddr>`] of its client.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: &LimitsConfig,
+    grace: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let connections = Arc::new(Connections {
+        max: limits.max_connections.max(1),
+        max_per_ip: limits.max_connections_per_ip.max(1),
+        open: Mutex::default(),
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout())
+        .max_buf_size(64 * 1024);
+    let send_timeout = limits.send_timeout();
+    // Every connection task holds a clone of `open`; `closed` ends when the
+    // last one has dropped. `stop` tells them to finish gracefully.
+    let (open, mut closed) = tokio::sync::mpsc::channel::<()>(1);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a moment, go on.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Some(slot) = connections.admit(peer.ip()) else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let mut io = TimeoutStream::new(stream);
+        io.set_write_timeout(Some(send_timeout));
+        let io = TokioIo::new(Box::pin(io));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = http.serve_connection(io, service).with_upgrades();
+        let (open, mut stopping) = (open.clone(), stopping.clone());
+        tokio::spawn(async move {
+            let (_slot, _open) = (slot, open);
+            let mut conn = std::pin::pin!(conn);
+            let ended = tokio::select! {
+                ended = conn.as_mut() => ended,
+                _ = async { stopping.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(open);
+    if tokio::time::timeout(grace, closed.recv()).await.is_err() {
+        tracing::warn!("requests still open after the shutdown grace period were cut off");
+    }
+    Ok(())
+}
+
+/// Tells a connection over the caps that it is refused, and closes it.
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(REFUSAL)).await;
+}
+
+/// The client address of a request served by [`serve`], if known.
+pub fn client_ip<B>(req: &axum::http::Request<B>) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
