@@ -17,6 +17,7 @@ pub struct CustomerConnectionQuery;
 impl CustomerConnectionQuery {
     /// Cursor pagination for Apollo's fetchMore and relay-style clients.
     #[expect(clippy::too_many_arguments, reason = "one per GraphQL argument")]
+    #[graphql(complexity = "super::types::list_cost(first.or(last), 20, child_complexity)")]
     async fn customers_connection(
         &self,
         cx: &Context<'_>,

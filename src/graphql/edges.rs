@@ -46,11 +46,16 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// A GraphQL-shaped refusal with code BAD_USER_INPUT.
+/// A GraphQL-shaped refusal: PAYLOAD_TOO_LARGE with 413, BAD_USER_INPUT otherwise.
 fn refuse(status: StatusCode, message: &str) -> Response {
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "PAYLOAD_TOO_LARGE"
+    } else {
+        "BAD_USER_INPUT"
+    };
     let body = json!({ "errors": [{
         "message": message,
-        "extensions": { "code": "BAD_USER_INPUT" },
+        "extensions": { "code": code },
     }] });
     (status, Json(body)).into_response()
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Schema};
 use async_graphql_axum::GraphQLResponse;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -142,7 +142,7 @@ async fn graphql_handler(State(state): State<AppState>, req: axum::extract::Requ
     let (parts, body) = req.into_parts();
     let actor = match Identity::from_parts(&parts, &state.keys).actor() {
         Ok(actor) => actor,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(&e, &parts.headers),
     };
     if let Err(refusal) = edges::check_post(&parts.headers) {
         return refusal.into_response();
@@ -156,7 +156,7 @@ async fn graphql_handler(State(state): State<AppState>, req: axum::extract::Requ
     // A declared length over the limit is refused before a byte is read; a
     // body without one is cut off at the limit while it is read.
     if declared.is_some_and(|n| n > limit as u64) {
-        return error_response(&Error::PayloadTooLarge);
+        return error_response(&Error::PayloadTooLarge, &parts.headers);
     }
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
@@ -168,7 +168,7 @@ async fn graphql_handler(State(state): State<AppState>, req: axum::extract::Requ
             } else {
                 Error::invalid("body", "could not read the request body")
             };
-            return error_response(&error);
+            return error_response(&error, &parts.headers);
         }
     };
     match edges::batch_request(&body, &state.graphql) {
@@ -187,11 +187,28 @@ fn body_limit(actor: &Actor) -> usize {
 
 /// A crate error as a GraphQL response with its HTTP status (and
 /// `Retry-After` where it has one): the one place GraphQL refusals made
-/// outside the engine are rendered.
-pub fn error_response(error: &Error) -> Response {
+/// outside the engine are rendered. A client that accepts
+/// `application/graphql-response+json` (Apollo Client 4 does) gets that media
+/// type, which tells it a non-2xx body is still a GraphQL result with
+/// `errors` (GraphQL over HTTP).
+pub fn error_response(error: &Error, request: &HeaderMap) -> Response {
+    const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
     error.log();
     let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
     let mut response = (error.status(), axum::Json(body)).into_response();
+    let accepts_graphql_response = request
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(GRAPHQL_RESPONSE));
+    if accepts_graphql_response {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(
+                "application/graphql-response+json; charset=utf-8",
+            ),
+        );
+    }
     crate::http::set_retry_after(&mut response, error);
     response
 }
@@ -207,7 +224,7 @@ async fn graphql_get(State(state): State<AppState>, req: axum::extract::Request)
     }
     let actor = match Identity::from_parts(&parts, &state.keys).actor() {
         Ok(actor) => actor,
-        Err(e) => return error_response(&e),
+        Err(e) => return error_response(&e, headers),
     };
     if let Err(refusal) = edges::check_get(headers) {
         return refusal.into_response();

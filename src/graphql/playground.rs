@@ -117,9 +117,10 @@ pub async fn asset(Path(file): Path<String>) -> Response {
             asset.body,
         )
             .into_response(),
-        None => {
-            crate::http::error_response("/graphql/assets", &crate::error::Error::NotFound("asset"))
-        }
+        None => crate::graphql::error_response(
+            &crate::error::Error::NotFound("asset"),
+            &HeaderMap::new(),
+        ),
     }
 }
 

@@ -27,6 +27,7 @@ pub struct CustomerQuery;
 #[Object]
 impl CustomerQuery {
     /// Offset pagination, as the REST list. limit is clamped to 100.
+    #[graphql(complexity = "super::types::list_cost(limit, 20, child_complexity)")]
     async fn customers(
         &self,
         cx: &Context<'_>,
@@ -82,6 +83,7 @@ impl CustomerQuery {
     }
 
     /// A customer's conversations, newest first.
+    #[graphql(complexity = "super::types::list_cost(limit, 20, child_complexity)")]
     async fn customer_conversations(
         &self,
         cx: &Context<'_>,

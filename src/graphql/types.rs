@@ -51,6 +51,19 @@ pub fn page_request(
     PageRequest::new(page.map(i64::from), limit.map(i64::from), default_limit)
 }
 
+/// The cost of a list field: the rows it may return (its `limit` or
+/// `first`, else `default`, at most the page maximum) times the cost of
+/// each row's selection, plus one for the field itself. Saturates rather
+/// than overflows, so an absurd nesting is simply over any limit.
+pub fn list_cost(limit: Option<i32>, default: i32, child_complexity: usize) -> usize {
+    let rows = limit
+        .unwrap_or(default)
+        .clamp(0, crate::domain::page::MAX_LIMIT as i32);
+    (rows as usize)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// A customer.
 pub struct Customer(pub customers::Customer, pub Arc<CustomerGroup>);
 
@@ -144,6 +157,7 @@ impl Customer {
         DateTime(self.0.updated_at)
     }
     /// Newest first. Batched across customers: a page of customers costs a constant number of queries.
+    #[graphql(complexity = "list_cost(limit, 20, child_complexity)")]
     async fn conversations(
         &self,
         cx: &Context<'_>,
@@ -168,6 +182,7 @@ impl Customer {
         })
     }
     /// The newest conversations, batched like `conversations`.
+    #[graphql(complexity = "list_cost(limit, 5, child_complexity)")]
     async fn recent_conversations(
         &self,
         cx: &Context<'_>,
@@ -293,6 +308,7 @@ impl Conversation {
         self.0.resolved_at.map(DateTime)
     }
     /// Oldest first.
+    #[graphql(complexity = "list_cost(limit, 50, child_complexity)")]
     async fn messages(
         &self,
         cx: &Context<'_>,

@@ -85,7 +85,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         (Err(_), None) => Ok(()),
     };
     if let Err(refusal) = allowed {
-        return error_response(req.uri().path(), &refusal);
+        return error_response(req.uri().path(), req.headers(), &refusal);
     }
     req.extensions_mut().insert(identity);
     next.run(req).await
@@ -93,9 +93,9 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
 
 /// An error answered in the shape of the face `path` belongs to: a GraphQL
 /// body under `/graphql`, the REST envelope elsewhere.
-pub fn error_response(path: &str, error: &Error) -> Response {
+pub fn error_response(path: &str, request: &HeaderMap, error: &Error) -> Response {
     if path == "/graphql" || path.starts_with("/graphql/") {
-        crate::graphql::error_response(error)
+        crate::graphql::error_response(error, request)
     } else {
         crate::rest::error_response(error)
     }
@@ -111,8 +111,8 @@ pub fn set_retry_after(response: &mut Response, error: &Error) {
 }
 
 /// 404 in the shape of the face the path belongs to.
-pub async fn not_found(uri: axum::http::Uri) -> Response {
-    error_response(uri.path(), &Error::NotFound("route"))
+pub async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    error_response(uri.path(), &headers, &Error::NotFound("route"))
 }
 
 /// 500 for a handler that panicked; the panic text is never sent.

@@ -378,3 +378,80 @@ fn start_cluster() -> Result<String, String> {
         dir.display()
     ))
 }
+
+/// A `clientela` server process (the real binary); killed when dropped.
+pub struct Process(std::process::Child);
+
+#[allow(dead_code, reason = "not every test module reads the process id")]
+impl Process {
+    /// The operating system's id of the server process.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// The server's resident memory now (VmRSS), in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server is running");
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS in /proc/<pid>/status");
+        kib * 1024
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a server process over `database_url` with extra environment
+/// variables; returns it and its base URL (`http://127.0.0.1:port`).
+pub fn server_process(database_url: &str, env: &[(&str, &str)]) -> (Process, String) {
+    use std::io::{BufRead, BufReader};
+    let child = Command::new(env!("CARGO_BIN_EXE_clientela"))
+        .env("DATABASE_URL", database_url)
+        .env("CLIENTELA_JWT_SECRET", SECRET)
+        .env("CLIENTELA_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start clientela");
+    let mut process = Process(child);
+    let stdout = process.0.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Clientela listening on "));
+    let line = line.expect("the server printed its address");
+    let base = line
+        .trim_start_matches("Clientela listening on ")
+        .split_whitespace()
+        .next()
+        .expect("address");
+    (process, base.to_owned())
+}
+
+/// Sends raw bytes on a new connection to `addr` and returns everything the
+/// server answers before it closes or `wait` passes.
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    socket.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}

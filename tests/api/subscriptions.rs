@@ -2,8 +2,6 @@
 //! events of the caller's tenant, in process on SQLite and across server
 //! processes through PostgreSQL LISTEN/NOTIFY.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use clientela::auth::Role;
@@ -13,7 +11,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{Backend, TestApp, SECRET};
+use crate::helpers::{server_process, Backend, TestApp};
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -267,49 +265,13 @@ crate::db_tests!(
     subscribing_to_another_tenants_customer_is_not_found,
 );
 
-/// A `clientela` server process; killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a server process over `database_url`; returns it and its base URL.
-fn server_process(database_url: &str) -> (Process, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_clientela"))
-        .env("DATABASE_URL", database_url)
-        .env("CLIENTELA_JWT_SECRET", SECRET)
-        .env("CLIENTELA_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start clientela");
-    let mut process = Process(child);
-    let stdout = process.0.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Clientela listening on "));
-    let line = line.expect("the server printed its address");
-    let base = line
-        .trim_start_matches("Clientela listening on ")
-        .split_whitespace()
-        .next()
-        .expect("address");
-    (process, base.to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_through_one_instance_reaches_a_subscriber_of_another() {
     let Some(app) = TestApp::new(Backend::Postgres).await else {
         return;
     };
-    let (_a, base_a) = server_process(&app.url);
-    let (_b, base_b) = server_process(&app.url);
+    let (_a, base_a) = server_process(&app.url, &[]);
+    let (_b, base_b) = server_process(&app.url, &[]);
     let token = app.admin();
     let mut sub = Subscriber::start(&base_a, Some(&token), CUSTOMER_CHANGED)
         .await
