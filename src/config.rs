@@ -235,12 +235,21 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "CLIENTELA_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    /// Seconds a SIGTERM (or Ctrl-C) leaves open requests and exports to finish before the server exits; a second signal exits at once.
+    #[arg(long, env = "CLIENTELA_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
 }
 
 impl ServeConfig {
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The shutdown grace period as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 }
 

@@ -175,15 +175,24 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             keys.mint(&admin, Duration::from_secs(24 * 3600))?
         );
     }
+    let stopping = state.shutdown.clone();
     let app = clientela::app(state, config.request_timeout());
-    clientela::http::serve(
-        listener,
-        app,
-        &config.config.limits,
-        Duration::from_secs(20),
-        shutdown(),
-    )
-    .await?;
+    let grace = config.shutdown_grace();
+    let stop = async move {
+        stop_signal().await;
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "stopping: open requests may finish; a second signal stops at once"
+        );
+        stopping.begin();
+        tokio::spawn(async {
+            stop_signal().await;
+            tracing::warn!("second stop signal: exiting at once");
+            std::process::exit(1);
+        });
+    };
+    clientela::http::serve(listener, app, &config.config.limits, grace, stop).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -247,6 +256,22 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
+/// Resolves at SIGTERM (what service managers and orchestrators send) or
+/// SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

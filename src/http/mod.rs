@@ -19,6 +19,30 @@ use crate::auth::{self, Actor, Keys};
 use crate::error::Error;
 use crate::AppState;
 
+/// The server's shutdown, as every long-lived connection (a WebSocket, say)
+/// sees it: begun once a stop signal arrived. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Shutdown {
+    /// Tells everyone waiting in [`Shutdown::begun`] that the server is stopping.
+    pub fn begin(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once [`Shutdown::begin`] was called (at once if it was already).
+    pub async fn begun(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|stopping| *stopping).await.map(|_| ());
+    }
+}
+
 /// The caller of a request, verified once by [`identify`] before any
 /// handler runs: the actor, or why the request carries none.
 #[derive(Debug, Clone, PartialEq, Eq)]
