@@ -17,12 +17,15 @@ pub mod service;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::MatchedPath;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -87,13 +90,46 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         ))
         .with_state(state)
         .layer(
-            // Spans carry the path only: a query string may hold a token.
-            TraceLayer::new_for_http().make_span_with(
-                |req: &Request<_>| tracing::info_span!("request", method = %req.method(), path = %req.uri().path()),
-            ),
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
         )
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
         .layer(CatchPanicLayer::custom(http::panic_response))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span of one request: its id (`x-request-id`, made here when the
+/// client sent none), method, path and route template; the caller's tenant
+/// and a GraphQL operation's name are recorded into it once known. Never the
+/// query string: it may hold a token.
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        route,
+        tenant = tracing::field::Empty,
+        operation = tracing::field::Empty,
+    )
 }
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> StatusCode {

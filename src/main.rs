@@ -17,6 +17,26 @@ use clientela::{db, domain, graphql, service, AppState};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+
+    /// Log lines as text for people or as one JSON object per line for machines: text or json.
+    #[arg(
+        long,
+        env = "CLIENTELA_LOG_FORMAT",
+        global = true,
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the request's span fields (request id,
+    /// tenant, route or operation) beside the event's (status, latency).
+    Json,
 }
 
 /// `clientela` with no command: serve, configured from the environment.
@@ -87,14 +107,21 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "clientela=info,tower_http=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "clientela=info,tower_http=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     match cli.command {
         None => serve(DefaultServe::parse_from(["clientela"]).config).await,
         Some(Command::Serve(config)) => serve(config).await,

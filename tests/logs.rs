@@ -124,3 +124,96 @@ async fn tokens_in_urls_and_headers_never_appear_in_the_log() {
         "the signing secret appears in the log"
     );
 }
+
+/// With `CLIENTELA_LOG_FORMAT=json`, each request's closing line is one JSON
+/// object carrying the request id (echoed in `x-request-id`), the tenant,
+/// the route template (and never a query string), the status and
+/// the duration; a GraphQL request names its operation.
+#[tokio::test]
+async fn json_logs_give_one_object_per_line_with_request_id_tenant_route_status_and_duration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_clientela"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("j.db").display()),
+        )
+        .env("CLIENTELA_JWT_SECRET", SECRET)
+        .env("CLIENTELA_ADDR", "127.0.0.1:0")
+        .env("CLIENTELA_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start clientela");
+    let stdout = server.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Clientela listening on "))
+        .expect("the server printed its address");
+    let base = line
+        .trim_start_matches("Clientela listening on ")
+        .split_whitespace()
+        .next()
+        .expect("address")
+        .to_owned();
+    let minted = Command::new(env!("CARGO_BIN_EXE_clientela"))
+        .env("CLIENTELA_JWT_SECRET", SECRET)
+        .args(["token", "--role", "admin", "--tenant", "acme"])
+        .output()
+        .expect("mint a token");
+    let token = String::from_utf8(minted.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let id = "0190c4f5-0000-7000-8000-000000000000";
+    let missing = client
+        .get(format!("{base}/api/v2/customers/{id}?x=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 404);
+    let request_id = missing
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_owned();
+    let gql = client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "query WhoAmI { me { role } }", "operationName": "WhoAmI" }))
+        .send()
+        .await
+        .expect("graphql");
+    assert_eq!(gql.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let closing = |route: &str| {
+        lines
+            .iter()
+            .find(|l| l["span"]["route"] == route && l.get("status").is_some())
+            .unwrap_or_else(|| panic!("no closing line for {route} in:\n{text}"))
+            .clone()
+    };
+    let get = closing("/api/v2/customers/{id}");
+    assert_eq!(get["span"]["request_id"], request_id.as_str());
+    assert_eq!(get["span"]["tenant"], "acme");
+    assert_eq!(get["status"], 404);
+    assert!(get.get("latency").is_some(), "{get}");
+    assert!(!text.contains("x=1"), "query strings stay out of the log");
+    let post = closing("/graphql");
+    assert_eq!(post["span"]["operation"], "WhoAmI");
+    assert_eq!(post["status"], 200);
+}

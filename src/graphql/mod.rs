@@ -241,6 +241,11 @@ async fn execute(state: &AppState, actor: Actor, batch: BatchRequest) -> Respons
         req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()))
             .data(Caller(Ok(actor.clone())))
     };
+    if let BatchRequest::Single(req) = &batch {
+        if let Some(name) = &req.operation_name {
+            tracing::Span::current().record("operation", name.as_str());
+        }
+    }
     let batch = match batch {
         BatchRequest::Single(req) => BatchRequest::Single(with_caller(req)),
         BatchRequest::Batch(reqs) => {

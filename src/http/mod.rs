@@ -108,6 +108,9 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         (Err(_), Some(ip)) => state.rate_limiter.check_address(ip),
         (Err(_), None) => Ok(()),
     };
+    if let Ok(actor) = &identity.0 {
+        tracing::Span::current().record("tenant", actor.tenant.as_str());
+    }
     if let Err(refusal) = allowed {
         return error_response(req.uri().path(), req.headers(), &refusal);
     }
