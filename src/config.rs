@@ -239,6 +239,14 @@ pub struct ServeConfig {
     /// Seconds a SIGTERM (or Ctrl-C) leaves open requests and exports to finish before the server exits; a second signal exits at once.
     #[arg(long, env = "CLIENTELA_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
+
+    /// Serve Prometheus metrics at `/metrics` on the main address: true or false.
+    #[arg(long, env = "CLIENTELA_METRICS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+
+    /// Serve Prometheus metrics at `/metrics` on this address of their own (e.g. `127.0.0.1:9090`).
+    #[arg(long, env = "CLIENTELA_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ServeConfig {

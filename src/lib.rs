@@ -88,6 +88,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
             state.clone(),
             http::identify,
         ))
+        .layer(axum::middleware::from_fn(http::metrics::track))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http()

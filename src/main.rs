@@ -168,9 +168,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .unwrap_or_else(auth::random_secret);
     let keys = Keys::new(&config.config, Some(&secret))?;
     let url = config.config.database_url();
-    let db = db::connect_and_migrate(&url, config.config.db_max_connections)
+    let mut db = db::connect_and_migrate(&url, config.config.db_max_connections)
         .await
         .context("could not open the database")?;
+    let metrics = if config.metrics || config.metrics_addr.is_some() {
+        clientela::http::metrics::time_statements(&mut db);
+        Some(clientela::http::metrics::install()?)
+    } else {
+        None
+    };
     let ctx = service::Ctx::new(db, region);
     // On PostgreSQL, hear the change events of every instance (subscriptions).
     ctx.events
@@ -203,7 +209,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let stopping = state.shutdown.clone();
-    let app = clientela::app(state, config.request_timeout());
+    let db = state.ctx.db.clone();
+    let mut app = clientela::app(state, config.request_timeout());
+    if let Some(handle) = metrics {
+        let scrape = clientela::http::metrics::routes(handle, db);
+        if let Some(addr) = config.metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("could not listen on {addr} for metrics"))?;
+            println!("Metrics on http://{}/metrics", listener.local_addr()?);
+            let scrape = scrape.clone();
+            tokio::spawn(async move { axum::serve(listener, scrape).await });
+        }
+        if config.metrics {
+            app = app.merge(scrape);
+        }
+    }
     let grace = config.shutdown_grace();
     let stop = async move {
         stop_signal().await;

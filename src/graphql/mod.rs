@@ -252,7 +252,15 @@ async fn execute(state: &AppState, actor: Actor, batch: BatchRequest) -> Respons
             BatchRequest::Batch(reqs.into_iter().map(with_caller).collect())
         }
     };
+    let names: Vec<Option<String>> = batch.iter().map(|r| r.operation_name.clone()).collect();
     let mut response = state.schema.execute_batch(batch).await;
+    let outcomes: Vec<bool> = match &response {
+        BatchResponse::Single(one) => vec![one.errors.is_empty()],
+        BatchResponse::Batch(many) => many.iter().map(|one| one.errors.is_empty()).collect(),
+    };
+    for (name, ok) in names.iter().zip(outcomes) {
+        crate::http::metrics::graphql_operation(name.as_deref(), ok);
+    }
     let mut mutation_over_get = false;
     match &mut response {
         BatchResponse::Single(one) => {

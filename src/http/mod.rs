@@ -4,6 +4,7 @@
 //! (`graphql/`, `rest/`) build on this module; it imports neither's
 //! handlers.
 
+pub mod metrics;
 mod rate_limit;
 mod serve;
 
@@ -112,6 +113,11 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         tracing::Span::current().record("tenant", actor.tenant.as_str());
     }
     if let Err(refusal) = allowed {
+        metrics::rate_limited(if identity.0.is_ok() {
+            "token"
+        } else {
+            "address"
+        });
         return error_response(req.uri().path(), req.headers(), &refusal);
     }
     req.extensions_mut().insert(identity);

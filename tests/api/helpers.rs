@@ -380,10 +380,23 @@ fn start_cluster() -> Result<String, String> {
 }
 
 /// A `clientela` server process (the real binary); killed when dropped.
-pub struct Process(std::process::Child);
+pub struct Process(std::process::Child, Arc<std::sync::Mutex<Vec<String>>>);
 
 #[allow(dead_code, reason = "not every test module reads the process id")]
 impl Process {
+    /// The base URL of the metrics address the server printed
+    /// (`Metrics on http://host:port/metrics`), waiting a few seconds for it.
+    pub fn metrics_base(&self) -> Option<String> {
+        for _ in 0..50 {
+            let lines = self.1.lock().expect("stdout lines").clone();
+            if let Some(url) = lines.iter().find_map(|l| l.strip_prefix("Metrics on ")) {
+                return Some(url.trim_end_matches("/metrics").to_owned());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
     /// The operating system's id of the server process.
     pub fn pid(&self) -> u32 {
         self.0.id()
@@ -423,13 +436,20 @@ pub fn server_process(database_url: &str, env: &[(&str, &str)]) -> (Process, Str
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start clientela");
-    let mut process = Process(child);
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut process = Process(child, lines.clone());
     let stdout = process.0.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
+    let mut stdout = BufReader::new(stdout).lines().map_while(Result::ok);
+    let line = stdout
+        .by_ref()
         .find(|l| l.starts_with("Clientela listening on "));
     let line = line.expect("the server printed its address");
+    // Keep reading what it prints later (and never let its pipe fill up).
+    std::thread::spawn(move || {
+        for line in stdout {
+            lines.lock().expect("stdout lines").push(line);
+        }
+    });
     let base = line
         .trim_start_matches("Clientela listening on ")
         .split_whitespace()

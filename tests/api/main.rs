@@ -12,6 +12,7 @@ mod hostile_connections;
 mod hostile_cost;
 mod hostile_graphql;
 mod hostile_rate_limit;
+mod metrics;
 mod resilience;
 mod rest_customers;
 mod rest_errors;
