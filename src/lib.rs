@@ -36,6 +36,9 @@ pub struct AppState {
     pub limits: Arc<config::LimitsConfig>,
     /// Requests per second per token and per client address.
     pub rate_limiter: http::RateLimiter,
+    /// The exports each tenant is streaming, capped at
+    /// `limits.max_exports_per_tenant`.
+    pub exports: Arc<service::export::ExportSlots>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             graphql: Arc::new(graphql.clone()),
             limits: Arc::new(limits.clone()),
             rate_limiter: http::RateLimiter::new(limits.rate_limit),
+            exports: service::export::ExportSlots::new(limits.max_exports_per_tenant),
         }
     }
 }
