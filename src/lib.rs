@@ -41,6 +41,9 @@ pub struct AppState {
     pub rate_limiter: http::RateLimiter,
     /// Begun when the server is asked to stop; long-lived connections close.
     pub shutdown: http::Shutdown,
+    /// The exports each tenant is streaming, capped at
+    /// `limits.max_exports_per_tenant`.
+    pub exports: Arc<service::export::ExportSlots>,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             limits: Arc::new(limits.clone()),
             rate_limiter: http::RateLimiter::new(limits.rate_limit),
             shutdown: http::Shutdown::default(),
+            exports: service::export::ExportSlots::new(limits.max_exports_per_tenant),
         }
     }
 }

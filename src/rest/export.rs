@@ -1,17 +1,19 @@
-//! `GET /api/v2/customers/export`: JSON or CSV, streamed from the database
-//! cursor to the socket in small chunks.
+//! `GET /api/v2/customers/export`: JSON or CSV, read from the database in
+//! keyset pages (see [`crate::service::export`]) and written to the socket
+//! in small chunks as fast as the client takes them.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::StreamExt;
 
 use super::body::{self, customer_doc};
 use super::QueryPairs;
 use crate::domain::time;
 use crate::error::{Error, Result};
-use crate::http::bearer_token;
+use crate::http::Identity;
 use crate::service::customers::Customer;
 use crate::service::export;
 use crate::service::export_links::{self, ExportFormat};
@@ -27,28 +29,34 @@ const CSV_COLUMNS: &str =
 use ExportFormat as Format;
 
 /// `GET /api/v2/customers/export?format=json|csv&status&segment&source&tags&search`.
-/// Takes the token from the Authorization header or, for `window.open`, from
-/// `?token=`; or, with no Authorization needed, an export link's `?link=`
+/// Takes the caller from the Authorization header (verified once, by the
+/// `identify` middleware) or, for `window.open`, from `?token=`; or, with no Authorization needed, an export link's `?link=`
 /// (GraphQL `exportLink`), which works only for the format and filter it was
-/// minted for. Neither is logged: spans record the path only.
+/// minted for. Neither is logged: spans record the path only. A tenant over
+/// its cap of running exports is answered 429.
 pub async fn export_customers(
     State(s): State<AppState>,
     headers: HeaderMap,
+    identity: Option<Extension<Identity>>,
     q: QueryPairs,
 ) -> Result<Response> {
-    // Without a link, the caller is checked before anything else is read.
+    // Without a link, the caller is checked before anything else is read:
+    // an Authorization header was verified by the `identify` middleware.
     let login = match q.get("link") {
         Some(_) => None,
-        None => {
-            let token = match bearer_token(&headers)? {
-                Some(t) => t.to_owned(),
-                None => q
-                    .get("token")
-                    .filter(|t| !t.is_empty())
-                    .ok_or(Error::Unauthenticated("missing bearer token"))?
-                    .to_owned(),
+        None if headers.contains_key(header::AUTHORIZATION) => {
+            let identity = match identity {
+                Some(Extension(identity)) => identity,
+                None => Identity::of(&s.keys, &headers),
             };
-            Some(s.keys.verify(&token)?)
+            Some(identity.actor()?)
+        }
+        None => {
+            let token = q
+                .get("token")
+                .filter(|t| !t.is_empty())
+                .ok_or(Error::Unauthenticated("missing bearer token"))?;
+            Some(s.keys.verify(token)?)
         }
     };
     let format = match q.get("format").map(str::trim) {
@@ -63,7 +71,7 @@ pub async fn export_customers(
             export_links::open_link(&s.keys, link.unwrap_or_default(), format, &filter)?
         }
     };
-    let export = export::export(&s.ctx, &actor, filter).await?;
+    let export = export::export(&s.ctx, &s.exports, &actor, filter).await?;
 
     let (head, tail, content_type, filename) = match format {
         Format::Json => (

@@ -1,9 +1,34 @@
-//! Export: customers streamed from a database cursor, a row at a time, so
-//! memory stays flat whatever the number of rows.
+//! Export: the caller's customers, oldest first, read in keyset pages of a
+//! few hundred rows, each page one short query of its own. Between pages
+//! nothing of the database is held (no connection, no transaction), so a
+//! client that stops reading pins nothing but its own socket; memory stays
+//! flat whatever the number of rows.
+//!
+//! What `total` means: the number of matching customers when the export
+//! began. The export is bounded by that moment: it ends at the last matching
+//! customer (oldest first: `created_at`, then `id`) that existed when it
+//! began, so customers created during the export never appear in it. Each
+//! page is read when the client is ready for it, not all at the start, so a
+//! customer deleted during a long export (or changed so that it no longer
+//! matches the filter) before its page is read is left out, and one changed
+//! so that it now matches appears: then the rows sent differ from `total` by
+//! exactly those changes. When nothing changes, they are equal.
+//!
+//! Each tenant streams at most [`ExportSlots`]' cap of exports at once; each
+//! holds an [`ExportSlot`] until its rows end or it is dropped (the client
+//! went away or was disconnected for not reading).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use entity::customer;
 use futures::{Stream, StreamExt};
-use sea_orm::{ConnectionTrait, PaginatorTrait, TransactionTrait};
-use tokio::sync::{mpsc, oneshot};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, PaginatorTrait, QueryFilter,
+    QuerySelect, Select,
+};
+use uuid::Uuid;
 
 use super::customers::{order, Customer, CustomerFilter};
 use super::{scope, Ctx};
@@ -11,66 +36,240 @@ use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::error::{Error, Result};
 
-/// Rows buffered between the database cursor and the socket.
-const BUFFER_ROWS: usize = 256;
+/// Rows read by one page query: as many as the streaming export used to
+/// buffer between its cursor and the socket, so memory per export stays as
+/// it was, while a million rows take a few thousand short, index-served
+/// queries.
+const PAGE_ROWS: u64 = 256;
 
-/// The customers an export sends: their count, then the rows, oldest first.
+/// Seconds a caller refused for too many running exports is asked to wait.
+const RETRY_AFTER_SECS: u64 = 10;
+
+/// The customers an export sends: their count when it began, then the rows,
+/// oldest first.
 pub struct Export {
     pub total: u64,
     pub rows: std::pin::Pin<Box<dyn Stream<Item = Result<Customer>> + Send>>,
 }
 
-/// Starts an export of the caller's customers that match `filter`. The count
-/// and the rows are read in one transaction, so they agree.
+/// How many exports each tenant is streaming, and the most it may.
+#[derive(Debug)]
+pub struct ExportSlots {
+    max: usize,
+    running: Mutex<HashMap<String, usize>>,
+}
+
+/// One running export of a tenant; its slot is freed when it drops.
+#[derive(Debug)]
+pub struct ExportSlot {
+    slots: Arc<ExportSlots>,
+    tenant: String,
+}
+
+impl ExportSlots {
+    /// At most `max` running exports per tenant (0 is taken as 1).
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max: max.max(1),
+            running: Mutex::default(),
+        })
+    }
+
+    /// A slot for one more export of `tenant`, or RATE_LIMITED when the
+    /// tenant already runs as many as it may.
+    pub fn acquire(self: &Arc<Self>, tenant: &str) -> Result<ExportSlot> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = running.entry(tenant.to_owned()).or_default();
+        if *mine >= self.max {
+            return Err(Error::RateLimited {
+                what: "too many exports running for this tenant",
+                retry_after: RETRY_AFTER_SECS,
+            });
+        }
+        *mine += 1;
+        Ok(ExportSlot {
+            slots: self.clone(),
+            tenant: tenant.to_owned(),
+        })
+    }
+
+    /// How many exports `tenant` is streaming now.
+    pub fn running(&self, tenant: &str) -> usize {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.get(tenant).copied().unwrap_or_default()
+    }
+}
+
+impl Drop for ExportSlot {
+    fn drop(&mut self) {
+        let mut running = self.slots.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(mine) = running.get_mut(&self.tenant) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                running.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+/// A customer's place in the export order: `created_at`, then `id`.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    created_at: DateTime<Utc>,
+    id: Uuid,
+}
+
+impl Key {
+    fn of(c: &customer::Model) -> Self {
+        Self {
+            created_at: c.created_at,
+            id: c.id,
+        }
+    }
+
+    /// Rows strictly after this key. The plain `created_at >=` bound lets
+    /// the `(tenant_id, created_at, id)` index seek to the page's start.
+    fn rows_after(self) -> Condition {
+        use customer::Column;
+        Condition::all()
+            .add(Column::CreatedAt.gte(self.created_at))
+            .add(
+                Condition::any()
+                    .add(Column::CreatedAt.gt(self.created_at))
+                    .add(Column::Id.gt(self.id)),
+            )
+    }
+
+    /// Rows up to and including this key.
+    fn rows_up_to(self) -> Condition {
+        use customer::Column;
+        Condition::all()
+            .add(Column::CreatedAt.lte(self.created_at))
+            .add(
+                Condition::any()
+                    .add(Column::CreatedAt.lt(self.created_at))
+                    .add(Column::Id.lte(self.id)),
+            )
+    }
+}
+
+/// Reads an export page by page; holds the tenant's export slot.
+struct Pages {
+    db: DatabaseConnection,
+    /// The filtered, tenant-scoped rows up to the export's last row.
+    rows: Select<customer::Entity>,
+    /// The last row sent; none before the first page.
+    after: Option<Key>,
+    /// Whether the last page has been read.
+    done: bool,
+    _slot: ExportSlot,
+}
+
+impl Pages {
+    /// The next page, oldest first; one short query on a pooled connection
+    /// that goes back to the pool before the rows are sent.
+    async fn next(&mut self) -> Result<Vec<Customer>> {
+        let mut page = self.rows.clone();
+        if let Some(after) = self.after {
+            page = page.filter(after.rows_after());
+        }
+        let models = order(page, CustomerSortField::CreatedAt, SortOrder::Asc)
+            .limit(PAGE_ROWS)
+            .all(&self.db)
+            .await?;
+        self.done = (models.len() as u64) < PAGE_ROWS;
+        self.after = models.last().map(Key::of).or(self.after);
+        models.into_iter().map(Customer::try_from).collect()
+    }
+}
+
+/// Starts an export of the caller's customers that match `filter`: takes one
+/// of the tenant's export slots (RATE_LIMITED when none is free), fixes the
+/// export's last row and counts the rows up to it. See the module's text for
+/// what `total` means while rows change.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn export(ctx: &Ctx, actor: &Actor, filter: CustomerFilter) -> Result<Export> {
+pub async fn export(
+    ctx: &Ctx,
+    slots: &Arc<ExportSlots>,
+    actor: &Actor,
+    filter: CustomerFilter,
+) -> Result<Export> {
     filter.validate()?;
-    let (total_tx, total_rx) = oneshot::channel::<Result<u64>>();
-    let (row_tx, row_rx) = mpsc::channel::<Result<Customer>>(BUFFER_ROWS);
+    let slot = slots.acquire(&actor.tenant)?;
     let db = ctx.db.clone();
-    let actor = actor.clone();
-    tokio::spawn(async move {
-        let stream_rows = async {
-            let txn = db.begin().await?;
-            let query = filter.apply(&actor, txn.get_database_backend(), scope::customers(&actor));
-            let total = query.clone().count(&txn).await?;
-            Ok::<_, Error>((txn, query, total))
-        };
-        let (txn, query, total) = match stream_rows.await {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = total_tx.send(Err(e));
-                return;
-            }
-        };
-        if total_tx.send(Ok(total)).is_err() {
-            return;
+    let filtered = filter.apply(actor, db.get_database_backend(), scope::customers(actor));
+    // The newest matching row now is the export's last one: rows created
+    // from here on are not part of it. Counting only up to it keeps `total`
+    // and the rows in agreement without a transaction.
+    let last = order(
+        filtered.clone(),
+        CustomerSortField::CreatedAt,
+        SortOrder::Desc,
+    )
+    .limit(1)
+    .all(&db)
+    .await?
+    .first()
+    .map(Key::of);
+    let Some(last) = last else {
+        return Ok(Export {
+            total: 0,
+            rows: Box::pin(futures::stream::empty()),
+        });
+    };
+    let rows = filtered.filter(last.rows_up_to());
+    let total = rows.clone().count(&db).await?;
+    let pages = Pages {
+        db,
+        rows,
+        after: None,
+        done: false,
+        _slot: slot,
+    };
+    // The pager (and with it the slot) drops when the rows end, or when the
+    // response body is dropped because the client is gone.
+    let pages = futures::stream::unfold(pages, |mut pages| async move {
+        if pages.done {
+            return None;
         }
-        let ordered = order(query, CustomerSortField::CreatedAt, SortOrder::Asc);
-        let mut rows = match ordered.stream(&txn).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let _ = row_tx.send(Err(e.into())).await;
-                return;
-            }
-        };
-        while let Some(row) = rows.next().await {
-            let item = row.map_err(Error::from).and_then(Customer::try_from);
-            let failed = item.is_err();
-            // A closed receiver means the client went away: stop reading.
-            if row_tx.send(item).await.is_err() || failed {
-                return;
-            }
+        let page = pages.next().await;
+        if page.is_err() {
+            pages.done = true;
         }
+        Some((page, pages))
     });
-    let total = total_rx
-        .await
-        .map_err(|_| Error::internal(anyhow::anyhow!("export task ended early")))??;
-    let rows = futures::stream::unfold(row_rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    let rows = pages.flat_map(|page| {
+        let rows: Vec<Result<Customer>> = match page {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        futures::stream::iter(rows)
     });
     Ok(Export {
         total,
         rows: Box::pin(rows),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExportSlots;
+    use crate::error::Error;
+
+    #[test]
+    fn a_tenant_runs_at_most_its_cap_of_exports_and_a_dropped_slot_is_free_again() {
+        let slots = ExportSlots::new(2);
+        let a = slots.acquire("t1").expect("first");
+        let _b = slots.acquire("t1").expect("second");
+        match slots.acquire("t1") {
+            Err(Error::RateLimited { retry_after, .. }) => assert!(retry_after > 0),
+            other => panic!("a third export is refused, got {other:?}"),
+        }
+        let _other = slots.acquire("t2").expect("another tenant has its own cap");
+        assert_eq!(slots.running("t1"), 2);
+        drop(a);
+        assert_eq!(slots.running("t1"), 1);
+        let _c = slots.acquire("t1").expect("a freed slot is taken again");
+        assert_eq!(slots.running("t2"), 1);
+    }
 }

@@ -10,6 +10,7 @@ mod graphql_edges;
 mod helpers;
 mod hostile_connections;
 mod hostile_cost;
+mod hostile_export;
 mod hostile_graphql;
 mod hostile_rate_limit;
 mod metrics;
