@@ -36,6 +36,8 @@ pub struct AppState {
     pub limits: Arc<config::LimitsConfig>,
     /// Requests per second per token and per client address.
     pub rate_limiter: http::RateLimiter,
+    /// WebSockets open on /graphql/ws per token owner.
+    pub open_sockets: graphql::OpenSockets,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             graphql: Arc::new(graphql.clone()),
             limits: Arc::new(limits.clone()),
             rate_limiter: http::RateLimiter::new(limits.rate_limit),
+            open_sockets: graphql::OpenSockets::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod export_link;
 mod graphql_customers;
 mod graphql_edges;
 mod helpers;
+mod hostile_websocket;
 mod resilience;
 mod rest_customers;
 mod rest_errors;
