@@ -395,7 +395,8 @@ impl Session<'_> {
 
     /// Counts an operation the engine reports complete. Its messages are
     /// serialized with `type` first, so only a `complete` (a few bytes) is
-    /// ever parsed here, never a result.
+    /// ever parsed here, never a result. (The engine reports an operation
+    /// the client completed too; the per-socket cap's test relies on it.)
     fn note_completion(&mut self, text: &str) {
         if !text.starts_with(r#"{"type":"complete""#) {
             return;
