@@ -114,6 +114,10 @@ impl std::fmt::Debug for Keys {
 /// Longest tenant id accepted from a token.
 const MAX_TENANT_LEN: usize = 64;
 
+/// Latest `exp` taken at its word (9999-12-31T23:59:59Z); later ones are
+/// read as this, which no connection lives to see.
+const MAX_EXP: u64 = 253_402_300_799;
+
 impl Keys {
     /// Builds the keys from configuration; `secret` is the HS256 secret in force
     /// (configured or generated for the process).
@@ -180,6 +184,14 @@ impl Keys {
 
     /// Verifies a token and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Actor> {
+        self.verify_until(token).map(|(actor, _)| actor)
+    }
+
+    /// Verifies a token and returns its caller and when the token expires
+    /// (its `exp`). [`Keys::verify`] accepts a token for a leeway after
+    /// `exp` (clock skew between issuer and server); a connection that
+    /// outlives its token should end at `exp` itself.
+    pub fn verify_until(&self, token: &str) -> Result<(Actor, SystemTime)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| {
                 use jsonwebtoken::errors::ErrorKind;
@@ -208,11 +220,16 @@ impl Keys {
         if tenant.is_empty() || tenant.len() > MAX_TENANT_LEN {
             return Err(Error::Unauthenticated("token has an invalid tenant"));
         }
-        Ok(Actor {
-            agent,
-            role,
-            tenant,
-        })
+        // Clamped so that any `exp` a token may carry is a representable time.
+        let expires = UNIX_EPOCH + Duration::from_secs(claims.exp.min(MAX_EXP));
+        Ok((
+            Actor {
+                agent,
+                role,
+                tenant,
+            },
+            expires,
+        ))
     }
 
     /// Mints a token for `actor` that lives `ttl` (HS256 only).
@@ -439,6 +456,41 @@ mod tests {
             .expect("mint");
         assert!(keys.verify_link::<serde_json::Value>(&login).is_err());
         assert!(keys.verify_link::<serde_json::Value>(&link).is_ok());
+    }
+
+    #[test]
+    fn verify_until_gives_the_tokens_own_exp_without_the_leeway() {
+        let mut config = es256_config();
+        config.jwt_algorithm = JwtAlgorithm::Hs256;
+        config.jwt_issuer = None;
+        config.jwt_audience = None;
+        let secret = "a-secret-that-is-long-enough-for-hs256-tokens";
+        let keys = Keys::new(&config, Some(secret)).expect("keys");
+        let sign = |exp: u64| {
+            let claims =
+                serde_json::json!({"sub": "a1", "role": "agent", "tenant": "acme", "exp": exp});
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .expect("sign")
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        // Ten seconds past exp: still within verify's leeway, but the exp
+        // returned is the token's own, in the past.
+        let (actor, expires) = keys
+            .verify_until(&sign(now - 10))
+            .expect("within the leeway");
+        assert_eq!(actor, keys.verify(&sign(now - 10)).expect("verify agrees"));
+        assert_eq!(expires, UNIX_EPOCH + Duration::from_secs(now - 10));
+        assert!(expires < SystemTime::now());
+        // An exp no clock reaches is clamped, not a panic.
+        let (_, expires) = keys.verify_until(&sign(u64::MAX)).expect("valid");
+        assert_eq!(expires, UNIX_EPOCH + Duration::from_secs(MAX_EXP));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct AppState {
     /// The exports each tenant is streaming, capped at
     /// `limits.max_exports_per_tenant`.
     pub exports: Arc<service::export::ExportSlots>,
+    /// WebSockets open on /graphql/ws per token owner.
+    pub open_sockets: graphql::OpenSockets,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
             rate_limiter: http::RateLimiter::new(limits.rate_limit),
             shutdown: http::Shutdown::default(),
             exports: service::export::ExportSlots::new(limits.max_exports_per_tenant),
+            open_sockets: graphql::OpenSockets::default(),
         }
     }
 }

@@ -209,6 +209,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let stopping = state.shutdown.clone();
+    let sockets = state.open_sockets.clone();
     let db = state.ctx.db.clone();
     let mut app = clientela::app(state, config.request_timeout());
     if let Some(handle) = metrics {
@@ -240,6 +241,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         });
     };
     clientela::http::serve(listener, app, &config.config.limits, grace, stop).await?;
+    // WebSockets were told to close (1001) when the stop began; give their
+    // close frames a moment to leave.
+    for _ in 0..20 {
+        if sockets.total() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

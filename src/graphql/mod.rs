@@ -15,6 +15,7 @@ mod query;
 mod scalars;
 mod subscription;
 mod types;
+mod ws;
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ use crate::AppState;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;
+pub use ws::{OpenSockets, MAX_OPERATIONS_PER_SOCKET};
 
 /// The schema type served at /graphql.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -83,48 +85,11 @@ pub fn routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::disable())
                 .get(graphql_get),
         )
-        .route("/graphql/ws", axum::routing::get(ws_handler))
+        .route("/graphql/ws", axum::routing::get(ws::handler))
         .route(
             "/graphql/assets/{file}",
             axum::routing::get(playground::asset),
         )
-}
-
-/// Subscriptions over graphql-ws (and the legacy subscriptions-transport-ws):
-/// the token comes in `connection_init`'s payload, as `{"Authorization":
-/// "Bearer <jwt>"}` (what GraphiQL and Apollo's graphql-ws link send) or
-/// `{"token": "<jwt>"}`; a connection without a valid one is refused.
-async fn ws_handler(
-    State(state): State<AppState>,
-    protocol: async_graphql_axum::GraphQLProtocol,
-    upgrade: axum::extract::WebSocketUpgrade,
-) -> axum::response::Response {
-    let schema = state.schema.clone();
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            async_graphql_axum::GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move { connection_data(&state, &payload) })
-                .serve()
-        })
-}
-
-/// The request data of a WebSocket connection, from its `connection_init`.
-fn connection_data(
-    state: &AppState,
-    payload: &serde_json::Value,
-) -> async_graphql::Result<async_graphql::Data> {
-    let text = |key: &str| payload.get(key).and_then(serde_json::Value::as_str);
-    let token = match text("Authorization").or_else(|| text("authorization")) {
-        Some(header) => crate::auth::bearer(header).map_err(|e| gql_error(&e))?,
-        None => text("token")
-            .ok_or_else(|| gql_error(&Error::Unauthenticated("missing bearer token")))?,
-    };
-    let actor = state.keys.verify(token).map_err(|e| gql_error(&e))?;
-    let mut data = async_graphql::Data::default();
-    data.insert(loaders::Loaders::new(state.ctx.clone(), actor.clone()));
-    data.insert(Caller(Ok(actor)));
-    Ok(data)
 }
 
 /// The caller of a GraphQL request, or why there is none.

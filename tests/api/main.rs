@@ -13,6 +13,7 @@ mod hostile_cost;
 mod hostile_export;
 mod hostile_graphql;
 mod hostile_rate_limit;
+mod hostile_websocket;
 mod metrics;
 mod resilience;
 mod rest_customers;
