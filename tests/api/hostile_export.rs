@@ -48,7 +48,7 @@ async fn configured(app: TestApp, change: impl FnOnce(&mut Config)) -> TestApp {
 /// is created through the API; the others are copies of its row written
 /// straight to the database in one batch (as `clientela seed` writes), which
 /// takes a fraction of the time an import would.
-async fn seed_large_export(app: &TestApp) -> String {
+pub(crate) async fn seed_large_export(app: &TestApp) -> String {
     let first = app
         .create_customer(json!({ "phoneNumber": "529990000000", "firstName": "Bulk", "notes": "n".repeat(NOTES_CHARS) }))
         .await;
