@@ -58,6 +58,20 @@ enum Command {
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Recompute every derived value (statistics, search text, phone and tag rows) from the rows; safe while serving.
+    Recount(RecountArgs),
+}
+
+#[derive(clap::Args)]
+struct RecountArgs {
+    #[command(flatten)]
+    config: Config,
+    /// Tenant to recount; every tenant when omitted.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Customers recounted per transaction.
+    #[arg(long, default_value_t = 500)]
+    batch: u64,
 }
 
 #[derive(clap::Args)]
@@ -146,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Seed(args)) => seed(args).await,
+        Some(Command::Recount(args)) => recount(args).await,
         Some(Command::Schema) => {
             print!("{}", graphql::sdl());
             Ok(())
@@ -250,6 +265,39 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn recount(args: RecountArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let db = db::connect_and_migrate(&args.config.database_url(), 2)
+        .await
+        .context("could not open the database")?;
+    let tenants = match args.tenant {
+        Some(tenant) => vec![tenant],
+        None => service::recount::tenants(&db).await?,
+    };
+    for tenant in tenants {
+        let progress = indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} {msg} {pos} customers ({per_sec})",
+            )?,
+        );
+        progress.set_message(format!("recounting {tenant:?}:"));
+        let report =
+            service::recount::recount(&db, &tenant, args.batch, |done| progress.set_position(done))
+                .await?;
+        progress.finish_and_clear();
+        eprintln!(
+            "recounted tenant {tenant:?}: {} customers; fixed {} customers, {} conversations, {} phone/tag rows; {} numbers held by another customer, in {:.1?}",
+            report.customers,
+            report.customers_fixed,
+            report.conversations_fixed,
+            report.index_rows_fixed,
+            report.phone_conflicts,
+            started.elapsed()
+        );
+    }
     Ok(())
 }
 

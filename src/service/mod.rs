@@ -10,6 +10,7 @@ pub mod events;
 pub mod export;
 pub mod export_links;
 pub mod import;
+pub mod recount;
 mod scope;
 pub mod seed;
 pub mod stats;

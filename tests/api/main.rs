@@ -15,6 +15,7 @@ mod hostile_graphql;
 mod hostile_rate_limit;
 mod hostile_websocket;
 mod metrics;
+mod recount;
 mod resilience;
 mod rest_customers;
 mod rest_errors;

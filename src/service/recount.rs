@@ -1,0 +1,346 @@
+//! Recounting: every derived value of a tenant recomputed from its rows —
+//! each customer's statistics and timestamps, each conversation's message
+//! count, times and reply totals, the search text, and the phone and tag rows
+//! behind the unique-phone rule and the tag filter. Operators run it after a
+//! restore or hand-written SQL (`clientela recount`); the benchmark kit's
+//! loader runs it after copying raw rows. It must produce exactly what the
+//! write path would have, so it uses the same rules ([`stats::replies`],
+//! [`search::document`]).
+//!
+//! It works in batches of customers (by id), each in its own transaction
+//! with those customers locked, like any writer, so it is safe while the
+//! server runs; a second run changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::conversations::{ConversationStatus, MessageDirection};
+use super::{customers, insert_chunked, stats};
+use crate::domain::search;
+use crate::error::{Error, Result};
+
+/// What a recount found and mended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Customers looked at.
+    pub customers: u64,
+    /// Customer rows whose statistics, times or search text were wrong.
+    pub customers_fixed: u64,
+    /// Conversation rows whose counts, times or reply totals were wrong.
+    pub conversations_fixed: u64,
+    /// Phone and tag rows added or removed.
+    pub index_rows_fixed: u64,
+    /// Numbers a customer lists that another customer's row already holds
+    /// (left as they are: a person must decide whose number it is).
+    pub phone_conflicts: u64,
+}
+
+/// The tenants that have customers, for a recount of all of them.
+pub async fn tenants(db: &DatabaseConnection) -> Result<Vec<String>> {
+    Ok(customer::Entity::find()
+        .select_only()
+        .column(customer::Column::TenantId)
+        .distinct()
+        .order_by_asc(customer::Column::TenantId)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Recounts `tenant` in batches of `batch` customers, calling `progress`
+/// with the customers done so far after each batch.
+#[tracing::instrument(skip_all, fields(tenant.id = %tenant), err)]
+pub async fn recount(
+    db: &DatabaseConnection,
+    tenant: &str,
+    batch: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Report> {
+    let mut report = Report::default();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let txn = db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Sqlite {
+            // Take SQLite's write lock now (waiting for the server's writer),
+            // not at the first write after reading, which could fail.
+            txn.execute_unprepared("DELETE FROM customer_tags WHERE 0")
+                .await?;
+        }
+        let mut q = customer::Entity::find()
+            .filter(customer::Column::TenantId.eq(tenant))
+            .order_by_asc(customer::Column::Id)
+            .limit(batch.max(1))
+            .lock_exclusive();
+        if let Some(id) = after {
+            q = q.filter(customer::Column::Id.gt(id));
+        }
+        let rows = q.all(&txn).await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = Some(last.id);
+        report.customers += rows.len() as u64;
+        recount_batch(&txn, tenant, rows, &mut report).await?;
+        txn.commit().await?;
+        progress(report.customers);
+    }
+    Ok(report)
+}
+
+/// The rows of one batch's customers, grouped by customer.
+struct Related {
+    conversations: HashMap<Uuid, Vec<conversation::Model>>,
+    /// (direction, sent_at) in `sentAt`, then id order, per conversation.
+    messages: HashMap<Uuid, Vec<(MessageDirection, DateTime<Utc>)>>,
+    tickets: HashMap<Uuid, Vec<DateTime<Utc>>>,
+    phones: HashMap<Uuid, BTreeSet<String>>,
+    tags: HashMap<Uuid, BTreeSet<String>>,
+}
+
+async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Result<Related> {
+    let mut out = Related {
+        conversations: HashMap::new(),
+        messages: HashMap::new(),
+        tickets: HashMap::new(),
+        phones: HashMap::new(),
+        tags: HashMap::new(),
+    };
+    for c in conversation::Entity::find()
+        .filter(conversation::Column::TenantId.eq(tenant))
+        .filter(conversation::Column::CustomerId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        out.conversations.entry(c.customer_id).or_default().push(c);
+    }
+    let messages: Vec<(Uuid, String, DateTime<Utc>)> = message::Entity::find()
+        .select_only()
+        .column(message::Column::ConversationId)
+        .column(message::Column::Direction)
+        .column(message::Column::SentAt)
+        .filter(message::Column::TenantId.eq(tenant))
+        .filter(message::Column::CustomerId.is_in(ids.iter().copied()))
+        .order_by_asc(message::Column::ConversationId)
+        .order_by_asc(message::Column::SentAt)
+        .order_by_asc(message::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (conversation, direction, sent_at) in messages {
+        let direction = MessageDirection::parse(&direction)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("messages.direction: unknown value")))?;
+        out.messages
+            .entry(conversation)
+            .or_default()
+            .push((direction, sent_at));
+    }
+    let tickets: Vec<(Uuid, DateTime<Utc>)> = ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::CustomerId)
+        .column(ticket::Column::CreatedAt)
+        .filter(ticket::Column::TenantId.eq(tenant))
+        .filter(ticket::Column::CustomerId.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (customer, at) in tickets {
+        out.tickets.entry(customer).or_default().push(at);
+    }
+    for p in customer_phone::Entity::find()
+        .filter(customer_phone::Column::TenantId.eq(tenant))
+        .filter(customer_phone::Column::CustomerId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        out.phones.entry(p.customer_id).or_default().insert(p.phone);
+    }
+    for t in customer_tag::Entity::find()
+        .filter(customer_tag::Column::TenantId.eq(tenant))
+        .filter(customer_tag::Column::CustomerId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        out.tags.entry(t.customer_id).or_default().insert(t.tag);
+    }
+    Ok(out)
+}
+
+/// A conversation's derived columns recomputed from its messages.
+fn recount_conversation(
+    mut c: conversation::Model,
+    messages: &[(MessageDirection, DateTime<Utc>)],
+) -> conversation::Model {
+    let replies = stats::replies(messages.iter().copied());
+    c.message_count = messages.len() as i32;
+    c.last_message_at = messages.iter().map(|(_, at)| *at).max();
+    c.activity_at = c.last_message_at.unwrap_or(c.created_at);
+    c.response_time_ms = replies.total_ms;
+    c.response_count = replies.count;
+    c
+}
+
+/// A customer's derived columns recomputed from its (recounted)
+/// conversations, their messages and its tickets.
+fn recount_customer(
+    mut m: customer::Model,
+    conversations: &[conversation::Model],
+    messages: &HashMap<Uuid, Vec<(MessageDirection, DateTime<Utc>)>>,
+    tickets: &[DateTime<Utc>],
+) -> customer::Model {
+    let resolved = conversations
+        .iter()
+        .filter(|c| ConversationStatus::parse(&c.status) == Some(ConversationStatus::Resolved))
+        .count() as i32;
+    m.total_conversations = conversations.len() as i32;
+    m.resolved_conversations = resolved;
+    m.open_conversations = m.total_conversations - resolved;
+    m.total_messages = conversations.iter().map(|c| c.message_count).sum();
+    m.total_tickets = tickets.len() as i32;
+    m.response_time_ms = conversations.iter().map(|c| c.response_time_ms).sum();
+    m.response_count = conversations.iter().map(|c| c.response_count).sum();
+    let ratings: Vec<i32> = conversations.iter().filter_map(|c| c.rating).collect();
+    m.rating_total = ratings.iter().sum();
+    m.rating_count = ratings.len() as i32;
+    let sent = || {
+        conversations
+            .iter()
+            .flat_map(|c| messages.get(&c.id).into_iter().flatten())
+            .map(|(_, at)| *at)
+    };
+    m.last_message_at = sent().max();
+    m.first_contact = conversations
+        .iter()
+        .map(|c| c.created_at)
+        .chain(sent())
+        .min();
+    m.last_interaction = std::iter::once(m.created_at)
+        .chain(conversations.iter().map(|c| c.created_at))
+        .chain(sent())
+        .chain(tickets.iter().copied())
+        .max()
+        .unwrap_or(m.created_at);
+    m.search_text = search::document(
+        &m.phone_number,
+        m.first_name.as_deref(),
+        m.last_name.as_deref(),
+        m.email.as_deref(),
+    );
+    m
+}
+
+/// The numbers and tags a customer's own columns say it has.
+fn listed(m: &customer::Model) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+    let alternatives: Vec<String> = serde_json::from_value(m.alternative_phones.clone())
+        .map_err(|e| Error::internal(anyhow::anyhow!("customers.alternative_phones: {e}")))?;
+    let tags: Vec<String> = serde_json::from_value(m.tags.clone())
+        .map_err(|e| Error::internal(anyhow::anyhow!("customers.tags: {e}")))?;
+    let phones = std::iter::once(m.phone_number.clone())
+        .chain(alternatives)
+        .collect();
+    Ok((phones, tags.into_iter().collect()))
+}
+
+async fn recount_batch<C: ConnectionTrait>(
+    db: &C,
+    tenant: &str,
+    rows: Vec<customer::Model>,
+    report: &mut Report,
+) -> Result<()> {
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+    let mut rel = related(db, tenant, &ids).await?;
+    let mut missing_phones: BTreeMap<String, Uuid> = BTreeMap::new();
+    let mut missing_tags = Vec::new();
+    for stored in rows {
+        let id = stored.id;
+        let mut conversations = Vec::new();
+        for c in rel.conversations.remove(&id).unwrap_or_default() {
+            let messages = rel.messages.get(&c.id).map_or(&[][..], Vec::as_slice);
+            let fresh = recount_conversation(c.clone(), messages);
+            if fresh != c {
+                let mut active = fresh.clone().into_active_model().reset_all();
+                active.id = sea_orm::ActiveValue::Unchanged(fresh.id);
+                active.update(db).await?;
+                report.conversations_fixed += 1;
+            }
+            conversations.push(fresh);
+        }
+        let tickets = rel.tickets.remove(&id).unwrap_or_default();
+        let fresh = recount_customer(stored.clone(), &conversations, &rel.messages, &tickets);
+        if fresh != stored {
+            customers::save(db, fresh.clone()).await?;
+            report.customers_fixed += 1;
+        }
+        let (phones, tags) = listed(&fresh)?;
+        let (have_phones, have_tags) = (
+            rel.phones.remove(&id).unwrap_or_default(),
+            rel.tags.remove(&id).unwrap_or_default(),
+        );
+        let stale_phones: Vec<&String> = have_phones.difference(&phones).collect();
+        if !stale_phones.is_empty() {
+            customer_phone::Entity::delete_many()
+                .filter(customer_phone::Column::TenantId.eq(tenant))
+                .filter(customer_phone::Column::CustomerId.eq(id))
+                .filter(
+                    customer_phone::Column::Phone.is_in(stale_phones.iter().map(|p| p.as_str())),
+                )
+                .exec(db)
+                .await?;
+            report.index_rows_fixed += stale_phones.len() as u64;
+        }
+        for phone in phones.difference(&have_phones) {
+            missing_phones.insert(phone.clone(), id);
+        }
+        let stale_tags: Vec<&String> = have_tags.difference(&tags).collect();
+        if !stale_tags.is_empty() {
+            customer_tag::Entity::delete_many()
+                .filter(customer_tag::Column::CustomerId.eq(id))
+                .filter(customer_tag::Column::Tag.is_in(stale_tags.iter().map(|t| t.as_str())))
+                .exec(db)
+                .await?;
+            report.index_rows_fixed += stale_tags.len() as u64;
+        }
+        for tag in tags.difference(&have_tags) {
+            missing_tags.push(customer_tag::ActiveModel {
+                customer_id: Set(id),
+                tag: Set(tag.clone()),
+                tenant_id: Set(tenant.to_owned()),
+            });
+        }
+    }
+    if !missing_phones.is_empty() {
+        // A number another customer's row holds stays with that customer.
+        let held: BTreeSet<String> = customer_phone::Entity::find()
+            .filter(customer_phone::Column::TenantId.eq(tenant))
+            .filter(customer_phone::Column::Phone.is_in(missing_phones.keys().map(String::as_str)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| p.phone)
+            .collect();
+        let mut rows = Vec::new();
+        for (phone, customer_id) in missing_phones {
+            if held.contains(&phone) {
+                tracing::warn!(customer.id = %customer_id, "a listed number belongs to another customer");
+                report.phone_conflicts += 1;
+            } else {
+                rows.push(customer_phone::ActiveModel {
+                    tenant_id: Set(tenant.to_owned()),
+                    phone: Set(phone),
+                    customer_id: Set(customer_id),
+                });
+            }
+        }
+        report.index_rows_fixed += rows.len() as u64;
+        insert_chunked(db, rows).await?;
+    }
+    report.index_rows_fixed += missing_tags.len() as u64;
+    insert_chunked(db, missing_tags).await?;
+    Ok(())
+}
