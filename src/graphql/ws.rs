@@ -127,6 +127,7 @@ impl Ending {
 
 /// One socket, from upgrade to close.
 async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
+    metrics::gauge!("websocket_connections").increment(1.0);
     let (mut sink, mut stream) = socket.split();
     let init_timeout = state.limits.ws_init_timeout();
     let authenticated =
@@ -161,6 +162,7 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
         }
     };
     finish(sink, stream, protocol, ending).await;
+    metrics::gauge!("websocket_connections").decrement(1.0);
 }
 
 /// Reads up to the first message and checks it is a `connection_init`
@@ -384,6 +386,8 @@ impl Session<'_> {
                 }
                 self.live.insert(id.into_owned());
                 self.running += 1;
+                metrics::gauge!("graphql_operations_running", "transport" => "websocket")
+                    .increment(1.0);
                 Verdict::Forward(message)
             }
             ("complete" | "stop", Some(id)) => {
@@ -409,8 +413,20 @@ impl Session<'_> {
         }
         if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str(text) {
             self.live.remove(id.as_ref());
-            self.running = self.running.saturating_sub(1);
+            if self.running > 0 {
+                self.running -= 1;
+                metrics::gauge!("graphql_operations_running", "transport" => "websocket")
+                    .decrement(1.0);
+            }
         }
+    }
+}
+
+impl Drop for Session<'_> {
+    /// Operations still running when the socket ends end with it.
+    fn drop(&mut self) {
+        metrics::gauge!("graphql_operations_running", "transport" => "websocket")
+            .decrement(self.running as f64);
     }
 }
 

@@ -87,6 +87,7 @@ impl ExportSlots {
             });
         }
         *mine += 1;
+        metrics::gauge!("exports_in_flight").increment(1.0);
         Ok(ExportSlot {
             slots: self.clone(),
             tenant: tenant.to_owned(),
@@ -102,6 +103,7 @@ impl ExportSlots {
 
 impl Drop for ExportSlot {
     fn drop(&mut self) {
+        metrics::gauge!("exports_in_flight").decrement(1.0);
         let mut running = self.slots.running.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(mine) = running.get_mut(&self.tenant) {
             *mine = mine.saturating_sub(1);
@@ -178,6 +180,7 @@ impl Pages {
             .all(&self.db)
             .await?;
         self.done = (models.len() as u64) < PAGE_ROWS;
+        metrics::counter!("export_rows_total").increment(models.len() as u64);
         self.after = models.last().map(Key::of).or(self.after);
         models.into_iter().map(Customer::try_from).collect()
     }

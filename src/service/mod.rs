@@ -78,12 +78,16 @@ impl Ctx {
 
     /// Begins a transaction that will write.
     pub async fn write(&self) -> Result<WriteTxn> {
+        let started = std::time::Instant::now();
         let writer = match self.db.get_database_backend() {
             DbBackend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
             _ => None,
         };
+        let txn = self.db.begin().await?;
+        // The wait for the writer slot and a pooled connection.
+        metrics::histogram!("db_write_wait_seconds").record(started.elapsed().as_secs_f64());
         Ok(WriteTxn {
-            txn: self.db.begin().await?,
+            txn,
             _writer: writer,
         })
     }

@@ -59,6 +59,29 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
         .expect("send");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
 
+    // An admin (a bucket of its own) exports two customers.
+    let admin = app.admin();
+    for n in 0..2 {
+        let resp = client
+            .post(format!("{base}/api/v2/customers"))
+            .bearer_auth(&admin)
+            .json(&json!({ "phoneNumber": format!("52999123450{n}") }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let csv = client
+        .get(format!("{base}/api/v2/customers/export?format=csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("export")
+        .text()
+        .await
+        .expect("csv");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+
     let scrape = client
         .get(format!("{base}/metrics"))
         .send()
@@ -84,6 +107,9 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
     );
     assert_eq!(count(r#"rate_limited_total{bucket="token"}"#), 1.0);
     assert!(count(r#"db_pool_max_connections"#) >= 1.0);
+    assert_eq!(count("export_rows_total"), 2.0);
+    assert_eq!(count("exports_in_flight"), 0.0, "the export's slot is back");
+    assert!(scrape.contains("db_write_wait_seconds_count"));
     assert!(scrape.contains("http_request_duration_seconds_bucket{route=\"/api/v2/customers\""));
     assert!(scrape.contains("db_statement_duration_seconds_count"));
     assert!(
