@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -164,11 +165,12 @@ impl Keys {
         }
         let link_secret = match (&config.export_link.export_link_secret, config.jwt_algorithm) {
             (Some(configured), _) => {
+                let configured = configured.expose_secret();
                 anyhow::ensure!(
                     configured.len() >= 32,
                     "CLIENTELA_EXPORT_LINK_SECRET must be at least 32 bytes"
                 );
-                Some(configured.as_str())
+                Some(configured)
             }
             (None, JwtAlgorithm::Hs256) => secret,
             (None, _) => None,

@@ -4,6 +4,13 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+/// A secret from the command line or environment, kept out of `Debug` output
+/// (and so out of any log of the configuration).
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
 
 /// The signing algorithm tokens must use; any other (and `none`) is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,8 +36,8 @@ pub struct Config {
     pub db_max_connections: u32,
 
     /// HS256 secret for tokens. Unset: `serve` makes a random one per process and prints an admin token.
-    #[arg(long, env = "CLIENTELA_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "CLIENTELA_JWT_SECRET", hide_env_values = true, value_parser = secret)]
+    pub jwt_secret: Option<SecretString>,
 
     /// Algorithm tokens must be signed with: HS256, RS256 or ES256.
     #[arg(
@@ -71,8 +78,8 @@ pub struct Config {
 #[derive(Debug, Clone, Args)]
 pub struct ExportLinkConfig {
     /// Secret (at least 32 bytes) that signs export links. Default: derived from `CLIENTELA_JWT_SECRET`; with RS256/ES256 and no secret, `exportLink` is unavailable.
-    #[arg(long, env = "CLIENTELA_EXPORT_LINK_SECRET", hide_env_values = true)]
-    pub export_link_secret: Option<String>,
+    #[arg(long, env = "CLIENTELA_EXPORT_LINK_SECRET", hide_env_values = true, value_parser = secret)]
+    pub export_link_secret: Option<SecretString>,
 
     /// Seconds an export link stays valid.
     #[arg(long, env = "CLIENTELA_EXPORT_LINK_TTL", default_value_t = 300)]
@@ -285,6 +292,21 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         config: Config,
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let cli = Cli::try_parse_from([
+            "clientela",
+            "--jwt-secret",
+            "a-jwt-secret-nobody-may-read-0123456789",
+            "--export-link-secret",
+            "a-link-secret-nobody-may-read-0123456789",
+        ])
+        .expect("parse");
+        let shown = format!("{:?}", cli.config);
+        assert!(!shown.contains("nobody-may-read"), "{shown}");
+        assert!(cli.config.jwt_secret.is_some());
     }
 
     #[test]

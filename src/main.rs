@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use clientela::auth::{self, Actor, Keys, Role};
 use clientela::config::{Config, ServeConfig};
 use clientela::{db, domain, graphql, service, AppState};
+use secrecy::ExposeSecret;
 
 #[derive(Parser)]
 #[command(
@@ -148,9 +149,9 @@ async fn main() -> anyhow::Result<()> {
             let secret = args
                 .config
                 .jwt_secret
-                .clone()
+                .as_ref()
                 .context("set CLIENTELA_JWT_SECRET to mint tokens")?;
-            let keys = Keys::new(&args.config, Some(&secret))?;
+            let keys = Keys::new(&args.config, Some(secret.expose_secret()))?;
             let actor = Actor {
                 agent: args.sub,
                 role: args.role,
@@ -176,11 +177,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         )
     })?;
     let generated = config.config.jwt_secret.is_none();
-    let secret = config
-        .config
-        .jwt_secret
-        .clone()
-        .unwrap_or_else(auth::random_secret);
+    let secret = match &config.config.jwt_secret {
+        Some(configured) => configured.expose_secret().to_owned(),
+        None => auth::random_secret(),
+    };
     let keys = Keys::new(&config.config, Some(&secret))?;
     let url = config.config.database_url();
     let mut db = db::connect_and_migrate(&url, config.config.db_max_connections)

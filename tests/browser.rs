@@ -49,7 +49,7 @@ impl Server {
         let config = Config {
             database_url: Some(url.clone()),
             db_max_connections: 5,
-            jwt_secret: Some(SECRET.to_owned()),
+            jwt_secret: Some(SECRET.into()),
             jwt_algorithm: JwtAlgorithm::Hs256,
             jwt_public_key_file: None,
             jwt_issuer: None,

@@ -231,7 +231,7 @@ async fn an_expired_link_is_refused() {
 async fn a_link_secret_of_its_own_is_used_when_configured() {
     let secret = "another-secret-that-is-long-enough-for-links";
     let a = TestApp::with_config(Backend::Sqlite, |c| {
-        c.export_link.export_link_secret = Some(secret.to_owned())
+        c.export_link.export_link_secret = Some(secret.into())
     })
     .await
     .expect("sqlite");

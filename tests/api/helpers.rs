@@ -52,7 +52,7 @@ pub fn test_config(url: &str) -> Config {
     Config {
         database_url: Some(url.to_owned()),
         db_max_connections: 5,
-        jwt_secret: Some(SECRET.to_owned()),
+        jwt_secret: Some(SECRET.into()),
         jwt_algorithm: JwtAlgorithm::Hs256,
         jwt_public_key_file: None,
         jwt_issuer: None,
