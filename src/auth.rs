@@ -503,4 +503,145 @@ mod tests {
             assert!(bearer(bad).is_err(), "{bad}");
         }
     }
+
+    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
+    mod properties {
+        use base64::Engine;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const SECRET: &str = "a-secret-that-is-long-enough-for-hs256-tokens";
+
+        fn hs256_keys() -> Keys {
+            let mut config = es256_config();
+            config.jwt_algorithm = JwtAlgorithm::Hs256;
+            config.jwt_issuer = None;
+            config.jwt_audience = None;
+            Keys::new(&config, Some(SECRET)).expect("keys")
+        }
+
+        fn actor() -> impl Strategy<Value = Actor> {
+            (
+                "\\PC{1,40}",
+                prop::sample::select(vec![Role::Admin, Role::Agent, Role::Viewer]),
+                // A tenant is 1 to 64 bytes.
+                "\\PC{1,16}",
+            )
+                .prop_map(|(agent, role, tenant)| Actor {
+                    agent,
+                    role,
+                    tenant,
+                })
+        }
+
+        fn b64(bytes: &[u8]) -> String {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        }
+
+        /// Arbitrary strings, and JWT-shaped ones: three base64url parts
+        /// carrying JSON headers (any `alg`, `none` included) and claims.
+        fn token() -> impl Strategy<Value = String> {
+            let header = prop_oneof![
+                prop::sample::select(vec!["HS256", "none", "RS256", "ES256", "HS512", ""])
+                    .prop_map(|alg| serde_json::json!({"alg": alg, "typ": "JWT"}).to_string()),
+                any::<String>(),
+            ];
+            let claims = prop_oneof![
+                (
+                    any::<Option<String>>(),
+                    any::<Option<String>>(),
+                    any::<u64>()
+                )
+                    .prop_map(|(sub, role, exp)| {
+                        serde_json::json!({"sub": sub, "role": role, "tenant": "t", "exp": exp})
+                            .to_string()
+                    }),
+                any::<String>(),
+            ];
+            let signature = prop::collection::vec(any::<u8>(), 0..64);
+            prop_oneof![
+                any::<String>(),
+                "[A-Za-z0-9_\\-.=+/ ]{0,120}",
+                (header, claims, signature).prop_map(|(h, c, s)| {
+                    format!("{}.{}.{}", b64(h.as_bytes()), b64(c.as_bytes()), b64(&s))
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_authorization_header_gives_its_trimmed_token_or_is_unauthenticated(
+                header in prop_oneof![
+                    any::<String>(),
+                    "(Bearer|bearer|BEARER|Basic|)[ \t]{0,2}\\PC{0,20}",
+                ],
+            ) {
+                match bearer(&header) {
+                    Ok(token) => {
+                        prop_assert!(!token.is_empty());
+                        prop_assert_eq!(token, token.trim());
+                        prop_assert!(header.to_ascii_lowercase().starts_with("bearer "));
+                        prop_assert!(header.ends_with(token) || header.trim_end().ends_with(token));
+                    }
+                    Err(Error::Unauthenticated(_)) => {}
+                    Err(other) => prop_assert!(false, "{header:?}: {other:?}"),
+                }
+            }
+
+            #[test]
+            fn a_bearer_header_gives_back_its_token(token in "[!-~]{1,200}", spaces in " {0,3}") {
+                let header = format!("Bearer {spaces}{token}{spaces}");
+                prop_assert_eq!(bearer(&header).ok(), Some(token.as_str()));
+            }
+
+            #[test]
+            fn any_token_that_is_not_minted_here_is_unauthenticated(token in token()) {
+                let keys = hs256_keys();
+                prop_assert!(matches!(keys.verify(&token), Err(Error::Unauthenticated(_))));
+                prop_assert!(matches!(
+                    keys.verify_link::<serde_json::Value>(&token),
+                    Err(Error::Unauthenticated(_))
+                ));
+            }
+
+            #[test]
+            fn a_minted_token_verifies_as_its_actor_and_any_changed_byte_is_refused(
+                actor in actor(),
+                position in any::<prop::sample::Index>(),
+                byte in 0x20u8..0x7f,
+            ) {
+                let keys = hs256_keys();
+                let token = keys.mint(&actor, Duration::from_secs(600)).expect("mint");
+                prop_assert_eq!(keys.verify(&token).expect("valid"), actor);
+                let mut changed = token.clone().into_bytes();
+                let at = position.index(changed.len());
+                prop_assume!(changed[at] != byte);
+                changed[at] = byte;
+                let changed = String::from_utf8(changed).expect("ASCII");
+                let result = keys.verify(&changed);
+                prop_assert!(matches!(result, Err(Error::Unauthenticated(_))), "{changed}: {result:?}");
+            }
+
+            #[test]
+            fn a_signed_link_verifies_as_its_claims_and_any_changed_byte_is_refused(
+                filter in "\\PC{0,40}",
+                position in any::<prop::sample::Index>(),
+                byte in 0x20u8..0x7f,
+            ) {
+                let keys = hs256_keys();
+                let exp = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs() + 600;
+                let claims = serde_json::json!({"purpose": "export", "filter": filter, "exp": exp});
+                let link = keys.sign_link(&claims).expect("signs");
+                prop_assert_eq!(keys.verify_link::<serde_json::Value>(&link).expect("valid"), claims);
+                let mut changed = link.into_bytes();
+                let at = position.index(changed.len());
+                prop_assume!(changed[at] != byte);
+                changed[at] = byte;
+                let changed = String::from_utf8(changed).expect("ASCII");
+                let result = keys.verify_link::<serde_json::Value>(&changed);
+                prop_assert!(matches!(result, Err(Error::Unauthenticated(_))), "{changed}: {result:?}");
+            }
+        }
+    }
 }

@@ -534,4 +534,211 @@ mod tests {
         assert_eq!(PhoneError::Empty.to_string(), "phone number is required");
         assert_eq!(PhoneError::Invalid.to_string(), "phone number is not valid");
     }
+
+    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Default regions the properties read numbers in.
+        const REGIONS: [Id; 8] = [
+            country::MX,
+            country::BR,
+            country::AR,
+            country::US,
+            country::GB,
+            country::IT,
+            country::DE,
+            country::AC,
+        ];
+
+        fn region() -> impl Strategy<Value = Id> {
+            prop::sample::select(REGIONS.to_vec())
+        }
+
+        /// Any text, number-shaped text, and very long number-shaped text.
+        fn any_input() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "\\PC{0,40}",
+                "(\\+|00)?[0-9 ().+\\-]{0,30}",
+                "(\\+|00)?[0-9]{0,25}",
+                "[0-9 \\-]{100,3000}",
+                // Likely valid numbers of many countries.
+                (
+                    prop::sample::select(vec![
+                        "1", "7", "33", "34", "39", "44", "49", "52", "54", "55", "56", "57", "86",
+                        "91", "351", "502",
+                    ]),
+                    "[1-9][0-9]{5,11}",
+                )
+                    .prop_map(|(code, national)| format!("+{code} {national}")),
+            ]
+        }
+
+        /// Groups `digits` as a human would write them, with random separators.
+        fn spell(digits: &str, cuts: &[usize], seps: &[&str]) -> String {
+            let mut out = String::new();
+            for (i, ch) in digits.chars().enumerate() {
+                if i > 0 && cuts.contains(&i) {
+                    out.push_str(seps[i % seps.len()]);
+                }
+                out.push(ch);
+            }
+            out
+        }
+
+        fn separators() -> impl Strategy<Value = Vec<&'static str>> {
+            prop::collection::vec(prop::sample::select(vec!["", " ", "-", ".", "  "]), 1..4)
+        }
+
+        proptest! {
+            #[test]
+            fn any_input_is_refused_or_gives_canonical_digits_that_normalize_to_themselves(
+                input in any_input(),
+                region in region(),
+            ) {
+                if let Ok(number) = normalize(&input, region) {
+                    let digits = number.as_str();
+                    prop_assert!(!digits.is_empty());
+                    prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{digits}");
+                    prop_assert!(digits.len() <= MAX_DIGITS, "{input:?} -> {digits}");
+                    // The canonical form with '+' reads as the same number anywhere.
+                    prop_assert_eq!(normalize(&format!("+{digits}"), region), Ok(number.clone()));
+                    // Bare canonical digits are read as a national number of the
+                    // default region first, so they round-trip for that region's
+                    // own numbers only: with default MX, the German "4920100000"
+                    // bare is the valid Mexican national "492 010 0000".
+                    let home = [
+                        (country::MX, "52"),
+                        (country::BR, "55"),
+                        (country::AR, "54"),
+                        (country::US, "1"),
+                    ];
+                    if home.iter().any(|(r, code)| *r == region && digits.starts_with(code)) {
+                        prop_assert_eq!(normalize(digits, region), Ok(number.clone()), "{:?}", input);
+                    }
+                }
+            }
+
+            #[test]
+            fn every_spelling_of_a_mexican_mobile_is_one_customer(
+                area in prop::sample::select(vec!["999", "998", "55", "33", "81", "222", "442", "664"]),
+                rest in "[2-9][0-9]{7}",
+                seps in separators(),
+                region in region(),
+            ) {
+                let national = format!("{area}{rest}").get(..10).unwrap_or_default().to_owned();
+                let expected = format!("52{national}");
+                let (a, b, c) = (&national[..3], &national[3..6], &national[6..]);
+                // With '+' (or "00") in every region; bare digits only in
+                // the home region: elsewhere "52..." may well be a valid
+                // national number of the default region (Germany's are of
+                // any length), which bare digits are read as first.
+                let mut spellings = vec![
+                    format!("+52 ({a}) {b}-{c}"),
+                    format!("+521{national}"),
+                    format!("+52 1 {a} {b} {c}"),
+                    format!("0052 1 {a} {b} {c}"),
+                    spell(&format!("+52{national}"), &[3, 6, 9], &seps),
+                ];
+                if region == country::MX {
+                    spellings.extend([
+                        national.clone(),
+                        format!("{a}.{b}.{c}"),
+                        format!("52 {a} {b} {c}"),
+                        format!("521{national}"),
+                        spell(&format!("521{national}"), &[2, 3, 6, 9], &seps),
+                        expected.clone(),
+                    ]);
+                }
+                for spelling in spellings {
+                    prop_assert_eq!(
+                        normalize(&spelling, region).map(PhoneNumber::into_string),
+                        Ok(expected.clone()),
+                        "{:?} in {:?}", spelling, region
+                    );
+                }
+            }
+
+            #[test]
+            fn a_brazilian_mobile_is_one_customer_with_or_without_the_ninth_digit(
+                area in prop::sample::select(vec![
+                    "11", "12", "19", "21", "27", "31", "41", "47", "51", "61", "71", "81", "85", "91", "98",
+                ]),
+                subscriber in "[6-9][0-9]{7}",
+                region in region(),
+            ) {
+                // Some 8-digit ranges (e.g. 7xxx-xxxx, once radio trunking)
+                // are valid numbers of their own per the metadata, so they are
+                // kept as written and are no old spelling of a mobile.
+                let eight = phonenumber::parse(None, format!("+55{area}{subscriber}"));
+                if eight.is_ok_and(|n| n.is_valid()) {
+                    return Ok(());
+                }
+                let expected = format!("55{area}9{subscriber}");
+                let (head, tail) = subscriber.split_at(4);
+                let mut spellings = vec![
+                    format!("+55 {area} 9{head}-{tail}"),
+                    format!("+55 {area} {head}-{tail}"),
+                    format!("+55 ({area}) {head}-{tail}"),
+                    format!("0055 {area} {head} {tail}"),
+                ];
+                if region == country::BR {
+                    spellings.extend([
+                        format!("55{area}{subscriber}"),
+                        expected.clone(),
+                        format!("({area}) 9{head}-{tail}"),
+                        format!("({area}) {head}-{tail}"),
+                        format!("0{area} {head}-{tail}"),
+                        format!("{area}9{subscriber}"),
+                    ]);
+                }
+                for spelling in spellings {
+                    prop_assert_eq!(
+                        normalize(&spelling, region).map(PhoneNumber::into_string),
+                        Ok(expected.clone()),
+                        "{:?} in {:?}", spelling, region
+                    );
+                }
+            }
+
+            #[test]
+            fn an_argentine_mobile_is_one_customer_in_its_9_and_15_forms(
+                (area, subscriber) in prop_oneof![
+                    Just(("11", "[1-9][0-9]{7}")),
+                    Just(("351", "[4-5][0-9]{6}")),
+                    Just(("2966", "[4-6][0-9]{5}")),
+                ].prop_flat_map(|(area, pattern)| (Just(area), pattern)),
+                region in region(),
+            ) {
+                // The metadata leaves some ranges unallocated: the "+54 9"
+                // spelling decides whether this number exists at all.
+                let Ok(expected) = normalize(&format!("+54 9 {area} {subscriber}"), region) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(expected.as_str(), format!("549{area}{subscriber}"));
+                let mut spellings = vec![
+                    format!("+54 {area} 15 {subscriber}"),
+                    format!("0054 {area} 15 {subscriber}"),
+                ];
+                if region == country::AR {
+                    spellings.extend([
+                        format!("549{area}{subscriber}"),
+                        format!("0{area} 15 {subscriber}"),
+                        format!("{area} 15 {subscriber}"),
+                        format!("9 {area} {subscriber}"),
+                    ]);
+                }
+                for spelling in spellings {
+                    prop_assert_eq!(
+                        normalize(&spelling, region),
+                        Ok(expected.clone()),
+                        "{:?} in {:?}", spelling, region
+                    );
+                }
+            }
+        }
+    }
 }

@@ -315,3 +315,153 @@ pub fn flag(q: &QueryPairs, key: &str, default: bool) -> Result<bool> {
         Some(_) => Err(Error::invalid(key, "must be true or false")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::domain::page::MAX_LIMIT;
+
+        /// Keys the list reads, a bracketed one, and one it ignores.
+        const KEYS: [&str; 12] = [
+            "search",
+            "status",
+            "segment",
+            "source",
+            "tags",
+            "tags[]",
+            "page",
+            "limit",
+            "sortBy",
+            "sortOrder",
+            "permanent",
+            "other",
+        ];
+
+        /// Values near the valid ones and anything else.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                "-?[0-9]{0,25}",
+                " ?(active|vip|new|whatsapp|social_media|createdAt|firstName|asc|desc|true|false|0|1) ?",
+                "[a-zA-Z_ ,]{0,12}",
+            ]
+        }
+
+        fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+            prop::collection::vec(
+                (
+                    prop::sample::select(KEYS.to_vec()).prop_map(str::to_owned),
+                    value(),
+                ),
+                0..10,
+            )
+        }
+
+        fn ok_or_bad_input<T: std::fmt::Debug>(result: &Result<T>) -> bool {
+            matches!(result, Ok(_) | Err(Error::BadUserInput { .. }))
+        }
+
+        proptest! {
+            #[test]
+            fn any_query_gives_a_list_request_or_bad_input(pairs in pairs()) {
+                let q = QueryPairs(pairs);
+                prop_assert!(ok_or_bad_input(&list_query(&q)), "{:?}", q.0);
+                prop_assert!(ok_or_bad_input(&flag(&q, "permanent", false)), "{:?}", q.0);
+            }
+
+            #[test]
+            fn any_raw_query_string_gives_a_list_request_or_bad_input(
+                query in prop_oneof![
+                    any::<String>(),
+                    "((search|status|page|limit|sortBy|sortOrder|tags)=[a-z0-9%+\\-]{0,8}&?){0,6}",
+                ],
+            ) {
+                if let Ok(q) = QueryPairs::parse(&query) {
+                    prop_assert!(ok_or_bad_input(&list_query(&q)), "{query:?}");
+                }
+            }
+
+            #[test]
+            fn a_valid_list_query_reads_as_what_it_says(
+                sort_by in prop::sample::select(CustomerSortField::ALL.to_vec()),
+                sort_order in prop::sample::select(SortOrder::ALL.to_vec()),
+                status in prop::option::of(prop::sample::select(CustomerStatus::ALL.to_vec())),
+                segment in prop::option::of(prop::sample::select(CustomerSegment::ALL.to_vec())),
+                source in prop::option::of(prop::sample::select(CustomerSource::ALL.to_vec())),
+                page in prop::option::of(1..=i64::MAX),
+                limit in prop::option::of(prop_oneof![1..=200i64, 1..=i64::MAX]),
+                search in prop::option::of("\\PC*\\S\\PC*"),
+                tags in prop::collection::vec("[^,\\s]{1,10}", 0..5),
+                pad in "[ ]{0,2}",
+            ) {
+                let mut pairs = vec![
+                    ("sortBy".to_owned(), format!("{pad}{}{pad}", sort_by.as_str())),
+                    ("sortOrder".to_owned(), sort_order.as_str().to_owned()),
+                ];
+                let mut add = |key: &str, value: Option<String>| {
+                    if let Some(v) = value {
+                        pairs.push((key.to_owned(), v));
+                    }
+                };
+                add("status", status.map(|s| s.as_str().to_owned()));
+                add("segment", segment.map(|s| s.as_str().to_owned()));
+                add("source", source.map(|s| s.as_str().to_owned()));
+                add("page", page.map(|p| format!("{pad}{p}")));
+                add("limit", limit.map(|l| l.to_string()));
+                add("search", search.clone());
+                add("tags", Some(tags.join(",")));
+                let query = serde_urlencoded::to_string(&pairs).expect("encodes");
+                let q = QueryPairs::parse(&query).expect("reads");
+                let got = list_query(&q).expect("valid");
+                prop_assert_eq!(got.sort_by, sort_by);
+                prop_assert_eq!(got.sort_order, sort_order);
+                prop_assert_eq!(got.filter.status, status);
+                prop_assert_eq!(got.filter.segment, segment);
+                prop_assert_eq!(got.filter.source, source);
+                prop_assert_eq!(got.filter.search, search);
+                prop_assert_eq!(got.filter.tags, tags);
+                let want_page = page.map_or(1, |p| p.unsigned_abs().min(u64::from(u32::MAX)));
+                prop_assert_eq!(got.page.page, want_page);
+                prop_assert_eq!(got.page.limit, limit.map_or(20, |l| l.unsigned_abs().min(MAX_LIMIT)));
+                prop_assert!(got.page.limit <= 100);
+            }
+
+            #[test]
+            fn a_page_or_limit_that_is_not_a_whole_number_of_one_or_more_is_refused(
+                key in prop::sample::select(vec!["page", "limit"]),
+                value in prop_oneof![
+                    (i64::MIN..=0).prop_map(|n| n.to_string()),
+                    "[1-9][0-9]{19,29}",
+                    "[0-9]*[a-z.,][0-9]*",
+                ],
+            ) {
+                let q = QueryPairs(vec![(key.to_owned(), value.clone())]);
+                let refused = matches!(
+                    list_query(&q),
+                    Err(Error::BadUserInput { ref fields, .. }) if fields.iter().any(|f| f.field == key)
+                );
+                prop_assert!(refused, "{}={:?}", key, value);
+            }
+
+            #[test]
+            fn a_flag_is_true_false_its_default_or_bad_input(value in value(), default in any::<bool>()) {
+                let q = QueryPairs(vec![("permanent".to_owned(), value.clone())]);
+                let want = match value.trim() {
+                    "" => Some(default),
+                    "true" | "1" => Some(true),
+                    "false" | "0" => Some(false),
+                    _ => None,
+                };
+                match flag(&q, "permanent", default) {
+                    Ok(got) => prop_assert_eq!(Some(got), want, "{:?}", value),
+                    Err(Error::BadUserInput { .. }) => prop_assert_eq!(want, None, "{:?}", value),
+                    Err(other) => prop_assert!(false, "{value:?}: {other:?}"),
+                }
+            }
+        }
+    }
+}

@@ -187,4 +187,63 @@ mod tests {
         assert_eq!(guard("John"), "John");
         assert_eq!(guard(""), "");
     }
+
+    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{csv_row, guard};
+        use crate::domain::time;
+        use crate::service::customers::strategies;
+
+        /// Starts a spreadsheet evaluates (OWASP's list for CSV injection).
+        const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+        proptest! {
+            #[test]
+            fn a_csv_row_reads_back_as_the_guarded_cells_and_none_starts_a_formula(
+                customer in strategies::customer(),
+            ) {
+                let mut out = Vec::new();
+                csv_row(&mut out, &customer).expect("writes");
+                let written = [
+                    customer.phone_number.clone(),
+                    customer.first_name.clone().unwrap_or_default(),
+                    customer.last_name.clone().unwrap_or_default(),
+                    customer.email.clone().unwrap_or_default(),
+                    customer.status.as_str().to_owned(),
+                    customer.segment.as_str().to_owned(),
+                    customer.tags.join(";"),
+                    customer.notes.clone().unwrap_or_default(),
+                    time::format(&customer.created_at),
+                    time::format(&customer.last_interaction),
+                ];
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(out.as_slice());
+                let records: Vec<csv::StringRecord> =
+                    reader.records().collect::<Result<_, _>>().expect("parses");
+                prop_assert_eq!(records.len(), 1, "{:?}", String::from_utf8_lossy(&out));
+                let cells: Vec<&str> = records[0].iter().collect();
+                prop_assert_eq!(cells.len(), written.len());
+                for (cell, original) in cells.iter().zip(&written) {
+                    if original.starts_with(FORMULA_STARTS) {
+                        prop_assert_eq!(*cell, format!("'{original}"));
+                    } else {
+                        prop_assert_eq!(cell, original);
+                    }
+                    prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
+                    prop_assert_eq!(guard(original), *cell);
+                }
+            }
+
+            #[test]
+            fn the_guard_only_ever_adds_one_quote_in_front(cell in strategies::text()) {
+                let guarded = guard(&cell);
+                prop_assert!(!guarded.starts_with(FORMULA_STARTS));
+                let unguarded = guarded.strip_prefix('\'').filter(|_| guarded != cell.as_str());
+                prop_assert_eq!(unguarded.unwrap_or(&guarded), cell.as_str());
+            }
+        }
+    }
 }

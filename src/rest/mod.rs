@@ -141,14 +141,18 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str(query)
-            .map(QueryPairs)
-            .map_err(|_| Error::invalid("query", "malformed query string"))
+        QueryPairs::parse(parts.uri.query().unwrap_or_default())
     }
 }
 
 impl QueryPairs {
+    /// Reads a query string (without the `?`); 400 when malformed.
+    pub fn parse(query: &str) -> Result<Self, Error> {
+        serde_urlencoded::from_str(query)
+            .map(QueryPairs)
+            .map_err(|_| Error::invalid("query", "malformed query string"))
+    }
+
     /// The last value given for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
@@ -169,5 +173,60 @@ impl QueryPairs {
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::QueryPairs;
+        use crate::error::Error;
+
+        proptest! {
+            #[test]
+            fn any_query_string_is_read_or_refused_as_bad_input(
+                query in prop_oneof![any::<String>(), "[a-z\\[\\]=&%+0-9A-F;#]{0,60}"],
+            ) {
+                match QueryPairs::parse(&query) {
+                    Ok(_) => {}
+                    Err(Error::BadUserInput { .. }) => {}
+                    Err(other) => prop_assert!(false, "{query:?}: {other:?}"),
+                }
+            }
+
+            #[test]
+            fn encoded_pairs_read_back_in_order_with_the_last_value_winning(
+                pairs in prop::collection::vec(("\\PC{1,8}", "\\PC{0,12}"), 0..8),
+            ) {
+                let query = serde_urlencoded::to_string(&pairs).expect("encodes");
+                let q = QueryPairs::parse(&query).expect("reads");
+                prop_assert_eq!(&q.0, &pairs);
+                for (key, _) in &pairs {
+                    let last = pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                    prop_assert_eq!(q.get(key), last);
+                }
+            }
+
+            #[test]
+            fn list_values_are_every_trimmed_comma_separated_item_of_the_key_and_its_brackets(
+                items in prop::collection::vec(("[ ,]{0,2}", "[^,\\s]{1,8}", "[ ,]{0,2}", any::<bool>()), 0..8),
+            ) {
+                let pairs: Vec<(String, String)> = items
+                    .iter()
+                    .map(|(before, item, after, bracket)| {
+                        let key = if *bracket { "tags[]" } else { "tags" };
+                        (key.to_owned(), format!("{before}{item}{after}"))
+                    })
+                    .chain([("other".to_owned(), "x".to_owned())])
+                    .collect();
+                let q = QueryPairs::parse(&serde_urlencoded::to_string(&pairs).expect("encodes"))
+                    .expect("reads");
+                let want: Vec<String> = items.iter().map(|(_, item, _, _)| item.clone()).collect();
+                prop_assert_eq!(q.list("tags"), want);
+            }
+        }
     }
 }

@@ -1194,10 +1194,12 @@ fn decode_cursor(text: &str, field: CustomerSortField, argument: &str) -> Result
     let value = match json.v {
         None if key.nullable => None,
         None => return Err(malformed()),
+        // Not `parse_from_rfc3339`: a time the server stores may lie just
+        // outside years 0000-9999 (an RFC 3339 input with an offset, in UTC),
+        // and `time::format` then writes a signed year such as
+        // `+10000-01-01T...`, which chrono's own parser reads back.
         Some(v) if key.time => Some(CursorValue::Time(
-            DateTime::parse_from_rfc3339(&v)
-                .map_err(|_| malformed())?
-                .with_timezone(&Utc),
+            v.parse::<DateTime<Utc>>().map_err(|_| malformed())?,
         )),
         Some(v) => Some(CursorValue::Text(v)),
     };
@@ -1411,5 +1413,237 @@ mod connection_tests {
         }
         let null_time = encode(serde_json::json!({ "s": "createdAt", "v": null, "id": id }));
         assert!(decode_cursor(&null_time, CustomerSortField::CreatedAt, "after").is_err());
+    }
+
+    #[test]
+    fn cursors_of_times_just_outside_years_0000_to_9999_round_trip() {
+        // Found by the cursor property: RFC 3339 input with an offset is in
+        // year -1 or 10000 in UTC, which the cursor wrote but did not read.
+        for input in ["0000-01-01T00:00:00+23:59", "9999-12-31T23:59:59.999-23:59"] {
+            let at = DateTime::parse_from_rfc3339(input)
+                .expect("valid RFC 3339")
+                .with_timezone(&Utc);
+            let id = Uuid::now_v7();
+            let cursor = encode(
+                serde_json::json!({ "s": "lastMessageAt", "v": time::format(&at), "id": id }),
+            );
+            let decoded = decode_cursor(&cursor, CustomerSortField::LastMessageAt, "after");
+            assert_eq!(
+                decoded.ok(),
+                Some(Cursor {
+                    value: Some(CursorValue::Time(at)),
+                    id
+                }),
+                "{input}"
+            );
+        }
+    }
+
+    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::strategies;
+        use super::*;
+
+        fn field() -> impl Strategy<Value = CustomerSortField> {
+            prop::sample::select(CustomerSortField::ALL.to_vec())
+        }
+
+        /// Cursor-shaped JSON with plausible and implausible members.
+        fn cursor_json() -> impl Strategy<Value = serde_json::Value> {
+            let s = prop_oneof![
+                field().prop_map(|f| serde_json::Value::from(f.as_str())),
+                Just(serde_json::Value::Null),
+                any::<i64>().prop_map(serde_json::Value::from),
+                "\\PC{0,12}".prop_map(serde_json::Value::from),
+            ];
+            let v = prop_oneof![
+                Just(serde_json::Value::Null),
+                strategies::timestamp().prop_map(|t| time::format(&t).into()),
+                "[0-9+\\-:TZ.]{0,30}".prop_map(serde_json::Value::from),
+                any::<String>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+            ];
+            let id = prop_oneof![
+                any::<u128>().prop_map(|n| Uuid::from_u128(n).to_string().into()),
+                "\\PC{0,40}".prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+            ];
+            (s, v, id, any::<bool>()).prop_map(|(s, v, id, extra)| {
+                let mut json = serde_json::json!({ "s": s, "v": v, "id": id });
+                if extra {
+                    json["x"] = serde_json::json!([1, {"y": null}]);
+                }
+                json
+            })
+        }
+
+        fn ok_or_bad_input(result: &Result<Cursor>) -> bool {
+            matches!(result, Ok(_) | Err(Error::BadUserInput { .. }))
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_as_a_cursor_decodes_or_is_bad_input(
+                text in prop_oneof![any::<String>(), "[A-Za-z0-9_\\-]{0,200}", "[ -~]{4000,4200}"],
+                field in field(),
+            ) {
+                let result = decode_cursor(&text, field, "after");
+                prop_assert!(ok_or_bad_input(&result), "{text:?}: {result:?}");
+            }
+
+            #[test]
+            fn any_encoded_json_as_a_cursor_decodes_only_for_its_own_sort_field(
+                json in cursor_json(),
+                field in field(),
+            ) {
+                let result = decode_cursor(&encode(json.clone()), field, "before");
+                prop_assert!(ok_or_bad_input(&result), "{json}: {result:?}");
+                if result.is_ok() {
+                    prop_assert_eq!(&json["s"], &serde_json::Value::from(field.as_str()));
+                }
+            }
+
+            #[test]
+            fn a_cursor_decodes_to_the_sort_value_and_id_of_its_customer(
+                customer in strategies::customer(),
+                field in field(),
+            ) {
+                let cursor = encode_cursor(&customer, field).expect("encodes");
+                let decoded = decode_cursor(&cursor, field, "after");
+                let value = match cursor_value(&customer, field) {
+                    None => None,
+                    Some(_) => Some(match field {
+                        CustomerSortField::LastInteraction => CursorValue::Time(customer.last_interaction),
+                        CustomerSortField::CreatedAt => CursorValue::Time(customer.created_at),
+                        CustomerSortField::UpdatedAt => CursorValue::Time(customer.updated_at),
+                        CustomerSortField::FirstContact => CursorValue::Time(customer.first_contact.expect("some")),
+                        CustomerSortField::LastMessageAt => CursorValue::Time(customer.last_message_at.expect("some")),
+                        CustomerSortField::PhoneNumber => CursorValue::Text(customer.phone_number.clone()),
+                        CustomerSortField::FirstName => CursorValue::Text(customer.first_name.clone().expect("some")),
+                        CustomerSortField::LastName => CursorValue::Text(customer.last_name.clone().expect("some")),
+                        CustomerSortField::Email => CursorValue::Text(customer.email.clone().expect("some")),
+                    }),
+                };
+                match decoded {
+                    Ok(got) => prop_assert_eq!(got, Cursor { value, id: customer.id }),
+                    Err(e) => prop_assert!(false, "{cursor}: {e:?}"),
+                }
+                // A cursor of one order is no cursor of another.
+                for other in CustomerSortField::ALL.iter().filter(|f| **f != field) {
+                    let result = decode_cursor(&cursor, *other, "after");
+                    prop_assert!(matches!(result, Err(Error::BadUserInput { .. })), "{result:?}");
+                }
+            }
+        }
+    }
+}
+
+/// proptest strategies for customers, shared by the property tests of the
+/// cursors (here) and of the CSV export (`rest::export`).
+#[cfg(test)]
+pub(crate) mod strategies {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any time the server can store, at the milliseconds it keeps: RFC 3339
+    /// input in UTC, where a timestamp's offset may carry it a day outside
+    /// years 0000-9999 (`0000-01-01T00:00:00+23:59` is in year -1).
+    pub fn timestamp() -> impl Strategy<Value = DateTime<Utc>> {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("a valid bound")
+                .timestamp_millis()
+        };
+        let (first, last) = (
+            at("0000-01-01T00:00:00+23:59"),
+            at("9999-12-31T23:59:59.999-23:59"),
+        );
+        let now = Utc::now().timestamp_millis();
+        prop_oneof![
+            first..=last,
+            now - 1_000_000_000_000..=now + 1_000_000_000_000,
+            prop::sample::select(vec![first, last, 0, -1]),
+        ]
+        .prop_map(|ms| Utc.timestamp_millis_opt(ms).single().expect("in range"))
+    }
+
+    /// Text a spreadsheet, a CSV reader or a JSON cursor might trip on:
+    /// quotes, separators, line breaks, formula starts, any unicode.
+    pub fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[=+\\-@\t\r\n\",;' ]{0,3}\\PC{0,12}[\"\r\n,]{0,2}",
+            "[=+\\-@\t\r]\\PC{0,8}",
+        ]
+    }
+
+    /// A customer with random text, enums and times.
+    pub fn customer() -> impl Strategy<Value = Customer> {
+        let texts = (
+            "[0-9]{8,15}",
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::collection::vec(text(), 0..4),
+        );
+        let enums = (
+            prop::sample::select(CustomerStatus::ALL.to_vec()),
+            prop::sample::select(CustomerSegment::ALL.to_vec()),
+            prop::sample::select(CustomerSource::ALL.to_vec()),
+        );
+        let times = (
+            prop::option::of(timestamp()),
+            timestamp(),
+            prop::option::of(timestamp()),
+            timestamp(),
+            timestamp(),
+        );
+        (any::<u128>(), texts, enums, times).prop_map(
+            |(id, (phone, first, last, email, notes, tags), (status, segment, source), times)| {
+                let (first_contact, last_interaction, last_message_at, created_at, updated_at) =
+                    times;
+                Customer {
+                    id: Uuid::from_u128(id),
+                    phone_number: phone,
+                    first_name: first,
+                    last_name: last,
+                    email,
+                    avatar: None,
+                    alternative_phones: Vec::new(),
+                    address: None,
+                    tags,
+                    segment,
+                    source,
+                    custom_fields: Map::new(),
+                    preferences: PreferencesView {
+                        language: "es".to_owned(),
+                        communication_hours: None,
+                        preferred_agent: None,
+                    },
+                    status,
+                    is_blocked: false,
+                    block_reason: None,
+                    notes,
+                    statistics: Statistics {
+                        total_conversations: 0,
+                        open_conversations: 0,
+                        resolved_conversations: 0,
+                        total_messages: 0,
+                        total_tickets: 0,
+                        average_response_time: None,
+                        satisfaction_score: None,
+                    },
+                    first_contact,
+                    last_interaction,
+                    last_message_at,
+                    created_at,
+                    updated_at,
+                }
+            },
+        )
     }
 }
