@@ -1,4 +1,4 @@
-//! The `clientela` command: serve (the default), migrate, token, schema.
+//! The `clientela` command: serve (the default), migrate, token, schema, openapi.
 
 use std::time::Duration;
 
@@ -58,6 +58,8 @@ enum Command {
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Print the OpenAPI 3.1 document of the REST API (`/api/v2`).
+    Openapi,
 }
 
 #[derive(clap::Args)]
@@ -148,6 +150,10 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Seed(args)) => seed(args).await,
         Some(Command::Schema) => {
             print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            print!("{}", clientela::rest::openapi::document());
             Ok(())
         }
     }
