@@ -1,4 +1,4 @@
-//! The `clientela` command: serve (the default), migrate, token, schema.
+//! The `clientela` command: serve (the default), migrate, token, schema, openapi.
 
 use std::time::Duration;
 
@@ -61,6 +61,8 @@ enum Command {
     Schema,
     /// Recompute every derived value (statistics, search text, phone and tag rows) from the rows; safe while serving.
     Recount(RecountArgs),
+    /// Print the OpenAPI 3.1 document of the REST API (`/api/v2`).
+    Openapi,
 }
 
 #[derive(clap::Args)]
@@ -164,6 +166,10 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Recount(args)) => recount(args).await,
         Some(Command::Schema) => {
             print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Some(Command::Openapi) => {
+            print!("{}", clientela::rest::openapi::document());
             Ok(())
         }
     }

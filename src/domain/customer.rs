@@ -48,6 +48,18 @@ macro_rules! string_enum {
                 $name::parse(&text).ok_or_else(|| serde::de::Error::custom($name::expected()))
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            /// A string, one of the REST spellings.
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 pub(crate) use string_enum;
@@ -130,6 +142,7 @@ impl<T> From<Option<T>> for Field<T> {
     Deserialize,
     async_graphql::SimpleObject,
     async_graphql::InputObject,
+    utoipa::ToSchema,
 )]
 #[graphql(input_name = "CoordinatesInput")]
 pub struct Coordinates {
@@ -147,6 +160,7 @@ pub struct Coordinates {
     Deserialize,
     async_graphql::SimpleObject,
     async_graphql::InputObject,
+    utoipa::ToSchema,
 )]
 #[graphql(input_name = "AddressInput")]
 #[serde(rename_all = "camelCase")]
@@ -170,6 +184,7 @@ pub struct Address {
     Deserialize,
     async_graphql::SimpleObject,
     async_graphql::InputObject,
+    utoipa::ToSchema,
 )]
 #[graphql(input_name = "CommunicationHoursInput")]
 pub struct CommunicationHours {

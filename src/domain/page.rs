@@ -54,7 +54,7 @@ impl PageRequest {
 }
 
 /// `{page, limit, total, pages}` as the reference shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Pagination {
     pub page: u64,
     pub limit: u64,

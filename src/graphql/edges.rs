@@ -1,8 +1,10 @@
-//! The safe edges of the public endpoint, besides the engine's own depth and
-//! complexity limits: a cap on aliases, a cap on batched operations, queries
-//! (never mutations) over GET, and CSRF prevention. Every refusal is a
+//! The safe edges of the public endpoint, besides the engine's own
+//! complexity limit: a cap on depth (with introspection measured by its own
+//! rule), a cap on aliases, a cap on batched operations, queries (never
+//! mutations) over GET, and CSRF prevention. Every refusal is a
 //! GraphQL error with `extensions.code`, answered at once.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{
@@ -209,6 +211,8 @@ pub fn batch_request(body: &[u8], limits: &GraphqlConfig) -> Result<BatchRequest
 /// is refused with a message that says so.
 #[derive(Clone, Copy)]
 pub struct DocumentGuard {
+    /// Deepest field nesting outside introspection (see [`Depth`]).
+    pub max_depth: usize,
     pub max_aliases: usize,
     pub max_complexity: usize,
     pub introspection: bool,
@@ -239,6 +243,18 @@ impl Extension for DocumentGuard {
             .run(ctx, query, variables)
             .await
             .map_err(super::with_code)?;
+        let depth = Depth::of(&doc);
+        if depth.fields > self.max_depth {
+            return Err(input_error("Query is nested too deep.".to_owned()));
+        }
+        if depth.introspection_lists > MAX_INTROSPECTION_LISTS
+            || depth.introspection > MAX_INTROSPECTION_DEPTH
+        {
+            return Err(input_error(format!(
+                "introspection is nested too deep: at most {MAX_INTROSPECTION_LISTS} nested lists \
+                 and {MAX_INTROSPECTION_DEPTH} levels under __schema or __type"
+            )));
+        }
         let aliases = count_aliases(&doc);
         if aliases > self.max_aliases {
             return Err(input_error(format!(
@@ -293,6 +309,127 @@ fn writes(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
             Some(op) => not_query(op.node.ty),
             None => ops.values().any(|op| not_query(op.node.ty)),
         },
+    }
+}
+
+/// Most list fields (`types`, `fields`, `args`, ...) nested under `__schema`
+/// or `__type`. Each can multiply the answer by the size of the schema, so
+/// they are capped tightly; the standard introspection query of GraphiQL,
+/// Apollo and graphql-core nests 3 (`types { fields { args } }`).
+pub const MAX_INTROSPECTION_LISTS: usize = 4;
+/// Deepest nesting under `__schema` or `__type`. The standard query nests
+/// `ofType` 7 to 9 times, which only follows one type's wrappers.
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+
+/// Introspection fields whose value is a list.
+const INTROSPECTION_LISTS: &[&str] = &[
+    "types",
+    "fields",
+    "args",
+    "inputFields",
+    "interfaces",
+    "possibleTypes",
+    "enumValues",
+    "directives",
+];
+
+/// How deep a document nests, fragments followed.
+///
+/// `fields` is the engine's depth (every field one level), except that a
+/// `__schema` or `__type` field counts as one level whatever it selects:
+/// the standard introspection query nests deeper than any useful data query,
+/// and tools (GraphiQL's docs, code generators) need it. What it selects is
+/// measured by `introspection` (levels) and `introspection_lists` (nested
+/// list fields), which are capped on their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    pub fields: usize,
+    pub introspection: usize,
+    pub introspection_lists: usize,
+}
+
+impl Depth {
+    /// The deepest of every operation of a document.
+    pub fn of(doc: &ExecutableDocument) -> Depth {
+        let mut walk = DepthWalk {
+            doc,
+            memo: HashMap::new(),
+            active: HashSet::new(),
+        };
+        doc.operations
+            .iter()
+            .map(|(_, op)| walk.set(&op.node.selection_set.node, false))
+            .fold(Depth::default(), Depth::max)
+    }
+
+    fn max(self, other: Depth) -> Depth {
+        Depth {
+            fields: self.fields.max(other.fields),
+            introspection: self.introspection.max(other.introspection),
+            introspection_lists: self.introspection_lists.max(other.introspection_lists),
+        }
+    }
+}
+
+/// Walks selections with each fragment measured once (a document may spread
+/// fragments that spread others many times over).
+struct DepthWalk<'a> {
+    doc: &'a ExecutableDocument,
+    memo: HashMap<(&'a str, bool), Depth>,
+    /// Fragments being measured: a cycle (refused by the engine's
+    /// validation later) is cut here.
+    active: HashSet<&'a str>,
+}
+
+impl<'a> DepthWalk<'a> {
+    fn set(&mut self, set: &'a SelectionSet, inside: bool) -> Depth {
+        let mut deepest = Depth::default();
+        for item in &set.items {
+            let depth = match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    let root = !inside && matches!(name, "__schema" | "__type");
+                    let child = self.set(&field.node.selection_set.node, inside || root);
+                    if inside || root {
+                        Depth {
+                            fields: 1,
+                            introspection: child.introspection + 1,
+                            introspection_lists: child.introspection_lists
+                                + usize::from(inside && INTROSPECTION_LISTS.contains(&name)),
+                        }
+                    } else {
+                        Depth {
+                            fields: child.fields + 1,
+                            ..child
+                        }
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    self.set(&inline.node.selection_set.node, inside)
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(spread.node.fragment_name.node.as_str(), inside)
+                }
+            };
+            deepest = deepest.max(depth);
+        }
+        deepest
+    }
+
+    fn fragment(&mut self, name: &'a str, inside: bool) -> Depth {
+        if let Some(depth) = self.memo.get(&(name, inside)) {
+            return *depth;
+        }
+        let Some(fragment) = self.doc.fragments.get(name) else {
+            return Depth::default();
+        };
+        if !self.active.insert(name) {
+            return Depth::default();
+        }
+        let depth = self.set(&fragment.node.selection_set.node, inside);
+        self.active.remove(name);
+        self.memo.insert((name, inside), depth);
+        depth
     }
 }
 

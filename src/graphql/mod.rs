@@ -49,8 +49,7 @@ pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
-        .data(keys)
-        .limit_depth(limits.graphql_max_depth);
+        .data(keys);
     if !limits.graphql_introspection {
         builder = builder.disable_introspection();
     }
@@ -62,6 +61,9 @@ pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSch
     }
     builder
         .extension(edges::DocumentGuard {
+            // Depth is measured by the guard rather than the engine's
+            // `limit_depth`, so that introspection has a rule of its own.
+            max_depth: limits.graphql_max_depth,
             max_aliases: limits.graphql_max_aliases,
             max_complexity: limits.graphql_max_complexity,
             introspection: limits.graphql_introspection,

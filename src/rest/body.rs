@@ -22,6 +22,59 @@ pub struct Doc<'a, T: Serialize> {
     pub inner: &'a T,
 }
 
+/// Defines the schema of `Doc<T>` under a name of its own: `T`'s schema
+/// with `_id` (the same value as `id`) added. (Fields of type `Doc` point at
+/// it with `#[schema(value_type = ...)]`.)
+macro_rules! doc_schema {
+    ($(#[$meta:meta])* $name:ident, $inner:ty) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
+                use utoipa::openapi::{KnownFormat, SchemaFormat};
+                let id = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .description(Some("The same value as `id`, as the legacy service sent it."));
+                AllOfBuilder::new()
+                    .item(ObjectBuilder::new().property("_id", id).required("_id"))
+                    .item(utoipa::openapi::Ref::from_schema_name(
+                        <$inner as utoipa::ToSchema>::name(),
+                    ))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                )>,
+            ) {
+                schemas.push((
+                    <$inner as utoipa::ToSchema>::name().into_owned(),
+                    <$inner as utoipa::PartialSchema>::schema(),
+                ));
+                <$inner as utoipa::ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+doc_schema!(
+    /// The schema of a customer document.
+    CustomerDocument,
+    crate::service::customers::Customer
+);
+doc_schema!(
+    /// The schema of a conversation document.
+    ConversationDocument,
+    crate::service::conversations::Conversation
+);
+
 /// Wraps a customer as a document.
 pub fn customer_doc(
     c: &crate::service::customers::Customer,

@@ -7,6 +7,10 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::body::{self, conversation_doc, customer_doc, customer_input};
+use super::shapes::{
+    ConversationCounts, ConversationList, CustomerAnswer, CustomerDetails, CustomerList,
+    MessageAnswer, SegmentCount, StatsAnswer, Succeeded,
+};
 use super::{Auth, JsonObject, QueryPairs};
 use crate::domain::customer::TagAction;
 use crate::error::{Error, Result};
@@ -14,26 +18,68 @@ use crate::service::conversations::{self, ConversationStatus};
 use crate::service::{customers, import};
 use crate::AppState;
 
+/// `{success: true, customer}`.
+fn customer_answer(customer: &crate::service::customers::Customer) -> Json<CustomerAnswer<'_>> {
+    Json(CustomerAnswer {
+        success: Succeeded,
+        customer: customer_doc(customer),
+    })
+}
+
 /// `GET /api/v2/customers`
+#[utoipa::path(
+    get,
+    path = "/api/v2/customers",
+    tag = "customers",
+    summary = "List customers, filtered, sorted and paginated",
+    params(super::shapes::PageParams, super::shapes::SortParams, super::shapes::FilterParams),
+    responses(
+        (status = 200, description = "A page of customers", body = super::shapes::CustomerList),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub async fn list_customers(
     State(s): State<AppState>,
     Auth(actor): Auth,
     q: QueryPairs,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let query = body::list_query(&q)?;
     let (items, pagination) = customers::list(&s.ctx, &actor, &query).await?;
-    let docs: Vec<_> = items.iter().map(customer_doc).collect();
-    Ok(Json(
-        json!({ "success": true, "customers": docs, "pagination": pagination }),
-    ))
+    let customers = items.iter().map(customer_doc).collect();
+    Ok(Json(CustomerList {
+        success: Succeeded,
+        customers,
+        pagination,
+    })
+    .into_response())
 }
 
 /// `GET /api/v2/customers/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/v2/customers/{id}",
+    tag = "customers",
+    summary = "A customer with conversation counts and the 5 newest conversations",
+    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    responses(
+        (status = 200, description = "The customer", body = super::shapes::CustomerDetails),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 404, response = super::openapi::NotFound),
+    )
+)]
 pub async fn get_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let d = customers::details(&s.ctx, &actor, &id).await?;
     let stats = d.customer.statistics;
     let recent: Vec<_> = d
@@ -41,19 +87,39 @@ pub async fn get_customer(
         .iter()
         .map(conversation_doc)
         .collect();
-    Ok(Json(json!({
-        "success": true,
-        "customer": customer_doc(&d.customer),
-        "statistics": {
-            "totalConversations": stats.total_conversations,
-            "openConversations": stats.open_conversations,
-            "resolvedConversations": stats.resolved_conversations,
+    Ok(Json(CustomerDetails {
+        success: Succeeded,
+        customer: customer_doc(&d.customer),
+        statistics: ConversationCounts {
+            total_conversations: stats.total_conversations,
+            open_conversations: stats.open_conversations,
+            resolved_conversations: stats.resolved_conversations,
         },
-        "recentConversations": recent,
-    })))
+        recent_conversations: recent,
+    })
+    .into_response())
 }
 
 /// `POST /api/v2/customers` (201)
+#[utoipa::path(
+    post,
+    path = "/api/v2/customers",
+    tag = "customers",
+    summary = "Create a customer",
+    request_body(content = super::shapes::NewCustomer, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The stored customer", body = super::shapes::CustomerAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+    )
+)]
 pub async fn create_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
@@ -61,34 +127,69 @@ pub async fn create_customer(
 ) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
     let customer = customers::create(&s.ctx, &actor, input).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "success": true, "customer": customer_doc(&customer) })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, customer_answer(&customer)).into_response())
 }
 
 /// `PUT /api/v2/customers/{id}`: a partial update.
+#[utoipa::path(
+    put,
+    path = "/api/v2/customers/{id}",
+    tag = "customers",
+    summary = "Change a customer (a partial update)",
+    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    request_body(content = super::shapes::CustomerChanges, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+    )
+)]
 pub async fn update_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
     let customer = customers::update(&s.ctx, &actor, &id, input).await?;
-    Ok(Json(
-        json!({ "success": true, "customer": customer_doc(&customer) }),
-    ))
+    Ok(customer_answer(&customer).into_response())
 }
 
 /// `PATCH /api/v2/customers/{id}/tags` with `{tags, action}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/customers/{id}/tags",
+    tag = "customers",
+    summary = "Set, add or remove tags",
+    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    request_body(content = super::shapes::TagsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+    )
+)]
 pub async fn update_tags(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let tags = match body.get("tags") {
         Some(Value::Array(items)) => items
             .iter()
@@ -105,18 +206,36 @@ pub async fn update_tags(
         Some(_) => return Err(Error::invalid("action", TagAction::expected())),
     };
     let customer = customers::update_tags(&s.ctx, &actor, &id, tags, action).await?;
-    Ok(Json(
-        json!({ "success": true, "customer": customer_doc(&customer) }),
-    ))
+    Ok(customer_answer(&customer).into_response())
 }
 
 /// `PATCH /api/v2/customers/{id}/block` with `{isBlocked, blockReason}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/customers/{id}/block",
+    tag = "customers",
+    summary = "Block or unblock a customer",
+    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    request_body(content = super::shapes::BlockBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+    )
+)]
 pub async fn set_blocked(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let blocked = body
         .get("isBlocked")
         .and_then(Value::as_bool)
@@ -127,43 +246,95 @@ pub async fn set_blocked(
         Some(_) => return Err(Error::invalid("blockReason", "must be a string")),
     };
     let customer = customers::set_blocked(&s.ctx, &actor, &id, blocked, reason).await?;
-    Ok(Json(
-        json!({ "success": true, "customer": customer_doc(&customer) }),
-    ))
+    Ok(customer_answer(&customer).into_response())
 }
 
 /// `DELETE /api/v2/customers/{id}?permanent=false`
+#[utoipa::path(
+    delete,
+    path = "/api/v2/customers/{id}",
+    tag = "customers",
+    summary = "Deactivate a customer, or delete it for good (admin)",
+    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::DeleteParams),
+    responses(
+        (status = 200, description = "What was done", body = super::shapes::MessageAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = super::openapi::NotFound),
+    )
+)]
 pub async fn delete_customer(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     q: QueryPairs,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let permanent = body::flag(&q, "permanent", false)?;
     let deleted = customers::delete(&s.ctx, &actor, &id, permanent).await?;
-    Ok(Json(json!({ "success": true, "message": deleted.message })))
+    Ok(Json(MessageAnswer {
+        success: Succeeded,
+        message: deleted.message,
+    })
+    .into_response())
 }
 
 /// `GET /api/v2/customers/stats/summary`
-pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/api/v2/customers/stats/summary",
+    tag = "customers",
+    summary = "Dashboard counts of the tenant",
+    responses(
+        (status = 200, description = "The counts", body = super::shapes::StatsAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
+pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<Response> {
     let stats = customers::stats(&s.ctx, &actor).await?;
-    let segments: Vec<Value> = stats
+    let segments = stats
         .segments
         .iter()
-        .map(|(segment, count)| json!({ "_id": segment.as_str(), "count": count }))
+        .map(|&(segment, count)| SegmentCount { segment, count })
         .collect();
-    Ok(Json(
-        json!({ "success": true, "summary": stats.summary, "segments": segments }),
-    ))
+    Ok(Json(StatsAnswer {
+        success: Succeeded,
+        summary: stats.summary,
+        segments,
+    })
+    .into_response())
 }
 
 /// `GET /api/v2/customers/{id}/conversations?page&limit[&status]`
+#[utoipa::path(
+    get,
+    path = "/api/v2/customers/{id}/conversations",
+    tag = "customers",
+    summary = "A customer's conversations, newest first",
+    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::PageParams, super::shapes::ConversationParams),
+    responses(
+        (status = 200, description = "A page of conversations", body = super::shapes::ConversationList),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 404, response = super::openapi::NotFound),
+    )
+)]
 pub async fn list_conversations(
     State(s): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     q: QueryPairs,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let page = body::page(&q)?;
     let status = match q.get("status").map(str::trim).filter(|v| !v.is_empty()) {
         None => None,
@@ -174,13 +345,34 @@ pub async fn list_conversations(
     };
     let (items, pagination) =
         conversations::list_for_customer(&s.ctx, &actor, &id, page, status).await?;
-    let docs: Vec<_> = items.iter().map(conversation_doc).collect();
-    Ok(Json(
-        json!({ "success": true, "conversations": docs, "pagination": pagination }),
-    ))
+    let conversations = items.iter().map(conversation_doc).collect();
+    Ok(Json(ConversationList {
+        success: Succeeded,
+        conversations,
+        pagination,
+    })
+    .into_response())
 }
 
 /// `POST /api/v2/customers/bulk/import` with `{customers: [...]}` (ADMIN).
+#[utoipa::path(
+    post,
+    path = "/api/v2/customers/bulk/import",
+    tag = "customers",
+    summary = "Import customers (admin); each row is judged on its own",
+    request_body(content = super::shapes::ImportBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What happened to each row", body = super::shapes::ImportAnswer),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 415, response = super::openapi::UnsupportedMediaType),
+    )
+)]
 pub async fn import_customers(
     State(s): State<AppState>,
     Auth(actor): Auth,

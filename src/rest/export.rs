@@ -28,6 +28,32 @@ const CSV_COLUMNS: &str =
 
 use ExportFormat as Format;
 
+#[utoipa::path(
+    get,
+    path = "/api/v2/customers/export",
+    tag = "customers",
+    summary = "Export customers as JSON or CSV (streamed)",
+    params(super::shapes::ExportParams, super::shapes::FilterParams),
+    security((), ("bearer" = [])),
+    responses(
+        (
+            status = 200,
+            description = "Every customer that matches, streamed. CSV: exactly the reference's \
+                columns, every cell quoted, tags joined by `;`, cells a spreadsheet would run as \
+                a formula prefixed with `'`.",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"customers.json\"` (or `.csv`)")),
+            content(
+                (super::shapes::ExportJson = "application/json"),
+                (String = "text/csv"),
+            ),
+        ),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 429, response = super::openapi::RateLimited),
+        (status = 500, response = super::openapi::Internal),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 /// `GET /api/v2/customers/export?format=json|csv&status&segment&source&tags&search`.
 /// Takes the caller from the Authorization header (verified once, by the
 /// `identify` middleware) or, for `window.open`, from `?token=`; or, with no Authorization needed, an export link's `?link=`

@@ -6,6 +6,8 @@
 mod body;
 mod customers;
 mod export;
+pub mod openapi;
+pub mod shapes;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -13,7 +15,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::Actor;
 use crate::error::Error;
@@ -54,6 +56,9 @@ pub fn routes() -> Router<AppState> {
             "/api/v2/customers/{id}/conversations",
             get(customers::list_conversations),
         )
+        .route("/api/v2/openapi.json", get(openapi::openapi_json))
+        .route("/api/v2/docs", get(openapi::docs_page))
+        .route("/api/v2/docs/{file}", get(openapi::docs_asset))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -68,16 +73,32 @@ impl IntoResponse for Error {
 /// errors are rendered.
 pub fn error_response(error: &Error) -> Response {
     error.log();
-    let mut body = json!({ "success": false, "error": error.to_string(), "code": error.code() });
-    match error {
-        Error::BadUserInput { fields, .. } => body["details"] = json!(fields),
+    let details = match error {
+        Error::BadUserInput { fields, .. } => Some(
+            fields
+                .iter()
+                .map(|f| shapes::ErrorDetail {
+                    field: f.field.clone(),
+                    message: f.message.clone(),
+                    existing_id: None,
+                })
+                .collect(),
+        ),
         Error::PhoneTaken {
             field, existing_id, ..
-        } => {
-            body["details"] = json!([{ "field": field, "message": error.to_string(), "existingId": existing_id }]);
-        }
-        _ => {}
-    }
+        } => Some(vec![shapes::ErrorDetail {
+            field: field.clone(),
+            message: error.to_string(),
+            existing_id: Some(existing_id.clone()),
+        }]),
+        _ => None,
+    };
+    let body = shapes::ErrorBody {
+        success: shapes::Failed,
+        error: error.to_string(),
+        code: error.code(),
+        details,
+    };
     let mut response = (error.status(), Json(body)).into_response();
     crate::http::set_retry_after(&mut response, error);
     response

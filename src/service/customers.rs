@@ -25,7 +25,7 @@ use crate::domain::{search, time};
 use crate::error::{is_unique_violation, Error, FieldError, Result};
 
 /// A customer as both faces show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub id: Uuid,
@@ -39,6 +39,8 @@ pub struct Customer {
     pub tags: Vec<String>,
     pub segment: CustomerSegment,
     pub source: CustomerSource,
+    /// Free-form key-value pairs.
+    #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
     pub preferences: PreferencesView,
     pub status: CustomerStatus,
@@ -59,7 +61,7 @@ pub struct Customer {
 }
 
 /// A customer's stored preferences.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreferencesView {
     pub language: String,
@@ -69,7 +71,9 @@ pub struct PreferencesView {
 }
 
 /// Auto-calculated per customer; kept current as conversations, messages and tickets are written.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, async_graphql::SimpleObject)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Serialize, async_graphql::SimpleObject, utoipa::ToSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Statistics {
     pub total_conversations: i32,
@@ -966,7 +970,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
 }
 
 /// The dashboard counts of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub total_customers: i64,

@@ -21,7 +21,7 @@ pub const MAX_IMPORT_ROWS: usize = 50_000;
 const BATCH: usize = 500;
 
 /// A row that was not stored, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportIssue {
     /// Position of the row in the submitted list, from 0.

@@ -481,3 +481,68 @@ mod body_limit {
     use super::*;
     crate::db_tests!(bodies_up_to_eight_mebibytes_run_and_larger_ones_are_payload_too_large);
 }
+
+/// The introspection query that GraphQL tools send (schemathesis, like
+/// GraphiQL's docs and Apollo's code generators): it nests deeper than the
+/// default depth limit of 12, and must still be answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_introspection_query_is_answered_under_the_default_depth_limit() {
+    let app = TestApp::new(Backend::Sqlite).await.expect("sqlite");
+    let query = include_str!("../fixtures/introspection-query.graphql");
+    let body = app
+        .gql(&app.token(Role::Viewer, "default"), query, json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let types = body["data"]["__schema"]["types"].as_array().expect("types");
+    assert!(types.iter().any(|t| t["name"] == "Customer"), "{body}");
+    // The data depth limit still holds beside it.
+    let mut deep = "{ customers { items { ".to_owned();
+    for _ in 0..6 {
+        deep.push_str("recentConversations { customer { ");
+    }
+    deep.push_str("id");
+    deep.push_str(&" } ".repeat(15));
+    let body = app
+        .gql(&app.token(Role::Viewer, "default"), &deep, json!({}))
+        .await;
+    assert!(first_error(&body).0.contains("nested too deep"), "{body}");
+}
+
+/// Nested introspection lists multiply the answer by the schema's size each
+/// level (`types { fields { type { fields ... } } }`): more than 4 are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_nesting_more_than_four_lists_is_refused() {
+    let app = TestApp::new(Backend::Sqlite).await.expect("sqlite");
+    let four = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+    assert_ok(
+        &app.gql(&app.token(Role::Viewer, "default"), four, json!({}))
+            .await,
+    );
+    let five = "{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }";
+    let started = Instant::now();
+    let body = app
+        .gql(&app.token(Role::Viewer, "default"), five, json!({}))
+        .await;
+    assert!(started.elapsed() < FAST);
+    let (message, code) = first_error(&body);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(
+        message.contains("introspection is nested too deep"),
+        "{message}"
+    );
+    // Through fragments too, and a fragment cycle is refused rather than followed.
+    let spread =
+        "{ __schema { types { ...F } } } fragment F on __Type { fields { type { ...G } } } \
+                  fragment G on __Type { fields { type { fields { type { fields { name } } } } } }";
+    assert!(first_error(
+        &app.gql(&app.token(Role::Viewer, "default"), spread, json!({}))
+            .await
+    )
+    .0
+    .contains("introspection is nested too deep"));
+    let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+    let body = app
+        .gql(&app.token(Role::Viewer, "default"), cycle, json!({}))
+        .await;
+    assert!(body["errors"].is_array(), "{body}");
+}

@@ -20,6 +20,7 @@ mod resilience;
 mod rest_customers;
 mod rest_errors;
 mod rest_export;
+mod rest_openapi;
 mod shutdown;
 mod smoke;
 mod statistics;

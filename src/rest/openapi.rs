@@ -1,0 +1,327 @@
+//! The OpenAPI 3.1 document of `/api/v2`, derived from the handlers'
+//! annotations and the types they serialize ([`super::shapes`]), served at
+//! `GET /api/v2/openapi.json`; and a Swagger UI page at `GET /api/v2/docs`
+//! whose files are served from the binary (`assets/swagger-ui/`), so it
+//! works with no network beyond this server.
+
+use axum::extract::Path;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use super::{customers, export, shapes};
+use crate::error::Error;
+
+/// The document's source: every route of [`super::routes`] that serves the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Clientela REST API",
+        description = "The `/api/v2/customers` REST shim of Clientela, compatible with the \
+            legacy Node/Mongoose customer service. Every answer is `{success: true, ...}` or \
+            the error envelope `{success: false, error, code, details?}`. Documents carry `_id` \
+            beside `id` (the same value); timestamps are UTC RFC 3339 with milliseconds; enum \
+            values are lowercase. A `viewer` token reads only, an `agent` token reads and \
+            writes, hard delete and bulk import need `admin`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        customers::list_customers,
+        customers::create_customer,
+        customers::get_stats,
+        export::export_customers,
+        customers::import_customers,
+        customers::get_customer,
+        customers::update_customer,
+        customers::delete_customer,
+        customers::update_tags,
+        customers::set_blocked,
+        customers::list_conversations,
+    ),
+    components(
+        schemas(
+            shapes::ErrorBody,
+            crate::domain::customer::CustomerSortField,
+            crate::domain::customer::SortOrder,
+        ),
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            RateLimited,
+            Unavailable,
+            Internal,
+        ),
+    ),
+    modifiers(&BearerJwt),
+    security(("bearer" = [])),
+    tags((name = "customers", description = "Customers, their conversations, statistics, import and export")),
+)]
+pub struct ApiDoc;
+
+/// Adds the `bearer` security scheme: `Authorization: Bearer <jwt>`.
+struct BearerJwt;
+
+impl Modify for BearerJwt {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT whose claims are `sub` (agent id), `role` (`admin`, `agent` or \
+                         `viewer`; absent means `agent`), `tenant` (absent means `default`) and \
+                         `exp`. `clientela token` mints one.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Defines a reusable error response: the error envelope with a status's
+/// meaning, and `Retry-After` where the error has one.
+macro_rules! error_response {
+    ($(#[$meta:meta])* $name:ident, $description:literal $(, retry_after = $retry:literal)?) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl<'s> utoipa::ToResponse<'s> for $name {
+            fn response() -> (&'s str, RefOr<utoipa::openapi::Response>) {
+                let content = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build();
+                #[allow(unused_mut)]
+                let mut response = ResponseBuilder::new()
+                    .description($description)
+                    .content("application/json", content);
+                $(
+                    response = response.header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(
+                                utoipa::openapi::schema::ObjectBuilder::new()
+                                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                                    .minimum(Some(0)),
+                            )
+                            .description(Some($retry))
+                            .build(),
+                    );
+                )?
+                (stringify!($name), response.build().into())
+            }
+        }
+    };
+}
+
+error_response!(
+    /// 400.
+    BadRequest,
+    "Malformed or invalid input (`BAD_USER_INPUT`); `details` names each wrong field."
+);
+error_response!(
+    /// 401.
+    Unauthorized,
+    "Missing, malformed, expired or badly signed token (`UNAUTHENTICATED`)."
+);
+error_response!(
+    /// 403.
+    Forbidden,
+    "The token's role may not do this (`FORBIDDEN`)."
+);
+error_response!(
+    /// 404.
+    NotFound,
+    "No such customer in the caller's tenant (`NOT_FOUND`)."
+);
+error_response!(
+    /// 409.
+    Conflict,
+    "The phone number already belongs to another customer (`CONFLICT`); `details[0].existingId` names it."
+);
+error_response!(
+    /// 413.
+    PayloadTooLarge,
+    "The body is over the route's limit (`PAYLOAD_TOO_LARGE`): 1 MiB, 64 MiB for bulk import."
+);
+error_response!(
+    /// 415.
+    UnsupportedMediaType,
+    "The body is not JSON (`BAD_USER_INPUT`): send `Content-Type: application/json`."
+);
+error_response!(
+    /// 429.
+    RateLimited,
+    "Too many requests (`RATE_LIMITED`), or too many exports running for the tenant.",
+    retry_after = "Seconds to wait before trying again."
+);
+error_response!(
+    /// 503.
+    Unavailable,
+    "The database cannot be reached (`SERVICE_UNAVAILABLE`); the service recovers by itself.",
+    retry_after = "Seconds to wait before trying again."
+);
+error_response!(
+    /// 500.
+    Internal,
+    "Anything else (`INTERNAL_SERVER_ERROR`); the cause is logged, never sent."
+);
+
+/// The document as pretty JSON with a final newline: what
+/// `GET /api/v2/openapi.json` serves, `clientela openapi` prints, and the
+/// committed `openapi.json` holds.
+pub fn document() -> String {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(json) => json + "\n",
+        // Serializing a document built from literals cannot fail; if it ever
+        // did, an empty document is better than a panic in a request.
+        Err(_) => "{}\n".to_owned(),
+    }
+}
+
+/// The page; it loads only the [`ASSETS`] below.
+const PAGE: &str = include_str!("../../assets/swagger-ui/index.html");
+
+/// The page may load nothing but this server's own files (Swagger UI sets
+/// inline styles and uses `data:` images); requests go to this origin only.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// How long a browser may keep an asset.
+const ASSET_CACHE: &str = "public, max-age=86400";
+
+/// A file served at `/api/v2/docs/{name}`.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+/// Every file the page needs (see `assets/swagger-ui/README.md` for their origin).
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "swagger-ui-bundle.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+    },
+    Asset {
+        name: "swagger-ui.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
+    },
+    Asset {
+        name: "docs.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/swagger-ui/docs.js"),
+    },
+];
+
+/// `GET /api/v2/openapi.json`: public, like the API's own reference.
+pub async fn openapi_json() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "application/json"),
+            (CACHE_CONTROL, "no-cache"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        document(),
+    )
+        .into_response()
+}
+
+/// `GET /api/v2/docs`: the Swagger UI page.
+pub async fn docs_page() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+            (CONTENT_SECURITY_POLICY, PAGE_CSP),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        PAGE,
+    )
+        .into_response()
+}
+
+/// `GET /api/v2/docs/{file}`: one of the page's files, or 404.
+pub async fn docs_asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|a| a.name == file) {
+        Some(asset) => (
+            [
+                (CONTENT_TYPE, asset.content_type),
+                (CACHE_CONTROL, ASSET_CACHE),
+                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            asset.body,
+        )
+            .into_response(),
+        None => super::error_response(&Error::NotFound("asset")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_only_listed_assets() {
+        assert_eq!(PAGE.matches("\"/api/v2/docs/").count(), 3);
+        for src in PAGE.split("\"/api/v2/docs/").skip(1) {
+            let name = src.split('"').next().unwrap_or_default();
+            assert!(
+                ASSETS.iter().any(|a| a.name == name),
+                "the page loads {name}, which is not served"
+            );
+        }
+        assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_every_route() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&document()).expect("the document is JSON");
+        assert!(doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")));
+        // Every `$ref` points at a component that exists.
+        let text = document();
+        for reference in text.split("\"$ref\": \"#/components/").skip(1) {
+            let target = reference.split('"').next().unwrap_or_default();
+            let (kind, name) = target.split_once('/').expect("kind/name");
+            assert!(
+                doc["components"][kind][name].is_object(),
+                "dangling reference to {target}"
+            );
+        }
+        let paths = doc["paths"].as_object().expect("paths");
+        for (path, methods) in [
+            ("/api/v2/customers", &["get", "post"][..]),
+            ("/api/v2/customers/stats/summary", &["get"]),
+            ("/api/v2/customers/export", &["get"]),
+            ("/api/v2/customers/bulk/import", &["post"]),
+            ("/api/v2/customers/{id}", &["get", "put", "delete"]),
+            ("/api/v2/customers/{id}/tags", &["patch"]),
+            ("/api/v2/customers/{id}/block", &["patch"]),
+            ("/api/v2/customers/{id}/conversations", &["get"]),
+        ] {
+            for method in methods {
+                assert!(
+                    paths[path][method].is_object(),
+                    "{method} {path} is not documented"
+                );
+            }
+        }
+    }
+}
