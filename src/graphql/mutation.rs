@@ -106,9 +106,13 @@ impl CustomerMutation {
         let (ctx, actor) = caller(cx)?;
         let rows = customers
             .into_iter()
-            .map(|c| c.into_input().map_err(error_fields))
-            .collect();
-        Ok(import::import(ctx, actor, rows).await.gql()?.into())
+            .map(|c| Ok(c.into_input().map_err(error_fields)));
+        let rows = futures::stream::iter(rows);
+        let report = import::import(ctx, actor, rows).await.gql()?;
+        let stored = import::stored_customers(ctx, actor, &report.stored)
+            .await
+            .gql()?;
+        Ok(ImportResult::new(report, stored))
     }
 }
 

@@ -489,14 +489,15 @@ pub struct ImportResult {
     pub details: ImportDetails,
 }
 
-impl From<import::ImportReport> for ImportResult {
-    fn from(r: import::ImportReport) -> Self {
+impl ImportResult {
+    /// An import's result from its report and the customers it stored.
+    pub fn new(r: import::ImportReport, stored: Vec<customers::Customer>) -> Self {
         ImportResult {
-            imported: int(r.success.len() as u64),
+            imported: int(r.stored.len() as u64),
             duplicates: int(r.duplicates.len() as u64),
             failed: int(r.failed.len() as u64),
             details: ImportDetails {
-                success: Customer::list(r.success),
+                success: Customer::list(stored),
                 duplicates: r.duplicates.into_iter().map(Into::into).collect(),
                 failed: r.failed.into_iter().map(Into::into).collect(),
             },

@@ -1,17 +1,17 @@
 //! Handlers of the customer routes of the reference, in its order.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::body::{self, conversation_doc, customer_doc, customer_input};
 use super::shapes::{
     ConversationCounts, ConversationList, CustomerAnswer, CustomerDetails, CustomerList,
     MessageAnswer, SegmentCount, StatsAnswer, Succeeded,
 };
-use super::{Auth, JsonObject, QueryPairs};
+use super::{bulk, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
 use crate::domain::customer::TagAction;
 use crate::error::{Error, Result};
 use crate::service::conversations::{self, ConversationStatus};
@@ -355,6 +355,8 @@ pub async fn list_conversations(
 }
 
 /// `POST /api/v2/customers/bulk/import` with `{customers: [...]}` (ADMIN).
+/// The role is checked before a byte of the body is read; the body is parsed
+/// while it arrives and the answer serialized while it is sent.
 #[utoipa::path(
     post,
     path = "/api/v2/customers/bulk/import",
@@ -376,30 +378,10 @@ pub async fn list_conversations(
 pub async fn import_customers(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    JsonObject(body): JsonObject,
-) -> Result<Json<Value>> {
-    let Some(Value::Array(rows)) = body.get("customers") else {
-        return Err(Error::invalid("customers", "must be a list of customers"));
-    };
-    let rows = rows
-        .iter()
-        .map(|row| match row {
-            Value::Object(map) => customer_input(map),
-            _ => Err(vec![crate::error::FieldError::new(
-                "customer",
-                "must be an object",
-            )]),
-        })
-        .collect();
+    req: Request,
+) -> Result<Response> {
+    import::authorize(&actor)?;
+    let rows = bulk::rows(req, IMPORT_BODY_LIMIT)?;
     let report = import::import(&s.ctx, &actor, rows).await?;
-    let success: Vec<_> = report.success.iter().map(customer_doc).collect();
-    Ok(Json(json!({
-        "success": true,
-        "results": {
-            "imported": report.success.len(),
-            "duplicates": report.duplicates.len(),
-            "failed": report.failed.len(),
-        },
-        "details": { "success": success, "duplicates": report.duplicates, "failed": report.failed },
-    })))
+    bulk::response(s.ctx.clone(), actor, report)
 }

@@ -4,6 +4,7 @@
 //! the answer; they never touch sea_orm.
 
 mod body;
+mod bulk;
 mod customers;
 mod export;
 pub mod openapi;
@@ -39,7 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v2/customers/export", get(export::export_customers))
         .route(
             "/api/v2/customers/bulk/import",
-            post(customers::import_customers).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+            // Reads its body itself, as it arrives, up to IMPORT_BODY_LIMIT.
+            post(customers::import_customers),
         )
         .route(
             "/api/v2/customers/{id}",
@@ -124,18 +126,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
+        if !is_json(req.headers()) {
             return Err(Error::UnsupportedMediaType);
         }
         let bytes = axum::body::Bytes::from_request(req, state)
@@ -153,6 +144,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             Err(e) => Err(Error::invalid("body", format!("malformed JSON: {e}"))),
         }
     }
+}
+
+/// Whether a request says its body is JSON (`application/json` or `application/*+json`).
+fn is_json(headers: &header::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
 }
 
 /// Query string pairs in order, repeated keys kept; 400 when malformed.

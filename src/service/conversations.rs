@@ -538,7 +538,13 @@ pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
     let msg = found.ok_or(Error::NotFound("message"))?;
     let (mut conv, mut customer) =
         lock_conversation(&txn, actor, &msg.conversation_id.to_string()).await?;
-    message::Entity::delete_by_id(msg.id).exec(&*txn).await?;
+    // The message was found before its customer was locked: a concurrent
+    // delete may have taken it meanwhile. Only the writer whose DELETE took
+    // the row changes the statistics; the others find it gone.
+    let deleted = message::Entity::delete_by_id(msg.id).exec(&*txn).await?;
+    if deleted.rows_affected == 0 {
+        return Err(Error::NotFound("message"));
+    }
     let last: Option<DateTime<Utc>> = message::Entity::find()
         .select_only()
         .expr(sea_orm::sea_query::Expr::col(message::Column::SentAt).max())

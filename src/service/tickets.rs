@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::{conversation, ticket};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -130,10 +131,22 @@ pub async fn close(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Ticket> {
     if current.status == TicketStatus::Closed.as_str() {
         return current.try_into();
     }
-    let mut active = current.into_active_model();
-    active.status = Set(TicketStatus::Closed.as_str().to_owned());
-    active.closed_at = Set(Some(time::now()));
-    let updated = active.update(&*txn).await?;
+    // Only an open ticket is closed: of two concurrent closes the second
+    // changes nothing (its closedAt does not replace the first's).
+    ticket::Entity::update_many()
+        .col_expr(
+            ticket::Column::Status,
+            Expr::value(TicketStatus::Closed.as_str()),
+        )
+        .col_expr(ticket::Column::ClosedAt, Expr::value(Some(time::now())))
+        .filter(ticket::Column::Id.eq(id))
+        .filter(ticket::Column::Status.eq(TicketStatus::Open.as_str()))
+        .exec(&*txn)
+        .await?;
+    let updated = ticket::Entity::find_by_id(id)
+        .one(&*txn)
+        .await?
+        .ok_or(Error::NotFound("ticket"))?;
     txn.commit().await?;
     updated.try_into()
 }

@@ -199,6 +199,23 @@ impl TestApp {
         resp.json().await.expect("json")
     }
 
+    /// Opens a socket and sends the head of `POST {path}` with the token, a
+    /// JSON content type and the `extra` header lines (each ending in
+    /// `\r\n`); the body, if any, is the caller's to write.
+    pub async fn raw_post(&self, path: &str, token: &str, extra: &str) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut socket = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\n{extra}\r\n",
+            self.addr
+        );
+        socket.write_all(head.as_bytes()).await.expect("send head");
+        socket
+    }
+
     /// Creates a customer through REST as admin and returns its document.
     pub async fn create_customer(&self, body: Value) -> Value {
         let (status, resp) = self
@@ -207,6 +224,49 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{resp}");
         resp["customer"].clone()
     }
+}
+
+/// Reads one response from a raw socket (status line, headers, and the body
+/// its Content-Length announces) within `limit`: its status and JSON body.
+#[allow(dead_code, reason = "helpers are shared by many test modules")]
+pub async fn read_response(
+    socket: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> (StatusCode, Value) {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + length {
+                    let status = head
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .and_then(|s| StatusCode::from_u16(s).ok())
+                        .expect("status code");
+                    let body = &buf[end + 4..end + 4 + length];
+                    return (status, serde_json::from_slice(body).unwrap_or(Value::Null));
+                }
+            }
+            let n = socket.read(&mut chunk).await.expect("read response");
+            assert!(n > 0, "connection closed before a whole response");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(limit, read)
+        .await
+        .expect("the response came in time")
 }
 
 /// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL:

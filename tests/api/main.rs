@@ -12,6 +12,8 @@ mod hostile_connections;
 mod hostile_cost;
 mod hostile_export;
 mod hostile_graphql;
+mod hostile_import;
+mod hostile_races;
 mod hostile_rate_limit;
 mod hostile_websocket;
 mod metrics;

@@ -3,7 +3,7 @@
 //! validation. 400 input rules, 401 tokens, 403 roles, 404 ids and tenants,
 //! 413 sizes, 415 content types, unknown paths, and no leaked internals.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use clientela::auth::Role;
@@ -12,7 +12,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{TestApp, SECRET};
+use crate::helpers::{read_response, TestApp, SECRET};
 
 const CUSTOMERS: &str = "/api/v2/customers";
 
@@ -1079,25 +1079,22 @@ async fn bulk_import_accepts_a_body_over_one_mebibyte(app: TestApp) {
 }
 
 async fn bulk_import_over_sixty_four_mebibytes_is_payload_too_large(app: TestApp) {
-    let head = r#"{"customers":[],"padding":""#;
-    let tail = r#""}"#;
-    let len = 64 * 1024 * 1024 + 1;
-    let body = format!("{head}{}{tail}", " ".repeat(len - head.len() - tail.len()));
-    let req = app
-        .request(
-            Method::POST,
-            &format!("{CUSTOMERS}/bulk/import"),
-            &app.admin(),
-        )
-        .header(CONTENT_TYPE, "application/json")
-        .body(body);
-    let (status, resp) = send(req).await;
+    let limit = 64 * 1024 * 1024;
+    let import = format!("{CUSTOMERS}/bulk/import");
+    // Declared over the limit and not sent: refused from the head alone (a
+    // server that read first would wait here).
+    let length = format!("Content-Length: {}\r\n", limit + 1);
+    let mut socket = app.raw_post(&import, &app.admin(), &length).await;
+    let (status, body) = read_response(&mut socket, Duration::from_secs(10)).await;
     assert_error(
         status,
-        &resp,
+        &body,
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
     );
+    // A body without a declared length is cut off at the limit while it is
+    // read: src/rest/bulk.rs tests that with a small limit (64 MiB through
+    // the streaming parser takes too long in a debug build).
 }
 
 async fn a_body_not_declared_as_json_is_unsupported_media_type(app: TestApp) {

@@ -2,6 +2,8 @@
 //! in each write's transaction. These tests pin the promise that what the
 //! API shows always equals a recomputation from the raw rows, under random
 //! sequences of writes, under concurrent writers, and per customer.
+//! Other suites (hostile_races) reuse its helpers: `check` is the one
+//! recomputation of a customer's statistics from its rows.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -26,9 +28,10 @@ const CUSTOMER: &str = "query($id: ID!) {
     firstContact lastInteraction lastMessageAt
   }
 }";
-const CREATE_CONVERSATION: &str =
+pub(crate) const CREATE_CONVERSATION: &str =
     "mutation($input: CreateConversationInput!) { createConversation(input: $input) { id } }";
-const ADD_MESSAGE: &str = "mutation($input: AddMessageInput!) { addMessage(input: $input) { id } }";
+pub(crate) const ADD_MESSAGE: &str =
+    "mutation($input: AddMessageInput!) { addMessage(input: $input) { id } }";
 const SET_STATUS: &str = "mutation($id: ID!, $status: ConversationStatus!) {
   setConversationStatus(id: $id, status: $status) { id }
 }";
@@ -36,24 +39,24 @@ const RATE: &str =
     "mutation($id: ID!, $rating: Int!) { rateConversation(id: $id, rating: $rating) { id } }";
 const CREATE_TICKET: &str =
     "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }";
-const DELETE_MESSAGE: &str = "mutation($id: ID!) { deleteMessage(id: $id) }";
+pub(crate) const DELETE_MESSAGE: &str = "mutation($id: ID!) { deleteMessage(id: $id) }";
 const DELETE_CONVERSATION: &str = "mutation($id: ID!) { deleteConversation(id: $id) }";
 
 /// Seconds in 30 days: how far from the base time a message may be sent.
 const MONTH: i64 = 30 * 24 * 3600;
 
 /// A valid Mexican mobile number, distinct for each `n` below 1,000,000.
-fn phone(n: u32) -> String {
+pub(crate) fn phone(n: u32) -> String {
     format!("52999{:07}", 6_000_000 + n)
 }
 
 /// A time as the contract writes it: `2024-01-15T10:30:00.000Z`.
-fn fmt(t: DateTime<Utc>) -> String {
+pub(crate) fn fmt(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Creates a customer through REST and returns its id.
-async fn new_customer(app: &TestApp, n: u32) -> Uuid {
+pub(crate) async fn new_customer(app: &TestApp, n: u32) -> Uuid {
     let c = app
         .create_customer(json!({ "phoneNumber": phone(n) }))
         .await;
@@ -61,7 +64,12 @@ async fn new_customer(app: &TestApp, n: u32) -> Uuid {
 }
 
 /// Runs a GraphQL operation; its `data`, or the errors as a message.
-async fn run(app: &TestApp, token: &str, query: &str, variables: Value) -> Result<Value, String> {
+pub(crate) async fn run(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Result<Value, String> {
     let body = app.gql(token, query, variables.clone()).await;
     if body.get("errors").is_none_or(Value::is_null) && !body["data"].is_null() {
         Ok(body["data"].clone())
@@ -231,7 +239,7 @@ fn close(a: Option<f64>, b: Option<f64>, tolerance: f64) -> bool {
 }
 
 /// Compares what GraphQL shows of a customer with a recomputation from its rows.
-async fn check(app: &TestApp, id: Uuid) -> Result<(), String> {
+pub(crate) async fn check(app: &TestApp, id: Uuid) -> Result<(), String> {
     let got = shown(app, id).await?;
     let want = recompute(&rows(app, id).await);
     let same = Stats {
