@@ -113,6 +113,22 @@ pub fn authorize(actor: &Actor) -> Result<()> {
     actor.require_admin()
 }
 
+/// An import running, for the `imports_in_flight` gauge (however it ends).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("imports_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("imports_in_flight").decrement(1.0);
+    }
+}
+
 /// Imports customers; needs ADMIN, checked before any row is pulled from
 /// `rows`. An `Err` item (a body that cannot be read) ends the import with
 /// that error, as does a row past [`MAX_IMPORT_ROWS`], which is refused as
@@ -137,6 +153,7 @@ where
     if rows.size_hint().0 > MAX_IMPORT_ROWS {
         return Err(too_many());
     }
+    let _in_flight = InFlight::start();
     let mut report = ImportReport::default();
     let mut read = Vec::new();
     let mut rows = Box::pin(rows);
@@ -192,6 +209,7 @@ where
         let mut stored = Vec::new();
         store_batch(ctx, actor, &batch, &mut stored, &mut report).await?;
         stored.sort_by_key(|(index, _)| *index);
+        metrics::counter!("import_rows_total").increment(stored.len() as u64);
         report.stored.extend(stored.into_iter().map(|(_, id)| id));
     }
     report.duplicates.sort_by_key(|i| i.index);

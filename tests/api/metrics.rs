@@ -59,7 +59,7 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
         .expect("send");
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
 
-    // An admin (a bucket of its own) exports two customers.
+    // An admin (a bucket of its own) creates two customers, imports one and exports them.
     let admin = app.admin();
     for n in 0..2 {
         let resp = client
@@ -71,6 +71,14 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
             .expect("send");
         assert_eq!(resp.status(), StatusCode::CREATED);
     }
+    let imported = client
+        .post(format!("{base}/api/v2/customers/bulk/import"))
+        .bearer_auth(&admin)
+        .json(&json!({ "customers": [{ "phoneNumber": "529991234509" }] }))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(imported.status(), StatusCode::OK);
     let csv = client
         .get(format!("{base}/api/v2/customers/export?format=csv"))
         .bearer_auth(&admin)
@@ -80,7 +88,7 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
         .text()
         .await
         .expect("csv");
-    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
 
     let scrape = client
         .get(format!("{base}/metrics"))
@@ -107,7 +115,9 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
     );
     assert_eq!(count(r#"rate_limited_total{bucket="token"}"#), 1.0);
     assert!(count(r#"db_pool_max_connections"#) >= 1.0);
-    assert_eq!(count("export_rows_total"), 2.0);
+    assert_eq!(count("export_rows_total"), 3.0);
+    assert_eq!(count("import_rows_total"), 1.0);
+    assert_eq!(count("imports_in_flight"), 0.0);
     assert_eq!(count("exports_in_flight"), 0.0, "the export's slot is back");
     assert!(scrape.contains("db_write_wait_seconds_count"));
     assert!(scrape.contains("http_request_duration_seconds_bucket{route=\"/api/v2/customers\""));
