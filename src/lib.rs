@@ -23,7 +23,6 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 
@@ -106,10 +105,9 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
                         .latency_unit(LatencyUnit::Millis),
                 ),
         )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            request_timeout,
-        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http::deadline(request_timeout, req, next)
+        }))
         .layer(CatchPanicLayer::custom(http::panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -143,6 +143,21 @@ pub fn set_retry_after(response: &mut Response, error: &Error) {
     }
 }
 
+/// Middleware: a request that takes longer than `limit` to produce its
+/// response head is answered 503 `SERVICE_UNAVAILABLE` with `Retry-After`,
+/// in its face's shape (a streaming body, once started, is not cut by this:
+/// the send timeout watches it).
+pub async fn deadline(limit: std::time::Duration, req: Request, next: Next) -> Response {
+    let (path, headers) = (req.uri().path().to_owned(), req.headers().clone());
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(path, "request timed out");
+            error_response(&path, &headers, &Error::Unavailable)
+        }
+    }
+}
+
 /// 404 in the shape of the face the path belongs to.
 pub async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
     error_response(uri.path(), &headers, &Error::NotFound("route"))
