@@ -270,9 +270,33 @@ pub async fn read_response(
 }
 
 /// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL:
-/// `db_tests!(a, b)` makes `sqlite::a`, `postgres::a`, ...
+/// `db_tests!(a, b)` makes `sqlite::a`, `postgres::a`, ...; with
+/// `db_tests!(with make => a, b)` each gets its server from
+/// `make(backend) -> Option<TestApp>` (a configured one) instead.
 #[macro_export]
 macro_rules! db_tests {
+    (with $make:ident => $($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = super::$make($crate::helpers::Backend::Sqlite).await.expect("sqlite");
+                    super::$name(app).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = super::$make($crate::helpers::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(app).await;
+                }
+            )+
+        }
+    };
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
             $(

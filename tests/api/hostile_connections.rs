@@ -131,49 +131,22 @@ async fn connections_over_the_per_address_cap_are_refused_and_others_still_conne
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
-mod bounded {
-    macro_rules! bounded_tests {
-        ($make:ident => $($name:ident),+ $(,)?) => {
-            mod sqlite {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let app = super::$make(crate::helpers::Backend::Sqlite).await.expect("sqlite");
-                        super::$name(app).await;
-                    }
-                )+
-            }
-            mod postgres {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let Some(app) = super::$make(crate::helpers::Backend::Postgres).await else {
-                            return;
-                        };
-                        super::$name(app).await;
-                    }
-                )+
-            }
-        };
-    }
+/// A server admitting 8 connections per address.
+async fn capped(backend: Backend) -> Option<TestApp> {
+    TestApp::with_config(backend, |c| c.limits.max_connections_per_ip = 8).await
+}
 
-    mod timeouts {
-        use super::super::*;
-        bounded_tests!(strict =>
-            trickled_heads_are_cut_off_and_others_are_served_meanwhile,
-            an_idle_keep_alive_connection_is_closed_after_the_head_timeout,
-        );
-    }
+mod timeouts {
+    use super::*;
+    crate::db_tests!(with strict =>
+        trickled_heads_are_cut_off_and_others_are_served_meanwhile,
+        an_idle_keep_alive_connection_is_closed_after_the_head_timeout,
+    );
+}
 
-    mod caps {
-        use super::super::*;
-
-        async fn capped(backend: Backend) -> Option<TestApp> {
-            TestApp::with_config(backend, |c| c.limits.max_connections_per_ip = 8).await
-        }
-
-        bounded_tests!(capped =>
-            connections_over_the_per_address_cap_are_refused_and_others_still_connect,
-        );
-    }
+mod caps {
+    use super::*;
+    crate::db_tests!(with capped =>
+        connections_over_the_per_address_cap_are_refused_and_others_still_connect,
+    );
 }

@@ -110,37 +110,8 @@ async fn health_probes_are_never_limited(app: TestApp) {
     }
 }
 
-mod rate_limited {
-    use super::*;
-
-    macro_rules! limited_tests {
-        ($($name:ident),+ $(,)?) => {
-            mod sqlite {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let app = super::limited(crate::helpers::Backend::Sqlite).await.expect("sqlite");
-                        super::$name(app).await;
-                    }
-                )+
-            }
-            mod postgres {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let Some(app) = super::limited(crate::helpers::Backend::Postgres).await else {
-                            return;
-                        };
-                        super::$name(app).await;
-                    }
-                )+
-            }
-        };
-    }
-
-    limited_tests!(
-        a_token_over_its_rate_is_answered_429_on_both_faces,
-        callers_without_a_valid_token_are_limited_by_address,
-        health_probes_are_never_limited,
-    );
-}
+crate::db_tests!(with limited =>
+    a_token_over_its_rate_is_answered_429_on_both_faces,
+    callers_without_a_valid_token_are_limited_by_address,
+    health_probes_are_never_limited,
+);
