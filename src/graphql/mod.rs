@@ -94,9 +94,9 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The caller of a GraphQL request, or why there is none.
-/// (Authentication only ever fails as UNAUTHENTICATED; the text says why.)
-struct Caller(Result<Actor, &'static str>);
+/// The authenticated caller of a GraphQL request. Both transports verify the
+/// token before anything runs, so an operation without one never executes.
+struct Caller(Actor);
 
 /// `POST /graphql`: one operation, or a JSON array of at most
 /// `CLIENTELA_GRAPHQL_MAX_BATCH`; the body must say JSON (CSRF prevention).
@@ -206,7 +206,7 @@ async fn graphql_get(State(state): State<AppState>, req: axum::extract::Request)
 async fn execute(state: &AppState, actor: Actor, batch: BatchRequest) -> Response {
     let with_caller = |req: async_graphql::Request| {
         req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()))
-            .data(Caller(Ok(actor.clone())))
+            .data(Caller(actor.clone()))
     };
     if let BatchRequest::Single(req) = &batch {
         if let Some(name) = &req.operation_name {
@@ -281,10 +281,10 @@ fn with_code(mut error: async_graphql::ServerError) -> async_graphql::ServerErro
 /// The service context and the authenticated caller of a resolver.
 fn caller<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a Ctx, &'a Actor)> {
     let ctx = cx.data::<Ctx>()?;
-    match &cx.data::<Caller>()?.0 {
-        Ok(actor) => Ok((ctx, actor)),
-        Err(why) => Err(gql_error(&Error::Unauthenticated(why))),
-    }
+    let Caller(actor) = cx
+        .data_opt::<Caller>()
+        .ok_or_else(|| gql_error(&Error::Unauthenticated("missing bearer token")))?;
+    Ok((ctx, actor))
 }
 
 /// The request's DataLoaders (present once the caller is authenticated).

@@ -289,7 +289,7 @@ impl Session<'_> {
             self.state.ctx.clone(),
             self.actor.clone(),
         ));
-        data.insert(Caller(Ok(self.actor.clone())));
+        data.insert(Caller(self.actor.clone()));
         let engine =
             async_graphql::http::WebSocket::new(self.state.schema.clone(), input, self.protocol)
                 .on_connection_init(move |_| async move { Ok(data) });
