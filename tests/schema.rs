@@ -122,3 +122,107 @@ fn exported_schema_covers_every_customer_item_of_the_contract() {
         );
     }
 }
+
+/// Every place of a schema definition that shows a description in GraphiQL
+/// and lacks one, named as `Type`, `Type.field`, `Type.field(argument)`,
+/// `Input.field` or `Enum.VALUE`.
+fn undescribed(sdl: &str) -> Vec<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    use async_graphql::parser::Positioned;
+
+    fn blank(description: &Option<Positioned<String>>) -> bool {
+        description
+            .as_ref()
+            .is_none_or(|d| d.node.trim().is_empty())
+    }
+
+    let document = async_graphql::parser::parse_schema(sdl).expect("the exported SDL parses");
+    let mut missing = Vec::new();
+    for definition in &document.definitions {
+        // The directives are the engine's built-in @include and @skip, and
+        // the `schema { ... }` block has nothing to describe: neither is ours.
+        let TypeSystemDefinition::Type(ty) = definition else {
+            continue;
+        };
+        let ty = &ty.node;
+        let name = ty.name.node.as_str();
+        if blank(&ty.description) {
+            missing.push(name.to_owned());
+        }
+        let fields = match &ty.kind {
+            TypeKind::Object(object) => &object.fields,
+            TypeKind::Interface(interface) => &interface.fields,
+            TypeKind::Enum(enumeration) => {
+                for value in &enumeration.values {
+                    if blank(&value.node.description) {
+                        missing.push(format!("{name}.{}", value.node.value.node));
+                    }
+                }
+                continue;
+            }
+            TypeKind::InputObject(input) => {
+                for field in &input.fields {
+                    if blank(&field.node.description) {
+                        missing.push(format!("{name}.{}", field.node.name.node));
+                    }
+                }
+                continue;
+            }
+            TypeKind::Scalar | TypeKind::Union(_) => continue,
+        };
+        for field in fields {
+            let field_name = &field.node.name.node;
+            if blank(&field.node.description) {
+                missing.push(format!("{name}.{field_name}"));
+            }
+            for argument in &field.node.arguments {
+                if blank(&argument.node.description) {
+                    missing.push(format!("{name}.{field_name}({})", argument.node.name.node));
+                }
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn every_type_field_argument_and_enum_value_of_the_schema_has_a_description() {
+    let missing = undescribed(&clientela::graphql::sdl());
+    assert!(
+        missing.is_empty(),
+        "{} places of the GraphQL schema have no description for GraphiQL:\n  {}\n\
+         Write a `///` doc comment on the type, field, input field or enum variant (on the \
+         `impl` block for an `#[Object]` type), or `#[graphql(desc = \"...\")]` on an argument; \
+         then {REGENERATE}.",
+        missing.len(),
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn the_description_check_names_what_lacks_one() {
+    let sdl = r#"
+        "A described type."
+        type Described {
+            "A described field."
+            field("A described argument." arg: Int, bare: Int): Int
+            naked: Int
+        }
+        type Bare { "Described." field: Int }
+        "Described." enum Kind { "Described." ONE TWO }
+        "Described." input Filter { "Described." one: Int two: Int }
+        "Described." scalar Stamp
+        scalar Plain
+    "#;
+    assert_eq!(
+        undescribed(sdl),
+        [
+            "Described.field(bare)",
+            "Described.naked",
+            "Bare",
+            "Kind.TWO",
+            "Filter.two",
+            "Plain",
+        ]
+    );
+}

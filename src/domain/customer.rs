@@ -8,12 +8,13 @@ use serde_json::{Map, Value};
 use super::phone::{self, PhoneNumber};
 use crate::error::FieldError;
 
-/// Defines a closed set of lowercase strings: stored and sent in REST as the
-/// string, exposed to GraphQL as an enum in SCREAMING_CASE.
+/// Defines a closed set of lowercase strings, stored and sent in REST as the
+/// string. The GraphQL face declares its own enum for each (in
+/// `graphql/types/enums.rs`), so this macro derives nothing of GraphQL.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -133,36 +134,14 @@ impl<T> From<Option<T>> for Field<T> {
 }
 
 /// Latitude and longitude in degrees.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    async_graphql::SimpleObject,
-    async_graphql::InputObject,
-    utoipa::ToSchema,
-)]
-#[graphql(input_name = "CoordinatesInput")]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coordinates {
     pub latitude: f64,
     pub longitude: f64,
 }
 
 /// A postal address; every part optional.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    PartialEq,
-    Serialize,
-    Deserialize,
-    async_graphql::SimpleObject,
-    async_graphql::InputObject,
-    utoipa::ToSchema,
-)]
-#[graphql(input_name = "AddressInput")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     pub street: Option<String>,
@@ -174,19 +153,7 @@ pub struct Address {
 }
 
 /// Hours a customer likes to be contacted, `HH:MM` each.
-#[derive(
-    Debug,
-    Clone,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    async_graphql::SimpleObject,
-    async_graphql::InputObject,
-    utoipa::ToSchema,
-)]
-#[graphql(input_name = "CommunicationHoursInput")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommunicationHours {
     pub start: Option<String>,
     pub end: Option<String>,

@@ -4,15 +4,16 @@
 use async_graphql::{Context, Object, SimpleObject};
 
 use super::inputs::CustomerFilter;
+use super::types::enums::{CustomerSortField, SortOrder};
 use super::types::Customer;
 use super::{caller, GqlResult};
-use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::service::customers::{self, ConnectionQuery};
 
 /// Cursor-paginated reads of customers.
 #[derive(Default)]
 pub struct CustomerConnectionQuery;
 
+/// Cursor-paginated reads of customers.
 #[Object]
 impl CustomerConnectionQuery {
     /// Cursor pagination for Apollo's fetchMore and relay-style clients.
@@ -21,22 +22,40 @@ impl CustomerConnectionQuery {
     async fn customers_connection(
         &self,
         cx: &Context<'_>,
-        filter: Option<CustomerFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-        #[graphql(default_with = "Some(CustomerSortField::LastInteraction)")] sort_by: Option<
-            CustomerSortField,
+        #[graphql(desc = "Which customers to list; all when omitted.")] filter: Option<
+            CustomerFilter,
         >,
-        #[graphql(default_with = "Some(SortOrder::Desc)")] sort_order: Option<SortOrder>,
+        #[graphql(
+            desc = "Take this many customers from the start of the list (or after `after`); 0 or more, above 100 counts as 100, 20 when neither first nor last is given. Not with `last`."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Take customers after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Take this many customers from the end of the list (or before `before`); 0 or more, above 100 counts as 100. Not with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Take customers before this cursor (an edge's `cursor`).")] before: Option<
+            String,
+        >,
+        #[graphql(
+            default_with = "Some(CustomerSortField::LastInteraction)",
+            desc = "What to sort by; nulls sort last, ties break on id."
+        )]
+        sort_by: Option<CustomerSortField>,
+        #[graphql(
+            default_with = "Some(SortOrder::Desc)",
+            desc = "Ascending or descending."
+        )]
+        sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<CustomerConnection> {
         let (ctx, actor) = caller(cx)?;
         let query = ConnectionQuery {
             filter: filter.into(),
             // Null (an omitted nullable variable) means the default.
-            sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction),
-            sort_order: sort_order.unwrap_or(SortOrder::Desc),
+            sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction).into(),
+            sort_order: sort_order.unwrap_or(SortOrder::Desc).into(),
             first: first.map(i64::from),
             after,
             last: last.map(i64::from),
@@ -73,9 +92,11 @@ impl CustomerConnectionQuery {
 /// A page of customers with a cursor for each.
 #[derive(SimpleObject)]
 pub struct CustomerConnection {
+    /// The customers of this page, each with its cursor.
     pub edges: Vec<CustomerEdge>,
     /// The customers of `edges`, without their cursors.
     pub nodes: Vec<Customer>,
+    /// Whether there are more pages, and the cursors of this one's ends.
     pub page_info: PageInfo,
     /// Customers matching the filter, whatever the cursors.
     pub total_count: i32,
@@ -86,14 +107,19 @@ pub struct CustomerConnection {
 pub struct CustomerEdge {
     /// Opaque; valid as `after`/`before` of a query with the same `sortBy`.
     pub cursor: String,
+    /// The customer.
     pub node: Customer,
 }
 
 /// Where a page sits in the list.
 #[derive(SimpleObject)]
 pub struct PageInfo {
+    /// Whether more customers follow this page (ask with `after: endCursor`).
     pub has_next_page: bool,
+    /// Whether more customers precede this page (ask with `before: startCursor`).
     pub has_previous_page: bool,
+    /// The cursor of the first edge; null for an empty page.
     pub start_cursor: Option<String>,
+    /// The cursor of the last edge; null for an empty page.
     pub end_cursor: Option<String>,
 }

@@ -3,23 +3,25 @@
 use async_graphql::{Context, Object, ID};
 
 use super::inputs::{AddMessageInput, AgentInput, CreateConversationInput, CreateTicketInput};
+use super::types::enums::ConversationStatus;
 use super::types::{Agent, Conversation, Message, Ticket};
 use super::{caller, GqlResult};
 use crate::service::agents;
-use crate::service::conversations::{self, ConversationStatus, NewConversation, NewMessage};
+use crate::service::conversations::{self, NewConversation, NewMessage};
 use crate::service::tickets::{self, NewTicket};
 
 /// Writes of the conversation side.
 #[derive(Default)]
 pub struct ConversationMutation;
 
+/// Writes of the conversation side.
 #[Object]
 impl ConversationMutation {
     /// Opens a conversation for a customer.
     async fn create_conversation(
         &self,
         cx: &Context<'_>,
-        input: CreateConversationInput,
+        #[graphql(desc = "The conversation to open.")] input: CreateConversationInput,
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
         let input = NewConversation {
@@ -37,12 +39,12 @@ impl ConversationMutation {
     async fn add_message(
         &self,
         cx: &Context<'_>,
-        input: AddMessageInput,
+        #[graphql(desc = "The message to add.")] input: AddMessageInput,
     ) -> async_graphql::Result<Message> {
         let (ctx, actor) = caller(cx)?;
         let input = NewMessage {
             conversation_id: input.conversation_id.0,
-            direction: input.direction,
+            direction: input.direction.into(),
             body: input.body,
             agent_id: input.agent_id.map(|id| id.0),
             sent_at: input.sent_at.map(|t| t.0),
@@ -56,12 +58,12 @@ impl ConversationMutation {
     async fn set_conversation_status(
         &self,
         cx: &Context<'_>,
-        id: ID,
-        status: ConversationStatus,
+        #[graphql(desc = "The conversation to move.")] id: ID,
+        #[graphql(desc = "The status it moves to.")] status: ConversationStatus,
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
         Ok(Conversation::one(
-            conversations::set_status(ctx, actor, &id, status)
+            conversations::set_status(ctx, actor, &id, status.into())
                 .await
                 .gql()?,
         ))
@@ -71,8 +73,8 @@ impl ConversationMutation {
     async fn rate_conversation(
         &self,
         cx: &Context<'_>,
-        id: ID,
-        rating: i32,
+        #[graphql(desc = "The conversation the customer rated.")] id: ID,
+        #[graphql(desc = "The rating, 1 to 5.")] rating: i32,
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
         Ok(Conversation::one(
@@ -81,14 +83,22 @@ impl ConversationMutation {
     }
 
     /// Needs ADMIN. Deletes a conversation with its messages; its tickets stay with the customer.
-    async fn delete_conversation(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    async fn delete_conversation(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The conversation to delete.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let (ctx, actor) = caller(cx)?;
         conversations::delete(ctx, actor, &id).await.gql()?;
         Ok(true)
     }
 
     /// Needs ADMIN. Deletes one message.
-    async fn delete_message(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+    async fn delete_message(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The message to delete.")] id: ID,
+    ) -> async_graphql::Result<bool> {
         let (ctx, actor) = caller(cx)?;
         conversations::delete_message(ctx, actor, &id).await.gql()?;
         Ok(true)
@@ -98,7 +108,7 @@ impl ConversationMutation {
     async fn create_ticket(
         &self,
         cx: &Context<'_>,
-        input: CreateTicketInput,
+        #[graphql(desc = "The ticket to raise.")] input: CreateTicketInput,
     ) -> async_graphql::Result<Ticket> {
         let (ctx, actor) = caller(cx)?;
         let input = NewTicket {
@@ -110,7 +120,11 @@ impl ConversationMutation {
     }
 
     /// Closes a ticket.
-    async fn close_ticket(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Ticket> {
+    async fn close_ticket(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The ticket to close.")] id: ID,
+    ) -> async_graphql::Result<Ticket> {
         let (ctx, actor) = caller(cx)?;
         Ok(Ticket(tickets::close(ctx, actor, &id).await.gql()?))
     }
@@ -119,7 +133,7 @@ impl ConversationMutation {
     async fn upsert_agent(
         &self,
         cx: &Context<'_>,
-        input: AgentInput,
+        #[graphql(desc = "The agent to create or rename.")] input: AgentInput,
     ) -> async_graphql::Result<Agent> {
         let (ctx, actor) = caller(cx)?;
         let input = agents::AgentInput {

@@ -5,9 +5,9 @@ use async_graphql::{Context, MergedObject, Object, ID};
 use super::conversation_mutation::ConversationMutation;
 
 use super::inputs::{CreateCustomerInput, UpdateCustomerInput};
+use super::types::enums::TagAction;
 use super::types::{Customer, DeleteResult, ImportResult};
 use super::{caller, GqlResult};
-use crate::domain::customer::TagAction;
 use crate::service::{customers, import};
 
 /// The root of writes, one part per noun.
@@ -18,13 +18,14 @@ pub struct Mutation(CustomerMutation, ConversationMutation);
 #[derive(Default)]
 pub struct CustomerMutation;
 
+/// Writes of customers.
 #[Object]
 impl CustomerMutation {
-    /// Creates a customer.
+    /// Creates a customer; a phone number another customer of the tenant holds is a CONFLICT naming that customer.
     async fn create_customer(
         &self,
         cx: &Context<'_>,
-        input: CreateCustomerInput,
+        #[graphql(desc = "The new customer.")] input: CreateCustomerInput,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         let input = input.into_input().gql()?;
@@ -37,7 +38,8 @@ impl CustomerMutation {
     async fn update_customer(
         &self,
         cx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The customer to change.")] id: ID,
+        #[graphql(desc = "The fields to change; absent ones stay as they are.")]
         input: UpdateCustomerInput,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
@@ -51,15 +53,25 @@ impl CustomerMutation {
     async fn update_customer_tags(
         &self,
         cx: &Context<'_>,
-        id: ID,
-        tags: Vec<String>,
-        #[graphql(default_with = "Some(TagAction::Set)")] action: Option<TagAction>,
+        #[graphql(desc = "The customer whose tags change.")] id: ID,
+        #[graphql(desc = "The tags to set, add or remove (case-sensitive).")] tags: Vec<String>,
+        #[graphql(
+            default_with = "Some(TagAction::Set)",
+            desc = "What to do with `tags`."
+        )]
+        action: Option<TagAction>,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         Ok(Customer::one(
-            customers::update_tags(ctx, actor, &id, tags, action.unwrap_or(TagAction::Set))
-                .await
-                .gql()?,
+            customers::update_tags(
+                ctx,
+                actor,
+                &id,
+                tags,
+                action.unwrap_or(TagAction::Set).into(),
+            )
+            .await
+            .gql()?,
         ))
     }
 
@@ -67,8 +79,9 @@ impl CustomerMutation {
     async fn set_customer_blocked(
         &self,
         cx: &Context<'_>,
-        id: ID,
-        is_blocked: bool,
+        #[graphql(desc = "The customer to block or unblock.")] id: ID,
+        #[graphql(desc = "True blocks, false unblocks.")] is_blocked: bool,
+        #[graphql(desc = "Why the customer is blocked; ignored when unblocking.")]
         block_reason: Option<String>,
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
@@ -83,8 +96,12 @@ impl CustomerMutation {
     async fn delete_customer(
         &self,
         cx: &Context<'_>,
-        id: ID,
-        #[graphql(default_with = "Some(false)")] permanent: Option<bool>,
+        #[graphql(desc = "The customer to delete.")] id: ID,
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "True removes the customer for good (needs ADMIN); false deactivates it."
+        )]
+        permanent: Option<bool>,
     ) -> async_graphql::Result<DeleteResult> {
         let (ctx, actor) = caller(cx)?;
         let deleted = customers::delete(ctx, actor, &id, permanent.unwrap_or(false))
@@ -101,7 +118,9 @@ impl CustomerMutation {
     async fn import_customers(
         &self,
         cx: &Context<'_>,
-        customers: Vec<CreateCustomerInput>,
+        #[graphql(desc = "The customers to create, each validated on its own.")] customers: Vec<
+            CreateCustomerInput,
+        >,
     ) -> async_graphql::Result<ImportResult> {
         let (ctx, actor) = caller(cx)?;
         let rows = customers

@@ -3,12 +3,12 @@
 use async_graphql::{Context, MergedObject, Object, ID};
 
 use super::inputs::CustomerFilter;
+use super::types::enums::{CustomerSortField, SortOrder};
 use super::types::{
     page_request, Agent, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats,
     Viewer,
 };
 use super::{caller, GqlResult};
-use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::service::customers::ListQuery;
 use crate::service::{agents, conversations, customers};
 
@@ -24,6 +24,7 @@ pub struct Query(
 #[derive(Default)]
 pub struct CustomerQuery;
 
+/// Reads of customers, conversations and agents.
 #[Object]
 impl CustomerQuery {
     /// Offset pagination, as the REST list. limit is clamped to 100.
@@ -31,21 +32,33 @@ impl CustomerQuery {
     async fn customers(
         &self,
         cx: &Context<'_>,
-        filter: Option<CustomerFilter>,
-        #[graphql(default = 1)] page: Option<i32>,
-        #[graphql(default = 20)] limit: Option<i32>,
-        #[graphql(default_with = "Some(CustomerSortField::LastInteraction)")] sort_by: Option<
-            CustomerSortField,
+        #[graphql(desc = "Which customers to list; all when omitted.")] filter: Option<
+            CustomerFilter,
         >,
-        #[graphql(default_with = "Some(SortOrder::Desc)")] sort_order: Option<SortOrder>,
+        #[graphql(default = 1, desc = "The page to return, from 1.")] page: Option<i32>,
+        #[graphql(
+            default = 20,
+            desc = "Customers per page, at least 1; above 100 counts as 100."
+        )]
+        limit: Option<i32>,
+        #[graphql(
+            default_with = "Some(CustomerSortField::LastInteraction)",
+            desc = "What to sort by; nulls sort last, ties break on id."
+        )]
+        sort_by: Option<CustomerSortField>,
+        #[graphql(
+            default_with = "Some(SortOrder::Desc)",
+            desc = "Ascending or descending."
+        )]
+        sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<CustomerPage> {
         let (ctx, actor) = caller(cx)?;
         let query = ListQuery {
             filter: filter.into(),
             page: page_request(page, limit, 20).gql()?,
             // Null (an omitted nullable variable) means the default.
-            sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction),
-            sort_order: sort_order.unwrap_or(SortOrder::Desc),
+            sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction).into(),
+            sort_order: sort_order.unwrap_or(SortOrder::Desc).into(),
         };
         let (items, pagination) = customers::list(ctx, actor, &query).await.gql()?;
         Ok(CustomerPage {
@@ -55,7 +68,11 @@ impl CustomerQuery {
     }
 
     /// Null for an unknown id or another tenant's customer.
-    async fn customer(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
+    async fn customer(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The customer's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Customer>> {
         let (ctx, actor) = caller(cx)?;
         Ok(customers::find(ctx, actor, &id)
             .await
@@ -67,6 +84,7 @@ impl CustomerQuery {
     async fn customer_by_phone(
         &self,
         cx: &Context<'_>,
+        #[graphql(desc = "The number in any common spelling, e.g. +52 (999) 123-4567.")]
         phone_number: String,
     ) -> async_graphql::Result<Option<Customer>> {
         let (ctx, actor) = caller(cx)?;
@@ -87,9 +105,13 @@ impl CustomerQuery {
     async fn customer_conversations(
         &self,
         cx: &Context<'_>,
-        customer_id: ID,
-        #[graphql(default = 1)] page: Option<i32>,
-        #[graphql(default = 20)] limit: Option<i32>,
+        #[graphql(desc = "The customer whose conversations to list.")] customer_id: ID,
+        #[graphql(default = 1, desc = "The page to return, from 1.")] page: Option<i32>,
+        #[graphql(
+            default = 20,
+            desc = "Conversations per page, at least 1; above 100 counts as 100."
+        )]
+        limit: Option<i32>,
     ) -> async_graphql::Result<ConversationPage> {
         let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit, 20).gql()?;
@@ -107,7 +129,7 @@ impl CustomerQuery {
     async fn conversation(
         &self,
         cx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The conversation's id.")] id: ID,
     ) -> async_graphql::Result<Option<Conversation>> {
         let (ctx, actor) = caller(cx)?;
         Ok(conversations::find(ctx, actor, &id)

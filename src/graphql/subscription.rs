@@ -8,7 +8,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
-use super::types::{Conversation, Customer};
+use super::types::{enums, Conversation, Customer};
 use super::{caller, GqlResult};
 use crate::service::conversations::{self, Conversation as ConversationData};
 use crate::service::customers;
@@ -33,12 +33,14 @@ fn events(rx: broadcast::Receiver<Event>) -> impl Stream<Item = Event> {
     })
 }
 
+/// Change events of the caller's tenant, over graphql-ws at /graphql/ws.
 #[SubscriptionRoot]
 impl Subscription {
     /// Changes to one customer, or to every customer of the caller's tenant when id is omitted.
     async fn customer_changed(
         &self,
         cx: &Context<'_>,
+        #[graphql(desc = "The customer to watch; every customer of the tenant when omitted.")]
         id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = CustomerEvent>> {
         let (ctx, actor) = caller(cx)?;
@@ -65,6 +67,9 @@ impl Subscription {
     async fn conversation_changed(
         &self,
         cx: &Context<'_>,
+        #[graphql(
+            desc = "Only conversations of this customer; every conversation of the tenant when omitted."
+        )]
         customer_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = ConversationEvent>> {
         let (ctx, actor) = caller(cx)?;
@@ -93,11 +98,14 @@ pub struct CustomerEvent {
     customer_id: Uuid,
 }
 
+/// A change of a customer.
 #[Object]
 impl CustomerEvent {
-    async fn kind(&self) -> ChangeKind {
-        self.kind
+    /// Whether the customer was created, updated or deleted.
+    async fn kind(&self) -> enums::ChangeKind {
+        self.kind.into()
     }
+    /// The id of the customer that changed.
     async fn customer_id(&self) -> ID {
         ID(self.customer_id.to_string())
     }
@@ -120,10 +128,12 @@ pub struct ConversationEvent {
     conversation: ConversationData,
 }
 
+/// A change of a conversation.
 #[Object]
 impl ConversationEvent {
-    async fn kind(&self) -> ChangeKind {
-        self.kind
+    /// Whether the conversation was created, updated or deleted.
+    async fn kind(&self) -> enums::ChangeKind {
+        self.kind.into()
     }
     /// The conversation as the write left it (as it was, when deleted).
     async fn conversation(&self, cx: &Context<'_>) -> async_graphql::Result<Conversation> {

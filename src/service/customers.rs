@@ -71,9 +71,7 @@ pub struct PreferencesView {
 }
 
 /// Auto-calculated per customer; kept current as conversations, messages and tickets are written.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Serialize, async_graphql::SimpleObject, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Statistics {
     pub total_conversations: i32,
