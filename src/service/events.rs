@@ -19,10 +19,10 @@ use crate::domain::customer::string_enum;
 use crate::domain::time;
 use crate::error::Result;
 
+// GraphQL shows CREATED, UPDATED or DELETED; the NOTIFY payload between
+// instances carries the lowercase spelling (both from `string_enum!`).
 string_enum!(
-    /// What happened to the record. GraphQL shows CREATED, UPDATED or
-    /// DELETED; the NOTIFY payload between instances carries the lowercase
-    /// spelling.
+    /// What happened to the record.
     ChangeKind { Created = "created", Updated = "updated", Deleted = "deleted" }
 );
 

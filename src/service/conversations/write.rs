@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::service::events::{ChangeKind, Event};
 use crate::service::input::text_input;
 use crate::service::ledger::{self, AfterRemoval, Extremes, Replies};
-use crate::service::{customer_rows, parse_id, save_row, scope, Ctx};
+use crate::service::{customer_rows, parse_id, save_row, scope, Ctx, WriteTxn};
 
 /// A conversation to open.
 #[derive(Debug, Clone, Default)]
@@ -160,6 +160,23 @@ async fn save_conversation<C: ConnectionTrait>(
     save_row::<conversation::ActiveModel>(db, c).await
 }
 
+/// Writes a changed conversation and its customer back, commits, and tells
+/// subscribers the conversation was updated.
+async fn finish(
+    ctx: &Ctx,
+    actor: &Actor,
+    txn: WriteTxn,
+    conv: conversation::Model,
+    customer: customer::Model,
+) -> Result<Conversation> {
+    let conv = save_conversation(&*txn, conv).await?;
+    customer_rows::save(&*txn, customer).await?;
+    txn.commit().await?;
+    let conversation = Conversation::try_from(conv)?;
+    publish(ctx, actor, ChangeKind::Updated, &conversation).await;
+    Ok(conversation)
+}
+
 /// Recomputes one conversation's reply times from its messages (an indexed
 /// read of that conversation only).
 async fn conversation_replies<C: ConnectionTrait>(
@@ -278,16 +295,7 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
     let replies = conversation_replies(&*txn, actor, conv.id).await?;
     ledger::message_added(&mut customer, &mut conv, sent_at, replies);
     conv.updated_at = now;
-    let conv = save_conversation(&*txn, conv).await?;
-    customer_rows::save(&*txn, customer).await?;
-    txn.commit().await?;
-    publish(
-        ctx,
-        actor,
-        ChangeKind::Updated,
-        &Conversation::try_from(conv)?,
-    )
-    .await;
+    finish(ctx, actor, txn, conv, customer).await?;
     model.try_into()
 }
 
@@ -310,12 +318,7 @@ pub async fn set_status(
     let now = time::now();
     conv.resolved_at = status.is_resolved().then_some(now);
     conv.updated_at = now;
-    let conv = save_conversation(&*txn, conv).await?;
-    customer_rows::save(&*txn, customer).await?;
-    txn.commit().await?;
-    let conversation = Conversation::try_from(conv)?;
-    publish(ctx, actor, ChangeKind::Updated, &conversation).await;
-    Ok(conversation)
+    finish(ctx, actor, txn, conv, customer).await
 }
 
 /// Records the customer's rating (1 to 5) of a conversation; rating again
@@ -330,12 +333,7 @@ pub async fn rate(ctx: &Ctx, actor: &Actor, id: &str, rating: i32) -> Result<Con
     let (mut conv, mut customer) = lock_conversation(&txn, actor, id).await?;
     ledger::rated(&mut customer, &mut conv, rating);
     conv.updated_at = time::now();
-    let conv = save_conversation(&*txn, conv).await?;
-    customer_rows::save(&*txn, customer).await?;
-    txn.commit().await?;
-    let conversation = Conversation::try_from(conv)?;
-    publish(ctx, actor, ChangeKind::Updated, &conversation).await;
-    Ok(conversation)
+    finish(ctx, actor, txn, conv, customer).await
 }
 
 /// Deletes a conversation with its messages (ADMIN); its tickets stay with
@@ -405,15 +403,6 @@ pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
     };
     ledger::message_removed(&mut customer, &mut conv, left);
     conv.updated_at = time::now();
-    let conv = save_conversation(&*txn, conv).await?;
-    customer_rows::save(&*txn, customer).await?;
-    txn.commit().await?;
-    publish(
-        ctx,
-        actor,
-        ChangeKind::Updated,
-        &Conversation::try_from(conv)?,
-    )
-    .await;
+    finish(ctx, actor, txn, conv, customer).await?;
     Ok(())
 }
