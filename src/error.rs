@@ -46,6 +46,11 @@ pub enum Error {
         phone: String,
         existing_id: String,
     },
+    /// 409: a write collided with a unique key, as the database named it.
+    /// The service that wrote turns a phone's into [`Error::PhoneTaken`],
+    /// naming the holder; this variant is what reaches a caller otherwise.
+    #[error("{}", .0.describe())]
+    Taken(UniqueKey),
     /// 413: the body is over the route's limit.
     #[error("request body is too large")]
     PayloadTooLarge,
@@ -104,7 +109,7 @@ impl Error {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
-            Self::PhoneTaken { .. } => "CONFLICT",
+            Self::PhoneTaken { .. } | Self::Taken(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable | Self::Disabled(_) => "SERVICE_UNAVAILABLE",
@@ -129,7 +134,7 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-            Self::PhoneTaken { .. } => StatusCode::CONFLICT,
+            Self::PhoneTaken { .. } | Self::Taken(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -151,14 +156,100 @@ impl Error {
 }
 
 impl From<DbErr> for Error {
-    /// Classifies a database error once: unreachable is 503, the rest 500.
-    /// (Phone conflicts are found by the service before they reach here, and a
-    /// race that loses on the unique index is re-checked there.)
+    /// Classifies a database error once: unreachable is 503, a collision
+    /// with a known unique key is [`Error::Taken`] (which key, read from the
+    /// error itself: see [`unique_key`]), the rest 500.
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
             return Self::Unavailable;
         }
+        if let Some(key) = violated_key(&err) {
+            return Self::Taken(key);
+        }
         Self::Internal(err.into())
+    }
+}
+
+/// A unique key of the schema that a write can collide with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// A phone number of the tenant: the `customer_phones` primary key
+    /// (tenant_id, phone), or the `customers_tenant_phone` index on a
+    /// customer's own number.
+    Phone,
+}
+
+impl UniqueKey {
+    /// What the collision means, for the error message.
+    fn describe(self) -> &'static str {
+        match self {
+            UniqueKey::Phone => "phone number already belongs to another customer",
+        }
+    }
+}
+
+/// The unique keys a write may collide with: the PostgreSQL constraint (or
+/// unique index) name, and the table and columns SQLite names instead.
+const UNIQUE_KEYS: &[(&str, &str, &[&str], UniqueKey)] = &[
+    (
+        "customer_phones_pkey",
+        "customer_phones",
+        &["tenant_id", "phone"],
+        UniqueKey::Phone,
+    ),
+    (
+        "customers_tenant_phone",
+        "customers",
+        &["tenant_id", "phone_number"],
+        UniqueKey::Phone,
+    ),
+];
+
+/// Which unique key a unique violation names: PostgreSQL reports the
+/// constraint (`constraint`, also quoted in its message), SQLite only its
+/// message, `UNIQUE constraint failed: table.col, table.col`. None for a key
+/// this table does not know.
+pub fn unique_key(constraint: Option<&str>, message: &str) -> Option<UniqueKey> {
+    let named = constraint.or_else(|| {
+        let rest = message.split_once("unique constraint \"")?.1;
+        Some(rest.split_once('"')?.0)
+    });
+    if let Some(name) = named {
+        return UNIQUE_KEYS
+            .iter()
+            .find(|(pg, ..)| *pg == name)
+            .map(|(.., key)| *key);
+    }
+    let failed = message.strip_prefix("UNIQUE constraint failed: ")?;
+    let columns: Vec<(&str, &str)> = failed
+        .split(", ")
+        .map(|c| c.trim().split_once('.'))
+        .collect::<Option<_>>()?;
+    UNIQUE_KEYS
+        .iter()
+        .find(|(_, table, cols, _)| {
+            columns.len() == cols.len()
+                && columns
+                    .iter()
+                    .zip(cols.iter())
+                    .all(|((t, c), want)| t == table && c == want)
+        })
+        .map(|(.., key)| *key)
+}
+
+/// The unique key a database error violated, if it is a unique violation
+/// of a known key.
+fn violated_key(err: &DbErr) -> Option<UniqueKey> {
+    use sea_orm::sqlx::Error as Sqlx;
+    if !is_unique_violation(err) {
+        return None;
+    }
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(Sqlx::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(Sqlx::Database(db))) => {
+            unique_key(db.constraint(), db.message())
+        }
+        _ => None,
     }
 }
 
@@ -207,5 +298,63 @@ fn is_unavailable(err: &DbErr) -> bool {
                 || code == "6"
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_are_classified_by_the_key_the_database_names() {
+        // Texts as the databases report them (see the provoked violations in
+        // `service::customer_rows` tests for SQLite).
+        let cases: &[(Option<&str>, &str, Option<UniqueKey>)] = &[
+            (
+                Some("customer_phones_pkey"),
+                "duplicate key value violates unique constraint \"customer_phones_pkey\"",
+                Some(UniqueKey::Phone),
+            ),
+            (
+                Some("customers_tenant_phone"),
+                "duplicate key value violates unique constraint \"customers_tenant_phone\"",
+                Some(UniqueKey::Phone),
+            ),
+            (
+                None,
+                "duplicate key value violates unique constraint \"customer_phones_pkey\"",
+                Some(UniqueKey::Phone),
+            ),
+            (
+                Some("customer_tags_pkey"),
+                "duplicate key value violates unique constraint \"customer_tags_pkey\"",
+                None,
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: customer_phones.tenant_id, customer_phones.phone",
+                Some(UniqueKey::Phone),
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: customers.tenant_id, customers.phone_number",
+                Some(UniqueKey::Phone),
+            ),
+            (
+                None,
+                "UNIQUE constraint failed: customer_tags.customer_id, customer_tags.tag",
+                None,
+            ),
+            (None, "UNIQUE constraint failed: customers.id", None),
+            (
+                None,
+                "UNIQUE constraint failed: customer_phones.phone",
+                None,
+            ),
+            (None, "database is locked", None),
+        ];
+        for (constraint, message, expected) in cases {
+            assert_eq!(unique_key(*constraint, message), *expected, "{message}");
+        }
     }
 }

@@ -3,7 +3,10 @@
 //! segments and statuses), with two years of conversations, messages,
 //! ratings and tickets, and statistics exactly consistent with those rows.
 //! Generation is pure (a seeded ChaCha generator, ids derived from it); the
-//! rows are written by `service::seed` in large batches.
+//! statistics come from the same ledger operations the writers call
+//! (`service::ledger`), and the rows are written by `service::seed` in large
+//! batches. Imports `service::seed`, `service::ledger` and `domain`, which
+//! never import this module.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entity::{agent, conversation, customer, customer_phone, customer_tag, message, ticket};
@@ -13,9 +16,10 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::conversation::MessageDirection;
 use crate::domain::search;
-use crate::service::conversations::MessageDirection;
-use crate::service::stats;
+use crate::service::ledger;
+use crate::service::seed::Batch;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -32,17 +36,6 @@ pub fn default_anchor() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
         .single()
         .unwrap_or_else(Utc::now)
-}
-
-/// Rows of one batch of customers, ready to insert.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub customers: Vec<customer::Model>,
-    pub phones: Vec<customer_phone::Model>,
-    pub tags: Vec<customer_tag::Model>,
-    pub conversations: Vec<conversation::Model>,
-    pub messages: Vec<message::Model>,
-    pub tickets: Vec<ticket::Model>,
 }
 
 const FIRST_NAMES: &[&str] = &[
@@ -437,20 +430,14 @@ impl Generator {
                 sent_at: at,
                 created_at: at,
             };
-            rows.push(message);
+            rows.push((direction, message));
         }
-        let replies = stats::replies(rows.iter().map(|m| {
-            (
-                MessageDirection::parse(&m.direction).unwrap_or(MessageDirection::Inbound),
-                m.sent_at,
-            )
-        }));
-        let last_message_at = rows.last().map(|m| m.sent_at);
+        let last_message_at = rows.last().map(|(_, m)| m.sent_at);
         let resolved = status == "resolved";
         let rating = (resolved && self.rng.gen_bool(0.4))
             .then(|| [3, 4, 4, 5, 5, 5, 2, 1][self.rng.gen_range(0..8)]);
         let updated_at = last_message_at.unwrap_or(created_at);
-        let conv = conversation::Model {
+        let mut conv = conversation::Model {
             id,
             tenant_id: c.tenant_id.clone(),
             customer_id: c.id,
@@ -458,35 +445,25 @@ impl Generator {
             channel: "whatsapp".to_owned(),
             subject: None,
             assigned_agent_id: agent,
-            rating,
-            message_count: rows.len() as i32,
-            last_message_at,
-            activity_at: last_message_at.unwrap_or(created_at),
-            response_time_ms: replies.total_ms,
-            response_count: replies.count,
+            rating: None,
+            message_count: 0,
+            last_message_at: None,
+            activity_at: created_at,
+            response_time_ms: 0,
+            response_count: 0,
             created_at,
             updated_at,
             resolved_at: resolved.then_some(updated_at),
         };
-
-        c.total_conversations += 1;
-        if resolved {
-            c.resolved_conversations += 1;
-        } else {
-            c.open_conversations += 1;
+        // The statistics of both rows, by the writers' own ledger operations.
+        ledger::conversation_opened(c, &conv);
+        let mut clock = ledger::ReplyClock::default();
+        for (direction, m) in &rows {
+            clock.push(*direction, m.sent_at);
+            ledger::message_added(c, &mut conv, m.sent_at, clock.replies());
         }
-        c.total_messages += conv.message_count;
-        c.response_time_ms += replies.total_ms;
-        c.response_count += replies.count;
         if let Some(r) = rating {
-            c.rating_total += r;
-            c.rating_count += 1;
-        }
-        c.first_contact = Some(stats::earliest(c.first_contact, created_at));
-        c.last_interaction = c.last_interaction.max(created_at);
-        if let Some(last) = last_message_at {
-            c.last_message_at = Some(c.last_message_at.map_or(last, |t| t.max(last)));
-            c.last_interaction = c.last_interaction.max(last);
+            ledger::rated(c, &mut conv, r);
         }
         if self.rng.gen_bool(0.15) {
             let ticket_at = created_at + Duration::minutes(self.rng.gen_range(1..120));
@@ -501,11 +478,10 @@ impl Generator {
                 created_at: ticket_at,
                 closed_at: closed,
             });
-            c.total_tickets += 1;
-            c.last_interaction = c.last_interaction.max(ticket_at);
+            ledger::ticket_opened(c, ticket_at);
         }
         batch.conversations.push(conv);
-        batch.messages.extend(rows);
+        batch.messages.extend(rows.into_iter().map(|(_, m)| m));
     }
 }
 

@@ -1,7 +1,8 @@
-//! Pure domain types and rules, no I/O: phone numbers, customer enums and
-//! inputs, search text, pagination. `service` builds on these; nothing here
-//! imports sea_orm, axum or the GraphQL schema.
+//! Pure domain types and rules, no I/O: phone numbers, customer and
+//! conversation enums, customer inputs, search text, pagination. `service`
+//! builds on these; nothing here imports sea_orm, axum or the GraphQL schema.
 
+pub mod conversation;
 pub mod customer;
 pub mod page;
 pub mod phone;

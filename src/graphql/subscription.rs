@@ -56,8 +56,8 @@ impl Subscription {
             let keep = e.tenant == tenant
                 && e.conversation.is_none()
                 && wanted.is_none_or(|w| w == e.customer_id);
-            futures::future::ready(keep.then(|| CustomerEvent {
-                kind: e.kind.into(),
+            futures::future::ready(keep.then_some(CustomerEvent {
+                kind: e.kind,
                 customer_id: e.customer_id,
             }))
         }))
@@ -84,8 +84,8 @@ impl Subscription {
         Ok(events(rx).filter_map(move |e| {
             let keep = e.tenant == tenant && wanted.is_none_or(|w| w == e.customer_id);
             let event = e.conversation.filter(|_| keep).map(|c| ConversationEvent {
-                kind: e.kind.into(),
-                conversation: *c,
+                kind: e.kind,
+                conversation: ConversationData::from(*c),
             });
             futures::future::ready(event)
         }))

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::conversations::text_input;
+use super::input::text_input;
 use super::{parse_id, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::time;
@@ -31,6 +31,7 @@ impl From<agent::Model> for Agent {
 }
 
 /// The agent with this id in the caller's tenant, or none.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn find(ctx: &Ctx, actor: &Actor, id: Uuid) -> Result<Option<Agent>> {
     Ok(scope::agents(actor)
         .filter(agent::Column::Id.eq(id))
@@ -40,6 +41,7 @@ pub async fn find(ctx: &Ctx, actor: &Actor, id: Uuid) -> Result<Option<Agent>> {
 }
 
 /// Agents by id, for batching; unknown and foreign ids are absent.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Agent>> {
     let rows = scope::agents(actor)
         .filter(agent::Column::Id.is_in(ids.iter().copied()))
@@ -49,6 +51,7 @@ pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Agent>
 }
 
 /// Every agent of the caller's tenant, by name.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn list(ctx: &Ctx, actor: &Actor) -> Result<Vec<Agent>> {
     let rows = scope::agents(actor)
         .order_by_asc(agent::Column::Name)

@@ -3,16 +3,24 @@
 //! instance LISTENs to, so a write on one instance reaches the subscribers of
 //! all of them. Events carry ids (and a conversation's snapshot), never a
 //! customer's personal data: subscribers load what they may see.
+//!
+//! Owns its own payload types ([`Event`], [`ConversationSnapshot`],
+//! [`ChangeKind`]); imports only `domain`, never another `service` module
+//! (the writers import this one and build the snapshots).
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::conversations::Conversation;
+use crate::domain::conversation::ConversationStatus;
 use crate::domain::customer::string_enum;
+use crate::domain::time;
 use crate::error::Result;
 
+// GraphQL shows CREATED, UPDATED or DELETED; the NOTIFY payload between
+// instances carries the lowercase spelling (both from `string_enum!`).
 string_enum!(
     /// What happened to the record.
     ChangeKind { Created = "created", Updated = "updated", Deleted = "deleted" }
@@ -27,37 +35,40 @@ const BUFFER: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub tenant: String,
-    pub kind: ChangeKindWire,
+    pub kind: ChangeKind,
     pub customer_id: Uuid,
     /// Set for conversation events: the conversation as it was written.
-    pub conversation: Option<ConversationSnapshot>,
+    pub conversation: Option<Box<ConversationSnapshot>>,
 }
 
-/// [`ChangeKind`] as it travels between instances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKindWire {
-    Created,
-    Updated,
-    Deleted,
+/// A conversation as a write left it, inside an event (the same JSON as the
+/// conversations the faces show).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSnapshot {
+    pub id: Uuid,
+    /// The customer's id.
+    pub customer: Uuid,
+    pub status: ConversationStatus,
+    pub channel: String,
+    pub subject: Option<String>,
+    /// The assigned agent's id.
+    pub assigned_agent: Option<Uuid>,
+    pub rating: Option<i32>,
+    pub message_count: i32,
+    #[serde(with = "time::serde_ms::option")]
+    pub last_message_at: Option<DateTime<Utc>>,
+    #[serde(with = "time::serde_ms")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "time::serde_ms")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(with = "time::serde_ms::option")]
+    pub resolved_at: Option<DateTime<Utc>>,
 }
-
-impl From<ChangeKindWire> for ChangeKind {
-    fn from(k: ChangeKindWire) -> Self {
-        match k {
-            ChangeKindWire::Created => ChangeKind::Created,
-            ChangeKindWire::Updated => ChangeKind::Updated,
-            ChangeKindWire::Deleted => ChangeKind::Deleted,
-        }
-    }
-}
-
-/// A conversation inside an event.
-pub type ConversationSnapshot = Box<Conversation>;
 
 impl Event {
     /// A change of a customer.
-    pub fn customer(tenant: &str, kind: ChangeKindWire, customer_id: Uuid) -> Self {
+    pub fn customer(tenant: &str, kind: ChangeKind, customer_id: Uuid) -> Self {
         Event {
             tenant: tenant.to_owned(),
             kind,
@@ -67,7 +78,11 @@ impl Event {
     }
 
     /// A change of a conversation (of `conversation.customer`).
-    pub fn conversation(tenant: &str, kind: ChangeKindWire, conversation: Conversation) -> Self {
+    pub fn conversation(
+        tenant: &str,
+        kind: ChangeKind,
+        conversation: ConversationSnapshot,
+    ) -> Self {
         Event {
             tenant: tenant.to_owned(),
             kind,
@@ -121,6 +136,18 @@ impl Events {
         }
     }
 
+    /// Tells subscribers a customer of `tenant` changed (after the write committed).
+    pub async fn customer_changed(
+        &self,
+        db: &DatabaseConnection,
+        tenant: &str,
+        kind: ChangeKind,
+        customer_id: Uuid,
+    ) {
+        self.publish(db, vec![Event::customer(tenant, kind, customer_id)])
+            .await;
+    }
+
     /// On PostgreSQL, LISTENs for the events of every instance and hands them
     /// to this process's subscribers; reconnects when the connection drops.
     pub async fn listen(&self, db: &DatabaseConnection, url: &str) -> anyhow::Result<()> {
@@ -159,4 +186,51 @@ async fn notify(db: &DatabaseConnection, event: &Event) -> Result<()> {
     ))
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notify_payload_keeps_its_json_shape() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid time");
+        let id = Uuid::from_u128(7);
+        let snapshot = ConversationSnapshot {
+            id,
+            customer: id,
+            status: ConversationStatus::Pending,
+            channel: "whatsapp".into(),
+            subject: None,
+            assigned_agent: None,
+            rating: Some(4),
+            message_count: 2,
+            last_message_at: Some(at),
+            created_at: at,
+            updated_at: at,
+            resolved_at: None,
+        };
+        let event = Event::conversation("acme", ChangeKind::Deleted, snapshot);
+        let json = serde_json::to_value(&event).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "tenant": "acme",
+                "kind": "deleted",
+                "customer_id": id,
+                "conversation": {
+                    "id": id, "customer": id, "status": "pending", "channel": "whatsapp",
+                    "subject": null, "assignedAgent": null, "rating": 4, "messageCount": 2,
+                    "lastMessageAt": "2023-11-14T22:13:20.000Z",
+                    "createdAt": "2023-11-14T22:13:20.000Z",
+                    "updatedAt": "2023-11-14T22:13:20.000Z", "resolvedAt": null
+                }
+            })
+        );
+        let back: Event = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, event);
+        let customer = Event::customer("acme", ChangeKind::Created, id);
+        let json = serde_json::to_string(&customer).expect("serializes");
+        assert!(json.contains("\"kind\":\"created\""), "{json}");
+    }
 }

@@ -15,12 +15,14 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Que
 use uuid::Uuid;
 
 use super::customers::{self, Customer};
-use super::events::{ChangeKindWire, Event};
-use super::{insert_chunked, scope, Ctx};
+use super::events::{ChangeKind, Event};
+use super::{customer_rows, insert_chunked, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerChanges, CustomerInput, Field, Mode};
 use crate::domain::time;
-use crate::error::{is_retryable_conflict, is_unique_violation, Error, FieldError, Result};
+use crate::error::{
+    is_retryable_conflict, is_unique_violation, Error, FieldError, Result, UniqueKey,
+};
 
 /// Most rows one import may carry.
 pub const MAX_IMPORT_ROWS: usize = 50_000;
@@ -220,6 +222,7 @@ where
 /// The customers an import stored, in the order of `ids`, read in pages of
 /// [`BATCH`] (one deleted since is left out). A face that streams its answer
 /// calls it for one page at a time.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn stored_customers(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Customer>> {
     let mut out = Vec::with_capacity(ids.len());
     for page in ids.chunks(BATCH) {
@@ -331,7 +334,9 @@ async fn store_batch<R: ImportRow>(
             Err(e) => e,
         };
         let cause = db_error(&error);
-        let taken = cause.is_some_and(is_unique_violation);
+        // The database names the key: a phone another writer took.
+        let taken = matches!(error, Error::Taken(UniqueKey::Phone))
+            || cause.is_some_and(is_unique_violation);
         if !taken && !cause.is_some_and(is_retryable_conflict) {
             return Err(error);
         }
@@ -384,8 +389,7 @@ async fn write_batch<R: ImportRow>(
     batch: &[Valid<R>],
 ) -> Result<Written> {
     let txn = ctx.write().await?;
-    let holders: HashMap<String, Uuid> = customer_phone::Entity::find()
-        .filter(customer_phone::Column::TenantId.eq(actor.tenant.as_str()))
+    let holders: HashMap<String, Uuid> = scope::phones(actor)
         .filter(
             customer_phone::Column::Phone
                 .is_in(batch.iter().flat_map(|r| r.phones.iter().cloned())),
@@ -429,14 +433,14 @@ async fn write_batch<R: ImportRow>(
         .flat_map(|(_, m, alts, _)| {
             std::iter::once(&m.phone_number)
                 .chain(alts.iter())
-                .zip(customers::phone_rows(m, alts))
+                .zip(customer_rows::phone_rows(m, alts))
         })
         .collect();
     phones.sort_by(|a, b| a.0.cmp(b.0));
     insert_chunked(&*txn, phones.into_iter().map(|(_, row)| row).collect()).await?;
     let tags = models
         .iter()
-        .flat_map(|(_, m, _, tags)| customers::tag_rows(m, tags))
+        .flat_map(|(_, m, _, tags)| customer_rows::tag_rows(m, tags))
         .collect();
     insert_chunked(&*txn, tags).await?;
     written.stored = models
@@ -448,7 +452,7 @@ async fn write_batch<R: ImportRow>(
     let events = written
         .stored
         .iter()
-        .map(|(_, id)| Event::customer(&actor.tenant, ChangeKindWire::Created, *id));
+        .map(|(_, id)| Event::customer(&actor.tenant, ChangeKind::Created, *id));
     ctx.events.publish(&ctx.db, events.collect()).await;
     Ok(written)
 }

@@ -2,18 +2,26 @@
 //! the caller's [`Actor`](crate::auth::Actor); tenancy and roles are enforced
 //! here, once, so neither face (GraphQL, REST) can forget them. Faces call
 //! these functions and shape the answer; they never touch sea_orm.
+//!
+//! Layers inside, arrows only downward (no module imports one that imports
+//! it back): `customers`, `import`, `export`, `recount` → `conversations`,
+//! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`. This
+//! file holds what all of them share (the context, transactions, chunked
+//! inserts, id parsing) and imports only `events`.
 
 pub mod agents;
 pub mod conversations;
+mod customer_rows;
 pub mod customers;
 pub mod events;
 pub mod export;
 pub mod export_links;
 pub mod import;
+mod input;
+pub mod ledger;
 pub mod recount;
 mod scope;
 pub mod seed;
-pub mod stats;
 pub mod tickets;
 
 use std::ops::Deref;
@@ -115,6 +123,20 @@ where
             .await?;
     }
     Ok(())
+}
+
+/// Writes every column of a row back, found by its primary key (which an
+/// update never sets).
+pub(crate) async fn save_row<A>(
+    db: &impl ConnectionTrait,
+    model: <A::Entity as EntityTrait>::Model,
+) -> Result<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    use sea_orm::IntoActiveModel;
+    Ok(model.into_active_model().reset_all().update(db).await?)
 }
 
 /// Reads a caller-supplied id; one that cannot be an id is simply unknown.

@@ -4,8 +4,9 @@
 //! behind the unique-phone rule and the tag filter. Operators run it after a
 //! restore or hand-written SQL (`clientela recount`); the benchmark kit's
 //! loader runs it after copying raw rows. It must produce exactly what the
-//! write path would have, so it uses the same rules ([`stats::replies`],
-//! [`search::document`]).
+//! write path would have, so it replays the writers' own ledger operations
+//! over each customer's rows ([`ledger::replay`]) and uses the same search
+//! rule ([`search::document`]).
 //!
 //! It works in batches of customers (by id), each in its own transaction
 //! with those customers locked, like any writer, so it is safe while the
@@ -16,13 +17,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::conversations::{ConversationStatus, MessageDirection};
-use super::{customers, insert_chunked, stats};
+use super::{customer_rows, insert_chunked, ledger, save_row, scope};
+use crate::domain::conversation::MessageDirection;
 use crate::domain::search;
 use crate::error::{Error, Result};
 
@@ -43,6 +44,7 @@ pub struct Report {
 }
 
 /// The tenants that have customers, for a recount of all of them.
+#[tracing::instrument(skip_all, err)]
 pub async fn tenants(db: &DatabaseConnection) -> Result<Vec<String>> {
     Ok(customer::Entity::find()
         .select_only()
@@ -73,8 +75,7 @@ pub async fn recount(
             txn.execute_unprepared("DELETE FROM customer_tags WHERE 0")
                 .await?;
         }
-        let mut q = customer::Entity::find()
-            .filter(customer::Column::TenantId.eq(tenant))
+        let mut q = scope::customers_in(tenant)
             .order_by_asc(customer::Column::Id)
             .limit(batch.max(1))
             .lock_exclusive();
@@ -112,20 +113,18 @@ async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Resu
         phones: HashMap::new(),
         tags: HashMap::new(),
     };
-    for c in conversation::Entity::find()
-        .filter(conversation::Column::TenantId.eq(tenant))
+    for c in scope::conversations_in(tenant)
         .filter(conversation::Column::CustomerId.is_in(ids.iter().copied()))
         .all(db)
         .await?
     {
         out.conversations.entry(c.customer_id).or_default().push(c);
     }
-    let messages: Vec<(Uuid, String, DateTime<Utc>)> = message::Entity::find()
+    let messages: Vec<(Uuid, String, DateTime<Utc>)> = scope::messages_in(tenant)
         .select_only()
         .column(message::Column::ConversationId)
         .column(message::Column::Direction)
         .column(message::Column::SentAt)
-        .filter(message::Column::TenantId.eq(tenant))
         .filter(message::Column::CustomerId.is_in(ids.iter().copied()))
         .order_by_asc(message::Column::ConversationId)
         .order_by_asc(message::Column::SentAt)
@@ -141,11 +140,10 @@ async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Resu
             .or_default()
             .push((direction, sent_at));
     }
-    let tickets: Vec<(Uuid, DateTime<Utc>)> = ticket::Entity::find()
+    let tickets: Vec<(Uuid, DateTime<Utc>)> = scope::tickets_in(tenant)
         .select_only()
         .column(ticket::Column::CustomerId)
         .column(ticket::Column::CreatedAt)
-        .filter(ticket::Column::TenantId.eq(tenant))
         .filter(ticket::Column::CustomerId.is_in(ids.iter().copied()))
         .into_tuple()
         .all(db)
@@ -153,16 +151,14 @@ async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Resu
     for (customer, at) in tickets {
         out.tickets.entry(customer).or_default().push(at);
     }
-    for p in customer_phone::Entity::find()
-        .filter(customer_phone::Column::TenantId.eq(tenant))
+    for p in scope::phones_in(tenant)
         .filter(customer_phone::Column::CustomerId.is_in(ids.iter().copied()))
         .all(db)
         .await?
     {
         out.phones.entry(p.customer_id).or_default().insert(p.phone);
     }
-    for t in customer_tag::Entity::find()
-        .filter(customer_tag::Column::TenantId.eq(tenant))
+    for t in scope::tags_in(tenant)
         .filter(customer_tag::Column::CustomerId.is_in(ids.iter().copied()))
         .all(db)
         .await?
@@ -172,67 +168,27 @@ async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Resu
     Ok(out)
 }
 
-/// A conversation's derived columns recomputed from its messages.
-fn recount_conversation(
-    mut c: conversation::Model,
-    messages: &[(MessageDirection, DateTime<Utc>)],
-) -> conversation::Model {
-    let replies = stats::replies(messages.iter().copied());
-    c.message_count = messages.len() as i32;
-    c.last_message_at = messages.iter().map(|(_, at)| *at).max();
-    c.activity_at = c.last_message_at.unwrap_or(c.created_at);
-    c.response_time_ms = replies.total_ms;
-    c.response_count = replies.count;
-    c
-}
-
-/// A customer's derived columns recomputed from its (recounted)
-/// conversations, their messages and its tickets.
+/// A customer's derived columns recomputed from its conversations, their
+/// messages and its tickets, by the ledger's own operations; and its search
+/// text.
 fn recount_customer(
-    mut m: customer::Model,
+    stored: customer::Model,
     conversations: &[conversation::Model],
     messages: &HashMap<Uuid, Vec<(MessageDirection, DateTime<Utc>)>>,
     tickets: &[DateTime<Utc>],
-) -> customer::Model {
-    let resolved = conversations
-        .iter()
-        .filter(|c| ConversationStatus::parse(&c.status) == Some(ConversationStatus::Resolved))
-        .count() as i32;
-    m.total_conversations = conversations.len() as i32;
-    m.resolved_conversations = resolved;
-    m.open_conversations = m.total_conversations - resolved;
-    m.total_messages = conversations.iter().map(|c| c.message_count).sum();
-    m.total_tickets = tickets.len() as i32;
-    m.response_time_ms = conversations.iter().map(|c| c.response_time_ms).sum();
-    m.response_count = conversations.iter().map(|c| c.response_count).sum();
-    let ratings: Vec<i32> = conversations.iter().filter_map(|c| c.rating).collect();
-    m.rating_total = ratings.iter().sum();
-    m.rating_count = ratings.len() as i32;
-    let sent = || {
-        conversations
-            .iter()
-            .flat_map(|c| messages.get(&c.id).into_iter().flatten())
-            .map(|(_, at)| *at)
-    };
-    m.last_message_at = sent().max();
-    m.first_contact = conversations
-        .iter()
-        .map(|c| c.created_at)
-        .chain(sent())
-        .min();
-    m.last_interaction = std::iter::once(m.created_at)
-        .chain(conversations.iter().map(|c| c.created_at))
-        .chain(sent())
-        .chain(tickets.iter().copied())
-        .max()
-        .unwrap_or(m.created_at);
+) -> (customer::Model, Vec<conversation::Model>) {
+    let rows = conversations.iter().map(|c| {
+        let sent = messages.get(&c.id).map_or(&[][..], Vec::as_slice);
+        (c.clone(), sent)
+    });
+    let (mut m, conversations) = ledger::replay(stored, rows, tickets);
     m.search_text = search::document(
         &m.phone_number,
         m.first_name.as_deref(),
         m.last_name.as_deref(),
         m.email.as_deref(),
     );
-    m
+    (m, conversations)
 }
 
 /// The numbers and tags a customer's own columns say it has.
@@ -259,22 +215,22 @@ async fn recount_batch<C: ConnectionTrait>(
     let mut missing_tags = Vec::new();
     for stored in rows {
         let id = stored.id;
-        let mut conversations = Vec::new();
-        for c in rel.conversations.remove(&id).unwrap_or_default() {
-            let messages = rel.messages.get(&c.id).map_or(&[][..], Vec::as_slice);
-            let fresh = recount_conversation(c.clone(), messages);
-            if fresh != c {
-                let mut active = fresh.clone().into_active_model().reset_all();
-                active.id = sea_orm::ActiveValue::Unchanged(fresh.id);
-                active.update(db).await?;
+        let stored_conversations = rel.conversations.remove(&id).unwrap_or_default();
+        let tickets = rel.tickets.remove(&id).unwrap_or_default();
+        let (fresh, conversations) = recount_customer(
+            stored.clone(),
+            &stored_conversations,
+            &rel.messages,
+            &tickets,
+        );
+        for (fresh, stored) in conversations.into_iter().zip(&stored_conversations) {
+            if fresh != *stored {
+                save_row::<conversation::ActiveModel>(db, fresh).await?;
                 report.conversations_fixed += 1;
             }
-            conversations.push(fresh);
         }
-        let tickets = rel.tickets.remove(&id).unwrap_or_default();
-        let fresh = recount_customer(stored.clone(), &conversations, &rel.messages, &tickets);
         if fresh != stored {
-            customers::save(db, fresh.clone()).await?;
+            customer_rows::save(db, fresh.clone()).await?;
             report.customers_fixed += 1;
         }
         let (phones, tags) = listed(&fresh)?;
@@ -284,8 +240,7 @@ async fn recount_batch<C: ConnectionTrait>(
         );
         let stale_phones: Vec<&String> = have_phones.difference(&phones).collect();
         if !stale_phones.is_empty() {
-            customer_phone::Entity::delete_many()
-                .filter(customer_phone::Column::TenantId.eq(tenant))
+            scope::delete_phones(tenant)
                 .filter(customer_phone::Column::CustomerId.eq(id))
                 .filter(
                     customer_phone::Column::Phone.is_in(stale_phones.iter().map(|p| p.as_str())),
@@ -299,7 +254,7 @@ async fn recount_batch<C: ConnectionTrait>(
         }
         let stale_tags: Vec<&String> = have_tags.difference(&tags).collect();
         if !stale_tags.is_empty() {
-            customer_tag::Entity::delete_many()
+            scope::delete_tags(tenant)
                 .filter(customer_tag::Column::CustomerId.eq(id))
                 .filter(customer_tag::Column::Tag.is_in(stale_tags.iter().map(|t| t.as_str())))
                 .exec(db)
@@ -316,8 +271,7 @@ async fn recount_batch<C: ConnectionTrait>(
     }
     if !missing_phones.is_empty() {
         // A number another customer's row holds stays with that customer.
-        let held: BTreeSet<String> = customer_phone::Entity::find()
-            .filter(customer_phone::Column::TenantId.eq(tenant))
+        let held: BTreeSet<String> = scope::phones_in(tenant)
             .filter(customer_phone::Column::Phone.is_in(missing_phones.keys().map(String::as_str)))
             .all(db)
             .await?

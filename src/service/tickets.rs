@@ -1,4 +1,7 @@
 //! Tickets raised for customers, optionally from one of their conversations.
+//! Raising one counts it in the customer's statistics through the ledger.
+//! Imports `customer_rows`, `ledger`, `events`, `scope` and `input`; never
+//! `customers` or `conversations`.
 
 use chrono::{DateTime, Utc};
 use entity::{conversation, ticket};
@@ -7,18 +10,13 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::conversations::text_input;
-use super::events::ChangeKindWire;
-use super::{customers, parse_id, scope, Ctx};
+use super::events::ChangeKind;
+use super::input::text_input;
+use super::{customer_rows, ledger, parse_id, scope, Ctx};
 use crate::auth::Actor;
-use crate::domain::customer::string_enum;
+pub use crate::domain::conversation::TicketStatus;
 use crate::domain::time;
 use crate::error::{Error, Result};
-
-string_enum!(
-    /// Whether a ticket still needs work.
-    TicketStatus { Open = "open", Closed = "closed" }
-);
 
 /// A ticket as both faces show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -66,14 +64,14 @@ pub struct NewTicket {
 const MAX_SUBJECT_CHARS: usize = 200;
 
 /// Raises a ticket; the conversation, when named, must be the customer's.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket> {
     actor.require_writer()?;
     let subject =
         text_input("subject", Some(input.subject), MAX_SUBJECT_CHARS, true)?.unwrap_or_default();
     let customer_id = parse_id(&input.customer_id, "customer")?;
     let txn = ctx.write().await?;
-    let mut customer = customers::lock_by_id(&*txn, actor, customer_id).await?;
+    let mut customer = customer_rows::lock_by_id(&*txn, actor, customer_id).await?;
     let conversation_id = match input
         .conversation_id
         .as_deref()
@@ -108,32 +106,30 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
     ticket::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&*txn)
         .await?;
-    customer.total_tickets += 1;
-    customer.last_interaction = customer.last_interaction.max(now);
-    customers::save(&*txn, customer).await?;
+    ledger::ticket_opened(&mut customer, now);
+    customer_rows::save(&*txn, customer).await?;
     txn.commit().await?;
-    super::customers::publish_customer(ctx, actor, ChangeKindWire::Updated, customer_id).await;
+    ctx.events
+        .customer_changed(&ctx.db, &actor.tenant, ChangeKind::Updated, customer_id)
+        .await;
     model.try_into()
 }
 
 /// Closes a ticket; closing a closed ticket changes nothing.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn close(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Ticket> {
     actor.require_writer()?;
     let id = parse_id(id, "ticket")?;
     let txn = ctx.write().await?;
-    let found = ticket::Entity::find()
-        .filter(ticket::Column::TenantId.eq(actor.tenant.as_str()))
-        .filter(ticket::Column::Id.eq(id))
-        .one(&*txn)
-        .await?;
+    let one = || scope::tickets(actor).filter(ticket::Column::Id.eq(id));
+    let found = one().one(&*txn).await?;
     let current = found.ok_or(Error::NotFound("ticket"))?;
     if current.status == TicketStatus::Closed.as_str() {
         return current.try_into();
     }
     // Only an open ticket is closed: of two concurrent closes the second
     // changes nothing (its closedAt does not replace the first's).
-    ticket::Entity::update_many()
+    scope::update_tickets(&actor.tenant)
         .col_expr(
             ticket::Column::Status,
             Expr::value(TicketStatus::Closed.as_str()),
@@ -143,10 +139,7 @@ pub async fn close(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Ticket> {
         .filter(ticket::Column::Status.eq(TicketStatus::Open.as_str()))
         .exec(&*txn)
         .await?;
-    let updated = ticket::Entity::find_by_id(id)
-        .one(&*txn)
-        .await?
-        .ok_or(Error::NotFound("ticket"))?;
+    let updated = one().one(&*txn).await?.ok_or(Error::NotFound("ticket"))?;
     txn.commit().await?;
     updated.try_into()
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use clientela::auth::Role;
 use clientela::config::Config;
-use clientela::seed::Batch;
 use clientela::service;
+use clientela::service::seed::Batch;
 use entity::{customer, customer_phone};
 use reqwest::{header, Method, StatusCode};
 use sea_orm::EntityTrait;

@@ -1,0 +1,129 @@
+//! Conversations and messages as both faces show them, made from their rows,
+//! and the snapshot of a conversation that change events carry.
+
+use chrono::{DateTime, Utc};
+use entity::{conversation, message};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::conversation::{ConversationStatus, MessageDirection};
+use crate::domain::time;
+use crate::error::{Error, Result};
+use crate::service::events::ConversationSnapshot;
+
+/// A conversation as both faces show it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: Uuid,
+    /// The customer's id.
+    pub customer: Uuid,
+    pub status: ConversationStatus,
+    pub channel: String,
+    pub subject: Option<String>,
+    /// The assigned agent's id.
+    pub assigned_agent: Option<Uuid>,
+    pub rating: Option<i32>,
+    pub message_count: i32,
+    #[serde(with = "time::serde_ms::option")]
+    pub last_message_at: Option<DateTime<Utc>>,
+    #[serde(with = "time::serde_ms")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "time::serde_ms")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(with = "time::serde_ms::option")]
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<conversation::Model> for Conversation {
+    type Error = Error;
+
+    fn try_from(m: conversation::Model) -> Result<Self> {
+        let status = ConversationStatus::parse(&m.status).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("conversations.status: unknown value"))
+        })?;
+        Ok(Conversation {
+            id: m.id,
+            customer: m.customer_id,
+            status,
+            channel: m.channel,
+            subject: m.subject,
+            assigned_agent: m.assigned_agent_id,
+            rating: m.rating,
+            message_count: m.message_count,
+            last_message_at: m.last_message_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            resolved_at: m.resolved_at,
+        })
+    }
+}
+
+impl From<Conversation> for ConversationSnapshot {
+    fn from(c: Conversation) -> Self {
+        ConversationSnapshot {
+            id: c.id,
+            customer: c.customer,
+            status: c.status,
+            channel: c.channel,
+            subject: c.subject,
+            assigned_agent: c.assigned_agent,
+            rating: c.rating,
+            message_count: c.message_count,
+            last_message_at: c.last_message_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            resolved_at: c.resolved_at,
+        }
+    }
+}
+
+impl From<ConversationSnapshot> for Conversation {
+    fn from(c: ConversationSnapshot) -> Self {
+        Conversation {
+            id: c.id,
+            customer: c.customer,
+            status: c.status,
+            channel: c.channel,
+            subject: c.subject,
+            assigned_agent: c.assigned_agent,
+            rating: c.rating,
+            message_count: c.message_count,
+            last_message_at: c.last_message_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            resolved_at: c.resolved_at,
+        }
+    }
+}
+
+/// A message as both faces show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub direction: MessageDirection,
+    pub body: String,
+    /// The sending agent's id.
+    pub agent: Option<Uuid>,
+    #[serde(with = "time::serde_ms")]
+    pub sent_at: DateTime<Utc>,
+}
+
+impl TryFrom<message::Model> for Message {
+    type Error = Error;
+
+    fn try_from(m: message::Model) -> Result<Self> {
+        let direction = MessageDirection::parse(&m.direction)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("messages.direction: unknown value")))?;
+        Ok(Message {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            direction,
+            body: m.body,
+            agent: m.agent_id,
+            sent_at: m.sent_at,
+        })
+    }
+}

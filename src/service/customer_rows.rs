@@ -1,0 +1,199 @@
+//! Customer rows as the writers handle them: finding and locking a
+//! customer's row, writing it back, and the phone and tag rows kept beside
+//! it (behind the unique-phone rule and the tag filter).
+//!
+//! Used by the customer, conversation, ticket, import and recount services;
+//! imports only `scope` and the crate root of `service`, never another
+//! service module.
+
+use entity::{customer, customer_phone, customer_tag};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use super::{insert_chunked, parse_id, scope};
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+
+/// The caller's tenant's customer row with this id, or none.
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Option<customer::Model>> {
+    Ok(scope::customers(actor)
+        .filter(customer::Column::Id.eq(id))
+        .one(db)
+        .await?)
+}
+
+/// Loads a customer to change it, locking its row until the transaction ends
+/// (PostgreSQL; SQLite has one writer at a time anyway), so concurrent
+/// read-modify-write updates of one customer never lose each other's changes.
+pub async fn lock<C: ConnectionTrait>(db: &C, actor: &Actor, id: &str) -> Result<customer::Model> {
+    lock_by_id(db, actor, parse_id(id, "customer")?).await
+}
+
+/// [`lock`] for an id already parsed. Every write that changes a customer's
+/// row (its fields or its statistics) locks it first, customer before
+/// conversation, so writers never deadlock.
+pub async fn lock_by_id<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<customer::Model> {
+    scope::customers(actor)
+        .filter(customer::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("customer"))
+}
+
+/// Writes every column of a customer row back.
+pub async fn save<C: ConnectionTrait>(db: &C, m: customer::Model) -> Result<customer::Model> {
+    let mut active = m.clone().into_active_model().reset_all();
+    active.id = sea_orm::ActiveValue::Unchanged(m.id);
+    active.tenant_id = sea_orm::ActiveValue::Unchanged(m.tenant_id.clone());
+    Ok(active.update(db).await?)
+}
+
+/// Rows of `customer_phones` for a customer: its number, then `alternatives`.
+pub fn phone_rows(
+    m: &customer::Model,
+    alternatives: &[String],
+) -> Vec<customer_phone::ActiveModel> {
+    std::iter::once(&m.phone_number)
+        .chain(alternatives)
+        .map(|p| customer_phone::ActiveModel {
+            tenant_id: Set(m.tenant_id.clone()),
+            phone: Set(p.clone()),
+            customer_id: Set(m.id),
+        })
+        .collect()
+}
+
+/// Rows of `customer_tags` for a customer.
+pub fn tag_rows(m: &customer::Model, tags: &[String]) -> Vec<customer_tag::ActiveModel> {
+    tags.iter()
+        .map(|t| customer_tag::ActiveModel {
+            customer_id: Set(m.id),
+            tag: Set(t.clone()),
+            tenant_id: Set(m.tenant_id.clone()),
+        })
+        .collect()
+}
+
+/// Replaces a customer's phone rows with its number and `alternatives`.
+pub async fn replace_phones<C: ConnectionTrait>(
+    db: &C,
+    m: &customer::Model,
+    alternatives: &[String],
+) -> Result<()> {
+    scope::delete_phones(&m.tenant_id)
+        .filter(customer_phone::Column::CustomerId.eq(m.id))
+        .exec(db)
+        .await?;
+    insert_chunked(db, phone_rows(m, alternatives)).await
+}
+
+/// Replaces a customer's tag rows.
+pub async fn replace_tags<C: ConnectionTrait>(
+    db: &C,
+    m: &customer::Model,
+    tags: &[String],
+) -> Result<()> {
+    scope::delete_tags(&m.tenant_id)
+        .filter(customer_tag::Column::CustomerId.eq(m.id))
+        .exec(db)
+        .await?;
+    insert_chunked(db, tag_rows(m, tags)).await
+}
+
+/// The phone row holding one of `phones` in the caller's tenant, other than
+/// those of customer `except`; none when every number is free.
+pub async fn phone_holder<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    phones: impl IntoIterator<Item = &str>,
+    except: Option<Uuid>,
+) -> Result<Option<customer_phone::Model>> {
+    let mut q = scope::phones(actor).filter(customer_phone::Column::Phone.is_in(phones));
+    if let Some(id) = except {
+        q = q.filter(customer_phone::Column::CustomerId.ne(id));
+    }
+    Ok(q.one(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::customer_phone;
+    use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel};
+    use uuid::Uuid;
+
+    use crate::error::{Error, UniqueKey};
+
+    /// Inserts one number for two customers of a tenant (and once for
+    /// another tenant); the error of the second insert.
+    async fn second_holder(db: &DatabaseConnection) -> sea_orm::DbErr {
+        // Phone rows only: the customers they point at do not matter here.
+        let off = match db.get_database_backend() {
+            DbBackend::Postgres => "ALTER TABLE customer_phones DISABLE TRIGGER ALL",
+            _ => "PRAGMA foreign_keys = OFF",
+        };
+        db.execute_unprepared(off).await.expect("no foreign keys");
+        let row = |tenant: &str, customer: u128| customer_phone::Model {
+            tenant_id: tenant.into(),
+            phone: "529991234567".into(),
+            customer_id: Uuid::from_u128(customer),
+        };
+        for first in [row("acme", 1), row("other", 3)] {
+            customer_phone::Entity::insert(first.into_active_model())
+                .exec_without_returning(db)
+                .await
+                .expect("the first holder in its tenant");
+        }
+        customer_phone::Entity::insert(row("acme", 2).into_active_model())
+            .exec_without_returning(db)
+            .await
+            .expect_err("a second holder of the number")
+    }
+
+    /// The same number twice in a tenant is the phone key's violation, as
+    /// the database reports it (the real migrated schema, not a hand-written
+    /// text): on SQLite always, on PostgreSQL when `CLIENTELA_TEST_POSTGRES_URL`
+    /// names a server (the integration suite's concurrent creates cover it too).
+    #[tokio::test]
+    async fn a_taken_number_is_classified_from_the_database_error() {
+        let mut urls = vec![(
+            "sqlite::memory:".to_owned(),
+            "UNIQUE constraint failed: customer_phones.tenant_id, customer_phones.phone",
+        )];
+        if let Ok(server) = std::env::var("CLIENTELA_TEST_POSTGRES_URL") {
+            let name = format!("t_{}", Uuid::now_v7().simple());
+            let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+                .await
+                .expect("connect to PostgreSQL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create database");
+            urls.push((
+                format!("{server}/{name}"),
+                "duplicate key value violates unique constraint \"customer_phones_pkey\"",
+            ));
+        }
+        for (url, text) in urls {
+            let db = crate::db::connect_and_migrate(&url, 1)
+                .await
+                .expect("a migrated database");
+            let err = second_holder(&db).await;
+            assert!(err.to_string().contains(text), "{err}");
+            assert!(
+                matches!(Error::from(err), Error::Taken(UniqueKey::Phone)),
+                "{url}"
+            );
+        }
+    }
+}

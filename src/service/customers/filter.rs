@@ -1,0 +1,187 @@
+//! Which customers a list, connection or export takes, and in what order:
+//! the filter (status, segment, source, tags, search words) and the one
+//! table of sort keys that both page ordering and keyset paging read.
+//! Imports `scope` only.
+
+use entity::{customer, customer_tag};
+use sea_orm::sea_query::{Expr, LikeExpr, NullOrdering, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, DbBackend, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+};
+
+use crate::auth::Actor;
+use crate::domain::customer::{
+    check_text, CustomerSegment, CustomerSortField, CustomerSource, CustomerStatus, Errors,
+    SortOrder,
+};
+use crate::domain::search;
+use crate::error::{Error, Result};
+use crate::service::scope;
+
+/// Which customers a list or export takes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerFilter {
+    pub search: Option<String>,
+    pub status: Option<CustomerStatus>,
+    pub segment: Option<CustomerSegment>,
+    pub source: Option<CustomerSource>,
+    /// Customers with ANY of these tags.
+    pub tags: Vec<String>,
+}
+
+/// Longest search string accepted.
+const MAX_SEARCH_CHARS: usize = 200;
+/// Most tags one filter may name.
+const MAX_FILTER_TAGS: usize = 100;
+
+impl CustomerFilter {
+    /// Checks the filter's free-form parts.
+    pub fn validate(&self) -> Result<()> {
+        let mut e = Errors::default();
+        if let Some(search) = &self.search {
+            check_text(&mut e, "search", search, MAX_SEARCH_CHARS);
+        }
+        if self.tags.len() > MAX_FILTER_TAGS {
+            e.push("tags", format!("at most {MAX_FILTER_TAGS} tags"));
+        }
+        for tag in &self.tags {
+            check_text(&mut e, "tags", tag, 1000);
+        }
+        if e.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid_fields(e.0))
+        }
+    }
+
+    /// Applies the filter to a tenant-scoped select.
+    pub(crate) fn apply(
+        &self,
+        actor: &Actor,
+        backend: DbBackend,
+        mut q: Select<customer::Entity>,
+    ) -> Select<customer::Entity> {
+        use customer::Column;
+        if let Some(s) = self.status {
+            q = q.filter(Column::Status.eq(s.as_str()));
+        }
+        if let Some(s) = self.segment {
+            q = q.filter(Column::Segment.eq(s.as_str()));
+        }
+        if let Some(s) = self.source {
+            q = q.filter(Column::Source.eq(s.as_str()));
+        }
+        let tags: Vec<&str> = self
+            .tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !tags.is_empty() {
+            q = q.filter(
+                Column::Id.in_subquery(
+                    scope::tags(actor)
+                        .select_only()
+                        .column(customer_tag::Column::CustomerId)
+                        .filter(customer_tag::Column::Tag.is_in(tags))
+                        .into_query(),
+                ),
+            );
+        }
+        for word in search::words(self.search.as_deref().unwrap_or_default()) {
+            q = q.filter(search_condition(backend, &word));
+        }
+        q
+    }
+}
+
+/// One search word as SQL: through the trigram index where the word is long
+/// enough for trigrams (three characters), a plain substring test otherwise.
+fn search_condition(backend: DbBackend, word: &str) -> SimpleExpr {
+    if backend == DbBackend::Sqlite && word.chars().count() >= 3 {
+        // An FTS5 string literal: the trigram tokenizer matches it as a substring.
+        let phrase = format!("\"{}\"", word.replace('"', "\"\""));
+        return Expr::cust_with_values(
+            "\"customers\".\"rowid\" IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
+            [phrase],
+        );
+    }
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::col((customer::Entity, customer::Column::SearchText))
+        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+/// How a sort field is stored: its column, whether it may be null, and
+/// whether its values are timestamps (else text).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SortKey {
+    /// The column sorted on (ties broken on id).
+    pub column: customer::Column,
+    /// Whether it may be null (nulls sort last).
+    pub nullable: bool,
+    /// Whether it holds timestamps (else text).
+    pub time: bool,
+}
+
+/// The one table of sort keys: the column behind each sort field, read by
+/// [`order`], [`reverse_order`] and the keyset cursors alike.
+pub(super) fn sort_key(field: CustomerSortField) -> SortKey {
+    use customer::Column;
+    let (column, nullable, time) = match field {
+        CustomerSortField::LastInteraction => (Column::LastInteraction, false, true),
+        CustomerSortField::CreatedAt => (Column::CreatedAt, false, true),
+        CustomerSortField::UpdatedAt => (Column::UpdatedAt, false, true),
+        CustomerSortField::PhoneNumber => (Column::PhoneNumber, false, false),
+        CustomerSortField::FirstContact => (Column::FirstContact, true, true),
+        CustomerSortField::LastMessageAt => (Column::LastMessageAt, true, true),
+        CustomerSortField::FirstName => (Column::FirstName, true, false),
+        CustomerSortField::LastName => (Column::LastName, true, false),
+        CustomerSortField::Email => (Column::Email, true, false),
+    };
+    SortKey {
+        column,
+        nullable,
+        time,
+    }
+}
+
+/// Orders a select by a sort field, nulls last, ties broken on id.
+pub fn order(
+    q: Select<customer::Entity>,
+    field: CustomerSortField,
+    dir: SortOrder,
+) -> Select<customer::Entity> {
+    let key = sort_key(field);
+    let order = match dir {
+        SortOrder::Asc => Order::Asc,
+        SortOrder::Desc => Order::Desc,
+    };
+    let q = if key.nullable {
+        q.order_by_with_nulls(key.column, order.clone(), NullOrdering::Last)
+    } else {
+        q.order_by(key.column, order.clone())
+    };
+    q.order_by(customer::Column::Id, order)
+}
+
+/// The list order reversed, so `last` can read the tail of a window first:
+/// nulls come first and ties break on id the other way.
+pub(super) fn reverse_order(
+    q: Select<customer::Entity>,
+    key: SortKey,
+    dir: SortOrder,
+) -> Select<customer::Entity> {
+    let reversed = match dir {
+        SortOrder::Asc => Order::Desc,
+        SortOrder::Desc => Order::Asc,
+    };
+    let q = if key.nullable {
+        q.order_by_with_nulls(key.column, reversed.clone(), NullOrdering::First)
+    } else {
+        q.order_by(key.column, reversed.clone())
+    };
+    q.order_by(customer::Column::Id, reversed)
+}

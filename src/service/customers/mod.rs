@@ -1,0 +1,27 @@
+//! Customers: views, filters and order, reads, writes, the dashboard and
+//! keyset paging, one file each. The faces use the items re-exported here
+//! (`service::customers::X`).
+//!
+//! The files import `conversations` (details), `customer_rows`, `events` and
+//! `scope`; none of those imports this module. The files import each other
+//! by their own paths (`super::view::Customer`), never through these
+//! re-exports.
+
+mod connection;
+mod dashboard;
+mod filter;
+mod read;
+mod view;
+mod write;
+
+pub use connection::{connection, ConnectionPage, ConnectionQuery};
+pub use dashboard::{stats, Stats, Summary};
+pub use filter::{order, CustomerFilter};
+pub use read::{
+    by_ids, details, find, find_by_phone, get, list, Details, ListQuery, RECENT_CONVERSATIONS,
+};
+#[cfg(test)]
+pub(crate) use view::strategies;
+pub use view::{Customer, PreferencesView, Statistics};
+pub use write::{create, delete, set_blocked, update, update_tags, Deleted};
+pub(crate) use write::{describe, new_model};

@@ -1,0 +1,119 @@
+//! Reading customers: a filtered, ordered page, one by id or by phone
+//! number, a batch by ids, and the details view with recent conversations.
+//! Imports `conversations` (never the other way round), `customer_rows`
+//! and `scope`.
+
+use entity::{customer, customer_phone};
+use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use super::filter::{order, CustomerFilter};
+use super::view::Customer;
+use crate::auth::Actor;
+use crate::domain::customer::{CustomerSortField, SortOrder};
+use crate::domain::page::{PageRequest, Pagination};
+use crate::error::{Error, Result};
+use crate::service::{conversations, customer_rows, parse_id, scope, Ctx};
+
+/// A list request: filter, page and order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub filter: CustomerFilter,
+    pub page: PageRequest,
+    pub sort_by: CustomerSortField,
+    pub sort_order: SortOrder,
+}
+
+/// A page of customers and its pagination.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    query: &ListQuery,
+) -> Result<(Vec<Customer>, Pagination)> {
+    query.filter.validate()?;
+    let backend = ctx.db.get_database_backend();
+    let filtered = query.filter.apply(actor, backend, scope::customers(actor));
+    let total = filtered.clone().count(&ctx.db).await?;
+    let rows = order(filtered, query.sort_by, query.sort_order)
+        .offset(query.page.offset())
+        .limit(query.page.limit)
+        .all(&ctx.db)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(Customer::try_from)
+        .collect::<Result<_>>()?;
+    Ok((items, query.page.pagination(total)))
+}
+
+/// The customer with this id, or NOT_FOUND (also for another tenant's).
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Customer> {
+    let id = parse_id(id, "customer")?;
+    customer_rows::find(&ctx.db, actor, id)
+        .await?
+        .ok_or(Error::NotFound("customer"))?
+        .try_into()
+}
+
+/// Customers by id, for batching; unknown and foreign ids are absent.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
+pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Customer>> {
+    let rows = scope::customers(actor)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .all(&ctx.db)
+        .await?;
+    rows.into_iter().map(Customer::try_from).collect()
+}
+
+/// The customer with this id, or none (also for another tenant's or a malformed id).
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
+pub async fn find(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Option<Customer>> {
+    match get(ctx, actor, id).await {
+        Ok(c) => Ok(Some(c)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The customer answering to a phone number in any common spelling (primary
+/// or alternative); none when no customer has it.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn find_by_phone(ctx: &Ctx, actor: &Actor, phone: &str) -> Result<Option<Customer>> {
+    let phone = crate::domain::phone::normalize(phone, ctx.region)
+        .map_err(|e| Error::invalid("phoneNumber", e.to_string()))?;
+    let holder = scope::phones(actor)
+        .filter(customer_phone::Column::Phone.eq(phone.as_str()))
+        .one(&ctx.db)
+        .await?;
+    match holder {
+        Some(h) => customer_rows::find(&ctx.db, actor, h.customer_id)
+            .await?
+            .map(Customer::try_from)
+            .transpose(),
+        None => Ok(None),
+    }
+}
+
+/// What the details route shows of a customer.
+#[derive(Debug, Clone)]
+pub struct Details {
+    pub customer: Customer,
+    pub recent_conversations: Vec<conversations::Conversation>,
+}
+
+/// How many conversations the details show.
+pub const RECENT_CONVERSATIONS: u64 = 5;
+
+/// A customer with its five newest conversations.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn details(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Details> {
+    let customer = get(ctx, actor, id).await?;
+    let recent_conversations =
+        conversations::recent(ctx, actor, customer.id, RECENT_CONVERSATIONS).await?;
+    Ok(Details {
+        customer,
+        recent_conversations,
+    })
+}

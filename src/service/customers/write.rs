@@ -1,0 +1,525 @@
+//! Writing customers: create, update, tags, block and unblock, soft and
+//! hard delete, each in one transaction with the customer row locked, the
+//! phone and tag rows kept beside it, and a change event after the commit.
+//! Imports `customer_rows`, `events` and `scope`; never `conversations`.
+
+use chrono::{DateTime, Utc};
+use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::view::Customer;
+use crate::auth::Actor;
+use crate::domain::customer::{
+    check_tag_count, check_text, clean_tags, CustomerChanges, CustomerInput, CustomerSegment,
+    CustomerSource, CustomerStatus, Errors, Mode, Preferences, TagAction,
+};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::{search, time};
+use crate::error::{Error, FieldError, Result, UniqueKey};
+use crate::service::events::ChangeKind;
+use crate::service::{customer_rows, insert_chunked, parse_id, scope, Ctx};
+
+/// The first customer other than `except` holding one of `phones`, as a 409.
+async fn phone_conflict<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    phones: &[(&'static str, &PhoneNumber)],
+    except: Option<Uuid>,
+) -> Result<Option<Error>> {
+    if phones.is_empty() {
+        return Ok(None);
+    }
+    let numbers = phones.iter().map(|(_, p)| p.as_str());
+    let Some(holder) = customer_rows::phone_holder(db, actor, numbers, except).await? else {
+        return Ok(None);
+    };
+    let field = phones
+        .iter()
+        .find(|(_, p)| p.as_str() == holder.phone)
+        .map_or("phoneNumber", |(f, _)| *f);
+    Ok(Some(Error::PhoneTaken {
+        field: field.to_owned(),
+        phone: holder.phone,
+        existing_id: holder.customer_id.to_string(),
+    }))
+}
+
+/// The numbers a customer answers to, each with the field it came from.
+fn phones_of<'a>(
+    primary: &'a PhoneNumber,
+    alternatives: &'a [PhoneNumber],
+) -> Vec<(&'static str, &'a PhoneNumber)> {
+    std::iter::once(("phoneNumber", primary))
+        .chain(alternatives.iter().map(|p| ("alternativePhones", p)))
+        .collect()
+}
+
+/// Fails with 400 when the preferred agent is not one of the tenant's.
+async fn check_agent<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    prefs: Option<&Preferences>,
+) -> Result<()> {
+    let Some(agent_id) = prefs.and_then(|p| p.preferred_agent_id) else {
+        return Ok(());
+    };
+    let exists = scope::agents(actor)
+        .filter(entity::agent::Column::Id.eq(agent_id))
+        .count(db)
+        .await?
+        > 0;
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "preferences.preferredAgentId",
+            "unknown agent",
+        ))
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(Error::internal)
+}
+
+fn phone_strings(phones: &[PhoneNumber]) -> Vec<String> {
+    phones.iter().map(|p| p.as_str().to_owned()).collect()
+}
+
+/// A new customer row from validated create input (phone present).
+pub(crate) fn new_model(
+    actor: &Actor,
+    changes: CustomerChanges,
+    now: DateTime<Utc>,
+) -> Result<customer::Model> {
+    let phone = changes
+        .phone_number
+        .ok_or_else(|| Error::invalid("phoneNumber", "phone number is required"))?;
+    let first_name = changes.first_name.flatten();
+    let last_name = changes.last_name.flatten();
+    let email = changes.email.flatten();
+    let prefs = changes.preferences.unwrap_or_default();
+    Ok(customer::Model {
+        id: Uuid::now_v7(),
+        tenant_id: actor.tenant.clone(),
+        search_text: search::document(
+            phone.as_str(),
+            first_name.as_deref(),
+            last_name.as_deref(),
+            email.as_deref(),
+        ),
+        phone_number: phone.into_string(),
+        first_name,
+        last_name,
+        email,
+        avatar: changes.avatar.flatten(),
+        alternative_phones: to_json(&phone_strings(
+            &changes.alternative_phones.unwrap_or_default(),
+        ))?,
+        address: changes.address.flatten().map(|a| to_json(&a)).transpose()?,
+        tags: to_json(&changes.tags.unwrap_or_default())?,
+        segment: changes
+            .segment
+            .unwrap_or(CustomerSegment::New)
+            .as_str()
+            .to_owned(),
+        source: changes
+            .source
+            .unwrap_or(CustomerSource::Whatsapp)
+            .as_str()
+            .to_owned(),
+        custom_fields: Value::Object(changes.custom_fields.unwrap_or_default()),
+        preferred_language: prefs.language,
+        communication_hours: prefs.communication_hours.map(|h| to_json(&h)).transpose()?,
+        preferred_agent_id: prefs.preferred_agent_id,
+        status: changes
+            .status
+            .unwrap_or(CustomerStatus::Active)
+            .as_str()
+            .to_owned(),
+        status_before_block: None,
+        is_blocked: false,
+        block_reason: None,
+        notes: changes.notes.flatten(),
+        total_conversations: 0,
+        open_conversations: 0,
+        resolved_conversations: 0,
+        total_messages: 0,
+        total_tickets: 0,
+        response_time_ms: 0,
+        response_count: 0,
+        rating_total: 0,
+        rating_count: 0,
+        first_contact: None,
+        last_interaction: now,
+        last_message_at: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Names the holder of a phone number another writer took between our
+/// check and our write: the database said which key failed ([`Error::Taken`]);
+/// this lookup only fills in the details the contract shows.
+async fn name_holder(
+    ctx: &Ctx,
+    actor: &Actor,
+    err: Error,
+    phones: &[(&'static str, &PhoneNumber)],
+    except: Option<Uuid>,
+) -> Error {
+    if matches!(err, Error::Taken(UniqueKey::Phone)) {
+        if let Ok(Some(conflict)) = phone_conflict(&ctx.db, actor, phones, except).await {
+            return conflict;
+        }
+    }
+    err
+}
+
+/// Tells subscribers a customer changed (after the write committed).
+async fn publish(ctx: &Ctx, actor: &Actor, kind: ChangeKind, id: Uuid) {
+    ctx.events
+        .customer_changed(&ctx.db, &actor.tenant, kind, id)
+        .await;
+}
+
+/// Creates a customer.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Customer> {
+    actor.require_writer()?;
+    let changes = input
+        .validate(Mode::Create, ctx.region)
+        .map_err(Error::invalid_fields)?;
+    let primary = changes
+        .phone_number
+        .clone()
+        .ok_or_else(|| Error::invalid("phoneNumber", "phone number is required"))?;
+    let alternatives = changes.alternative_phones.clone().unwrap_or_default();
+    let phones = phones_of(&primary, &alternatives);
+    let result = async {
+        let txn = ctx.write().await?;
+        check_agent(&*txn, actor, changes.preferences.as_ref()).await?;
+        if let Some(conflict) = phone_conflict(&*txn, actor, &phones, None).await? {
+            return Err(conflict);
+        }
+        let model = new_model(actor, changes.clone(), time::now())?;
+        let tags: Vec<String> = changes.tags.clone().unwrap_or_default();
+        customer::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&*txn)
+            .await?;
+        let alternatives = phone_strings(&alternatives);
+        insert_chunked(&*txn, customer_rows::phone_rows(&model, &alternatives)).await?;
+        insert_chunked(&*txn, customer_rows::tag_rows(&model, &tags)).await?;
+        txn.commit().await?;
+        Customer::try_from(model)
+    }
+    .await;
+    match result {
+        Ok(c) => {
+            publish(ctx, actor, ChangeKind::Created, c.id).await;
+            Ok(c)
+        }
+        Err(e) => Err(name_holder(ctx, actor, e, &phones, None).await),
+    }
+}
+
+/// Changes the given fields of a customer; absent fields stay as they are.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) -> Result<Customer> {
+    actor.require_writer()?;
+    let id = parse_id(id, "customer")?;
+    let changes = input
+        .validate(Mode::Update, ctx.region)
+        .map_err(Error::invalid_fields)?;
+    let mut phones_owned: Vec<(&'static str, PhoneNumber)> = Vec::new();
+    if let Some(p) = &changes.phone_number {
+        phones_owned.push(("phoneNumber", p.clone()));
+    }
+    for p in changes.alternative_phones.iter().flatten() {
+        phones_owned.push(("alternativePhones", p.clone()));
+    }
+    let phones: Vec<(&'static str, &PhoneNumber)> =
+        phones_owned.iter().map(|(f, p)| (*f, p)).collect();
+    let result = async {
+        let txn = ctx.write().await?;
+        let current = customer_rows::lock_by_id(&*txn, actor, id).await?;
+        check_agent(&*txn, actor, changes.preferences.as_ref()).await?;
+        if let Some(conflict) = phone_conflict(&*txn, actor, &phones, Some(id)).await? {
+            return Err(conflict);
+        }
+        let updated = apply_changes(&txn, current, changes.clone()).await?;
+        txn.commit().await?;
+        Customer::try_from(updated)
+    }
+    .await;
+    match result {
+        Ok(c) => {
+            publish(ctx, actor, ChangeKind::Updated, c.id).await;
+            Ok(c)
+        }
+        Err(e) => Err(name_holder(ctx, actor, e, &phones, Some(id)).await),
+    }
+}
+
+async fn apply_changes(
+    txn: &DatabaseTransaction,
+    current: customer::Model,
+    c: CustomerChanges,
+) -> Result<customer::Model> {
+    let mut alternatives: Vec<String> =
+        serde_json::from_value(current.alternative_phones.clone()).unwrap_or_default();
+    let phones_changed = c.phone_number.is_some() || c.alternative_phones.is_some();
+    let mut m = current.clone();
+    if let Some(p) = c.phone_number {
+        m.phone_number = p.into_string();
+    }
+    if let Some(alts) = c.alternative_phones {
+        alternatives = phone_strings(&alts);
+    }
+    alternatives.retain(|p| *p != m.phone_number);
+    m.alternative_phones = to_json(&alternatives)?;
+    if let Some(v) = c.first_name {
+        m.first_name = v;
+    }
+    if let Some(v) = c.last_name {
+        m.last_name = v;
+    }
+    if let Some(v) = c.email {
+        m.email = v;
+    }
+    if let Some(v) = c.avatar {
+        m.avatar = v;
+    }
+    if let Some(v) = c.notes {
+        m.notes = v;
+    }
+    if let Some(v) = c.address {
+        m.address = v.map(|a| to_json(&a)).transpose()?;
+    }
+    if let Some(v) = c.segment {
+        m.segment = v.as_str().to_owned();
+    }
+    if let Some(v) = c.source {
+        m.source = v.as_str().to_owned();
+    }
+    if let Some(v) = c.custom_fields {
+        m.custom_fields = Value::Object(v);
+    }
+    if let Some(p) = c.preferences {
+        m.preferred_language = p.language;
+        m.communication_hours = p.communication_hours.map(|h| to_json(&h)).transpose()?;
+        m.preferred_agent_id = p.preferred_agent_id;
+    }
+    if let Some(s) = c.status {
+        // A blocked customer stays blocked; the new status is the one unblock restores.
+        if m.is_blocked {
+            m.status_before_block = Some(s.as_str().to_owned());
+        } else {
+            m.status = s.as_str().to_owned();
+        }
+    }
+    m.search_text = search::document(
+        &m.phone_number,
+        m.first_name.as_deref(),
+        m.last_name.as_deref(),
+        m.email.as_deref(),
+    );
+    m.updated_at = time::now();
+    let tags = c.tags;
+    if let Some(tags) = &tags {
+        m.tags = to_json(tags)?;
+    }
+    let updated = customer_rows::save(txn, m).await?;
+    if phones_changed {
+        customer_rows::replace_phones(txn, &updated, &alternatives).await?;
+    }
+    if let Some(tags) = &tags {
+        customer_rows::replace_tags(txn, &updated, tags).await?;
+    }
+    Ok(updated)
+}
+
+/// Sets, adds or removes tags.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn update_tags(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    tags: Vec<String>,
+    action: TagAction,
+) -> Result<Customer> {
+    actor.require_writer()?;
+    let mut e = Errors::default();
+    let given = clean_tags(&mut e, "tags", tags);
+    if !e.0.is_empty() {
+        return Err(Error::invalid_fields(e.0));
+    }
+    let txn = ctx.write().await?;
+    let current = customer_rows::lock(&*txn, actor, id).await?;
+    let mut tags: Vec<String> =
+        serde_json::from_value(current.tags.clone()).map_err(Error::internal)?;
+    match action {
+        TagAction::Set => tags = given,
+        TagAction::Add => {
+            for t in given {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+        }
+        TagAction::Remove => tags.retain(|t| !given.contains(t)),
+    }
+    check_tag_count(&mut e, "tags", &tags);
+    if !e.0.is_empty() {
+        return Err(Error::invalid_fields(e.0));
+    }
+    let changes = CustomerChanges {
+        tags: Some(tags),
+        ..Default::default()
+    };
+    let updated = apply_changes(&txn, current, changes).await?;
+    txn.commit().await?;
+    publish(ctx, actor, ChangeKind::Updated, updated.id).await;
+    updated.try_into()
+}
+
+/// Longest block reason accepted.
+const MAX_BLOCK_REASON_CHARS: usize = 1000;
+
+/// Blocks (status BLOCKED, with a reason) or unblocks (status restored).
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn set_blocked(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: &str,
+    blocked: bool,
+    reason: Option<String>,
+) -> Result<Customer> {
+    actor.require_writer()?;
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reason {
+        let mut e = Errors::default();
+        if !check_text(&mut e, "blockReason", r, MAX_BLOCK_REASON_CHARS) {
+            return Err(Error::invalid_fields(e.0));
+        }
+    }
+    let txn = ctx.write().await?;
+    let current = customer_rows::lock(&*txn, actor, id).await?;
+    let mut active = current.clone().into_active_model();
+    if blocked {
+        if !current.is_blocked {
+            active.status_before_block = Set(Some(current.status.clone()));
+        }
+        active.status = Set(CustomerStatus::Blocked.as_str().to_owned());
+        active.is_blocked = Set(true);
+        active.block_reason = Set(reason);
+    } else if current.is_blocked {
+        let restored = current
+            .status_before_block
+            .clone()
+            .unwrap_or_else(|| CustomerStatus::Active.as_str().to_owned());
+        active.status = Set(restored);
+        active.status_before_block = Set(None);
+        active.is_blocked = Set(false);
+        active.block_reason = Set(None);
+    } else {
+        return current.try_into();
+    }
+    active.updated_at = Set(time::now());
+    let updated = active.update(&*txn).await?;
+    txn.commit().await?;
+    publish(ctx, actor, ChangeKind::Updated, updated.id).await;
+    updated.try_into()
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub permanent: bool,
+    pub message: &'static str,
+}
+
+/// Soft delete (status INACTIVE, idempotent) or, for admins, hard delete of
+/// the customer with its conversations, messages and tickets in one transaction.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Result<Deleted> {
+    if permanent {
+        actor.require_admin()?;
+    } else {
+        actor.require_writer()?;
+    }
+    let txn = ctx.write().await?;
+    let current = customer_rows::lock(&*txn, actor, id).await?;
+    if permanent {
+        let cid = current.id;
+        let tenant = current.tenant_id.as_str();
+        scope::delete_messages(tenant)
+            .filter(message::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        scope::delete_tickets(tenant)
+            .filter(ticket::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        scope::delete_conversations(tenant)
+            .filter(conversation::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        scope::delete_tags(tenant)
+            .filter(customer_tag::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        scope::delete_phones(tenant)
+            .filter(customer_phone::Column::CustomerId.eq(cid))
+            .exec(&*txn)
+            .await?;
+        scope::delete_customers(tenant)
+            .filter(customer::Column::Id.eq(cid))
+            .exec(&*txn)
+            .await?;
+        txn.commit().await?;
+        publish(ctx, actor, ChangeKind::Deleted, cid).await;
+        return Ok(Deleted {
+            permanent: true,
+            message: "Customer permanently deleted",
+        });
+    }
+    let inactive = CustomerStatus::Inactive.as_str();
+    let mut active = current.clone().into_active_model();
+    if current.is_blocked {
+        // Still blocked; unblocking later leaves it deactivated.
+        active.status_before_block = Set(Some(inactive.to_owned()));
+    } else {
+        active.status = Set(inactive.to_owned());
+    }
+    let changed = active.is_changed();
+    if changed {
+        active.updated_at = Set(time::now());
+        active.update(&*txn).await?;
+    }
+    txn.commit().await?;
+    if changed {
+        publish(ctx, actor, ChangeKind::Updated, current.id).await;
+    }
+    Ok(Deleted {
+        permanent: false,
+        message: "Customer deactivated",
+    })
+}
+
+/// Field errors of one import row, as one line.
+pub(crate) fn describe(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
