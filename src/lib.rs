@@ -13,6 +13,7 @@ pub mod http;
 pub mod rest;
 pub mod seed;
 pub mod service;
+pub mod slots;
 
 use std::sync::Arc;
 use std::time::Duration;
