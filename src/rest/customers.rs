@@ -15,8 +15,7 @@ use super::{bulk, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
 use crate::domain::customer::TagAction;
 use crate::error::{Error, Result};
 use crate::service::conversations::{self, ConversationStatus};
-use crate::service::{customers, import};
-use crate::AppState;
+use crate::service::{customers, import, Ctx};
 
 /// `{success: true, customer}`.
 fn customer_answer(customer: &crate::service::customers::Customer) -> Json<CustomerAnswer<'_>> {
@@ -43,12 +42,12 @@ fn customer_answer(customer: &crate::service::customers::Customer) -> Json<Custo
     )
 )]
 pub async fn list_customers(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     q: QueryPairs,
 ) -> Result<Response> {
     let query = body::list_query(&q)?;
-    let (items, pagination) = customers::list(&s.ctx, &actor, &query).await?;
+    let (items, pagination) = customers::list(&ctx, &actor, &query).await?;
     let customers = items.iter().map(customer_doc).collect();
     Ok(Json(CustomerList {
         success: Succeeded,
@@ -76,11 +75,11 @@ pub async fn list_customers(
     )
 )]
 pub async fn get_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let d = customers::details(&s.ctx, &actor, &id).await?;
+    let d = customers::details(&ctx, &actor, &id).await?;
     let stats = d.customer.statistics;
     let recent: Vec<_> = d
         .recent_conversations
@@ -121,12 +120,12 @@ pub async fn get_customer(
     )
 )]
 pub async fn create_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
-    let customer = customers::create(&s.ctx, &actor, input).await?;
+    let customer = customers::create(&ctx, &actor, input).await?;
     Ok((StatusCode::CREATED, customer_answer(&customer)).into_response())
 }
 
@@ -153,13 +152,13 @@ pub async fn create_customer(
     )
 )]
 pub async fn update_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
-    let customer = customers::update(&s.ctx, &actor, &id, input).await?;
+    let customer = customers::update(&ctx, &actor, &id, input).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -185,7 +184,7 @@ pub async fn update_customer(
     )
 )]
 pub async fn update_tags(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
@@ -205,7 +204,7 @@ pub async fn update_tags(
         }
         Some(_) => return Err(Error::invalid("action", TagAction::expected())),
     };
-    let customer = customers::update_tags(&s.ctx, &actor, &id, tags, action).await?;
+    let customer = customers::update_tags(&ctx, &actor, &id, tags, action).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -231,7 +230,7 @@ pub async fn update_tags(
     )
 )]
 pub async fn set_blocked(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
@@ -245,7 +244,7 @@ pub async fn set_blocked(
         Some(Value::String(r)) => Some(r.clone()),
         Some(_) => return Err(Error::invalid("blockReason", "must be a string")),
     };
-    let customer = customers::set_blocked(&s.ctx, &actor, &id, blocked, reason).await?;
+    let customer = customers::set_blocked(&ctx, &actor, &id, blocked, reason).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -268,13 +267,13 @@ pub async fn set_blocked(
     )
 )]
 pub async fn delete_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     q: QueryPairs,
 ) -> Result<Response> {
     let permanent = body::flag(&q, "permanent", false)?;
-    let deleted = customers::delete(&s.ctx, &actor, &id, permanent).await?;
+    let deleted = customers::delete(&ctx, &actor, &id, permanent).await?;
     Ok(Json(MessageAnswer {
         success: Succeeded,
         message: deleted.message,
@@ -297,8 +296,8 @@ pub async fn delete_customer(
         (status = 503, response = super::openapi::Unavailable),
     )
 )]
-pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<Response> {
-    let stats = customers::stats(&s.ctx, &actor).await?;
+pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Response> {
+    let stats = customers::stats(&ctx, &actor).await?;
     let segments = stats
         .segments
         .iter()
@@ -330,7 +329,7 @@ pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<R
     )
 )]
 pub async fn list_conversations(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     q: QueryPairs,
@@ -344,7 +343,7 @@ pub async fn list_conversations(
         ),
     };
     let (items, pagination) =
-        conversations::list_for_customer(&s.ctx, &actor, &id, page, status).await?;
+        conversations::list_for_customer(&ctx, &actor, &id, page, status).await?;
     let conversations = items.iter().map(conversation_doc).collect();
     Ok(Json(ConversationList {
         success: Succeeded,
@@ -376,12 +375,12 @@ pub async fn list_conversations(
     )
 )]
 pub async fn import_customers(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     req: Request,
 ) -> Result<Response> {
     import::authorize(&actor)?;
     let rows = bulk::rows(req, IMPORT_BODY_LIMIT)?;
-    let report = import::import(&s.ctx, &actor, rows).await?;
-    bulk::response(s.ctx.clone(), actor, report)
+    let report = import::import(&ctx, &actor, rows).await?;
+    bulk::response(ctx, actor, report)
 }

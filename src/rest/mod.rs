@@ -10,7 +10,9 @@ mod export;
 pub mod openapi;
 pub mod shapes;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,13 +20,10 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Keys};
 use crate::error::Error;
-use crate::http::Identity;
-use crate::AppState;
+use crate::http::{AppState, Identity, BODY_LIMIT};
 
-/// Largest body of an ordinary route.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Largest body of a bulk import.
 pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -110,11 +109,16 @@ pub fn error_response(error: &Error) -> Response {
 /// by [`crate::http::identify`]).
 pub struct Auth(pub Actor);
 
-impl FromRequestParts<AppState> for Auth {
+impl<S> FromRequestParts<S> for Auth
+where
+    Arc<Keys>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        Identity::from_parts(parts, &state.keys).actor().map(Auth)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let keys = Arc::<Keys>::from_ref(state);
+        Identity::from_parts(parts, &keys).actor().map(Auth)
     }
 }
 

@@ -5,9 +5,7 @@
 //! works with no network beyond this server.
 
 use axum::extract::Path;
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
-};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder};
@@ -15,6 +13,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{customers, export, shapes};
 use crate::error::Error;
+use crate::http::assets::{self, Asset};
 
 /// The document's source: every route of [`super::routes`] that serves the API.
 #[derive(OpenApi)]
@@ -193,23 +192,8 @@ pub fn document() -> String {
 /// The page; it loads only the [`ASSETS`] below.
 const PAGE: &str = include_str!("../../assets/swagger-ui/index.html");
 
-/// The page may load nothing but this server's own files (Swagger UI sets
-/// inline styles and uses `data:` images); requests go to this origin only.
-const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// How long a browser may keep an asset.
-const ASSET_CACHE: &str = "public, max-age=86400";
-
-/// A file served at `/api/v2/docs/{name}`.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-/// Every file the page needs (see `assets/swagger-ui/README.md` for their origin).
+/// Every file the page needs, served at `/api/v2/docs/{name}` (see
+/// `assets/swagger-ui/README.md` for their origin).
 const ASSETS: &[Asset] = &[
     Asset {
         name: "swagger-ui-bundle.js",
@@ -243,32 +227,12 @@ pub async fn openapi_json() -> Response {
 
 /// `GET /api/v2/docs`: the Swagger UI page.
 pub async fn docs_page() -> Response {
-    (
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CACHE_CONTROL, "no-cache"),
-            (CONTENT_SECURITY_POLICY, PAGE_CSP),
-            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        PAGE,
-    )
-        .into_response()
+    assets::page(PAGE)
 }
 
 /// `GET /api/v2/docs/{file}`: one of the page's files, or 404.
 pub async fn docs_asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|a| a.name == file) {
-        Some(asset) => (
-            [
-                (CONTENT_TYPE, asset.content_type),
-                (CACHE_CONTROL, ASSET_CACHE),
-                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            asset.body,
-        )
-            .into_response(),
-        None => super::error_response(&Error::NotFound("asset")),
-    }
+    assets::asset(ASSETS, &file).unwrap_or_else(|| super::error_response(&Error::NotFound("asset")))
 }
 
 #[cfg(test)]
@@ -278,14 +242,12 @@ mod tests {
     #[test]
     fn the_page_loads_only_listed_assets() {
         assert_eq!(PAGE.matches("\"/api/v2/docs/").count(), 3);
-        for src in PAGE.split("\"/api/v2/docs/").skip(1) {
-            let name = src.split('"').next().unwrap_or_default();
-            assert!(
-                ASSETS.iter().any(|a| a.name == name),
-                "the page loads {name}, which is not served"
-            );
-        }
-        assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
+        let (unlisted, off_server) = assets::unlisted(PAGE, "/api/v2/docs/", ASSETS);
+        assert!(
+            unlisted.is_empty(),
+            "the page loads {unlisted:?}, not served"
+        );
+        assert!(!off_server, "the page loads from off this server");
     }
 
     #[test]
