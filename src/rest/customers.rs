@@ -11,7 +11,7 @@ use super::shapes::{
     ConversationCounts, ConversationList, CustomerAnswer, CustomerDetails, CustomerList,
     MessageAnswer, SegmentCount, StatsAnswer, Succeeded,
 };
-use super::{bulk, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
+use super::{bulk, openapi, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
 use crate::domain::customer::TagAction;
 use crate::error::{Error, Result};
 use crate::service::conversations::{self, ConversationStatus};
@@ -34,11 +34,7 @@ fn customer_answer(customer: &crate::service::customers::Customer) -> Json<Custo
     params(super::shapes::PageParams, super::shapes::SortParams, super::shapes::FilterParams),
     responses(
         (status = 200, description = "A page of customers", body = super::shapes::CustomerList),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
+        openapi::Errors,
     )
 )]
 pub async fn list_customers(
@@ -66,12 +62,7 @@ pub async fn list_customers(
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
     responses(
         (status = 200, description = "The customer", body = super::shapes::CustomerDetails),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 404, response = super::openapi::NotFound),
+        openapi::Errors, openapi::NotFound,
     )
 )]
 pub async fn get_customer(
@@ -108,15 +99,7 @@ pub async fn get_customer(
     request_body(content = super::shapes::NewCustomer, content_type = "application/json"),
     responses(
         (status = 201, description = "The stored customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 409, response = super::openapi::Conflict),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::Conflict, openapi::BodyErrors,
     )
 )]
 pub async fn create_customer(
@@ -139,16 +122,7 @@ pub async fn create_customer(
     request_body(content = super::shapes::CustomerChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 409, response = super::openapi::Conflict),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::Conflict, openapi::BodyErrors,
     )
 )]
 pub async fn update_customer(
@@ -172,15 +146,7 @@ pub async fn update_customer(
     request_body(content = super::shapes::TagsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::BodyErrors,
     )
 )]
 pub async fn update_tags(
@@ -218,15 +184,7 @@ pub async fn update_tags(
     request_body(content = super::shapes::BlockBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::BodyErrors,
     )
 )]
 pub async fn set_blocked(
@@ -257,13 +215,7 @@ pub async fn set_blocked(
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::DeleteParams),
     responses(
         (status = 200, description = "What was done", body = super::shapes::MessageAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound,
     )
 )]
 pub async fn delete_customer(
@@ -289,11 +241,7 @@ pub async fn delete_customer(
     summary = "Dashboard counts of the tenant",
     responses(
         (status = 200, description = "The counts", body = super::shapes::StatsAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
+        openapi::Errors,
     )
 )]
 pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Response> {
@@ -320,12 +268,7 @@ pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Resp
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::PageParams, super::shapes::ConversationParams),
     responses(
         (status = 200, description = "A page of conversations", body = super::shapes::ConversationList),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 404, response = super::openapi::NotFound),
+        openapi::Errors, openapi::NotFound,
     )
 )]
 pub async fn list_conversations(
@@ -364,14 +307,7 @@ pub async fn list_conversations(
     request_body(content = super::shapes::ImportBody, content_type = "application/json"),
     responses(
         (status = 200, description = "What happened to each row", body = super::shapes::ImportAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::BodyErrors,
     )
 )]
 pub async fn import_customers(

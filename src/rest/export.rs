@@ -12,7 +12,7 @@ use axum::Extension;
 use futures::StreamExt;
 
 use super::body::{self, customer_doc};
-use super::QueryPairs;
+use super::{openapi, QueryPairs};
 use crate::auth::Keys;
 use crate::domain::time;
 use crate::error::{Error, Result};
@@ -50,11 +50,7 @@ use ExportFormat as Format;
                 (String = "text/csv"),
             ),
         ),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
+        openapi::Errors,
     )
 )]
 /// `GET /api/v2/customers/export?format=json|csv&status&segment&source&tags&search`.
