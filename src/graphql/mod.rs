@@ -1,6 +1,8 @@
 //! The GraphQL face: schema, HTTP route, and the mapping of the crate's
-//! errors to `extensions.code`. Resolvers call `service::` functions and
-//! wrap what they return; they never touch sea_orm.
+//! errors to `extensions.code` (in one function, `graphql_error`).
+//! Resolvers call `service::` functions and wrap what they return; they
+//! never touch sea_orm. Builds on [`crate::http`] (state, the caller, body
+//! limits); never imports the REST face.
 
 mod apq;
 mod connection;

@@ -1,7 +1,7 @@
 //! Pages and files served from the binary (the vendored GraphiQL and
 //! Swagger UI under `assets/`), so each face's page works with no network
 //! beyond this server. A face lists its files and answers an unknown name
-//! with its own 404.
+//! with its own 404. Imports nothing of the crate.
 
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,

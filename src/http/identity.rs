@@ -1,6 +1,6 @@
 //! Knowing the caller once per request: the `Authorization: Bearer` header
 //! read here for both faces, the token verified by [`crate::auth`], and the
-//! call taken from the caller's rate-limit bucket.
+//! call taken from the caller's rate-limit bucket. Imports no face.
 
 use std::sync::Arc;
 

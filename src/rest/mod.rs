@@ -1,7 +1,9 @@
 //! The `/api/v2/customers` REST shim that keeps frontends written against the
 //! old Node/Mongoose service working: its paths, envelopes (`success`, `_id`)
 //! and status codes. Handlers parse, call one `service::` function and shape
-//! the answer; they never touch sea_orm.
+//! the answer; they never touch sea_orm. Errors are rendered in one
+//! function, [`error_response`]. Builds on [`crate::http`]; never imports
+//! the GraphQL face.
 
 mod body;
 mod bulk;
