@@ -323,17 +323,6 @@ pub fn random_secret() -> String {
         .collect()
 }
 
-/// Takes the token out of an `Authorization: Bearer ...` header value.
-pub fn bearer(header: &str) -> Result<&str> {
-    let (scheme, token) = header
-        .split_once(' ')
-        .ok_or(Error::Unauthenticated("malformed Authorization header"))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(Error::Unauthenticated("malformed Authorization header"));
-    }
-    Ok(token.trim())
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -495,15 +484,6 @@ mod tests {
         assert_eq!(expires, UNIX_EPOCH + Duration::from_secs(MAX_EXP));
     }
 
-    #[test]
-    fn bearer_headers_must_name_the_scheme_and_a_token() {
-        assert_eq!(bearer("Bearer abc").ok(), Some("abc"));
-        assert_eq!(bearer("bearer abc").ok(), Some("abc"));
-        for bad in ["Basic abc", "Bearer", "Bearer   ", "abc"] {
-            assert!(bearer(bad).is_err(), "{bad}");
-        }
-    }
-
     /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
     mod properties {
         use base64::Engine;
@@ -570,31 +550,6 @@ mod tests {
         }
 
         proptest! {
-            #[test]
-            fn any_authorization_header_gives_its_trimmed_token_or_is_unauthenticated(
-                header in prop_oneof![
-                    any::<String>(),
-                    "(Bearer|bearer|BEARER|Basic|)[ \t]{0,2}\\PC{0,20}",
-                ],
-            ) {
-                match bearer(&header) {
-                    Ok(token) => {
-                        prop_assert!(!token.is_empty());
-                        prop_assert_eq!(token, token.trim());
-                        prop_assert!(header.to_ascii_lowercase().starts_with("bearer "));
-                        prop_assert!(header.ends_with(token) || header.trim_end().ends_with(token));
-                    }
-                    Err(Error::Unauthenticated(_)) => {}
-                    Err(other) => prop_assert!(false, "{header:?}: {other:?}"),
-                }
-            }
-
-            #[test]
-            fn a_bearer_header_gives_back_its_token(token in "[!-~]{1,200}", spaces in " {0,3}") {
-                let header = format!("Bearer {spaces}{token}{spaces}");
-                prop_assert_eq!(bearer(&header).ok(), Some(token.as_str()));
-            }
-
             #[test]
             fn any_token_that_is_not_minted_here_is_unauthenticated(token in token()) {
                 let keys = hs256_keys();

@@ -14,52 +14,46 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::ValidationResult;
-use async_graphql::{BatchRequest, ErrorExtensions, Request, ServerError, ServerResult, Variables};
+use async_graphql::{BatchRequest, Request, ServerError, ServerResult, Variables};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 use crate::config::GraphqlConfig;
+use crate::error::Error;
 
 /// The message of a mutation sent over GET (the handler answers it 405).
 pub const MUTATION_OVER_GET: &str = "mutations must use POST: GET /graphql runs queries only";
 
-/// A request refused before it runs: its status and message.
+/// A request refused before it runs: the error and, where it says more
+/// than the error's own text, the words it is told in.
 #[derive(Debug)]
 pub struct Refusal {
-    status: StatusCode,
-    message: String,
+    error: Error,
+    message: Option<String>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    /// 400 BAD_USER_INPUT saying `message`.
+    fn input(message: impl Into<String>) -> Self {
         Self {
-            status,
-            message: message.into(),
+            error: super::input_error(message),
+            message: None,
         }
     }
-}
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        refuse(self.status, &self.message)
+    /// 413 PAYLOAD_TOO_LARGE saying `message`.
+    fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            error: Error::PayloadTooLarge,
+            message: Some(message.into()),
+        }
     }
-}
 
-/// A GraphQL-shaped refusal: PAYLOAD_TOO_LARGE with 413, BAD_USER_INPUT otherwise.
-fn refuse(status: StatusCode, message: &str) -> Response {
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "PAYLOAD_TOO_LARGE"
-    } else {
-        "BAD_USER_INPUT"
-    };
-    let body = json!({ "errors": [{
-        "message": message,
-        "extensions": { "code": code },
-    }] });
-    (status, Json(body)).into_response()
+    /// The refusal as the answer to a request with these headers.
+    pub fn respond(self, request: &HeaderMap) -> Response {
+        super::respond(&self.error, self.message, request)
+    }
 }
 
 /// The media type of a request (`type/subtype`, lowercase), if it names one.
@@ -77,8 +71,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 pub fn check_post(headers: &HeaderMap) -> Result<(), Refusal> {
     match media_type(headers).as_deref() {
         Some("application/json") | Some("application/graphql-response+json") => Ok(()),
-        _ => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
+        _ => Err(Refusal::input(
             "POST /graphql needs Content-Type: application/json (CSRF prevention)",
         )),
     }
@@ -106,8 +99,7 @@ pub fn check_get(headers: &HeaderMap) -> Result<(), Refusal> {
     if non_simple || preflight_header {
         Ok(())
     } else {
-        Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
+        Err(Refusal::input(
             "GET /graphql needs an `apollo-require-preflight: true` header (or a non-simple \
              Content-Type such as application/json) (CSRF prevention)",
         ))
@@ -132,13 +124,10 @@ pub struct ViaGet {
 fn check_document(request: &Request, limits: &GraphqlConfig) -> Result<(), Refusal> {
     let size = request.query.len();
     if size > limits.graphql_max_document {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the query document has {size} bytes; at most {} are allowed",
-                limits.graphql_max_document
-            ),
-        ));
+        return Err(Refusal::too_large(format!(
+            "the query document has {size} bytes; at most {} are allowed",
+            limits.graphql_max_document
+        )));
     }
     Ok(())
 }
@@ -146,7 +135,7 @@ fn check_document(request: &Request, limits: &GraphqlConfig) -> Result<(), Refus
 /// The request in a GET's query string: `query`, `variables` (JSON),
 /// `operationName`, `extensions` (JSON, for persisted queries).
 pub fn get_request(query: &str, limits: &GraphqlConfig) -> Result<Request, Refusal> {
-    let bad = |message: String| Refusal::new(StatusCode::BAD_REQUEST, message);
+    let bad = Refusal::input;
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query).map_err(|_| bad("malformed query string".to_owned()))?;
     let get = |key: &str| {
@@ -179,26 +168,21 @@ pub fn get_request(query: &str, limits: &GraphqlConfig) -> Result<Request, Refus
 pub fn batch_request(body: &[u8], limits: &GraphqlConfig) -> Result<BatchRequest, Refusal> {
     let max_batch = limits.graphql_max_batch;
     let batch: BatchRequest = serde_json::from_slice(body).map_err(|e| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            format!("the body must be a GraphQL request or a JSON array of them: {e}"),
-        )
+        Refusal::input(format!(
+            "the body must be a GraphQL request or a JSON array of them: {e}"
+        ))
     })?;
     if let BatchRequest::Batch(requests) = &batch {
         if requests.is_empty() {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
+            return Err(Refusal::input(
                 "a batched request needs at least one operation",
             ));
         }
         if requests.len() > max_batch {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "a batched request may carry at most {max_batch} operations; this one has {}",
-                    requests.len()
-                ),
-            ));
+            return Err(Refusal::input(format!(
+                "a batched request may carry at most {max_batch} operations; this one has {}",
+                requests.len()
+            )));
         }
     }
     batch.iter().try_for_each(|r| check_document(r, limits))?;
@@ -224,10 +208,9 @@ impl ExtensionFactory for DocumentGuard {
     }
 }
 
+/// A document refused by the guard: BAD_USER_INPUT saying `message`.
 fn input_error(message: String) -> ServerError {
-    async_graphql::Error::new(message)
-        .extend_with(|_, ext| ext.set("code", "BAD_USER_INPUT"))
-        .into_server_error(Default::default())
+    super::gql_error(&super::input_error(message)).into_server_error(Default::default())
 }
 
 #[async_graphql::async_trait::async_trait]

@@ -1,6 +1,8 @@
 //! The GraphQL face: schema, HTTP route, and the mapping of the crate's
-//! errors to `extensions.code`. Resolvers call `service::` functions and
-//! wrap what they return; they never touch sea_orm.
+//! errors to `extensions.code` (in one function, `graphql_error`).
+//! Resolvers call `service::` functions and wrap what they return; they
+//! never touch sea_orm. Builds on [`crate::http`] (state, the caller, body
+//! limits); never imports the REST face.
 
 mod apq;
 mod connection;
@@ -21,29 +23,29 @@ use std::sync::Arc;
 
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Schema};
 use async_graphql_axum::GraphQLResponse;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::auth::{Actor, Keys};
 use crate::config::GraphqlConfig;
 use crate::error::Error;
-use crate::http::Identity;
+use crate::http::{AppState, Identity};
 use crate::service::Ctx;
-use crate::AppState;
 
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;
-pub use ws::{OpenSockets, MAX_OPERATIONS_PER_SOCKET};
+pub use ws::MAX_OPERATIONS_PER_SOCKET;
 
 /// The schema type served at /graphql.
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Largest GraphQL request body.
-pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Largest GraphQL request body, an admin's (bulk import); other callers
+/// may send [`crate::http::BODY_LIMIT`].
+pub const ADMIN_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// Builds the schema over a service context, with the endpoint's limits
 /// (depth, complexity, aliases, introspection, persisted queries).
 pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSchema {
@@ -78,8 +80,18 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// The GraphQL routes.
-pub fn routes() -> Router<AppState> {
+/// The state of the GraphQL routes: the shared state and the schema built
+/// over it.
+#[derive(Clone, FromRef)]
+struct GraphqlState {
+    app: AppState,
+    schema: AppSchema,
+}
+
+/// The GraphQL routes, over a schema built from `state` (its service
+/// context, keys and GraphQL limits).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let schema = build_schema(state.ctx.clone(), state.keys.clone(), &state.graphql);
     Router::new()
         .route(
             "/graphql",
@@ -87,11 +99,12 @@ pub fn routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::disable())
                 .get(graphql_get),
         )
-        .route("/graphql/ws", axum::routing::get(ws::handler))
-        .route(
-            "/graphql/assets/{file}",
-            axum::routing::get(playground::asset),
-        )
+        .route("/graphql/ws", get(ws::handler))
+        .route("/graphql/assets/{file}", get(playground::asset))
+        .with_state(GraphqlState {
+            app: state.clone(),
+            schema,
+        })
 }
 
 /// The authenticated caller of a GraphQL request. Both transports verify the
@@ -105,14 +118,18 @@ struct Caller(Actor);
 /// answer is 401 and nothing of the body is read, parsed or cached. Only an
 /// admin (bulk import) may send up to 8 MiB; other roles, whose operations
 /// never need that much, up to the 1 MiB of an ordinary request.
-async fn graphql_handler(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+async fn graphql_handler(
+    State(state): State<AppState>,
+    State(schema): State<AppSchema>,
+    req: axum::extract::Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     let actor = match Identity::from_parts(&parts, &state.keys).actor() {
         Ok(actor) => actor,
         Err(e) => return error_response(&e, &parts.headers),
     };
     if let Err(refusal) = edges::check_post(&parts.headers) {
-        return refusal.into_response();
+        return refusal.respond(&parts.headers);
     }
     let limit = body_limit(&actor);
     let declared = parts
@@ -139,29 +156,36 @@ async fn graphql_handler(State(state): State<AppState>, req: axum::extract::Requ
         }
     };
     match edges::batch_request(&body, &state.graphql) {
-        Ok(batch) => execute(&state, actor, batch).await,
-        Err(refusal) => refusal.into_response(),
+        Ok(batch) => execute(&state.ctx, &schema, actor, batch).await,
+        Err(refusal) => refusal.respond(&parts.headers),
     }
 }
 
 /// The largest body `actor` may POST to /graphql.
 fn body_limit(actor: &Actor) -> usize {
     match actor.role {
-        crate::auth::Role::Admin => BODY_LIMIT,
-        _ => crate::rest::BODY_LIMIT,
+        crate::auth::Role::Admin => ADMIN_BODY_LIMIT,
+        _ => crate::http::BODY_LIMIT,
     }
 }
 
 /// A crate error as a GraphQL response with its HTTP status (and
-/// `Retry-After` where it has one): the one place GraphQL refusals made
-/// outside the engine are rendered. A client that accepts
-/// `application/graphql-response+json` (Apollo Client 4 does) gets that media
-/// type, which tells it a non-2xx body is still a GraphQL result with
-/// `errors` (GraphQL over HTTP).
+/// `Retry-After` where it has one): what the HTTP layer answers for this
+/// face (see [`crate::http::Faces`]), and what every refusal made here
+/// outside the engine comes to (see [`respond`]).
 pub fn error_response(error: &Error, request: &HeaderMap) -> Response {
+    respond(error, None, request)
+}
+
+/// The one place a GraphQL error leaves over HTTP outside the engine:
+/// `{"errors": [...]}` holding [`graphql_error`]'s rendering of `error`
+/// (in `message`'s words when given), with the error's status and
+/// `Retry-After`. A client that accepts `application/graphql-response+json`
+/// (Apollo Client 4 does) gets that media type, which tells it a non-2xx
+/// body is still a GraphQL result with `errors` (GraphQL over HTTP).
+fn respond(error: &Error, message: Option<String>, request: &HeaderMap) -> Response {
     const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
-    error.log();
-    let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
+    let body = serde_json::json!({ "errors": [graphql_error(error, message)] });
     let mut response = (error.status(), axum::Json(body)).into_response();
     let accepts_graphql_response = request
         .get_all(axum::http::header::ACCEPT)
@@ -180,10 +204,23 @@ pub fn error_response(error: &Error, request: &HeaderMap) -> Response {
     response
 }
 
+/// A refusal of a request as a whole (no one field to name): 400
+/// BAD_USER_INPUT in `message`'s words.
+fn input_error(message: impl Into<String>) -> Error {
+    Error::BadUserInput {
+        message: message.into(),
+        fields: Vec::new(),
+    }
+}
+
 /// `GET /graphql`: the playground for a browser (public); a query from the
 /// query string (`query`, `variables`, `operationName`, `extensions`) for an
 /// authenticated client that sent a preflight header; never a mutation.
-async fn graphql_get(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    State(schema): State<AppSchema>,
+    req: axum::extract::Request,
+) -> Response {
     let (parts, _) = req.into_parts();
     let (headers, uri) = (&parts.headers, &parts.uri);
     if playground::is_browser(headers) || !edges::asks_to_run(uri.query()) {
@@ -194,18 +231,18 @@ async fn graphql_get(State(state): State<AppState>, req: axum::extract::Request)
         Err(e) => return error_response(&e, headers),
     };
     if let Err(refusal) = edges::check_get(headers) {
-        return refusal.into_response();
+        return refusal.respond(headers);
     }
     match edges::get_request(uri.query().unwrap_or_default(), &state.graphql) {
-        Ok(request) => execute(&state, actor, BatchRequest::Single(request)).await,
-        Err(refusal) => refusal.into_response(),
+        Ok(request) => execute(&state.ctx, &schema, actor, BatchRequest::Single(request)).await,
+        Err(refusal) => refusal.respond(headers),
     }
 }
 
 /// Runs a request (or a batch) as `actor`.
-async fn execute(state: &AppState, actor: Actor, batch: BatchRequest) -> Response {
+async fn execute(ctx: &Ctx, schema: &AppSchema, actor: Actor, batch: BatchRequest) -> Response {
     let with_caller = |req: async_graphql::Request| {
-        req.data(loaders::Loaders::new(state.ctx.clone(), actor.clone()))
+        req.data(loaders::Loaders::new(ctx.clone(), actor.clone()))
             .data(Caller(actor.clone()))
     };
     if let BatchRequest::Single(req) = &batch {
@@ -220,7 +257,7 @@ async fn execute(state: &AppState, actor: Actor, batch: BatchRequest) -> Respons
         }
     };
     let names: Vec<Option<String>> = batch.iter().map(|r| r.operation_name.clone()).collect();
-    let mut response = state.schema.execute_batch(batch).await;
+    let mut response = schema.execute_batch(batch).await;
     let outcomes: Vec<bool> = match &response {
         BatchResponse::Single(one) => vec![one.errors.is_empty()],
         BatchResponse::Batch(many) => many.iter().map(|one| one.errors.is_empty()).collect(),
@@ -293,13 +330,25 @@ fn loaders<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a loa
     cx.data::<loaders::Loaders>()
 }
 
-/// The crate error as a GraphQL error with the contract's extensions.
+/// The crate error as a GraphQL error with the contract's extensions (see
+/// [`graphql_error`]).
 fn gql_error(e: &Error) -> async_graphql::Error {
+    graphql_error(e, None)
+}
+
+/// The one place a crate error becomes a GraphQL error: its message (or
+/// `message`, where a refusal words it more specifically, naming the limit
+/// it hit), `extensions.code`, and what the variant adds (`fields` for bad
+/// input; `field` and `existingId` for a taken phone). Resolvers, the
+/// engine's guards, HTTP refusals and WebSocket `error` messages all take
+/// their errors from here. Logs a server-side failure once.
+fn graphql_error(e: &Error, message: Option<String>) -> async_graphql::Error {
     e.log();
-    async_graphql::Error::new(e.to_string()).extend_with(|_, ext| {
+    let message = message.unwrap_or_else(|| e.to_string());
+    async_graphql::Error::new(message).extend_with(|_, ext| {
         ext.set("code", e.code());
         match e {
-            Error::BadUserInput { fields, .. } => {
+            Error::BadUserInput { fields, .. } if !fields.is_empty() => {
                 let list: Vec<async_graphql::Value> = fields
                     .iter()
                     .map(|f| {

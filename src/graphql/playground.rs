@@ -2,34 +2,18 @@
 //! the binary (`assets/graphiql/`) so it works with no network beyond this server.
 
 use axum::extract::Path;
-use axum::http::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY, X_CONTENT_TYPE_OPTIONS,
-};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::http::header::{ACCEPT, VARY};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+
+use crate::error::Error;
+use crate::http::assets::{self, Asset};
 
 /// The playground page; it loads only the [`ASSETS`] below.
 const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
-/// The page may load nothing but this server's own files (fonts are inlined
-/// as `data:` URLs in GraphiQL's CSS); queries go to this origin only.
-const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// How long a browser may keep an asset.
-const ASSET_CACHE: &str = "public, max-age=86400";
-
-/// A file served at `/graphql/assets/{name}`.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-/// Every file the page needs (see `assets/graphiql/README.md` for their origin).
+/// Every file the page needs, served at `/graphql/assets/{name}` (see
+/// `assets/graphiql/README.md` for their origin).
 const ASSETS: &[Asset] = &[
     Asset {
         name: "graphiql.min.js",
@@ -83,45 +67,27 @@ pub fn is_browser(headers: &HeaderMap) -> bool {
 /// `GET /graphql`: the playground for a browser (an `Accept` that includes
 /// `text/html`), otherwise a GraphQL-shaped 400.
 pub async fn playground(headers: HeaderMap) -> Response {
-    match get_answer(&headers) {
-        GetAnswer::Playground => (
-            [
-                (CONTENT_TYPE, "text/html; charset=utf-8"),
-                (CACHE_CONTROL, "no-cache"),
-                (CONTENT_SECURITY_POLICY, PAGE_CSP),
-                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (VARY, "Accept"),
-            ],
-            PAGE,
-        )
-            .into_response(),
-        GetAnswer::Refused => {
-            let body = json!({ "errors": [{
-                "message": "GET /graphql serves the playground to browsers; send queries with POST",
-                "extensions": { "code": "BAD_USER_INPUT" },
-            }] });
-            (StatusCode::BAD_REQUEST, [(VARY, "Accept")], Json(body)).into_response()
-        }
-    }
+    let mut response = match get_answer(&headers) {
+        GetAnswer::Playground => assets::page(PAGE),
+        GetAnswer::Refused => super::error_response(
+            &Error::BadUserInput {
+                message: "GET /graphql serves the playground to browsers; send queries with POST"
+                    .to_owned(),
+                fields: Vec::new(),
+            },
+            &headers,
+        ),
+    };
+    response
+        .headers_mut()
+        .insert(VARY, HeaderValue::from_static("Accept"));
+    response
 }
 
 /// `GET /graphql/assets/{file}`: one of the playground's files, or 404.
-pub async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|a| a.name == file) {
-        Some(asset) => (
-            [
-                (CONTENT_TYPE, asset.content_type),
-                (CACHE_CONTROL, ASSET_CACHE),
-                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            asset.body,
-        )
-            .into_response(),
-        None => crate::graphql::error_response(
-            &crate::error::Error::NotFound("asset"),
-            &HeaderMap::new(),
-        ),
-    }
+pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    assets::asset(ASSETS, &file)
+        .unwrap_or_else(|| super::error_response(&Error::NotFound("asset"), &headers))
 }
 
 /// Whether any `Accept` header lists `text/html` (with a non-zero `q`).
@@ -150,7 +116,6 @@ fn accepts_html(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     fn accept(values: &[&'static str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -183,14 +148,13 @@ mod tests {
     #[test]
     fn the_page_loads_only_listed_assets() {
         assert_eq!(PAGE.matches("\"/graphql/assets/").count(), 5);
-        for src in PAGE.split("\"/graphql/assets/").skip(1) {
-            let name = src.split('"').next().unwrap_or_default();
-            assert!(
-                ASSETS.iter().any(|a| a.name == name),
-                "the page loads {name}, which is not served"
-            );
-        }
-        assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
+        let (unlisted, off_server) = assets::unlisted(PAGE, "/graphql/assets/", ASSETS);
+        assert!(
+            unlisted.is_empty(),
+            "the page loads {unlisted:?}, not served"
+        );
+        assert!(!off_server, "the page loads from off this server");
+        assert!(!PAGE.contains("//cdn") && !PAGE.contains("unpkg") && !PAGE.contains("jsdelivr"));
         assert!(!PAGE.contains("//cdn") && !PAGE.contains("unpkg") && !PAGE.contains("jsdelivr"));
     }
 }

@@ -10,11 +10,11 @@
 //! operations. Only messages vetted here reach the engine.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use async_graphql::http::{WebSocketProtocols as Protocol, WsMessage, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::ErrorExtensions;
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -24,10 +24,10 @@ use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{loaders, Caller};
+use super::{loaders, AppSchema, Caller};
 use crate::auth::Actor;
 use crate::error::Error;
-use crate::AppState;
+use crate::http::AppState;
 
 /// Most operations (subscriptions, or queries sent over the socket) one
 /// socket may run at once; more are answered with an error, not run.
@@ -78,7 +78,12 @@ mod close {
 /// `GET /graphql/ws`: upgrades to a WebSocket whose messages and frames are
 /// at most `CLIENTELA_WS_MAX_MESSAGE` bytes. The client must offer one of
 /// the two GraphQL subprotocols.
-pub(super) async fn handler(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub(super) async fn handler(
+    State(state): State<AppState>,
+    State(schema): State<AppSchema>,
+    headers: axum::http::HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let upgrade = upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(state.limits.ws_max_message)
@@ -93,10 +98,10 @@ pub(super) async fn handler(State(state): State<AppState>, upgrade: WebSocketUpg
                 "Sec-WebSocket-Protocol",
                 "must offer graphql-transport-ws or graphql-ws",
             ),
-            &axum::http::HeaderMap::new(),
+            &headers,
         );
     };
-    upgrade.on_upgrade(move |socket| serve(socket, state, protocol))
+    upgrade.on_upgrade(move |socket| serve(socket, state, schema, protocol))
 }
 
 /// How a socket ends.
@@ -126,7 +131,7 @@ impl Ending {
 }
 
 /// One socket, from upgrade to close.
-async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
+async fn serve(socket: WebSocket, state: AppState, schema: AppSchema, protocol: Protocol) {
     metrics::gauge!("websocket_connections").increment(1.0);
     let (mut sink, mut stream) = socket.split();
     let init_timeout = state.limits.ws_init_timeout();
@@ -141,15 +146,14 @@ async fn serve(socket: WebSocket, state: AppState, protocol: Protocol) {
     let ending = match authenticated {
         Err(ending) => ending,
         Ok((actor, expires)) => {
-            match state
-                .open_sockets
-                .take(&actor, state.limits.ws_max_per_token)
-            {
+            let owner = (actor.tenant.clone(), actor.agent.clone());
+            match state.open_sockets.take(owner) {
                 None => Ending::close(close::TOO_MANY, "too many connections for this token"),
                 // The slot is held until the session ends, and freed however it ends.
                 Some(_slot) => {
                     let session = Session {
                         state: &state,
+                        schema,
                         actor,
                         expires,
                         protocol,
@@ -222,7 +226,7 @@ fn check_init(message: &[u8], state: &AppState) -> Result<(Actor, SystemTime), C
         token: None,
     });
     let token = match (&credentials.authorization, &credentials.token) {
-        (Some(header), _) => crate::auth::bearer(header).map_err(unauthenticated)?,
+        (Some(header), _) => crate::http::bearer(header).map_err(unauthenticated)?,
         (None, Some(token)) => token.as_ref(),
         (None, None) => return Err(Cow::Borrowed("missing bearer token")),
     };
@@ -247,6 +251,7 @@ struct Envelope<'a> {
 /// An authenticated socket.
 struct Session<'s> {
     state: &'s AppState,
+    schema: AppSchema,
     actor: Actor,
     expires: SystemTime,
     protocol: Protocol,
@@ -290,9 +295,8 @@ impl Session<'_> {
             self.actor.clone(),
         ));
         data.insert(Caller(self.actor.clone()));
-        let engine =
-            async_graphql::http::WebSocket::new(self.state.schema.clone(), input, self.protocol)
-                .on_connection_init(move |_| async move { Ok(data) });
+        let engine = async_graphql::http::WebSocket::new(self.schema.clone(), input, self.protocol)
+            .on_connection_init(move |_| async move { Ok(data) });
         futures::pin_mut!(engine);
         // The engine answers this with `connection_ack`.
         if inbox
@@ -334,7 +338,7 @@ impl Session<'_> {
                             }
                         }
                         Verdict::Refuse(id, why) => {
-                            let text = error_message(&id, &why);
+                            let text = error_message(&id, why);
                             if sink.send(Message::Text(text.into())).await.is_err() {
                                 return Ending::Gone;
                             }
@@ -432,25 +436,31 @@ impl Drop for Session<'_> {
 
 /// An `error` message refusing operation `id`, with the contract's codes:
 /// `{"id", "type": "error", "payload": [{"message", "extensions": {"code"}}]}`
-/// (the legacy protocol's client reads the same list).
-fn error_message(id: &str, why: &Refusal) -> String {
-    let error = match why {
+/// (the legacy protocol's client reads the same list). A socket has no
+/// `Retry-After` header, so the wait goes in `extensions.retryAfter`.
+fn error_message(id: &str, why: Refusal) -> String {
+    let (error, message, retry_after) = match why {
         Refusal::RateLimited(error) => {
-            error.log();
-            let mut extensions = serde_json::json!({ "code": error.code() });
-            if let Some(seconds) = error.retry_after() {
-                extensions["retryAfter"] = seconds.into();
-            }
-            serde_json::json!({ "message": error.to_string(), "extensions": extensions })
+            let retry_after = error.retry_after();
+            (error, None, retry_after)
         }
-        Refusal::TooManyOperations => serde_json::json!({
-            "message": format!(
+        // Completing an operation frees a place, not waiting.
+        Refusal::TooManyOperations => (
+            Error::RateLimited {
+                what: "too many operations running on this connection",
+                retry_after: 1,
+            },
+            Some(format!(
                 "at most {MAX_OPERATIONS_PER_SOCKET} operations may run at once on one connection; complete one first"
-            ),
-            "extensions": { "code": "RATE_LIMITED" },
-        }),
+            )),
+            None,
+        ),
     };
-    serde_json::json!({ "id": id, "type": "error", "payload": [error] }).to_string()
+    let mut payload = super::graphql_error(&error, message);
+    if let Some(seconds) = retry_after {
+        payload = payload.extend_with(|_, ext| ext.set("retryAfter", seconds));
+    }
+    serde_json::json!({ "id": id, "type": "error", "payload": [payload] }).to_string()
 }
 
 /// Ends a socket as `ending` says. A legacy client is first told why in a
@@ -502,108 +512,9 @@ fn close_reason(reason: Cow<'static, str>) -> Utf8Bytes {
     reason[..end].to_owned().into()
 }
 
-/// Open WebSockets per token owner (tenant, agent), held to
-/// `CLIENTELA_WS_MAX_PER_TOKEN`; cheap to clone.
-#[derive(Clone, Default)]
-pub struct OpenSockets(Arc<Mutex<HashMap<(String, String), usize>>>);
-
-impl std::fmt::Debug for OpenSockets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenSockets").finish_non_exhaustive()
-    }
-}
-
-impl OpenSockets {
-    /// A slot for one more socket of `actor`'s token, or `None` when it
-    /// already holds `max`.
-    fn take(&self, actor: &Actor, max: usize) -> Option<Slot> {
-        let key = (actor.tenant.clone(), actor.agent.clone());
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(key.clone()).or_default();
-        if *count >= max {
-            if *count == 0 {
-                counts.remove(&key);
-            }
-            return None;
-        }
-        *count += 1;
-        Some(Slot {
-            sockets: self.clone(),
-            key,
-        })
-    }
-
-    /// How many authenticated sockets are open in all.
-    pub fn total(&self) -> usize {
-        let counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        counts.values().sum()
-    }
-
-    /// How many sockets `actor`'s token holds open.
-    pub fn count(&self, actor: &Actor) -> usize {
-        let key = (actor.tenant.clone(), actor.agent.clone());
-        let counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        counts.get(&key).copied().unwrap_or(0)
-    }
-}
-
-/// One open socket's place in [`OpenSockets`], given back when dropped.
-struct Slot {
-    sockets: OpenSockets,
-    key: (String, String),
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut counts = self
-            .sockets
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.key) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                counts.remove(&self.key);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
-
-    fn actor(agent: &str) -> Actor {
-        Actor {
-            agent: agent.into(),
-            role: Role::Agent,
-            tenant: "t".into(),
-        }
-    }
-
-    #[test]
-    fn sockets_are_counted_per_token_and_given_back_when_they_end() {
-        let sockets = OpenSockets::default();
-        let a = actor("a");
-        let first = sockets.take(&a, 2).expect("first");
-        let second = sockets.take(&a, 2).expect("second");
-        assert!(sockets.take(&a, 2).is_none(), "a third is over the cap");
-        assert!(
-            sockets.take(&actor("b"), 2).is_some(),
-            "another token has its own"
-        );
-        drop(first);
-        assert_eq!(sockets.count(&a), 1);
-        let _third = sockets.take(&a, 2).expect("a freed slot is taken again");
-        drop(second);
-        drop(_third);
-        assert_eq!(sockets.count(&a), 0);
-        assert!(
-            sockets.0.lock().expect("lock").is_empty(),
-            "no entry is left behind"
-        );
-    }
 
     #[test]
     fn close_reasons_fit_a_close_frame() {

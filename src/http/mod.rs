@@ -1,138 +1,45 @@
-//! The HTTP layer under both faces: serving connections within bounds
-//! ([`serve`]), knowing the caller once per request ([`identify`]), rate
-//! limits, and errors shaped for the face a path belongs to. The faces
-//! (`graphql/`, `rest/`) build on this module; it imports neither's
-//! handlers.
+//! The HTTP layer under both faces: the shared state ([`AppState`] and its
+//! sub-states), serving connections within bounds ([`serve`]), knowing the
+//! caller once per request ([`identify`]), rate limits, the middleware
+//! stack every route runs in ([`layers`]), files served from the binary
+//! ([`assets`]), and errors made outside any handler shaped for the face a
+//! path belongs to ([`Faces`]).
+//!
+//! The faces (`graphql/`, `rest/`) build on this module; it imports neither
+//! (each registers its error renderer in [`Faces`] where the app is
+//! composed), only the service, auth and configuration below it.
 
+pub mod assets;
+mod faces;
+mod identity;
 pub mod metrics;
 mod rate_limit;
 mod serve;
+mod state;
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 
+use axum::extract::{MatchedPath, State};
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+
+pub use faces::{catch_panic, deadline, Face, Faces, RenderError};
+pub use identity::{bearer, bearer_token, identify, Gate, Identity};
 pub use rate_limit::RateLimiter;
 pub use serve::{client_ip, serve};
+pub use state::{AppState, OpenSockets, Shutdown};
 
-use crate::auth::{self, Actor, Keys};
 use crate::error::Error;
-use crate::AppState;
+use crate::service::Ctx;
 
-/// The server's shutdown, as every long-lived connection (a WebSocket, say)
-/// sees it: begun once a stop signal arrived. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Shutdown(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
-    }
-}
-
-impl Shutdown {
-    /// Tells everyone waiting in [`Shutdown::begun`] that the server is stopping.
-    pub fn begin(&self) {
-        self.0.send_replace(true);
-    }
-
-    /// Resolves once [`Shutdown::begin`] was called (at once if it was already).
-    pub async fn begun(&self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|stopping| *stopping).await.map(|_| ());
-    }
-}
-
-/// The caller of a request, verified once by [`identify`] before any
-/// handler runs: the actor, or why the request carries none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity(pub Result<Actor, &'static str>);
-
-impl Identity {
-    /// The caller named by a request's `Authorization: Bearer` header.
-    pub fn of(keys: &Keys, headers: &HeaderMap) -> Self {
-        let verified = bearer_token(headers)
-            .and_then(|token| token.ok_or(Error::Unauthenticated("missing bearer token")))
-            .and_then(|token| keys.verify(token));
-        Identity(verified.map_err(|e| match e {
-            Error::Unauthenticated(why) => why,
-            _ => "invalid credentials",
-        }))
-    }
-
-    /// The request's identity as [`identify`] left it (or, for a request
-    /// that did not pass through it, as its headers say).
-    pub fn from_parts(parts: &axum::http::request::Parts, keys: &Keys) -> Self {
-        parts
-            .extensions
-            .get::<Identity>()
-            .cloned()
-            .unwrap_or_else(|| Identity::of(keys, &parts.headers))
-    }
-
-    /// The actor, or UNAUTHENTICATED saying why there is none.
-    pub fn actor(self) -> Result<Actor, Error> {
-        self.0.map_err(Error::Unauthenticated)
-    }
-}
-
-/// The bearer token of a request, if it carries an Authorization header.
-pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
-    match headers.get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
-            auth::bearer(value).map(Some)
-        }
-    }
-}
-
-/// Paths that are never rate limited: the load balancer's probes.
-fn is_probe(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz")
-}
-
-/// Middleware: verifies the caller's token once and takes the call from its
-/// rate-limit bucket (its token's, or its address's without a valid token).
-/// Over the limit, the request is answered 429 before anything else of it
-/// is read.
-pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if is_probe(req.uri().path()) {
-        return next.run(req).await;
-    }
-    let identity = Identity::of(&state.keys, req.headers());
-    let allowed = match (&identity.0, client_ip(&req)) {
-        (Ok(actor), _) => state.rate_limiter.check_actor(actor),
-        (Err(_), Some(ip)) => state.rate_limiter.check_address(ip),
-        (Err(_), None) => Ok(()),
-    };
-    if let Ok(actor) = &identity.0 {
-        tracing::Span::current().record("tenant", actor.tenant.as_str());
-    }
-    if let Err(refusal) = allowed {
-        metrics::rate_limited(if identity.0.is_ok() {
-            "token"
-        } else {
-            "address"
-        });
-        return error_response(req.uri().path(), req.headers(), &refusal);
-    }
-    req.extensions_mut().insert(identity);
-    next.run(req).await
-}
-
-/// An error answered in the shape of the face `path` belongs to: a GraphQL
-/// body under `/graphql`, the REST envelope elsewhere.
-pub fn error_response(path: &str, request: &HeaderMap, error: &Error) -> Response {
-    if path == "/graphql" || path.starts_with("/graphql/") {
-        crate::graphql::error_response(error, request)
-    } else {
-        crate::rest::error_response(error)
-    }
-}
+/// Largest body of an ordinary request, on either face (a bulk import and
+/// an admin's GraphQL request may send more).
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Adds `Retry-After` to a response for an error that has one.
 pub fn set_retry_after(response: &mut Response, error: &Error) {
@@ -143,29 +50,85 @@ pub fn set_retry_after(response: &mut Response, error: &Error) {
     }
 }
 
-/// Middleware: a request that takes longer than `limit` to produce its
-/// response head is answered 503 `SERVICE_UNAVAILABLE` with `Retry-After`,
-/// in its face's shape (a streaming body, once started, is not cut by this:
-/// the send timeout watches it).
-pub async fn deadline(limit: std::time::Duration, req: Request, next: Next) -> Response {
-    let (path, headers) = (req.uri().path().to_owned(), req.headers().clone());
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(path, "request timed out");
-            error_response(&path, &headers, &Error::Unavailable)
-        }
+/// The load balancer's probes: `GET /healthz` (the process answers) and
+/// `GET /readyz` (and reaches its database).
+pub fn probes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+}
+
+async fn readyz(State(ctx): State<Ctx>) -> StatusCode {
+    match ctx.db.ping().await {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
-/// 404 in the shape of the face the path belongs to.
-pub async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
-    error_response(uri.path(), &headers, &Error::NotFound("route"))
+/// Serves `routes` in the middleware every request runs in: a 404 in its
+/// face's shape for an unknown path, the caller identified and rate limited
+/// ([`identify`]), metrics, a span per request with its id (`x-request-id`,
+/// made here when the client sent none), a deadline of `request_timeout`
+/// for the response head, and a 500 for a handler that panics; every
+/// refusal shaped by `faces`.
+pub fn layers(
+    routes: Router<AppState>,
+    state: AppState,
+    faces: Faces,
+    request_timeout: Duration,
+) -> Router {
+    let gate = Gate {
+        keys: state.keys.clone(),
+        rate_limiter: state.rate_limiter.clone(),
+        faces,
+    };
+    routes
+        .fallback(move |uri: Uri, headers: HeaderMap| async move {
+            faces.not_found(uri.path(), &headers)
+        })
+        .layer(axum::middleware::from_fn_with_state(gate, identify))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        .layer(axum::middleware::from_fn(move |req, next| {
+            deadline(faces, request_timeout, req, next)
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            catch_panic(faces, req, next)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// 500 for a handler that panicked; the panic text is never sent.
-pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    crate::rest::error_response(&Error::internal(anyhow::anyhow!("a handler panicked")))
-        .into_response()
+/// The span of one request: its id (`x-request-id`, made here when the
+/// client sent none), method, path and route template; the caller's tenant
+/// and a GraphQL operation's name are recorded into it once known. Never the
+/// query string: it may hold a token.
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        route,
+        tenant = tracing::field::Empty,
+        operation = tracing::field::Empty,
+    )
 }

@@ -4,10 +4,8 @@
 //! timeout), and a send timeout after which a client that accepts no bytes
 //! is disconnected, so a stalled download never pins anything for long.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -20,59 +18,35 @@ use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
 use crate::config::LimitsConfig;
+use crate::slots::{Slot, Slots};
 
 /// What a refused connection is told before it is closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\nContent-Length: 77\r\nConnection: close\r\n\r\n{\"success\":false,\"error\":\"too many connections\",\"code\":\"SERVICE_UNAVAILABLE\"}";
 
 /// Open connections, in all and per client address.
-#[derive(Debug)]
 struct Connections {
-    max: usize,
-    max_per_ip: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    all: Slots<()>,
+    per_ip: Slots<IpAddr>,
 }
 
-/// One admitted connection; its slot is freed when it drops.
-struct Slot {
-    connections: Arc<Connections>,
-    ip: IpAddr,
-}
+/// One admitted connection; its slots are freed when it drops.
+type Admitted = (Slot<()>, Slot<IpAddr>);
 
 impl Connections {
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let (total, per_ip) = &mut *open;
-        let mine = per_ip.entry(ip).or_default();
-        if *total >= self.max || *mine >= self.max_per_ip {
-            if *mine == 0 {
-                per_ip.remove(&ip);
-            }
-            return None;
+    fn new(limits: &LimitsConfig) -> Self {
+        Self {
+            all: Slots::new(limits.max_connections.max(1)),
+            per_ip: Slots::new(limits.max_connections_per_ip.max(1)),
         }
-        *mine += 1;
-        *total += 1;
-        Some(Slot {
-            connections: self.clone(),
-            ip,
-        })
     }
-}
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self
-            .connections
-            .open
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let (total, per_ip) = &mut *open;
-        *total -= 1;
-        if let Some(mine) = per_ip.get_mut(&self.ip) {
-            *mine -= 1;
-            if *mine == 0 {
-                per_ip.remove(&self.ip);
-            }
-        }
+    /// A place for one more connection from `ip`, or `None` over either cap.
+    /// (Only the accept loop admits, so taking the two slots one after the
+    /// other cannot make two connections refuse each other.)
+    fn admit(&self, ip: IpAddr) -> Option<Admitted> {
+        let all = self.all.take(())?;
+        let mine = self.per_ip.take(ip)?;
+        Some((all, mine))
     }
 }
 
@@ -87,11 +61,7 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let connections = Arc::new(Connections {
-        max: limits.max_connections.max(1),
-        max_per_ip: limits.max_connections_per_ip.max(1),
-        open: Mutex::default(),
-    });
+    let connections = Connections::new(limits);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout())

@@ -11,12 +11,11 @@ use super::shapes::{
     ConversationCounts, ConversationList, CustomerAnswer, CustomerDetails, CustomerList,
     MessageAnswer, SegmentCount, StatsAnswer, Succeeded,
 };
-use super::{bulk, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
+use super::{bulk, openapi, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
 use crate::domain::customer::TagAction;
 use crate::error::{Error, Result};
 use crate::service::conversations::{self, ConversationStatus};
-use crate::service::{customers, import};
-use crate::AppState;
+use crate::service::{customers, import, Ctx};
 
 /// `{success: true, customer}`.
 fn customer_answer(customer: &crate::service::customers::Customer) -> Json<CustomerAnswer<'_>> {
@@ -35,20 +34,16 @@ fn customer_answer(customer: &crate::service::customers::Customer) -> Json<Custo
     params(super::shapes::PageParams, super::shapes::SortParams, super::shapes::FilterParams),
     responses(
         (status = 200, description = "A page of customers", body = super::shapes::CustomerList),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
+        openapi::Errors,
     )
 )]
 pub async fn list_customers(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     q: QueryPairs,
 ) -> Result<Response> {
     let query = body::list_query(&q)?;
-    let (items, pagination) = customers::list(&s.ctx, &actor, &query).await?;
+    let (items, pagination) = customers::list(&ctx, &actor, &query).await?;
     let customers = items.iter().map(customer_doc).collect();
     Ok(Json(CustomerList {
         success: Succeeded,
@@ -67,20 +62,15 @@ pub async fn list_customers(
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
     responses(
         (status = 200, description = "The customer", body = super::shapes::CustomerDetails),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 404, response = super::openapi::NotFound),
+        openapi::Errors, openapi::NotFound,
     )
 )]
 pub async fn get_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let d = customers::details(&s.ctx, &actor, &id).await?;
+    let d = customers::details(&ctx, &actor, &id).await?;
     let stats = d.customer.statistics;
     let recent: Vec<_> = d
         .recent_conversations
@@ -109,24 +99,16 @@ pub async fn get_customer(
     request_body(content = super::shapes::NewCustomer, content_type = "application/json"),
     responses(
         (status = 201, description = "The stored customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 409, response = super::openapi::Conflict),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::Conflict, openapi::BodyErrors,
     )
 )]
 pub async fn create_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
-    let customer = customers::create(&s.ctx, &actor, input).await?;
+    let customer = customers::create(&ctx, &actor, input).await?;
     Ok((StatusCode::CREATED, customer_answer(&customer)).into_response())
 }
 
@@ -140,26 +122,17 @@ pub async fn create_customer(
     request_body(content = super::shapes::CustomerChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 409, response = super::openapi::Conflict),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::Conflict, openapi::BodyErrors,
     )
 )]
 pub async fn update_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
-    let customer = customers::update(&s.ctx, &actor, &id, input).await?;
+    let customer = customers::update(&ctx, &actor, &id, input).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -173,19 +146,11 @@ pub async fn update_customer(
     request_body(content = super::shapes::TagsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::BodyErrors,
     )
 )]
 pub async fn update_tags(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
@@ -205,7 +170,7 @@ pub async fn update_tags(
         }
         Some(_) => return Err(Error::invalid("action", TagAction::expected())),
     };
-    let customer = customers::update_tags(&s.ctx, &actor, &id, tags, action).await?;
+    let customer = customers::update_tags(&ctx, &actor, &id, tags, action).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -219,19 +184,11 @@ pub async fn update_tags(
     request_body(content = super::shapes::BlockBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::BodyErrors,
     )
 )]
 pub async fn set_blocked(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
@@ -245,7 +202,7 @@ pub async fn set_blocked(
         Some(Value::String(r)) => Some(r.clone()),
         Some(_) => return Err(Error::invalid("blockReason", "must be a string")),
     };
-    let customer = customers::set_blocked(&s.ctx, &actor, &id, blocked, reason).await?;
+    let customer = customers::set_blocked(&ctx, &actor, &id, blocked, reason).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -258,23 +215,17 @@ pub async fn set_blocked(
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::DeleteParams),
     responses(
         (status = 200, description = "What was done", body = super::shapes::MessageAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 404, response = super::openapi::NotFound),
+        openapi::Errors, openapi::Forbidden, openapi::NotFound,
     )
 )]
 pub async fn delete_customer(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     q: QueryPairs,
 ) -> Result<Response> {
     let permanent = body::flag(&q, "permanent", false)?;
-    let deleted = customers::delete(&s.ctx, &actor, &id, permanent).await?;
+    let deleted = customers::delete(&ctx, &actor, &id, permanent).await?;
     Ok(Json(MessageAnswer {
         success: Succeeded,
         message: deleted.message,
@@ -290,15 +241,11 @@ pub async fn delete_customer(
     summary = "Dashboard counts of the tenant",
     responses(
         (status = 200, description = "The counts", body = super::shapes::StatsAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
+        openapi::Errors,
     )
 )]
-pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<Response> {
-    let stats = customers::stats(&s.ctx, &actor).await?;
+pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Response> {
+    let stats = customers::stats(&ctx, &actor).await?;
     let segments = stats
         .segments
         .iter()
@@ -321,16 +268,11 @@ pub async fn get_stats(State(s): State<AppState>, Auth(actor): Auth) -> Result<R
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::PageParams, super::shapes::ConversationParams),
     responses(
         (status = 200, description = "A page of conversations", body = super::shapes::ConversationList),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 404, response = super::openapi::NotFound),
+        openapi::Errors, openapi::NotFound,
     )
 )]
 pub async fn list_conversations(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     Path(id): Path<String>,
     q: QueryPairs,
@@ -344,7 +286,7 @@ pub async fn list_conversations(
         ),
     };
     let (items, pagination) =
-        conversations::list_for_customer(&s.ctx, &actor, &id, page, status).await?;
+        conversations::list_for_customer(&ctx, &actor, &id, page, status).await?;
     let conversations = items.iter().map(conversation_doc).collect();
     Ok(Json(ConversationList {
         success: Succeeded,
@@ -365,23 +307,16 @@ pub async fn list_conversations(
     request_body(content = super::shapes::ImportBody, content_type = "application/json"),
     responses(
         (status = 200, description = "What happened to each row", body = super::shapes::ImportAnswer),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
-        (status = 403, response = super::openapi::Forbidden),
-        (status = 413, response = super::openapi::PayloadTooLarge),
-        (status = 415, response = super::openapi::UnsupportedMediaType),
+        openapi::Errors, openapi::Forbidden, openapi::BodyErrors,
     )
 )]
 pub async fn import_customers(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
     Auth(actor): Auth,
     req: Request,
 ) -> Result<Response> {
     import::authorize(&actor)?;
     let rows = bulk::rows(req, IMPORT_BODY_LIMIT)?;
-    let report = import::import(&s.ctx, &actor, rows).await?;
-    bulk::response(s.ctx.clone(), actor, report)
+    let report = import::import(&ctx, &actor, rows).await?;
+    bulk::response(ctx, actor, report)
 }

@@ -2,6 +2,8 @@
 //! keyset pages (see [`crate::service::export`]) and written to the socket
 //! in small chunks as fast as the client takes them.
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -10,14 +12,15 @@ use axum::Extension;
 use futures::StreamExt;
 
 use super::body::{self, customer_doc};
-use super::QueryPairs;
+use super::{openapi, QueryPairs};
+use crate::auth::Keys;
 use crate::domain::time;
 use crate::error::{Error, Result};
 use crate::http::Identity;
 use crate::service::customers::Customer;
-use crate::service::export;
+use crate::service::export::{self, ExportSlots};
 use crate::service::export_links::{self, ExportFormat};
-use crate::AppState;
+use crate::service::Ctx;
 
 /// Rows written per chunk of the response body.
 const ROWS_PER_CHUNK: usize = 64;
@@ -47,11 +50,7 @@ use ExportFormat as Format;
                 (String = "text/csv"),
             ),
         ),
-        (status = 400, response = super::openapi::BadRequest),
-        (status = 401, response = super::openapi::Unauthorized),
-        (status = 429, response = super::openapi::RateLimited),
-        (status = 500, response = super::openapi::Internal),
-        (status = 503, response = super::openapi::Unavailable),
+        openapi::Errors,
     )
 )]
 /// `GET /api/v2/customers/export?format=json|csv&status&segment&source&tags&search`.
@@ -61,7 +60,9 @@ use ExportFormat as Format;
 /// minted for. Neither is logged: spans record the path only. A tenant over
 /// its cap of running exports is answered 429.
 pub async fn export_customers(
-    State(s): State<AppState>,
+    State(ctx): State<Ctx>,
+    State(keys): State<Arc<Keys>>,
+    State(exports): State<Arc<ExportSlots>>,
     headers: HeaderMap,
     identity: Option<Extension<Identity>>,
     q: QueryPairs,
@@ -73,7 +74,7 @@ pub async fn export_customers(
         None if headers.contains_key(header::AUTHORIZATION) => {
             let identity = match identity {
                 Some(Extension(identity)) => identity,
-                None => Identity::of(&s.keys, &headers),
+                None => Identity::of(&keys, &headers),
             };
             Some(identity.actor()?)
         }
@@ -82,7 +83,7 @@ pub async fn export_customers(
                 .get("token")
                 .filter(|t| !t.is_empty())
                 .ok_or(Error::Unauthenticated("missing bearer token"))?;
-            Some(s.keys.verify(token)?)
+            Some(keys.verify(token)?)
         }
     };
     let format = match q.get("format").map(str::trim) {
@@ -93,11 +94,9 @@ pub async fn export_customers(
     let filter = body::filter(&q)?;
     let actor = match (login, q.get("link")) {
         (Some(actor), _) => actor,
-        (None, link) => {
-            export_links::open_link(&s.keys, link.unwrap_or_default(), format, &filter)?
-        }
+        (None, link) => export_links::open_link(&keys, link.unwrap_or_default(), format, &filter)?,
     };
-    let export = export::export(&s.ctx, &s.exports, &actor, filter).await?;
+    let export = export::export(&ctx, &exports, &actor, filter).await?;
 
     let (head, tail, content_type, filename) = match format {
         Format::Json => (

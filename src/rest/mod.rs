@@ -1,7 +1,9 @@
 //! The `/api/v2/customers` REST shim that keeps frontends written against the
 //! old Node/Mongoose service working: its paths, envelopes (`success`, `_id`)
 //! and status codes. Handlers parse, call one `service::` function and shape
-//! the answer; they never touch sea_orm.
+//! the answer; they never touch sea_orm. Errors are rendered in one
+//! function, [`error_response`]. Builds on [`crate::http`]; never imports
+//! the GraphQL face.
 
 mod body;
 mod bulk;
@@ -10,7 +12,9 @@ mod export;
 pub mod openapi;
 pub mod shapes;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,13 +22,10 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use crate::auth::Actor;
+use crate::auth::{Actor, Keys};
 use crate::error::Error;
-use crate::http::Identity;
-use crate::AppState;
+use crate::http::{AppState, Identity, BODY_LIMIT};
 
-/// Largest body of an ordinary route.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 /// Largest body of a bulk import.
 pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -110,11 +111,16 @@ pub fn error_response(error: &Error) -> Response {
 /// by [`crate::http::identify`]).
 pub struct Auth(pub Actor);
 
-impl FromRequestParts<AppState> for Auth {
+impl<S> FromRequestParts<S> for Auth
+where
+    Arc<Keys>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        Identity::from_parts(parts, &state.keys).actor().map(Auth)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let keys = Arc::<Keys>::from_ref(state);
+        Identity::from_parts(parts, &keys).actor().map(Auth)
     }
 }
 

@@ -4,10 +4,10 @@
 //! whose files are served from the binary (`assets/swagger-ui/`), so it
 //! works with no network beyond this server.
 
+use std::collections::BTreeMap;
+
 use axum::extract::Path;
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
-};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder};
@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{customers, export, shapes};
 use crate::error::Error;
+use crate::http::assets::{self, Asset};
 
 /// The document's source: every route of [`super::routes`] that serves the API.
 #[derive(OpenApi)]
@@ -91,9 +92,11 @@ impl Modify for BearerJwt {
 }
 
 /// Defines a reusable error response: the error envelope with a status's
-/// meaning, and `Retry-After` where the error has one.
+/// meaning, and `Retry-After` where the error has one. It is a component
+/// (`#/components/responses/{name}`), and a route lists it among its
+/// `responses(...)` by name alone.
 macro_rules! error_response {
-    ($(#[$meta:meta])* $name:ident, $description:literal $(, retry_after = $retry:literal)?) => {
+    ($(#[$meta:meta])* $name:ident, $status:literal, $description:literal $(, retry_after = $retry:literal)?) => {
         $(#[$meta])*
         pub struct $name;
 
@@ -122,60 +125,105 @@ macro_rules! error_response {
                 (stringify!($name), response.build().into())
             }
         }
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                BTreeMap::from([(
+                    $status.to_string(),
+                    Ref::from_response_name(stringify!($name)).into(),
+                )])
+            }
+        }
     };
 }
 
 error_response!(
     /// 400.
     BadRequest,
+    400,
     "Malformed or invalid input (`BAD_USER_INPUT`); `details` names each wrong field."
 );
 error_response!(
     /// 401.
     Unauthorized,
+    401,
     "Missing, malformed, expired or badly signed token (`UNAUTHENTICATED`)."
 );
 error_response!(
     /// 403.
     Forbidden,
+    403,
     "The token's role may not do this (`FORBIDDEN`)."
 );
 error_response!(
     /// 404.
     NotFound,
+    404,
     "No such customer in the caller's tenant (`NOT_FOUND`)."
 );
 error_response!(
     /// 409.
     Conflict,
+    409,
     "The phone number already belongs to another customer (`CONFLICT`); `details[0].existingId` names it."
 );
 error_response!(
     /// 413.
     PayloadTooLarge,
+    413,
     "The body is over the route's limit (`PAYLOAD_TOO_LARGE`): 1 MiB, 64 MiB for bulk import."
 );
 error_response!(
     /// 415.
     UnsupportedMediaType,
+    415,
     "The body is not JSON (`BAD_USER_INPUT`): send `Content-Type: application/json`."
 );
 error_response!(
     /// 429.
     RateLimited,
+    429,
     "Too many requests (`RATE_LIMITED`), or too many exports running for the tenant.",
     retry_after = "Seconds to wait before trying again."
 );
 error_response!(
     /// 503.
     Unavailable,
+    503,
     "The database cannot be reached (`SERVICE_UNAVAILABLE`); the service recovers by itself.",
     retry_after = "Seconds to wait before trying again."
 );
 error_response!(
     /// 500.
     Internal,
+    500,
     "Anything else (`INTERNAL_SERVER_ERROR`); the cause is logged, never sent."
+);
+
+/// Defines a set of error responses a route lists by one name.
+macro_rules! error_responses {
+    ($(#[$meta:meta])* $name:ident = $($member:ident)+) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                let mut responses = BTreeMap::new();
+                $(responses.extend(<$member as utoipa::IntoResponses>::responses());)+
+                responses
+            }
+        }
+    };
+}
+
+error_responses!(
+    /// The errors any route may answer: bad input, no valid token, over the
+    /// rate limit, internal, database unavailable.
+    Errors = BadRequest Unauthorized RateLimited Internal Unavailable
+);
+error_responses!(
+    /// The errors of a route that reads a JSON body: over its limit, not JSON.
+    BodyErrors = PayloadTooLarge UnsupportedMediaType
 );
 
 /// The document as pretty JSON with a final newline: what
@@ -193,23 +241,8 @@ pub fn document() -> String {
 /// The page; it loads only the [`ASSETS`] below.
 const PAGE: &str = include_str!("../../assets/swagger-ui/index.html");
 
-/// The page may load nothing but this server's own files (Swagger UI sets
-/// inline styles and uses `data:` images); requests go to this origin only.
-const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// How long a browser may keep an asset.
-const ASSET_CACHE: &str = "public, max-age=86400";
-
-/// A file served at `/api/v2/docs/{name}`.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-/// Every file the page needs (see `assets/swagger-ui/README.md` for their origin).
+/// Every file the page needs, served at `/api/v2/docs/{name}` (see
+/// `assets/swagger-ui/README.md` for their origin).
 const ASSETS: &[Asset] = &[
     Asset {
         name: "swagger-ui-bundle.js",
@@ -243,32 +276,12 @@ pub async fn openapi_json() -> Response {
 
 /// `GET /api/v2/docs`: the Swagger UI page.
 pub async fn docs_page() -> Response {
-    (
-        [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CACHE_CONTROL, "no-cache"),
-            (CONTENT_SECURITY_POLICY, PAGE_CSP),
-            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        PAGE,
-    )
-        .into_response()
+    assets::page(PAGE)
 }
 
 /// `GET /api/v2/docs/{file}`: one of the page's files, or 404.
 pub async fn docs_asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|a| a.name == file) {
-        Some(asset) => (
-            [
-                (CONTENT_TYPE, asset.content_type),
-                (CACHE_CONTROL, ASSET_CACHE),
-                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            asset.body,
-        )
-            .into_response(),
-        None => super::error_response(&Error::NotFound("asset")),
-    }
+    assets::asset(ASSETS, &file).unwrap_or_else(|| super::error_response(&Error::NotFound("asset")))
 }
 
 #[cfg(test)]
@@ -278,14 +291,12 @@ mod tests {
     #[test]
     fn the_page_loads_only_listed_assets() {
         assert_eq!(PAGE.matches("\"/api/v2/docs/").count(), 3);
-        for src in PAGE.split("\"/api/v2/docs/").skip(1) {
-            let name = src.split('"').next().unwrap_or_default();
-            assert!(
-                ASSETS.iter().any(|a| a.name == name),
-                "the page loads {name}, which is not served"
-            );
-        }
-        assert!(!PAGE.contains("http://") && !PAGE.contains("https://"));
+        let (unlisted, off_server) = assets::unlisted(PAGE, "/api/v2/docs/", ASSETS);
+        assert!(
+            unlisted.is_empty(),
+            "the page loads {unlisted:?}, not served"
+        );
+        assert!(!off_server, "the page loads from off this server");
     }
 
     #[test]

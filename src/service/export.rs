@@ -18,8 +18,7 @@
 //! holds an [`ExportSlot`] until its rows end or it is dropped (the client
 //! went away or was disconnected for not reading).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::customer;
@@ -35,6 +34,7 @@ use super::{scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::error::{Error, Result};
+use crate::slots::{Slot, Slots};
 
 /// Rows read by one page query: as many as the streaming export used to
 /// buffer between its cursor and the socket, so memory per export stays as
@@ -54,63 +54,40 @@ pub struct Export {
 
 /// How many exports each tenant is streaming, and the most it may.
 #[derive(Debug)]
-pub struct ExportSlots {
-    max: usize,
-    running: Mutex<HashMap<String, usize>>,
-}
+pub struct ExportSlots(Slots<String>);
 
 /// One running export of a tenant; its slot is freed when it drops.
 #[derive(Debug)]
 pub struct ExportSlot {
-    slots: Arc<ExportSlots>,
-    tenant: String,
+    _slot: Slot<String>,
 }
 
 impl ExportSlots {
     /// At most `max` running exports per tenant (0 is taken as 1).
     pub fn new(max: usize) -> Arc<Self> {
-        Arc::new(Self {
-            max: max.max(1),
-            running: Mutex::default(),
-        })
+        Arc::new(Self(Slots::new(max.max(1))))
     }
 
     /// A slot for one more export of `tenant`, or RATE_LIMITED when the
     /// tenant already runs as many as it may.
     pub fn acquire(self: &Arc<Self>, tenant: &str) -> Result<ExportSlot> {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let mine = running.entry(tenant.to_owned()).or_default();
-        if *mine >= self.max {
-            return Err(Error::RateLimited {
-                what: "too many exports running for this tenant",
-                retry_after: RETRY_AFTER_SECS,
-            });
-        }
-        *mine += 1;
+        let slot = self.0.take(tenant.to_owned()).ok_or(Error::RateLimited {
+            what: "too many exports running for this tenant",
+            retry_after: RETRY_AFTER_SECS,
+        })?;
         metrics::gauge!("exports_in_flight").increment(1.0);
-        Ok(ExportSlot {
-            slots: self.clone(),
-            tenant: tenant.to_owned(),
-        })
+        Ok(ExportSlot { _slot: slot })
     }
 
     /// How many exports `tenant` is streaming now.
     pub fn running(&self, tenant: &str) -> usize {
-        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        running.get(tenant).copied().unwrap_or_default()
+        self.0.held(tenant)
     }
 }
 
 impl Drop for ExportSlot {
     fn drop(&mut self) {
         metrics::gauge!("exports_in_flight").decrement(1.0);
-        let mut running = self.slots.running.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(mine) = running.get_mut(&self.tenant) {
-            *mine = mine.saturating_sub(1);
-            if *mine == 0 {
-                running.remove(&self.tenant);
-            }
-        }
     }
 }
 

@@ -16,6 +16,7 @@ mod hostile_import;
 mod hostile_races;
 mod hostile_rate_limit;
 mod hostile_websocket;
+mod http_faces;
 mod metrics;
 mod recount;
 mod resilience;
