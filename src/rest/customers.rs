@@ -11,7 +11,7 @@ use super::shapes::{
     ConversationCounts, ConversationList, CustomerAnswer, CustomerDetails, CustomerList,
     MessageAnswer, SegmentCount, StatsAnswer, Succeeded,
 };
-use super::{bulk, openapi, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
+use super::{bulk, responses, Auth, JsonObject, QueryPairs, IMPORT_BODY_LIMIT};
 use crate::domain::customer::TagAction;
 use crate::error::{Error, Result};
 use crate::service::conversations::{self, ConversationStatus};
@@ -34,7 +34,7 @@ fn customer_answer(customer: &crate::service::customers::Customer) -> Json<Custo
     params(super::shapes::PageParams, super::shapes::SortParams, super::shapes::FilterParams),
     responses(
         (status = 200, description = "A page of customers", body = super::shapes::CustomerList),
-        openapi::Errors,
+        responses::Errors,
     )
 )]
 pub async fn list_customers(
@@ -62,7 +62,7 @@ pub async fn list_customers(
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
     responses(
         (status = 200, description = "The customer", body = super::shapes::CustomerDetails),
-        openapi::Errors, openapi::NotFound,
+        responses::Errors, responses::NotFound,
     )
 )]
 pub async fn get_customer(
@@ -99,7 +99,7 @@ pub async fn get_customer(
     request_body(content = super::shapes::NewCustomer, content_type = "application/json"),
     responses(
         (status = 201, description = "The stored customer", body = super::shapes::CustomerAnswer),
-        openapi::Errors, openapi::Forbidden, openapi::Conflict, openapi::BodyErrors,
+        responses::Errors, responses::Forbidden, responses::Conflict, responses::BodyErrors,
     )
 )]
 pub async fn create_customer(
@@ -122,7 +122,7 @@ pub async fn create_customer(
     request_body(content = super::shapes::CustomerChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::Conflict, openapi::BodyErrors,
+        responses::Errors, responses::Forbidden, responses::NotFound, responses::Conflict, responses::BodyErrors,
     )
 )]
 pub async fn update_customer(
@@ -146,7 +146,7 @@ pub async fn update_customer(
     request_body(content = super::shapes::TagsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::BodyErrors,
+        responses::Errors, responses::Forbidden, responses::NotFound, responses::BodyErrors,
     )
 )]
 pub async fn update_tags(
@@ -184,7 +184,7 @@ pub async fn update_tags(
     request_body(content = super::shapes::BlockBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
-        openapi::Errors, openapi::Forbidden, openapi::NotFound, openapi::BodyErrors,
+        responses::Errors, responses::Forbidden, responses::NotFound, responses::BodyErrors,
     )
 )]
 pub async fn set_blocked(
@@ -215,7 +215,7 @@ pub async fn set_blocked(
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::DeleteParams),
     responses(
         (status = 200, description = "What was done", body = super::shapes::MessageAnswer),
-        openapi::Errors, openapi::Forbidden, openapi::NotFound,
+        responses::Errors, responses::Forbidden, responses::NotFound,
     )
 )]
 pub async fn delete_customer(
@@ -241,7 +241,7 @@ pub async fn delete_customer(
     summary = "Dashboard counts of the tenant",
     responses(
         (status = 200, description = "The counts", body = super::shapes::StatsAnswer),
-        openapi::Errors,
+        responses::Errors,
     )
 )]
 pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Response> {
@@ -268,7 +268,7 @@ pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Resp
     params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::PageParams, super::shapes::ConversationParams),
     responses(
         (status = 200, description = "A page of conversations", body = super::shapes::ConversationList),
-        openapi::Errors, openapi::NotFound,
+        responses::Errors, responses::NotFound,
     )
 )]
 pub async fn list_conversations(
@@ -307,7 +307,7 @@ pub async fn list_conversations(
     request_body(content = super::shapes::ImportBody, content_type = "application/json"),
     responses(
         (status = 200, description = "What happened to each row", body = super::shapes::ImportAnswer),
-        openapi::Errors, openapi::Forbidden, openapi::BodyErrors,
+        responses::Errors, responses::Forbidden, responses::BodyErrors,
     )
 )]
 pub async fn import_customers(

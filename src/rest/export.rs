@@ -12,7 +12,7 @@ use axum::Extension;
 use futures::StreamExt;
 
 use super::body::{self, customer_doc};
-use super::{openapi, QueryPairs};
+use super::{responses, QueryPairs};
 use crate::auth::Keys;
 use crate::domain::time;
 use crate::error::{Error, Result};
@@ -50,7 +50,7 @@ use ExportFormat as Format;
                 (String = "text/csv"),
             ),
         ),
-        openapi::Errors,
+        responses::Errors,
     )
 )]
 /// `GET /api/v2/customers/export?format=json|csv&status&segment&source&tags&search`.

@@ -10,6 +10,7 @@ mod bulk;
 mod customers;
 mod export;
 pub mod openapi;
+pub mod responses;
 pub mod shapes;
 
 use std::sync::Arc;
