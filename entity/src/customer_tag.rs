@@ -7,10 +7,11 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "customer_tags")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub customer_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub tag: String,
-    pub tenant_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

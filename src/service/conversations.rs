@@ -328,7 +328,7 @@ async fn lock_conversation(
     let conv = found.ok_or(Error::NotFound("conversation"))?;
     let customer = customers::lock_by_id(txn, actor, conv.customer_id).await?;
     // Re-read under the customer's lock: a writer may have changed it meanwhile.
-    let conv = conversation::Entity::find_by_id(id)
+    let conv = conversation::Entity::find_by_id((actor.tenant.clone(), id))
         .one(txn)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
@@ -495,7 +495,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
         .filter(ticket::Column::ConversationId.eq(conv.id))
         .exec(&*txn)
         .await?;
-    conversation::Entity::delete_by_id(conv.id)
+    conversation::Entity::delete_by_id((conv.tenant_id.clone(), conv.id))
         .exec(&*txn)
         .await?;
     customer.total_conversations -= 1;
@@ -541,7 +541,9 @@ pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
     // The message was found before its customer was locked: a concurrent
     // delete may have taken it meanwhile. Only the writer whose DELETE took
     // the row changes the statistics; the others find it gone.
-    let deleted = message::Entity::delete_by_id(msg.id).exec(&*txn).await?;
+    let deleted = message::Entity::delete_by_id((msg.tenant_id.clone(), msg.id))
+        .exec(&*txn)
+        .await?;
     if deleted.rows_affected == 0 {
         return Err(Error::NotFound("message"));
     }

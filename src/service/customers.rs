@@ -938,7 +938,9 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
             .filter(customer_phone::Column::CustomerId.eq(cid))
             .exec(&*txn)
             .await?;
-        customer::Entity::delete_by_id(cid).exec(&*txn).await?;
+        customer::Entity::delete_by_id((current.tenant_id.clone(), cid))
+            .exec(&*txn)
+            .await?;
         txn.commit().await?;
         publish_customer(ctx, actor, ChangeKindWire::Deleted, cid).await;
         return Ok(Deleted {

@@ -139,11 +139,12 @@ pub async fn close(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Ticket> {
             Expr::value(TicketStatus::Closed.as_str()),
         )
         .col_expr(ticket::Column::ClosedAt, Expr::value(Some(time::now())))
+        .filter(ticket::Column::TenantId.eq(actor.tenant.as_str()))
         .filter(ticket::Column::Id.eq(id))
         .filter(ticket::Column::Status.eq(TicketStatus::Open.as_str()))
         .exec(&*txn)
         .await?;
-    let updated = ticket::Entity::find_by_id(id)
+    let updated = ticket::Entity::find_by_id((actor.tenant.clone(), id))
         .one(&*txn)
         .await?
         .ok_or(Error::NotFound("ticket"))?;
