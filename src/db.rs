@@ -25,7 +25,10 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         .connect_timeout(Duration::from_secs(5))
         // Statements are traced by our own spans; sqlx's logging would print
         // bound values, which include phone numbers and names.
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // Every pooled SQLite connection enforces the tenant-led foreign keys
+        // (sqlx's default too; said here so no URL or default can lose it).
+        .map_sqlx_sqlite_opts(|sqlite| sqlite.foreign_keys(true));
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers (an export, say) run while one writer writes.

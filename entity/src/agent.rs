@@ -6,9 +6,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "agents")]
 pub struct Model {
+    /// Leads every key of the table: rows of one tenant never meet another's.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub tenant_id: String,
     pub name: String,
     pub email: Option<String>,
     pub created_at: DateTimeUtc,

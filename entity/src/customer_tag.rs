@@ -6,11 +6,13 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "customer_tags")]
 pub struct Model {
+    /// Leads every key of the table: rows of one tenant never meet another's.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub customer_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub tag: String,
-    pub tenant_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

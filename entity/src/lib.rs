@@ -1,6 +1,8 @@
 //! SeaORM entities of Clientela's tables. Plain table models: no business rules
 //! live here (those belong to the server's `service` module), and every table
-//! carries `tenant_id`.
+//! carries `tenant_id`, first in every primary key (so an update or delete by
+//! primary key names the tenant too; the database's foreign keys are
+//! tenant-led as well, see migration 3).
 
 pub mod agent;
 pub mod conversation;

@@ -1,10 +1,12 @@
 //! Clientela's schema as SeaORM migrations, one set for SQLite and PostgreSQL;
-//! backend-specific pieces (the trigram search index) branch on the backend.
+//! backend-specific pieces (the trigram search index, the SQLite table
+//! rebuild behind tenant-led keys) branch on the backend.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_tables;
 mod m20261126_000002_search;
+mod m20261127_000003_tenant_keys;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_tables::Migration),
             Box::new(m20261126_000002_search::Migration),
+            Box::new(m20261127_000003_tenant_keys::Migration),
         ]
     }
 }

@@ -53,11 +53,14 @@ pub(crate) async fn seed_large_export(app: &TestApp) -> String {
         .create_customer(json!({ "phoneNumber": "529990000000", "firstName": "Bulk", "notes": "n".repeat(NOTES_CHARS) }))
         .await;
     let id = first["_id"].as_str().expect("an id").to_owned();
-    let template = customer::Entity::find_by_id(id.parse::<uuid::Uuid>().expect("a uuid"))
-        .one(&app.db)
-        .await
-        .expect("read")
-        .expect("the customer just created");
+    let template = customer::Entity::find_by_id((
+        "default".to_owned(),
+        id.parse::<uuid::Uuid>().expect("a uuid"),
+    ))
+    .one(&app.db)
+    .await
+    .expect("read")
+    .expect("the customer just created");
     let mut batch = Batch::default();
     for n in 1..SEEDED {
         let mut c = template.clone();

@@ -28,3 +28,4 @@ mod shutdown;
 mod smoke;
 mod statistics;
 mod subscriptions;
+mod tenancy_keys;

@@ -88,7 +88,7 @@ struct Rows {
 
 /// Reads a customer's raw rows through the test's own connection.
 async fn rows(app: &TestApp, id: Uuid) -> Rows {
-    let customer = customer::Entity::find_by_id(id)
+    let customer = customer::Entity::find_by_id(("default".to_owned(), id))
         .one(&app.db)
         .await
         .expect("read customer")
