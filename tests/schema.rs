@@ -2,6 +2,8 @@
 //! what the code serves, and it covers every item of the contract
 //! (`../shared/contract/schema.graphql`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,37 +15,13 @@ fn manifest_dir() -> &'static Path {
 
 #[test]
 fn committed_schema_matches_the_code_byte_for_byte() {
-    let path = manifest_dir().join("schema.graphql");
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}; {REGENERATE}", path.display()));
-    let exported = clientela::graphql::sdl();
-    if committed != exported {
-        let first_difference = committed
-            .lines()
-            .zip(exported.lines())
-            .enumerate()
-            .find(|(_, (c, e))| c != e)
-            .map(|(i, (c, e))| format!("line {}:\n  committed: {c}\n  code:      {e}", i + 1))
-            .unwrap_or_else(|| {
-                format!(
-                    "one is a prefix of the other ({} vs {} lines, or line endings differ)",
-                    committed.lines().count(),
-                    exported.lines().count()
-                )
-            });
-        panic!("schema.graphql is out of date with the code; {REGENERATE}.\nFirst difference at {first_difference}");
-    }
-}
-
-/// Whether this run must not skip checks (CI sets `CI=true`).
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    common::assert_committed("schema.graphql", &clientela::graphql::sdl(), REGENERATE);
 }
 
 /// Skips a check outside CI, fails it in CI.
 fn skip_or_fail(why: &str) {
     assert!(
-        !in_ci(),
+        !common::in_ci(),
         "contract coverage could not be checked in CI: {why}"
     );
     eprintln!("SKIPPED contract coverage check: {why}");

@@ -6,6 +6,8 @@
 use clientela::auth::Role;
 use serde_json::{json, Value};
 
+use crate::helpers::fixtures::is_contract_timestamp;
+use crate::helpers::graphql::{code, data};
 use crate::helpers::TestApp;
 
 /// Every field of a customer, as `...C`.
@@ -62,22 +64,6 @@ const CONVERSATIONS: &str = "query($id: ID!) { customerConversations(customerId:
 /// `query` with the customer fragment appended.
 fn with_customer(query: &str) -> String {
     format!("{query}\n{CUSTOMER}")
-}
-
-/// The `data.<field>` of a response that must have no errors.
-fn data<'a>(body: &'a Value, field: &str) -> &'a Value {
-    assert!(
-        body.get("errors").is_none_or(Value::is_null),
-        "unexpected errors: {body}"
-    );
-    &body["data"][field]
-}
-
-/// `errors[0].extensions.code` of a response that must have failed.
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error code in {body}"))
 }
 
 /// The `field`s of `errors[0].extensions.fields`.
@@ -165,23 +151,6 @@ fn phones(page: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["phoneNumber"].as_str().expect("phoneNumber").to_owned())
         .collect()
-}
-
-/// Whether a timestamp is written exactly like `2024-01-15T10:30:00.000Z`.
-fn is_contract_timestamp(value: &Value) -> bool {
-    let Some(text) = value.as_str() else {
-        return false;
-    };
-    let shape_ok = text.len() == 24
-        && text.char_indices().all(|(i, c)| match i {
-            4 | 7 => c == '-',
-            10 => c == 'T',
-            13 | 16 => c == ':',
-            19 => c == '.',
-            23 => c == 'Z',
-            _ => c.is_ascii_digit(),
-        });
-    shape_ok && chrono::DateTime::parse_from_rfc3339(text).is_ok()
 }
 
 /// Text that must never reach a client: SQL, driver names, source paths, panics.

@@ -1,4 +1,10 @@
 //! Integration tests over real HTTP, each run on SQLite and on PostgreSQL.
+//! The harness is `helpers` (with the code all test binaries share in
+//! `tests/common`); every other module is one surface.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
 
 mod auth;
 mod batching;
@@ -7,7 +13,6 @@ mod conversations;
 mod export_link;
 mod graphql_customers;
 mod graphql_edges;
-mod helpers;
 mod hostile_connections;
 mod hostile_cost;
 mod hostile_export;
