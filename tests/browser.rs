@@ -330,7 +330,7 @@ async fn graphiql_runs_a_customers_query_in_chromium() {
 
 /// Without a browser: what `GET /graphql` and the assets answer over HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playground_and_assets_over_http() {
+async fn the_playground_and_its_assets_are_served_over_http() {
     let server = TestApp::new(Backend::Sqlite).await.expect("sqlite");
     let http = reqwest::Client::new();
 

@@ -1,4 +1,8 @@
 //! Integration tests over real HTTP, each run on SQLite and on PostgreSQL.
+//! Snapshots (`insta`) live in `snapshots/`, one per response shape, shared
+//! by both databases (ids, times and jsonb key order redacted); a missing
+//! or changed snapshot fails (`cargo insta review`, or `INSTA_UPDATE=always`
+//! locally, writes them; CI never does).
 //! The harness is `helpers` (with the code all test binaries share in
 //! `tests/common`); every other module is one surface.
 
