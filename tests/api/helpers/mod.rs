@@ -33,7 +33,7 @@ use serde_json::Value;
     unused_imports,
     reason = "the browser binary reuses this harness without them"
 )]
-pub use crate::common::{server_process, test_config, SECRET};
+pub use crate::common::{server_process, test_config, Process, SECRET};
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
