@@ -12,25 +12,19 @@
 //! Needs Node.js 20 or later. Without it the test fails when `CI=true` and
 //! elsewhere says loudly that it did not run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "apollo-suite-secret-that-is-long-enough-0123456789";
+use common::{cli_token, clientela, sqlite_url, Process, SECRET};
 /// How long the whole Node suite may take on a busy machine.
 const NODE_DEADLINE: Duration = Duration::from_secs(300);
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apollo")
-}
-
-fn clientela() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clientela"));
-    cmd.env_remove("DATABASE_URL")
-        .env("CLIENTELA_JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn");
-    cmd
 }
 
 /// Whether Node.js 20+ is installed; panics when it is missing under `CI=true`.
@@ -86,29 +80,18 @@ fn install_packages(dir: &Path) {
     );
 }
 
+/// A token of the default tenant for `role`, naming `sub`, valid an hour.
 fn mint(role: &str, sub: &str) -> String {
-    let out = clientela()
-        .args([
-            "token", "--role", role, "--tenant", "default", "--sub", sub, "--ttl", "1h",
-        ])
-        .output()
-        .expect("run clientela token");
-    assert!(
-        out.status.success(),
-        "clientela token: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8 token")
-        .trim()
-        .to_owned()
+    cli_token(&[
+        "--role", role, "--tenant", "default", "--sub", sub, "--ttl", "1h",
+    ])
 }
 
-/// The real server over a fresh SQLite file; killed when dropped.
+/// The real server over a fresh SQLite file, logging to a file there.
 struct Server {
-    child: Child,
     base: String,
     log: PathBuf,
+    _process: Process,
     _dir: tempfile::TempDir,
 }
 
@@ -116,52 +99,27 @@ impl Server {
     fn start() -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let log = dir.path().join("server.log");
-        let mut child = clientela()
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display()),
-            )
+        let mut cmd = clientela();
+        cmd.env("DATABASE_URL", sqlite_url(&dir.path().join("x.db")))
+            .env("CLIENTELA_JWT_SECRET", SECRET)
             .env("CLIENTELA_ADDR", "127.0.0.1:0")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("server log"))
-            .spawn()
-            .expect("start clientela");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut base = None;
-        for line in lines.by_ref() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.strip_prefix("Clientela listening on ") {
-                base = rest.split_whitespace().next().map(str::to_owned);
-                break;
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let mut server = Server {
-            child,
-            base: String::new(),
-            log,
-            _dir: dir,
-        };
-        match base {
-            Some(base) => server.base = base,
-            None => panic!(
+            .stderr(std::fs::File::create(&log).expect("server log"));
+        let Some((process, base)) = Process::start(cmd) else {
+            panic!(
                 "clientela did not print its address; its log:\n{}",
-                server.log()
-            ),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        Server {
+            base,
+            log,
+            _process: process,
+            _dir: dir,
         }
-        server
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -8,102 +8,34 @@
 //! Without them the test fails when `CI=true` and elsewhere says loudly that
 //! it did not run.
 
-use std::net::SocketAddr;
+mod common;
+#[allow(
+    dead_code,
+    reason = "the browser test uses only the server of the API harness"
+)]
+#[path = "api/helpers/mod.rs"]
+mod helpers;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use clientela::auth::{Actor, Keys, Role};
-use clientela::config::{Config, JwtAlgorithm};
-use clientela::{service, AppState};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use helpers::{Backend, TestApp};
 
 /// Debian's Chromium; `CLIENTELA_CHROMIUM` names another binary.
 const CHROMIUM: (&str, &str) = ("CLIENTELA_CHROMIUM", "/usr/bin/chromium");
 /// Debian's chromedriver; `CLIENTELA_CHROMEDRIVER` names another binary.
 const CHROMEDRIVER: (&str, &str) = ("CLIENTELA_CHROMEDRIVER", "/usr/bin/chromedriver");
-const SECRET: &str = "test-secret-that-is-long-enough-for-hs256!!";
 /// The customer the browser must find (as the API stores and shows it).
 const PHONE: &str = "529991234567";
 /// How long the browser may take for any one step on a busy machine.
 const STEP: Duration = Duration::from_secs(60);
-
-/// A server on 127.0.0.1 over a fresh SQLite file.
-struct Server {
-    addr: SocketAddr,
-    keys: Keys,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("clientela.db").display()
-        );
-        let config = Config {
-            database_url: Some(url.clone()),
-            db_max_connections: 5,
-            jwt_secret: Some(SECRET.into()),
-            jwt_algorithm: JwtAlgorithm::Hs256,
-            jwt_public_key_file: None,
-            jwt_issuer: None,
-            jwt_audience: None,
-            default_region: "MX".to_owned(),
-            export_link: Default::default(),
-            graphql: Default::default(),
-            limits: Default::default(),
-        };
-        let db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
-            .await
-            .expect("migrate");
-        let keys = Keys::new(&config, Some(SECRET)).expect("keys");
-        let state = AppState::new(
-            service::Ctx::new(db, phonenumber::country::Id::MX),
-            keys.clone(),
-        );
-        let app = clientela::app(state, Duration::from_secs(30));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            clientela::http::serve(
-                listener,
-                app,
-                &Default::default(),
-                Duration::from_secs(1),
-                std::future::pending(),
-            )
-            .await
-        });
-        Server {
-            addr,
-            keys,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    fn admin_token(&self) -> String {
-        let actor = Actor {
-            agent: "admin-agent".to_owned(),
-            role: Role::Admin,
-            tenant: "default".to_owned(),
-        };
-        self.keys
-            .mint(&actor, Duration::from_secs(3600))
-            .expect("mint")
-    }
-}
 
 /// The path of a browser binary: its variable's value, or the default.
 fn binary((var, default): (&str, &str)) -> PathBuf {
@@ -250,7 +182,7 @@ const RESULT_TEXT: &str = r#"
 
 /// Opens the playground with `token`, runs the default query and checks the
 /// result and what the page loaded.
-async fn use_playground(browser: &Client, server: &Server, token: &str) -> anyhow::Result<()> {
+async fn use_playground(browser: &Client, server: &TestApp, token: &str) -> anyhow::Result<()> {
     browser
         .goto(&format!("{}#token={token}", server.url("/graphql")))
         .await?;
@@ -324,7 +256,7 @@ async fn use_playground(browser: &Client, server: &Server, token: &str) -> anyho
 /// and the token was kept nowhere (GraphiQL does not persist headers).
 async fn reopen_without_token(
     browser: &Client,
-    server: &Server,
+    server: &TestApp,
     token: &str,
 ) -> anyhow::Result<()> {
     browser.goto(&server.url("/graphql")).await?;
@@ -355,8 +287,8 @@ async fn graphiql_runs_a_customers_query_in_chromium() {
     if !browser_installed() {
         return;
     }
-    let server = Server::start().await;
-    let token = server.admin_token();
+    let server = TestApp::new(Backend::Sqlite).await.expect("sqlite");
+    let token = server.admin();
     let created = reqwest::Client::new()
         .post(server.url("/api/v2/customers"))
         .bearer_auth(&token)
@@ -398,8 +330,8 @@ async fn graphiql_runs_a_customers_query_in_chromium() {
 
 /// Without a browser: what `GET /graphql` and the assets answer over HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playground_and_assets_over_http() {
-    let server = Server::start().await;
+async fn the_playground_and_its_assets_are_served_over_http() {
+    let server = TestApp::new(Backend::Sqlite).await.expect("sqlite");
     let http = reqwest::Client::new();
 
     let page = http

@@ -1,80 +1,25 @@
 //! The `clientela` binary itself: what the README promises of its commands.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Stdio;
 use std::time::Duration;
 
 use clientela::auth::{Keys, Role};
-use clientela::config::{Config, JwtAlgorithm};
+use common::{clientela as bin, sqlite_url, test_config, Process, SECRET};
 
-const SECRET: &str = "cli-test-secret-that-is-long-enough-0123456789";
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clientela"));
-    cmd.env_remove("CLIENTELA_JWT_SECRET")
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
-fn config() -> Config {
-    Config {
-        database_url: None,
-        db_max_connections: 1,
-        jwt_secret: Some(SECRET.into()),
-        jwt_algorithm: JwtAlgorithm::Hs256,
-        jwt_public_key_file: None,
-        jwt_issuer: None,
-        jwt_audience: None,
-        default_region: "MX".into(),
-        export_link: Default::default(),
-        graphql: Default::default(),
-        limits: Default::default(),
-    }
-}
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `clientela` with no command on a free port over `db`; returns the
-/// server, its base URL and the admin token it printed.
-fn serve(db: &std::path::Path) -> (Server, String, String) {
-    let child = bin()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", db.display()),
-        )
+/// Starts `clientela` with no command and no secret on a free port over
+/// `db`; returns the server, its base URL and the admin token it printed.
+fn serve(db: &std::path::Path) -> (Process, String, String) {
+    let mut cmd = bin();
+    cmd.env("DATABASE_URL", sqlite_url(db))
         .env("CLIENTELA_ADDR", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start clientela");
-    let mut server = Server(child);
-    let stdout = server.0.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut base = None;
-    let mut token = None;
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(rest) = line.strip_prefix("Clientela listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if line.starts_with("eyJ") {
-            token = Some(line.trim().to_owned());
-            break;
-        }
-    }
-    (
-        server,
-        base.expect("printed its address"),
-        token.expect("printed a token"),
-    )
+        .stderr(Stdio::null());
+    let (server, base) = Process::start(cmd).expect("printed its address");
+    let token = server
+        .printed(|l| l.starts_with("eyJ"))
+        .expect("printed a token");
+    (server, base, token.trim().to_owned())
 }
 
 #[tokio::test]
@@ -123,7 +68,7 @@ fn token_prints_a_token_for_the_role_tenant_and_subject_asked() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).expect("utf-8");
-    let actor = Keys::new(&config(), Some(SECRET))
+    let actor = Keys::new(&test_config(""), Some(SECRET))
         .expect("keys")
         .verify(token.trim())
         .expect("valid token");
@@ -156,7 +101,7 @@ fn token_refuses_an_unknown_role() {
 #[test]
 fn migrate_creates_the_schema_and_is_idempotent() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+    let url = sqlite_url(&dir.path().join("m.db"));
     for _ in 0..2 {
         let out = bin()
             .env("DATABASE_URL", &url)
@@ -176,7 +121,7 @@ fn migrate_creates_the_schema_and_is_idempotent() {
 async fn seed_fills_an_empty_tenant_once_and_the_server_serves_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("seed.db");
-    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let url = sqlite_url(&db);
     let seed = || {
         bin()
             .env("DATABASE_URL", &url)

@@ -2,50 +2,39 @@
 //! can (RUST_LOG=trace), serves exports authorized by `?token=` and by an
 //! export link, and its log holds the requests but none of the tokens.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const SECRET: &str = "log-test-secret-that-is-long-enough-0123456789";
+use common::{cli_token, clientela, sqlite_url, Process, SECRET};
+
+/// A server over a fresh SQLite file in `dir` that logs to `server.log`
+/// there, with `log` setting its log variables; the server, its base URL
+/// and the log's path.
+fn logging_server(
+    dir: &Path,
+    log: impl FnOnce(&mut std::process::Command),
+) -> (Process, String, PathBuf) {
+    let log_path = dir.join("server.log");
+    let mut cmd = clientela();
+    cmd.env("DATABASE_URL", sqlite_url(&dir.join("server.db")))
+        .env("CLIENTELA_JWT_SECRET", SECRET)
+        .env("CLIENTELA_ADDR", "127.0.0.1:0")
+        .stderr(std::fs::File::create(&log_path).expect("log file"));
+    log(&mut cmd);
+    let (server, base) = Process::start(cmd).expect("the server printed its address");
+    (server, base, log_path)
+}
 
 #[tokio::test]
 async fn tokens_in_urls_and_headers_never_appear_in_the_log() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_clientela"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display()),
-        )
-        .env("CLIENTELA_JWT_SECRET", SECRET)
-        .env("CLIENTELA_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("start clientela");
-    let stdout = server.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Clientela listening on "))
-        .expect("the server printed its address");
-    let base = line
-        .trim_start_matches("Clientela listening on ")
-        .split_whitespace()
-        .next()
-        .expect("address");
-
-    let minted = Command::new(env!("CARGO_BIN_EXE_clientela"))
-        .env("CLIENTELA_JWT_SECRET", SECRET)
-        .args(["token", "--role", "admin"])
-        .output()
-        .expect("mint a token");
-    let token = String::from_utf8(minted.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let (server, base, log_path) = logging_server(dir.path(), |cmd| {
+        cmd.env("RUST_LOG", "trace");
+    });
+    let token = cli_token(&["--role", "admin"]);
     let client = reqwest::Client::new();
     let created = client
         .post(format!("{base}/api/v2/customers"))
@@ -99,8 +88,7 @@ async fn tokens_in_urls_and_headers_never_appear_in_the_log() {
     assert_eq!(refused.expect("list").status(), 401);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let mut text = String::new();
     std::fs::File::open(&log_path)
         .expect("log")
@@ -132,42 +120,11 @@ async fn tokens_in_urls_and_headers_never_appear_in_the_log() {
 #[tokio::test]
 async fn json_logs_give_one_object_per_line_with_request_id_tenant_route_status_and_duration() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_clientela"))
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("j.db").display()),
-        )
-        .env("CLIENTELA_JWT_SECRET", SECRET)
-        .env("CLIENTELA_ADDR", "127.0.0.1:0")
-        .env("CLIENTELA_LOG_FORMAT", "json")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("start clientela");
-    let stdout = server.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("Clientela listening on "))
-        .expect("the server printed its address");
-    let base = line
-        .trim_start_matches("Clientela listening on ")
-        .split_whitespace()
-        .next()
-        .expect("address")
-        .to_owned();
-    let minted = Command::new(env!("CARGO_BIN_EXE_clientela"))
-        .env("CLIENTELA_JWT_SECRET", SECRET)
-        .args(["token", "--role", "admin", "--tenant", "acme"])
-        .output()
-        .expect("mint a token");
-    let token = String::from_utf8(minted.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let (server, base, log_path) = logging_server(dir.path(), |cmd| {
+        cmd.env("CLIENTELA_LOG_FORMAT", "json")
+            .env_remove("RUST_LOG");
+    });
+    let token = cli_token(&["--role", "admin", "--tenant", "acme"]);
     let client = reqwest::Client::new();
     let id = "0190c4f5-0000-7000-8000-000000000000";
     let missing = client
@@ -193,8 +150,7 @@ async fn json_logs_give_one_object_per_line_with_request_id_tenant_route_status_
     assert_eq!(gql.status(), 200);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let text = std::fs::read_to_string(&log_path).expect("read log");
     let lines: Vec<serde_json::Value> = text
         .lines()

@@ -1,31 +1,11 @@
 //! The exported GraphQL schema: the committed `schema.graphql` is exactly
-//! what the code serves, and it covers the customer part of the contract
+//! what the code serves, and it covers every item of the contract
 //! (`../shared/contract/schema.graphql`).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Contract items that later work will add, exactly as `contract-coverage`
-/// prints them after `missing: `. This list only shrinks: remove an entry
-/// as the issue that adds it lands. Everything about customers must already
-/// be present, so nothing customer-related belongs here.
-const NOT_YET_IMPLEMENTED: &[&str] = &[
-    "enum TicketStatus",
-    "enum ChangeKind",
-    "type Ticket",
-    "type CustomerEvent",
-    "type ConversationEvent",
-    "type Subscription",
-    "input CreateConversationInput",
-    "input AddMessageInput",
-    "input CreateTicketInput",
-    "Mutation.createConversation",
-    "Mutation.addMessage",
-    "Mutation.setConversationStatus",
-    "Mutation.rateConversation",
-    "Mutation.createTicket",
-    "Mutation.closeTicket",
-];
 
 const REGENERATE: &str = "run `cargo run -- schema > schema.graphql` and commit the result";
 
@@ -35,49 +15,38 @@ fn manifest_dir() -> &'static Path {
 
 #[test]
 fn committed_schema_matches_the_code_byte_for_byte() {
-    let path = manifest_dir().join("schema.graphql");
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}; {REGENERATE}", path.display()));
-    let exported = clientela::graphql::sdl();
-    if committed != exported {
-        let first_difference = committed
-            .lines()
-            .zip(exported.lines())
-            .enumerate()
-            .find(|(_, (c, e))| c != e)
-            .map(|(i, (c, e))| format!("line {}:\n  committed: {c}\n  code:      {e}", i + 1))
-            .unwrap_or_else(|| {
-                format!(
-                    "one is a prefix of the other ({} vs {} lines, or line endings differ)",
-                    committed.lines().count(),
-                    exported.lines().count()
-                )
-            });
-        panic!("schema.graphql is out of date with the code; {REGENERATE}.\nFirst difference at {first_difference}");
-    }
-}
-
-/// Whether this run must not skip checks (CI sets `CI=true`).
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    common::assert_committed("schema.graphql", &clientela::graphql::sdl(), REGENERATE);
 }
 
 /// Skips a check outside CI, fails it in CI.
 fn skip_or_fail(why: &str) {
     assert!(
-        !in_ci(),
+        !common::in_ci(),
         "contract coverage could not be checked in CI: {why}"
     );
     eprintln!("SKIPPED contract coverage check: {why}");
 }
 
+/// The contract's coverage tool: `shared/tools/contract-coverage` in the
+/// checkout's parent folder or any folder above it (a clone beside
+/// `shared/`, or a worktree one level deeper).
+fn contract_coverage() -> Option<PathBuf> {
+    manifest_dir()
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/tools/contract-coverage"))
+        .find(|tool| tool.is_file())
+}
+
 #[test]
-fn exported_schema_covers_every_customer_item_of_the_contract() {
-    let tool: PathBuf = manifest_dir().join("../shared/tools/contract-coverage");
-    if !tool.is_file() {
-        skip_or_fail(&format!("{} does not exist", tool.display()));
+fn exported_schema_covers_every_item_of_the_contract() {
+    let Some(tool) = contract_coverage() else {
+        skip_or_fail(&format!(
+            "no shared/tools/contract-coverage beside {} or any folder above it",
+            manifest_dir().display()
+        ));
         return;
-    }
+    };
     let dir = tempfile::tempdir().expect("temp dir");
     let sdl = dir.path().join("schema.graphql");
     std::fs::write(&sdl, clientela::graphql::sdl()).expect("write the exported SDL");
@@ -99,28 +68,12 @@ fn exported_schema_covers_every_customer_item_of_the_contract() {
         .lines()
         .filter_map(|l| l.strip_prefix("missing: "))
         .collect();
-    let unexpected: Vec<&str> = missing
-        .iter()
-        .copied()
-        .filter(|m| !NOT_YET_IMPLEMENTED.contains(m))
-        .collect();
     assert!(
-        unexpected.is_empty(),
+        missing.is_empty(),
         "the exported schema lacks contract items (or types them differently):\n  {}\n\
-         Fix the code (then regenerate schema.graphql); only items in NOT_YET_IMPLEMENTED may be missing.",
-        unexpected.join("\n  ")
+         Fix the code, then {REGENERATE}.",
+        missing.join("\n  ")
     );
-    let landed: Vec<&str> = NOT_YET_IMPLEMENTED
-        .iter()
-        .copied()
-        .filter(|item| !missing.contains(item))
-        .collect();
-    if !landed.is_empty() {
-        eprintln!(
-            "contract items now present; remove them from NOT_YET_IMPLEMENTED: {}",
-            landed.join(", ")
-        );
-    }
 }
 
 /// Every place of a schema definition that shows a description in GraphiQL

@@ -3,11 +3,12 @@
 //! statements, whatever the number of customers on the page.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::helpers::fixtures::phone;
 use crate::helpers::TestApp;
 
 /// Customers, each with two conversations of four messages.
@@ -35,11 +36,6 @@ const CONVERSATION_TOTALS: &str = "query($limit: Int!) {
   }
 }";
 
-/// A valid Mexican mobile number, distinct for each `n` below 1,000,000.
-fn phone(n: usize) -> String {
-    format!("52999{:07}", 7_000_000 + n)
-}
-
 /// The body of message `k` of conversation `c` of customer `i`.
 fn body(i: usize, c: usize, k: usize) -> String {
     format!("customer {i} conversation {c} message {k}")
@@ -58,11 +54,10 @@ async fn seed(app: &TestApp) -> Seeded {
         .map(|i| json!({ "phoneNumber": phone(i), "firstName": format!("Customer {i}") }))
         .collect();
     let (status, body_json) = app
-        .call(
-            Method::POST,
+        .rest()
+        .post(
             "/api/v2/customers/bulk/import",
-            &app.admin(),
-            Some(json!({ "customers": rows })),
+            json!({ "customers": rows }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body_json}");

@@ -11,12 +11,13 @@ use std::time::Duration;
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use clientela::auth::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::helpers::graphql::code;
 use crate::helpers::TestApp;
 
 const CONNECTION: &str = "query(
@@ -65,13 +66,6 @@ struct Page {
     start: Option<String>,
     end: Option<String>,
     total: u64,
-}
-
-/// `errors[0].extensions.code` of a response that must have failed.
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error code in {body}"))
 }
 
 /// Runs `customersConnection` with `variables` and reads the page; edges and
@@ -387,11 +381,10 @@ async fn first_and_last_above_100_are_clamped_to_100(app: TestApp) {
         .map(|i| json!({ "phoneNumber": format!("52999100{i:04}") }))
         .collect();
     let (status, body) = app
-        .call(
-            Method::POST,
+        .rest()
+        .post(
             "/api/v2/customers/bulk/import",
-            &app.admin(),
-            Some(json!({ "customers": rows })),
+            json!({ "customers": rows }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -457,11 +450,10 @@ async fn another_tenants_customers_never_appear(app: TestApp) {
     let mut theirs = HashSet::new();
     for i in 0..5 {
         let (status, body) = app
-            .call(
-                Method::POST,
+            .rest_as(&other)
+            .post(
                 "/api/v2/customers",
-                &other,
-                Some(json!({ "phoneNumber": format!("52999400{i:04}") })),
+                json!({ "phoneNumber": format!("52999400{i:04}") }),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -495,11 +487,10 @@ async fn walk_sees_every_survivor_once_while_customers_are_created_and_deleted(a
         .map(|i| json!({ "phoneNumber": format!("52999100{i:04}") }))
         .collect();
     let (status, body) = app
-        .call(
-            Method::POST,
+        .rest()
+        .post(
             "/api/v2/customers/bulk/import",
-            &app.admin(),
-            Some(json!({ "customers": rows })),
+            json!({ "customers": rows }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -2,13 +2,15 @@
 //! messages, ratings, tickets and agents, their roles and tenancy, and what
 //! the customer's details (REST and GraphQL) show after such writes.
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clientela::auth::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::helpers::fixtures::{fmt, phone, time, uuid_of as uuid};
+use crate::helpers::graphql::{code, data};
 use crate::helpers::TestApp;
 
 /// Every field of a conversation but its messages, as `...V`.
@@ -64,53 +66,13 @@ fn with_conversation(query: &str) -> String {
     format!("{query}\n{CONVERSATION}")
 }
 
-/// The `data.<field>` of a response that must have no errors.
-fn data<'a>(body: &'a Value, field: &str) -> &'a Value {
-    assert!(
-        body.get("errors").is_none_or(Value::is_null),
-        "unexpected errors: {body}"
-    );
-    &body["data"][field]
-}
-
-/// `errors[0].extensions.code` of a response that must have failed.
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error code in {body}"))
-}
-
-/// A valid Mexican mobile number, distinct for each `n` below 1,000,000.
-fn phone(n: u32) -> String {
-    format!("52999{:07}", 5_000_000 + n)
-}
-
-/// A timestamp of a response.
-fn time(v: &Value) -> DateTime<Utc> {
-    let s = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
-    DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("not a timestamp: {s}: {e}"))
-        .with_timezone(&Utc)
-}
-
-/// A time as the contract writes it: `2024-01-15T10:30:00.000Z`.
-fn fmt(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// The id of a response object, as a UUID (the order ties break on).
-fn uuid(v: &Value) -> Uuid {
-    let s = v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}"));
-    Uuid::parse_str(s).expect("ids are UUIDs")
-}
-
 /// An agent token of the default tenant.
 fn agent_token(app: &TestApp) -> String {
     app.token(Role::Agent, "default")
 }
 
 /// Creates a customer through REST and returns its id.
-async fn customer(app: &TestApp, n: u32) -> String {
+async fn customer(app: &TestApp, n: usize) -> String {
     let c = app
         .create_customer(json!({ "phoneNumber": phone(n), "firstName": format!("Customer {n}") }))
         .await;
@@ -814,14 +776,7 @@ async fn customer_details_show_exactly_what_was_written(app: TestApp) {
     let order = newest_first(&written);
     assert_eq!(order.len(), 7);
 
-    let (status, rest) = app
-        .call(
-            Method::GET,
-            &format!("/api/v2/customers/{cid}"),
-            &app.admin(),
-            None,
-        )
-        .await;
+    let (status, rest) = app.rest().get(&format!("/api/v2/customers/{cid}")).await;
     assert_eq!(status, StatusCode::OK, "{rest}");
     assert_eq!(
         rest["statistics"],
@@ -841,12 +796,10 @@ async fn customer_details_show_exactly_what_was_written(app: TestApp) {
     let mut listed = Vec::new();
     for page in 1..=4 {
         let (status, body) = app
-            .call(
-                Method::GET,
-                &format!("/api/v2/customers/{cid}/conversations?page={page}&limit=2"),
-                &app.admin(),
-                None,
-            )
+            .rest()
+            .get(&format!(
+                "/api/v2/customers/{cid}/conversations?page={page}&limit=2"
+            ))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(
@@ -919,14 +872,7 @@ async fn recent_conversations_are_at_most_five_and_follow_a_new_message(app: Tes
         "a new message makes a conversation the newest"
     );
 
-    let (_, rest) = app
-        .call(
-            Method::GET,
-            &format!("/api/v2/customers/{cid}"),
-            &app.admin(),
-            None,
-        )
-        .await;
+    let (_, rest) = app.rest().get(&format!("/api/v2/customers/{cid}")).await;
     assert_eq!(ids(&rest["recentConversations"]), order[..5].to_vec());
     let gql = graphql_customer(&app, &cid).await;
     assert_eq!(ids(&gql["recentConversations"]), order[..5].to_vec());
@@ -1003,7 +949,7 @@ async fn rows_of(app: &TestApp, customer: Uuid) -> [(&'static str, u64); 6] {
 
 /// A customer with tags, an alternative phone, two conversations with
 /// messages and two tickets; its id.
-async fn busy_customer(app: &TestApp, n: u32) -> Uuid {
+async fn busy_customer(app: &TestApp, n: usize) -> Uuid {
     let c = app
         .create_customer(json!({
             "phoneNumber": phone(n),
@@ -1032,12 +978,8 @@ async fn hard_delete_of_a_customer_removes_every_row_of_it_and_no_other(app: Tes
     let kept_before = rows_of(&app, kept).await;
 
     let (status, body) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v2/customers/{doomed}?permanent=true"),
-            &app.admin(),
-            None,
-        )
+        .rest()
+        .delete(&format!("/api/v2/customers/{doomed}?permanent=true"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], true);
@@ -1054,14 +996,7 @@ async fn hard_delete_of_a_customer_removes_every_row_of_it_and_no_other(app: Tes
         "the other customer is untouched"
     );
 
-    let (status, _) = app
-        .call(
-            Method::GET,
-            &format!("/api/v2/customers/{doomed}"),
-            &app.admin(),
-            None,
-        )
-        .await;
+    let (status, _) = app.rest().get(&format!("/api/v2/customers/{doomed}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Its phone numbers are free again.
     app.create_customer(json!({ "phoneNumber": phone(1), "alternativePhones": [phone(101)] }))

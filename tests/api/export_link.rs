@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use clientela::auth::Role;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{Backend, TestApp};
@@ -59,13 +59,7 @@ async fn seed(app: &TestApp) {
     )
     .await;
     // Another tenant's VIP with the same tag.
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v2/customers",
-            &app.token(Role::Admin, "other"),
-            Some(json!({ "phoneNumber": "529991000009", "firstName": "Stranger", "status": "vip", "tags": ["gold"] })),
-        )
+    let (status, body) = app.rest_as(&app.token(Role::Admin, "other")).post("/api/v2/customers", json!({ "phoneNumber": "529991000009", "firstName": "Stranger", "status": "vip", "tags": ["gold"] }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
@@ -160,17 +154,11 @@ async fn a_link_works_for_its_own_export_only(app: TestApp) {
     assert!(body.contains("UNAUTHENTICATED"), "{body}");
 
     // A link is no login: not as a bearer token, not as `?token=`, anywhere.
-    let (status, body) = app
-        .call(Method::GET, "/api/v2/customers", &link, None)
-        .await;
+    let (status, body) = app.rest_as(&link).get("/api/v2/customers").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let (status, _) = app
-        .call(
-            Method::GET,
-            "/api/v2/customers/export?format=csv&status=vip&tags=gold",
-            &link,
-            None,
-        )
+        .rest_as(&link)
+        .get("/api/v2/customers/export?format=csv&status=vip&tags=gold")
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, _) = download(

@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::helpers::graphql::{assert_ok, first_error};
+use crate::helpers::rest::send;
 use crate::helpers::{Backend, TestApp};
 
 /// No refusal may take long: they are answered before any work.
@@ -26,13 +28,7 @@ async fn post_raw(app: &TestApp, content_type: Option<&str>, body: String) -> (S
     if let Some(ct) = content_type {
         req = req.header("Content-Type", ct);
     }
-    let resp = req.send().await.expect("send");
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    send(req).await
 }
 
 /// GETs /graphql with `params` and extra headers; status and JSON body.
@@ -49,31 +45,7 @@ async fn get(
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let resp = req.send().await.expect("send");
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-/// The first error's message and code, asserting there is one.
-fn first_error(body: &Value) -> (String, String) {
-    let error = &body["errors"][0];
-    assert!(error.is_object(), "expected an error: {body}");
-    (
-        error["message"].as_str().unwrap_or_default().to_owned(),
-        error["extensions"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
-fn assert_ok(body: &Value) {
-    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
-    assert!(body["data"].is_object(), "no data: {body}");
+    send(req).await
 }
 
 async fn custom(change: impl FnOnce(&mut Config)) -> TestApp {

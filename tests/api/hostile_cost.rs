@@ -1,20 +1,10 @@
 //! Hostile GraphQL documents: a list field costs its `limit` (or `first`)
 //! times its children, so nested lists are priced before anything runs.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::helpers::graphql::first_error;
 use crate::helpers::{Backend, TestApp};
-
-fn first_error(body: &Value) -> (String, String) {
-    let error = &body["errors"][0];
-    (
-        error["message"].as_str().unwrap_or_default().to_owned(),
-        error["extensions"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
 
 async fn nested_lists_are_refused_by_their_cost_before_any_statement_runs(app: TestApp) {
     app.create_customer(json!({ "phoneNumber": "529991234567" }))

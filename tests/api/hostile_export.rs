@@ -87,11 +87,10 @@ pub(crate) async fn seed_large_export(app: &TestApp) -> String {
 /// Creates one customer of `tenant`; returns its id.
 async fn seed_other_tenant(app: &TestApp, tenant: &str) -> String {
     let (status, body) = app
-        .call(
-            Method::POST,
+        .rest_as(&app.token(Role::Admin, tenant))
+        .post(
             CUSTOMERS,
-            &app.token(Role::Admin, tenant),
-            Some(json!({ "phoneNumber": "529981234567", "firstName": "Elsewhere" })),
+            json!({ "phoneNumber": "529981234567", "firstName": "Elsewhere" }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -158,7 +157,7 @@ async fn start_export(app: &TestApp, token: &str) -> reqwest::Response {
 /// Asserts that a request answers 200 within [`NORMAL_LATENCY`].
 async fn answers_promptly(app: &TestApp, path: &str, token: &str, what: &str) {
     let started = Instant::now();
-    let (status, body) = app.call(Method::GET, path, token, None).await;
+    let (status, body) = app.rest_as(token).get(path).await;
     let took = started.elapsed();
     assert_eq!(
         status,
@@ -370,11 +369,10 @@ async fn customers_created_during_a_long_export_are_not_part_of_it(app: TestApp)
     // The export is under way (the server cannot have read it all: it is
     // larger than the sockets' buffers) when a customer is created.
     let (status, created) = app
-        .call(
-            Method::POST,
+        .rest()
+        .post(
             CUSTOMERS,
-            &app.admin(),
-            Some(json!({ "phoneNumber": "529987654321", "firstName": "Latecomer" })),
+            json!({ "phoneNumber": "529987654321", "firstName": "Latecomer" }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -389,7 +387,7 @@ async fn customers_created_during_a_long_export_are_not_part_of_it(app: TestApp)
         customers.iter().all(|c| c["firstName"] != "Latecomer"),
         "a customer created during the export is not in it"
     );
-    let (_, list) = app.call(Method::GET, CUSTOMERS, &app.admin(), None).await;
+    let (_, list) = app.rest().get(CUSTOMERS).await;
     assert_eq!(list["pagination"]["total"], SEEDED + 1);
 }
 

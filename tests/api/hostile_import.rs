@@ -9,28 +9,14 @@ use std::time::{Duration, Instant};
 use clientela::auth::Role;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
+use crate::helpers::fixtures::phone;
+use crate::helpers::rest::IMPORT;
 use crate::helpers::{read_response, TestApp};
-
-const IMPORT: &str = "/api/v2/customers/bulk/import";
-
-/// A valid Mexican mobile number, distinct for each `n` below 1,000,000.
-fn phone(n: usize) -> String {
-    format!("52999{:07}", 4_000_000 + n)
-}
-
-/// The customers of the default tenant, as the list counts them.
-async fn total(app: &TestApp) -> u64 {
-    let (status, body) = app
-        .call(Method::GET, "/api/v2/customers", &app.admin(), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["pagination"]["total"].as_u64().expect("total")
-}
 
 async fn a_viewers_or_agents_import_is_refused_before_its_body_is_read(app: TestApp) {
     const DECLARED: usize = 62_914_560; // 60 MiB
@@ -67,7 +53,7 @@ async fn a_viewers_or_agents_import_is_refused_before_its_body_is_read(app: Test
             "{role:?}: the server took {sent} bytes of a refused body"
         );
     }
-    assert_eq!(total(&app).await, 0, "nothing was imported");
+    assert_eq!(app.rest().total().await, 0, "nothing was imported");
 }
 
 async fn an_import_stops_reading_at_row_50001_and_stores_nothing(app: TestApp) {
@@ -90,7 +76,7 @@ async fn an_import_stops_reading_at_row_50001_and_stores_nothing(app: TestApp) {
         "{body}"
     );
     assert_eq!(
-        total(&app).await,
+        app.rest().total().await,
         0,
         "an import over the cap writes none of its rows"
     );
@@ -111,14 +97,7 @@ async fn a_row_that_fails_claims_no_phone_number(app: TestApp) {
         // 4: row 1's number again: a duplicate of a row that was stored.
         json!({ "phoneNumber": phone(1) }),
     ];
-    let (status, body) = app
-        .call(
-            Method::POST,
-            IMPORT,
-            &app.admin(),
-            Some(json!({ "customers": rows })),
-        )
-        .await;
+    let (status, body) = app.rest().post(IMPORT, json!({ "customers": rows })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["results"],
@@ -156,7 +135,7 @@ async fn a_row_that_fails_claims_no_phone_number(app: TestApp) {
             (json!(phone(3)), Value::Null)
         ]
     );
-    assert_eq!(total(&app).await, 2);
+    assert_eq!(app.rest().total().await, 2);
 }
 
 async fn concurrent_imports_of_overlapping_rows_in_any_order_store_each_number_once(app: TestApp) {
@@ -243,7 +222,7 @@ async fn concurrent_imports_of_overlapping_rows_in_any_order_store_each_number_o
         ROWS - failing,
         "each valid row was stored by exactly one import"
     );
-    assert_eq!(total(&app).await as usize, ROWS - failing);
+    assert_eq!(app.rest().total().await as usize, ROWS - failing);
     // Every number, primary and alternative, is stored, once (its key).
     let numbers = entity::customer_phone::Entity::find()
         .count(&app.db)

@@ -8,10 +8,10 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use clientela::auth::Role;
 use serde_json::{json, Value};
 
+use crate::helpers::fixtures::fmt;
+use crate::helpers::graphql::{ADD_MESSAGE, DELETE_MESSAGE};
 use crate::helpers::TestApp;
-use crate::statistics::{
-    check, fmt, new_customer, run, ADD_MESSAGE, CREATE_CONVERSATION, DELETE_MESSAGE,
-};
+use crate::statistics::check;
 
 const TRIES: usize = 20;
 
@@ -37,17 +37,9 @@ async fn all_at_once(
 
 async fn twenty_parallel_deletes_of_one_message_decrement_the_counters_once(app: TestApp) {
     let app = Arc::new(app);
-    let customer = new_customer(&app, 1).await;
+    let customer = app.new_customer(1).await;
     let agent = app.token(Role::Agent, "default");
-    let data = run(
-        &app,
-        &agent,
-        CREATE_CONVERSATION,
-        json!({ "input": { "customerId": customer } }),
-    )
-    .await
-    .expect("create conversation");
-    let conversation = data["createConversation"]["id"].clone();
+    let conversation = app.new_conversation(customer).await;
     let base = Utc::now()
         .duration_trunc(TimeDelta::seconds(1))
         .expect("truncate to seconds");
@@ -62,7 +54,8 @@ async fn twenty_parallel_deletes_of_one_message_decrement_the_counters_once(app:
             "body": format!("message {k}"),
             "sentAt": fmt(base + TimeDelta::seconds(60 * k as i64)),
         });
-        let data = run(&app, &agent, ADD_MESSAGE, json!({ "input": input }))
+        let data = app
+            .try_gql(&agent, ADD_MESSAGE, json!({ "input": input }))
             .await
             .expect("add message");
         messages.push(data["addMessage"]["id"].clone());
@@ -89,7 +82,7 @@ async fn twenty_parallel_deletes_of_one_message_decrement_the_counters_once(app:
         .unwrap_or_else(|e| panic!("after {TRIES} parallel deletes of one message: {e}"));
     // And the customer still takes writes that count right.
     let input = json!({ "conversationId": conversation, "direction": "INBOUND", "body": "again" });
-    run(&app, &agent, ADD_MESSAGE, json!({ "input": input }))
+    app.try_gql(&agent, ADD_MESSAGE, json!({ "input": input }))
         .await
         .expect("add message");
     check(&app, customer)

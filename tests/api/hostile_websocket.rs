@@ -8,126 +8,28 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use clientela::auth::{Actor, Role};
-use futures::{SinkExt, StreamExt};
+use clientela::auth::Role;
+use futures::SinkExt;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::helpers::ws::{
+    authenticated as open, closing, connect as open_raw, init_with, next, send, subscribe, Seen,
+    Socket, LEGACY, TRANSPORT_WS,
+};
 use crate::helpers::{Backend, TestApp};
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A socket of `protocol` to `app` that `token` opened and the server acknowledged.
+async fn authenticated(app: &TestApp, protocol: &str, token: &str) -> Socket {
+    open(&app.url(""), protocol, token).await
+}
 
-/// The graphql-ws subprotocol (GraphiQL, Apollo's graphql-ws link).
-const TRANSPORT_WS: &str = "graphql-transport-ws";
-/// The legacy subprotocol of subscriptions-transport-ws.
-const LEGACY: &str = "graphql-ws";
+/// A socket of `protocol` to `app`, not yet initialised.
+async fn connect(app: &TestApp, protocol: &str) -> Socket {
+    open_raw(&app.url(""), protocol).await
+}
 
 const CUSTOMER_CHANGED: &str = "subscription { customerChanged { kind customer { firstName } } }";
-
-/// What a client sees next on its socket.
-#[derive(Debug)]
-enum Seen {
-    /// A protocol message (pings are answered and skipped).
-    Message(Value),
-    /// A close frame with its code and reason, or `None` when the
-    /// connection ended without one.
-    Closed(Option<u16>, String),
-    /// Nothing within the wait.
-    Silence,
-}
-
-impl Seen {
-    fn message(self) -> Value {
-        match self {
-            Seen::Message(message) => message,
-            other => panic!("expected a message, got {other:?}"),
-        }
-    }
-
-    fn close_code(&self) -> Option<u16> {
-        match self {
-            Seen::Closed(code, _) => *code,
-            _ => None,
-        }
-    }
-}
-
-async fn connect(app: &TestApp, protocol: &str) -> Socket {
-    let url = format!("ws://{}/graphql/ws", app.addr);
-    let mut request = url.into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", protocol.parse().expect("header"));
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    socket
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .expect("send");
-}
-
-async fn next(socket: &mut Socket, within: Duration) -> Seen {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
-            Err(_) => return Seen::Silence,
-            Ok(None | Some(Err(_))) => return Seen::Closed(None, String::new()),
-            Ok(Some(Ok(message))) => message,
-        };
-        match message {
-            Message::Text(text) => {
-                let value: Value = serde_json::from_str(&text).expect("json message");
-                if value["type"] == "ping" {
-                    send(socket, json!({ "type": "pong" })).await;
-                    continue;
-                }
-                return Seen::Message(value);
-            }
-            Message::Close(frame) => {
-                return match frame {
-                    Some(frame) => Seen::Closed(Some(frame.code.into()), frame.reason.to_string()),
-                    None => Seen::Closed(None, String::new()),
-                }
-            }
-            _ => continue,
-        }
-    }
-}
-
-/// Reads on to the socket's close frame (skipping messages), or `Silence`.
-async fn closing(socket: &mut Socket, within: Duration) -> Seen {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match next(socket, deadline - tokio::time::Instant::now()).await {
-            Seen::Message(_) => continue,
-            other => return other,
-        }
-    }
-}
-
-fn init_with(token: &str) -> Value {
-    json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })
-}
-
-/// A socket of `protocol` that `token` opened and the server acknowledged.
-async fn authenticated(app: &TestApp, protocol: &str, token: &str) -> Socket {
-    let mut socket = connect(app, protocol).await;
-    send(&mut socket, init_with(token)).await;
-    let ack = next(&mut socket, Duration::from_secs(5)).await.message();
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    socket
-}
-
-fn subscribe(id: &str, query: &str) -> Value {
-    json!({ "id": id, "type": "subscribe", "payload": { "query": query } })
-}
 
 /// Runs `{ __typename }` as operation `id` and asserts it answers.
 async fn assert_answers(socket: &mut Socket, id: &str) {
@@ -258,12 +160,7 @@ async fn an_invalid_or_missing_token_closes_4401_saying_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_is_closed_4401_when_its_token_expires() {
     let app = sqlite_with(|_| {}).await;
-    let actor = Actor {
-        agent: "admin-agent".into(),
-        role: Role::Admin,
-        tenant: "default".into(),
-    };
-    let token = app.keys.mint(&actor, Duration::from_secs(3)).expect("mint");
+    let token = app.token_for(Role::Admin, "default", Duration::from_secs(3));
     let (_, expires) = app.keys.verify_until(&token).expect("valid");
     let mut socket = authenticated(&app, TRANSPORT_WS, &token).await;
     // Until exp the socket serves its caller: a live subscription, and a

@@ -1,4 +1,14 @@
 //! Integration tests over real HTTP, each run on SQLite and on PostgreSQL.
+//! Snapshots (`insta`) live in `snapshots/`, one per response shape, shared
+//! by both databases (ids, times and jsonb key order redacted); a missing
+//! or changed snapshot fails (`cargo insta review`, or `INSTA_UPDATE=always`
+//! locally, writes them; CI never does).
+//! The harness is `helpers` (with the code all test binaries share in
+//! `tests/common`); every other module is one surface.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod helpers;
 
 mod auth;
 mod batching;
@@ -7,7 +17,6 @@ mod conversations;
 mod export_link;
 mod graphql_customers;
 mod graphql_edges;
-mod helpers;
 mod hostile_connections;
 mod hostile_cost;
 mod hostile_export;

@@ -3,27 +3,18 @@
 
 use chrono::{Duration as Span, Utc};
 use entity::{conversation, customer, customer_phone, customer_tag};
-use reqwest::Method;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, Set};
 use serde_json::{json, Value};
 
+use crate::helpers::graphql::{
+    ADD_MESSAGE, CREATE_CONVERSATION, CREATE_TICKET, DELETE_CONVERSATION, DELETE_MESSAGE, RATE,
+    SET_STATUS,
+};
 use crate::helpers::TestApp;
 
-const CREATE_CONVERSATION: &str =
-    "mutation($input: CreateConversationInput!) { createConversation(input: $input) { id } }";
-const ADD_MESSAGE: &str = "mutation($input: AddMessageInput!) { addMessage(input: $input) { id } }";
-const SET_STATUS: &str = "mutation($id: ID!, $status: ConversationStatus!) { setConversationStatus(id: $id, status: $status) { id } }";
-const RATE: &str =
-    "mutation($id: ID!, $rating: Int!) { rateConversation(id: $id, rating: $rating) { id } }";
-const CREATE_TICKET: &str =
-    "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }";
-const DELETE_MESSAGE: &str = "mutation($id: ID!) { deleteMessage(id: $id) }";
-const DELETE_CONVERSATION: &str = "mutation($id: ID!) { deleteConversation(id: $id) }";
-
+/// Runs an operation as the default admin; its `data`.
 async fn gql(app: &TestApp, query: &str, variables: Value) -> Value {
-    let body = app.gql(&app.admin(), query, variables).await;
-    assert!(body["errors"].is_null(), "{query}: {body}");
-    body["data"].clone()
+    app.gql_data(&app.admin(), query, variables).await
 }
 
 /// Customers with alternative numbers and tags, conversations with messages
@@ -180,14 +171,7 @@ async fn a_recount_mends_what_hand_written_sql_broke(app: TestApp) {
     assert!(said.contains("fixed 3 customers"), "{said}");
     assert_eq!(snapshot(&app).await, before, "every derived value restored");
     // Search works again on the restored search text.
-    let (_, body) = app
-        .call(
-            Method::GET,
-            "/api/v2/customers?search=perez",
-            &app.admin(),
-            None,
-        )
-        .await;
+    let (_, body) = app.rest().get("/api/v2/customers?search=perez").await;
     assert_eq!(body["pagination"]["total"], 3, "{body}");
     let second = run();
     let said = String::from_utf8_lossy(&second.stderr);

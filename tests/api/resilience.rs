@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::ConnectionTrait;
 
 use crate::helpers::{Backend, TestApp};
@@ -32,9 +32,7 @@ async fn postgres_outage_is_503_and_the_server_recovers() {
         .expect("terminate");
     let mut answers = Vec::new();
     for _ in 0..3 {
-        let (status, body) = app
-            .call(Method::GET, "/api/v2/customers", &app.admin(), None)
-            .await;
+        let (status, body) = app.rest().get("/api/v2/customers").await;
         answers.push((status, body["code"].clone()));
     }
     assert!(
@@ -50,9 +48,7 @@ async fn postgres_outage_is_503_and_the_server_recovers() {
         .expect("allow");
     let mut recovered = false;
     for _ in 0..50 {
-        let (status, body) = app
-            .call(Method::GET, "/api/v2/customers", &app.admin(), None)
-            .await;
+        let (status, body) = app.rest().get("/api/v2/customers").await;
         if status == StatusCode::OK {
             assert_eq!(body["pagination"]["total"], 1);
             recovered = true;

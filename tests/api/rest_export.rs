@@ -6,12 +6,12 @@ use std::collections::HashSet;
 
 use clientela::auth::Role;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::rest::{id_of, EXPORT};
 use crate::helpers::TestApp;
 
-const EXPORT: &str = "/api/v2/customers/export";
 const HEADER: &str =
     "phoneNumber,firstName,lastName,email,status,segment,tags,notes,createdAt,lastInteraction";
 
@@ -79,10 +79,6 @@ async fn export_ok(app: &TestApp, query: &str) -> Answer {
     let answer = export(app, query, Some(&app.admin())).await;
     assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
     answer
-}
-
-fn id_of(doc: &Value) -> String {
-    doc["_id"].as_str().expect("document has an _id").to_owned()
 }
 
 fn text<'a>(doc: &'a Value, key: &str) -> &'a str {
@@ -372,11 +368,10 @@ async fn export_never_includes_another_tenants_customers(app: TestApp) {
     .await;
     let other = app.token(Role::Admin, "tenant-b");
     let (status, body) = app
-        .call(
-            Method::POST,
+        .rest_as(&other)
+        .post(
             "/api/v2/customers",
-            &other,
-            Some(json!({ "phoneNumber": "529997654321", "firstName": "Theirs", "tags": ["t"] })),
+            json!({ "phoneNumber": "529997654321", "firstName": "Theirs", "tags": ["t"] }),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -404,11 +399,10 @@ async fn export_of_three_thousand_customers_sends_every_row(app: TestApp) {
         .map(|n| json!({ "phoneNumber": format!("52999{:07}", 4_000_000 + n), "firstName": format!("Customer {n}") }))
         .collect();
     let (status, body) = app
-        .call(
-            Method::POST,
+        .rest()
+        .post(
             "/api/v2/customers/bulk/import",
-            &app.admin(),
-            Some(json!({ "customers": rows })),
+            json!({ "customers": rows }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -5,45 +5,20 @@
 use std::time::Duration;
 
 use clientela::auth::Role;
-use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use futures::StreamExt;
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::helpers::ws::{self, authenticated, subscribe, Socket, TRANSPORT_WS};
 use crate::helpers::{server_process, TestApp};
 use crate::hostile_export::seed_large_export;
 
 /// A graphql-ws socket to `base`, initialised with `token` and subscribed.
-async fn subscribed_socket(
-    base: &str,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-    socket
-        .send(Message::text(init.to_string()))
-        .await
-        .expect("init");
-    let ack = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .expect("an answer")
-        .expect("a message")
-        .expect("not an error");
-    assert!(ack.to_string().contains("connection_ack"), "{ack}");
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { customerChanged { kind } }" } });
-    socket
-        .send(Message::text(subscribe.to_string()))
-        .await
-        .expect("subscribe");
+async fn subscribed_socket(base: &str, token: &str) -> Socket {
+    let mut socket = authenticated(base, TRANSPORT_WS, token).await;
+    let query = "subscription { customerChanged { kind } }";
+    ws::send(&mut socket, subscribe("1", query)).await;
     socket
 }
 

@@ -2,13 +2,13 @@
 //! in each write's transaction. These tests pin the promise that what the
 //! API shows always equals a recomputation from the raw rows, under random
 //! sequences of writes, under concurrent writers, and per customer.
-//! Other suites (hostile_races) reuse its helpers: `check` is the one
-//! recomputation of a customer's statistics from its rows.
+//! Other suites (hostile_races) reuse `check`, the one recomputation of a
+//! customer's statistics from its rows.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use clientela::auth::Role;
 use entity::{conversation, customer, message, ticket};
 use proptest::prelude::*;
@@ -17,6 +17,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::helpers::fixtures::fmt;
+use crate::helpers::graphql::{
+    ADD_MESSAGE, CREATE_CONVERSATION, CREATE_TICKET, DELETE_CONVERSATION, DELETE_MESSAGE, RATE,
+    SET_STATUS,
+};
 use crate::helpers::TestApp;
 
 const CUSTOMER: &str = "query($id: ID!) {
@@ -28,55 +33,8 @@ const CUSTOMER: &str = "query($id: ID!) {
     firstContact lastInteraction lastMessageAt
   }
 }";
-pub(crate) const CREATE_CONVERSATION: &str =
-    "mutation($input: CreateConversationInput!) { createConversation(input: $input) { id } }";
-pub(crate) const ADD_MESSAGE: &str =
-    "mutation($input: AddMessageInput!) { addMessage(input: $input) { id } }";
-const SET_STATUS: &str = "mutation($id: ID!, $status: ConversationStatus!) {
-  setConversationStatus(id: $id, status: $status) { id }
-}";
-const RATE: &str =
-    "mutation($id: ID!, $rating: Int!) { rateConversation(id: $id, rating: $rating) { id } }";
-const CREATE_TICKET: &str =
-    "mutation($input: CreateTicketInput!) { createTicket(input: $input) { id } }";
-pub(crate) const DELETE_MESSAGE: &str = "mutation($id: ID!) { deleteMessage(id: $id) }";
-const DELETE_CONVERSATION: &str = "mutation($id: ID!) { deleteConversation(id: $id) }";
-
 /// Seconds in 30 days: how far from the base time a message may be sent.
 const MONTH: i64 = 30 * 24 * 3600;
-
-/// A valid Mexican mobile number, distinct for each `n` below 1,000,000.
-pub(crate) fn phone(n: u32) -> String {
-    format!("52999{:07}", 6_000_000 + n)
-}
-
-/// A time as the contract writes it: `2024-01-15T10:30:00.000Z`.
-pub(crate) fn fmt(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Creates a customer through REST and returns its id.
-pub(crate) async fn new_customer(app: &TestApp, n: u32) -> Uuid {
-    let c = app
-        .create_customer(json!({ "phoneNumber": phone(n) }))
-        .await;
-    Uuid::parse_str(c["id"].as_str().expect("customer id")).expect("uuid")
-}
-
-/// Runs a GraphQL operation; its `data`, or the errors as a message.
-pub(crate) async fn run(
-    app: &TestApp,
-    token: &str,
-    query: &str,
-    variables: Value,
-) -> Result<Value, String> {
-    let body = app.gql(token, query, variables.clone()).await;
-    if body.get("errors").is_none_or(Value::is_null) && !body["data"].is_null() {
-        Ok(body["data"].clone())
-    } else {
-        Err(format!("{query} with {variables}: {body}"))
-    }
-}
 
 /// A customer's rows, each list ordered by id.
 struct Rows {
@@ -206,7 +164,9 @@ fn recompute(rows: &Rows) -> Stats {
 
 /// What GraphQL shows of a customer's statistics.
 async fn shown(app: &TestApp, id: Uuid) -> Result<Stats, String> {
-    let data = run(app, &app.admin(), CUSTOMER, json!({ "id": id })).await?;
+    let data = app
+        .try_gql(&app.admin(), CUSTOMER, json!({ "id": id }))
+        .await?;
     let c = &data["customer"];
     let s = &c["statistics"];
     let int = |key: &str| {
@@ -333,8 +293,7 @@ async fn apply(
     };
     match *op {
         Op::CreateConversation => {
-            run(
-                app,
+            app.try_gql(
                 &agent,
                 CREATE_CONVERSATION,
                 json!({ "input": { "customerId": customer } }),
@@ -357,7 +316,8 @@ async fn apply(
                 "body": "hello",
                 "sentAt": fmt(sent_at),
             });
-            run(app, &agent, ADD_MESSAGE, json!({ "input": input })).await?;
+            app.try_gql(&agent, ADD_MESSAGE, json!({ "input": input }))
+                .await?;
             counts.messages += 1;
         }
         Op::SetStatus {
@@ -367,13 +327,8 @@ async fn apply(
             let Some(c) = pick(conversation) else {
                 return Ok(());
             };
-            run(
-                app,
-                &agent,
-                SET_STATUS,
-                json!({ "id": c.id, "status": status }),
-            )
-            .await?;
+            app.try_gql(&agent, SET_STATUS, json!({ "id": c.id, "status": status }))
+                .await?;
         }
         Op::Rate {
             conversation,
@@ -382,14 +337,16 @@ async fn apply(
             let Some(c) = pick(conversation) else {
                 return Ok(());
             };
-            run(app, &agent, RATE, json!({ "id": c.id, "rating": rating })).await?;
+            app.try_gql(&agent, RATE, json!({ "id": c.id, "rating": rating }))
+                .await?;
         }
         Op::CreateTicket { conversation } => {
             let mut input = json!({ "customerId": customer, "subject": "Help" });
             if let Some(c) = conversation.and_then(pick) {
                 input["conversationId"] = json!(c.id);
             }
-            run(app, &agent, CREATE_TICKET, json!({ "input": input })).await?;
+            app.try_gql(&agent, CREATE_TICKET, json!({ "input": input }))
+                .await?;
             counts.tickets += 1;
         }
         Op::DeleteMessage { message } => {
@@ -397,14 +354,16 @@ async fn apply(
                 return Ok(());
             }
             let m = &before.messages[message % before.messages.len()];
-            run(app, &admin, DELETE_MESSAGE, json!({ "id": m.id })).await?;
+            app.try_gql(&admin, DELETE_MESSAGE, json!({ "id": m.id }))
+                .await?;
             counts.messages -= 1;
         }
         Op::DeleteConversation { conversation } => {
             let Some(c) = pick(conversation) else {
                 return Ok(());
             };
-            run(app, &admin, DELETE_CONVERSATION, json!({ "id": c.id })).await?;
+            app.try_gql(&admin, DELETE_CONVERSATION, json!({ "id": c.id }))
+                .await?;
             counts.conversations -= 1;
             counts.messages -= before
                 .messages
@@ -419,7 +378,7 @@ async fn apply(
 /// One case of the property: a fresh customer, the operations in order, and
 /// after each one the shown statistics against the rows.
 async fn run_case(app: &TestApp, case: u32, base: DateTime<Utc>, ops: &[Op]) -> Result<(), String> {
-    let customer = new_customer(app, case).await;
+    let customer = app.new_customer(case as usize).await;
     check(app, customer)
         .await
         .map_err(|e| format!("before any operation: {e}"))?;
@@ -476,19 +435,11 @@ async fn statistics_equal_a_recomputation_from_the_rows_after_every_operation(ap
 
 async fn concurrent_writes_to_one_customer_lose_no_update(app: TestApp) {
     let app = Arc::new(app);
-    let customer = new_customer(&app, 1).await;
+    let customer = app.new_customer(1).await;
     let agent = app.token(Role::Agent, "default");
     let mut conversations = Vec::new();
     for _ in 0..3 {
-        let data = run(
-            &app,
-            &agent,
-            CREATE_CONVERSATION,
-            json!({ "input": { "customerId": customer } }),
-        )
-        .await
-        .expect("create conversation");
-        conversations.push(data["createConversation"]["id"].clone());
+        conversations.push(app.new_conversation(customer).await);
     }
     let base = Utc::now()
         .duration_trunc(TimeDelta::seconds(1))
@@ -503,9 +454,7 @@ async fn concurrent_writes_to_one_customer_lose_no_update(app: TestApp) {
                 // Every fourth task opens its own conversation; the others
                 // share three, so writers of one conversation interleave.
                 let target = if i % 4 == 0 {
-                    let data = run(
-                        &app,
-                        &agent,
+                    let data = app.try_gql(&agent,
                         CREATE_CONVERSATION,
                         json!({ "input": { "customerId": customer } }),
                     )
@@ -524,18 +473,18 @@ async fn concurrent_writes_to_one_customer_lose_no_update(app: TestApp) {
                     if k % 2 == 0 {
                         input["sentAt"] = json!(fmt(base + TimeDelta::seconds(i * 7 - k * 60)));
                     }
-                    run(&app, &agent, ADD_MESSAGE, json!({ "input": input })).await?;
+                    app.try_gql(&agent, ADD_MESSAGE, json!({ "input": input })).await?;
                 }
                 if i % 3 == 0 {
                     let rating = i % 5 + 1;
-                    run(&app, &agent, RATE, json!({ "id": target, "rating": rating })).await?;
+                    app.try_gql(&agent, RATE, json!({ "id": target, "rating": rating })).await?;
                 }
                 if i % 5 == 0 {
                     let input = json!({ "customerId": customer, "conversationId": target, "subject": "Busy" });
-                    run(&app, &agent, CREATE_TICKET, json!({ "input": input })).await?;
+                    app.try_gql(&agent, CREATE_TICKET, json!({ "input": input })).await?;
                 }
                 if i % 7 == 0 {
-                    run(&app, &agent, SET_STATUS, json!({ "id": target, "status": "RESOLVED" }))
+                    app.try_gql(&agent, SET_STATUS, json!({ "id": target, "status": "RESOLVED" }))
                         .await?;
                 }
                 Ok::<(), String>(())
@@ -575,33 +524,22 @@ async fn concurrent_writes_to_one_customer_lose_no_update(app: TestApp) {
 async fn writes_to_one_customer_leave_another_customers_statistics_untouched(app: TestApp) {
     let agent = app.token(Role::Agent, "default");
     let admin = app.admin();
-    let busy = new_customer(&app, 1).await;
-    let bystander = new_customer(&app, 2).await;
+    let busy = app.new_customer(1).await;
+    let bystander = app.new_customer(2).await;
 
     // The bystander has a history of its own.
-    let data = run(
-        &app,
-        &agent,
-        CREATE_CONVERSATION,
-        json!({ "input": { "customerId": bystander } }),
-    )
-    .await
-    .expect("create");
-    let theirs = data["createConversation"]["id"].clone();
+    let theirs = app.new_conversation(bystander).await;
     for (direction, at) in [
         ("INBOUND", "2024-06-01T10:00:00.000Z"),
         ("OUTBOUND", "2024-06-01T10:02:30.000Z"),
     ] {
-        let input =
-            json!({ "conversationId": theirs, "direction": direction, "body": "x", "sentAt": at });
-        run(&app, &agent, ADD_MESSAGE, json!({ "input": input }))
-            .await
-            .expect("message");
+        app.new_message(&theirs, direction, at).await;
     }
-    run(&app, &agent, RATE, json!({ "id": theirs, "rating": 4 }))
+    app.try_gql(&agent, RATE, json!({ "id": theirs, "rating": 4 }))
         .await
         .expect("rate");
-    let before_shown = run(&app, &admin, CUSTOMER, json!({ "id": bystander }))
+    let before_shown = app
+        .try_gql(&admin, CUSTOMER, json!({ "id": bystander }))
         .await
         .expect("read");
     let before_row = rows(&app, bystander).await.customer;
@@ -610,15 +548,7 @@ async fn writes_to_one_customer_leave_another_customers_statistics_untouched(app
         .unwrap_or_else(|e| panic!("{e}"));
 
     // Every kind of write to the busy customer.
-    let data = run(
-        &app,
-        &agent,
-        CREATE_CONVERSATION,
-        json!({ "input": { "customerId": busy } }),
-    )
-    .await
-    .expect("create");
-    let mine = data["createConversation"]["id"].clone();
+    let mine = app.new_conversation(busy).await;
     let mut message_ids = Vec::new();
     for (direction, at) in [
         ("INBOUND", "2023-01-01T00:00:00.000Z"),
@@ -627,7 +557,8 @@ async fn writes_to_one_customer_leave_another_customers_statistics_untouched(app
     ] {
         let input =
             json!({ "conversationId": mine, "direction": direction, "body": "y", "sentAt": at });
-        let data = run(&app, &agent, ADD_MESSAGE, json!({ "input": input }))
+        let data = app
+            .try_gql(&agent, ADD_MESSAGE, json!({ "input": input }))
             .await
             .expect("message");
         message_ids.push(data["addMessage"]["id"].clone());
@@ -647,11 +578,12 @@ async fn writes_to_one_customer_leave_another_customers_statistics_untouched(app
         (DELETE_MESSAGE, json!({ "id": message_ids[1] }), &admin),
         (DELETE_CONVERSATION, json!({ "id": mine }), &admin),
     ] {
-        run(&app, token, query, variables).await.expect("write");
+        app.try_gql(token, query, variables).await.expect("write");
         check(&app, busy).await.unwrap_or_else(|e| panic!("{e}"));
     }
 
-    let after_shown = run(&app, &admin, CUSTOMER, json!({ "id": bystander }))
+    let after_shown = app
+        .try_gql(&admin, CUSTOMER, json!({ "id": bystander }))
         .await
         .expect("read");
     assert_eq!(

@@ -5,16 +5,10 @@
 use std::time::Duration;
 
 use clientela::auth::Role;
-use futures::{SinkExt, StreamExt};
-use reqwest::Method;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
+use crate::helpers::ws::{self, init_with, subscribe, Seen, Socket, TRANSPORT_WS};
 use crate::helpers::{server_process, Backend, TestApp};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A graphql-transport-ws client with one subscription.
 struct Subscriber {
@@ -25,33 +19,17 @@ impl Subscriber {
     /// Connects to `base` (http://host:port), authenticates with `token` and
     /// subscribes to `query`; `None` when the server refused the connection.
     async fn start(base: &str, token: Option<&str>, query: &str) -> Option<Subscriber> {
-        let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
-        let mut request = url.into_client_request().expect("request");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().expect("header"),
+        let mut socket = ws::connect(base, TRANSPORT_WS).await;
+        let init = token.map_or(
+            json!({ "type": "connection_init", "payload": {} }),
+            init_with,
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("connect");
-        let payload = token.map_or(
-            json!({}),
-            |t| json!({ "Authorization": format!("Bearer {t}") }),
-        );
-        let init = json!({ "type": "connection_init", "payload": payload });
-        socket
-            .send(Message::text(init.to_string()))
-            .await
-            .expect("init");
-        match Self::read(&mut socket, Duration::from_secs(5)).await {
-            Some(ack) if ack["type"] == "connection_ack" => {}
+        ws::send(&mut socket, init).await;
+        match ws::next(&mut socket, Duration::from_secs(5)).await {
+            Seen::Message(ack) if ack["type"] == "connection_ack" => {}
             _ => return None,
         }
-        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
-        socket
-            .send(Message::text(subscribe.to_string()))
-            .await
-            .expect("subscribe");
+        ws::send(&mut socket, subscribe("1", query)).await;
         // graphql-ws does not acknowledge a subscribe; the server starts
         // listening as soon as it reads the message (before any lookup), so
         // a second is a wide margin even on a loaded machine.
@@ -59,29 +37,11 @@ impl Subscriber {
         Some(Subscriber { socket })
     }
 
-    async fn read(socket: &mut Socket, within: Duration) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(within, socket.next())
-                .await
-                .ok()??
-                .ok()?;
-            match message {
-                Message::Text(text) => {
-                    let value: Value = serde_json::from_str(&text).expect("json message");
-                    if value["type"] == "ping" {
-                        continue;
-                    }
-                    return Some(value);
-                }
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
-    }
-
     /// The payload of the next event, or `None` when none comes within `within`.
     async fn next(&mut self, within: Duration) -> Option<Value> {
-        let message = Self::read(&mut self.socket, within).await?;
+        let Seen::Message(message) = ws::next(&mut self.socket, within).await else {
+            return None;
+        };
         assert_eq!(message["type"], "next", "{message}");
         Some(message["payload"].clone())
     }
@@ -109,13 +69,9 @@ async fn subscriber_sees_creates_updates_and_deletes_of_its_tenant(app: TestApp)
     );
 
     let path = format!("/api/v2/customers/{id}");
-    app.call(
-        Method::PUT,
-        &path,
-        &app.admin(),
-        Some(json!({ "firstName": "Ana María" })),
-    )
-    .await;
+    app.rest()
+        .put(&path, json!({ "firstName": "Ana María" }))
+        .await;
     let event = sub
         .next(Duration::from_secs(5))
         .await
@@ -126,13 +82,7 @@ async fn subscriber_sees_creates_updates_and_deletes_of_its_tenant(app: TestApp)
         "Ana María"
     );
 
-    app.call(
-        Method::DELETE,
-        &format!("{path}?permanent=true"),
-        &app.admin(),
-        None,
-    )
-    .await;
+    app.rest().delete(&format!("{path}?permanent=true")).await;
     let event = sub
         .next(Duration::from_secs(5))
         .await
@@ -152,11 +102,10 @@ async fn subscriber_never_sees_another_tenants_events(app: TestApp) {
     app.create_customer(json!({ "phoneNumber": "529991234567", "firstName": "Default" }))
         .await;
     let (status, _) = app
-        .call(
-            Method::POST,
+        .rest_as(&other)
+        .post(
             "/api/v2/customers",
-            &other,
-            Some(json!({ "phoneNumber": "529997654321", "firstName": "Other" })),
+            json!({ "phoneNumber": "529997654321", "firstName": "Other" }),
         )
         .await;
     assert_eq!(status, 201);
@@ -251,9 +200,9 @@ async fn subscribing_to_another_tenants_customer_is_not_found(app: TestApp) {
     let payload = sub.next(Duration::from_secs(5)).await.expect("an answer");
     assert_eq!(payload["data"], Value::Null, "{payload}");
     assert_eq!(payload["errors"][0]["extensions"]["code"], "NOT_FOUND");
-    let after = Subscriber::read(&mut sub.socket, Duration::from_secs(5))
+    let after = ws::next(&mut sub.socket, Duration::from_secs(5))
         .await
-        .expect("a completion");
+        .message();
     assert_eq!(after["type"], "complete", "the subscription ends: {after}");
 }
 

@@ -1,0 +1,233 @@
+//! The REST face (`/api/v2`) as tests call it: a client per token, the error
+//! envelope's assertions, and the route tables that token, role and tenancy
+//! tests walk. It knows nothing of GraphQL.
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+
+use super::TestApp;
+
+/// The customers collection.
+pub const CUSTOMERS: &str = "/api/v2/customers";
+/// Bulk import.
+pub const IMPORT: &str = "/api/v2/customers/bulk/import";
+/// The export download.
+pub const EXPORT: &str = "/api/v2/customers/export";
+
+/// The codes the contract knows.
+pub const CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "CONFLICT",
+    "PAYLOAD_TOO_LARGE",
+    "RATE_LIMITED",
+    "SERVICE_UNAVAILABLE",
+    "INTERNAL_SERVER_ERROR",
+];
+
+/// REST calls with one bearer token: status and JSON body (a JSON string
+/// when the body is not JSON).
+pub struct Rest<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl TestApp {
+    /// REST calls as the default tenant's admin.
+    pub fn rest(&self) -> Rest<'_> {
+        self.rest_as(&self.admin())
+    }
+
+    /// REST calls with `token`.
+    pub fn rest_as(&self, token: &str) -> Rest<'_> {
+        Rest {
+            app: self,
+            token: token.to_owned(),
+        }
+    }
+}
+
+impl Rest<'_> {
+    /// Sends `method path` with a JSON body when given.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.app.call(method, path, &self.token, body).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `GET path` that must answer 200; its body.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// The customer list's `pagination.total` for this caller.
+    pub async fn total(&self) -> u64 {
+        let list = self.get_ok(CUSTOMERS).await;
+        list["pagination"]["total"].as_u64().expect("total")
+    }
+}
+
+/// Sends a request; its status and body (JSON when it parses, else a JSON string).
+pub async fn send(req: RequestBuilder) -> (StatusCode, Value) {
+    let resp = req.send().await.expect("send");
+    let status = resp.status();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The `_id` of a REST document.
+#[track_caller]
+pub fn id_of(doc: &Value) -> String {
+    doc["_id"].as_str().expect("document has an _id").to_owned()
+}
+
+/// Asserts the error shape: the status, `success: false`, a message and the code.
+#[track_caller]
+pub fn assert_error(status: StatusCode, body: &Value, want_status: StatusCode, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["success"], json!(false), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "a human message: {body}"
+    );
+    assert_eq!(body["code"], want_code, "{body}");
+    let keys: Vec<&String> = body.as_object().expect("an object").keys().collect();
+    assert!(
+        keys.iter()
+            .all(|k| ["success", "error", "code", "details"].contains(&k.as_str())),
+        "only the contract's keys: {body}"
+    );
+}
+
+/// Asserts a 400 whose `details` name `field` (or a part of it, like `tags[0]`).
+#[track_caller]
+pub fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
+    assert_error(status, body, StatusCode::BAD_REQUEST, "BAD_USER_INPUT");
+    let details = body["details"]
+        .as_array()
+        .expect("validation errors carry details");
+    assert!(
+        details.iter().any(
+            |d| d["field"].as_str().is_some_and(|f| f.starts_with(field))
+                && d["message"].as_str().is_some_and(|m| !m.is_empty())
+        ),
+        "details name {field}: {body}"
+    );
+}
+
+/// One request of a route table: method, path and JSON body.
+pub type Route = (Method, String, Option<Value>);
+
+/// Every request about customer `id` by its id: two reads, then every
+/// write (each would change the customer if it went through).
+pub fn routes_of(id: &str) -> Vec<Route> {
+    vec![
+        (Method::GET, format!("{CUSTOMERS}/{id}"), None),
+        (Method::GET, format!("{CUSTOMERS}/{id}/conversations"), None),
+        (
+            Method::PUT,
+            format!("{CUSTOMERS}/{id}"),
+            Some(json!({ "firstName": "Changed", "tags": ["changed"] })),
+        ),
+        (
+            Method::PATCH,
+            format!("{CUSTOMERS}/{id}/tags"),
+            Some(json!({ "tags": ["changed"], "action": "set" })),
+        ),
+        (
+            Method::PATCH,
+            format!("{CUSTOMERS}/{id}/block"),
+            Some(json!({ "isBlocked": true, "blockReason": "x" })),
+        ),
+        (
+            Method::PATCH,
+            format!("{CUSTOMERS}/{id}/block"),
+            Some(json!({ "isBlocked": false })),
+        ),
+        (Method::DELETE, format!("{CUSTOMERS}/{id}"), None),
+        (
+            Method::DELETE,
+            format!("{CUSTOMERS}/{id}?permanent=true"),
+            None,
+        ),
+    ]
+}
+
+/// Every read of the customer routes, customer `id`'s included.
+pub fn reads(id: &str) -> Vec<Route> {
+    let collection = [
+        CUSTOMERS.to_owned(),
+        format!("{CUSTOMERS}/stats/summary"),
+        format!("{EXPORT}?format=json"),
+        format!("{EXPORT}?format=csv"),
+    ];
+    let by_id = routes_of(id)
+        .into_iter()
+        .filter(|(method, _, _)| *method == Method::GET);
+    collection
+        .into_iter()
+        .map(|path| (Method::GET, path, None))
+        .chain(by_id)
+        .collect()
+}
+
+/// Every write of the customer routes, to customer `id` or creating
+/// customers (with numbers no fixture uses).
+pub fn writes(id: &str) -> Vec<Route> {
+    let creates = [
+        (
+            Method::POST,
+            CUSTOMERS.to_owned(),
+            Some(json!({ "phoneNumber": "529990000001" })),
+        ),
+        (
+            Method::POST,
+            IMPORT.to_owned(),
+            Some(json!({ "customers": [{ "phoneNumber": "529990000002" }] })),
+        ),
+    ];
+    let by_id = routes_of(id)
+        .into_iter()
+        .filter(|(method, _, _)| *method != Method::GET);
+    creates.into_iter().chain(by_id).collect()
+}
+
+/// Every route that needs a token: [`reads`] and [`writes`].
+pub fn all_routes(id: &str) -> Vec<Route> {
+    reads(id).into_iter().chain(writes(id)).collect()
+}
