@@ -1078,11 +1078,11 @@ async fn default_order_is_the_most_recent_interaction_first(app: TestApp) {
         assert_eq!(ids(&list(&app, query).await), want, "?{query}");
     }
     // Times are shown as the reference writes them.
-    let doc = &details(&app, &a).await["customer"];
+    let doc = &details(&app, a).await["customer"];
     assert_eq!(doc["lastInteraction"], "2024-01-15T10:30:00.000Z");
     assert_eq!(doc["createdAt"], "2022-01-01T00:00:00.000Z");
     assert_eq!(
-        details(&app, &c).await["customer"]["lastInteraction"],
+        details(&app, c).await["customer"]["lastInteraction"],
         "2023-03-01T00:00:00.500Z"
     );
 }
@@ -1104,7 +1104,7 @@ async fn sort_by_last_message_or_first_contact_puts_customers_without_one_last(a
         }
     }
     assert_eq!(
-        details(&app, &c).await["customer"]["lastMessageAt"],
+        details(&app, c).await["customer"]["lastMessageAt"],
         "2024-02-01T00:00:00.000Z"
     );
 }
