@@ -32,37 +32,26 @@ async fn list_refuses(app: &TestApp, key: &str, values: &[&str]) {
 }
 
 async fn invalid_phone_is_bad_user_input_naming_the_field(app: TestApp) {
-    for phone in ["123", "not a phone", "+52 123", "999abc1234567", "", "   "] {
-        let (status, body) = app
-            .rest()
-            .post(CUSTOMERS, json!({ "phoneNumber": phone }))
+    let rest = app.rest();
+    let bad = ["123", "not a phone", "+52 123", "999abc1234567", "", "   "];
+    let creates = bad
+        .map(|phone| json!({ "phoneNumber": phone }))
+        .into_iter()
+        .chain([json!({ "firstName": "No phone" })]);
+    for body in creates {
+        rest.invalid(Method::POST, CUSTOMERS, Some(body), "phoneNumber")
             .await;
-        assert_invalid(status, &body, "phoneNumber");
     }
-    let (status, body) = app
-        .rest()
-        .post(CUSTOMERS, json!({ "firstName": "No phone" }))
-        .await;
-    assert_invalid(status, &body, "phoneNumber");
-    let c = app
-        .create_customer(json!({ "phoneNumber": "529991234567" }))
-        .await;
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
-            json!({ "phoneNumber": "12" }),
-        )
-        .await;
-    assert_invalid(status, &body, "phoneNumber");
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
+    let path = a_customer(&app).await;
+    for (body, field) in [
+        (json!({ "phoneNumber": "12" }), "phoneNumber"),
+        (
             json!({ "alternativePhones": ["529991111111", "nope"] }),
-        )
-        .await;
-    assert_invalid(status, &body, "alternativePhones");
+            "alternativePhones",
+        ),
+    ] {
+        rest.invalid(Method::PUT, &path, Some(body), field).await;
+    }
 }
 
 async fn bad_email_is_bad_user_input(app: TestApp) {
