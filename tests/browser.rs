@@ -22,6 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -180,18 +181,25 @@ const RESULT_TEXT: &str = r#"
     return editor && editor.CodeMirror ? editor.CodeMirror.getValue() : '';
 "#;
 
-/// Opens the playground with `token`, runs the default query and checks the
-/// result and what the page loaded.
-async fn use_playground(browser: &Client, server: &TestApp, token: &str) -> anyhow::Result<()> {
+/// Opens the playground at `url` and waits for GraphiQL's run button; the button.
+async fn open_playground(browser: &Client, url: &str) -> anyhow::Result<Element> {
+    browser.goto(url).await?;
     browser
-        .goto(&format!("{}#token={token}", server.url("/graphql")))
-        .await?;
-    let run = browser
         .wait()
         .at_most(STEP)
         .for_element(Locator::Css(".graphiql-execute-button"))
         .await
-        .context("GraphiQL's run button never appeared")?;
+        .context("GraphiQL's run button never appeared")
+}
+
+/// Opens the playground with `token`, runs the default query and checks the
+/// result and what the page loaded.
+async fn use_playground(browser: &Client, server: &TestApp, token: &str) -> anyhow::Result<()> {
+    let run = open_playground(
+        browser,
+        &format!("{}#token={token}", server.url("/graphql")),
+    )
+    .await?;
 
     // The token is in the (visible) headers editor, and out of the address bar.
     let headers = browser.execute(HEADERS_EDITOR_TEXT, vec![]).await?;
@@ -259,13 +267,7 @@ async fn reopen_without_token(
     server: &TestApp,
     token: &str,
 ) -> anyhow::Result<()> {
-    browser.goto(&server.url("/graphql")).await?;
-    browser
-        .wait()
-        .at_most(STEP)
-        .for_element(Locator::Css(".graphiql-execute-button"))
-        .await
-        .context("GraphiQL's run button never appeared")?;
+    open_playground(browser, &server.url("/graphql")).await?;
     let headers = browser.execute(HEADERS_EDITOR_TEXT, vec![]).await?;
     let placeholder = r#"{"Authorization": "Bearer <paste token>"}"#;
     ensure!(

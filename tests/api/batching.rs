@@ -3,7 +3,6 @@
 //! statements, whatever the number of customers on the page.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -53,15 +52,7 @@ async fn seed(app: &TestApp) -> Seeded {
     let rows: Vec<Value> = (0..CUSTOMERS)
         .map(|i| json!({ "phoneNumber": phone(i), "firstName": format!("Customer {i}") }))
         .collect();
-    let (status, body_json) = app
-        .rest()
-        .post(
-            "/api/v2/customers/bulk/import",
-            json!({ "customers": rows }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body_json}");
-    assert_eq!(body_json["results"]["imported"], CUSTOMERS, "{body_json}");
+    let body_json = app.import_all(rows).await;
     let customers: Vec<(Uuid, usize)> = body_json["details"]["success"]
         .as_array()
         .expect("imported customers")

@@ -380,14 +380,7 @@ async fn first_and_last_above_100_are_clamped_to_100(app: TestApp) {
     let rows: Vec<Value> = (0..105)
         .map(|i| json!({ "phoneNumber": format!("52999100{i:04}") }))
         .collect();
-    let (status, body) = app
-        .rest()
-        .post(
-            "/api/v2/customers/bulk/import",
-            json!({ "customers": rows }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.import_all(rows).await;
     let token = app.admin();
     let first = connection(&app, &token, json!({ "first": 1000 })).await;
     assert_eq!(first.ids.len(), 100);
@@ -486,14 +479,7 @@ async fn walk_sees_every_survivor_once_while_customers_are_created_and_deleted(a
     let rows: Vec<Value> = (0..200)
         .map(|i| json!({ "phoneNumber": format!("52999100{i:04}") }))
         .collect();
-    let (status, body) = app
-        .rest()
-        .post(
-            "/api/v2/customers/bulk/import",
-            json!({ "customers": rows }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.import_all(rows).await;
     let initial: Vec<String> = body["details"]["success"]
         .as_array()
         .expect("imported")

@@ -66,6 +66,14 @@ fn with_conversation(query: &str) -> String {
     format!("{query}\n{CONVERSATION}")
 }
 
+/// The conversation `id` as `token` reads it (every field of `...V`), or
+/// null; the read must not fail.
+async fn read_conversation(app: &TestApp, token: &str, id: &Value) -> Value {
+    let query = with_conversation(GET_CONVERSATION);
+    let body = app.gql(token, &query, json!({ "id": id })).await;
+    data(&body, "conversation").clone()
+}
+
 /// An agent token of the default tenant.
 fn agent_token(app: &TestApp) -> String {
     app.token(Role::Agent, "default")
@@ -185,14 +193,10 @@ async fn create_conversation_defaults_to_whatsapp_and_open_and_resolves_its_agen
     assert!(created >= before && created <= Utc::now(), "{conv}");
 
     // Read back, it is the same conversation.
-    let body = app
-        .gql(
-            &app.admin(),
-            &with_conversation(GET_CONVERSATION),
-            json!({ "id": conv["id"] }),
-        )
-        .await;
-    assert_eq!(data(&body, "conversation"), &conv);
+    assert_eq!(
+        read_conversation(&app, &app.admin(), &conv["id"]).await,
+        conv
+    );
 
     // An explicit channel is kept; no agent means a null assignedAgent.
     let email = conversation(&app, &cid, json!({ "channel": "email" })).await;
@@ -231,14 +235,7 @@ async fn add_message_keeps_an_explicit_sent_at_and_defaults_to_now(app: TestApp)
         "a message without sentAt is sent now: {sent} not in {before}..{after}"
     );
 
-    let body = app
-        .gql(
-            &app.admin(),
-            &with_conversation(GET_CONVERSATION),
-            json!({ "id": conv["id"] }),
-        )
-        .await;
-    let read = data(&body, "conversation");
+    let read = read_conversation(&app, &app.admin(), &conv["id"]).await;
     assert_eq!(read["messageCount"], 3);
     assert_eq!(read["lastMessageAt"], default["sentAt"]);
 }
@@ -407,14 +404,10 @@ async fn rate_conversation_accepts_one_to_five_replaces_and_refuses_zero_and_six
             .await;
         assert_eq!(code(&body), "BAD_USER_INPUT", "rating {bad}: {body}");
     }
-    let body = app
-        .gql(
-            &app.admin(),
-            &with_conversation(GET_CONVERSATION),
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(data(&body, "conversation")["rating"], 5);
+    assert_eq!(
+        read_conversation(&app, &app.admin(), &id).await["rating"],
+        5
+    );
 
     // A second conversation: the score is the mean of the conversations' ratings.
     let other = conversation(&app, &cid, json!({})).await;
@@ -499,14 +492,10 @@ async fn conversation_of_another_tenant_is_null_and_cannot_be_written(app: TestA
     let other_admin = app.token(Role::Admin, "other");
     let other_agent = app.token(Role::Agent, "other");
 
-    let body = app
-        .gql(
-            &other_admin,
-            &with_conversation(GET_CONVERSATION),
-            json!({ "id": conv["id"] }),
-        )
-        .await;
-    assert_eq!(data(&body, "conversation"), &Value::Null);
+    assert_eq!(
+        read_conversation(&app, &other_admin, &conv["id"]).await,
+        Value::Null
+    );
 
     let body = app
         .gql(
@@ -553,14 +542,7 @@ async fn conversation_of_another_tenant_is_null_and_cannot_be_written(app: TestA
     assert_eq!(stats["totalTickets"], 0, "{stats}");
 
     // Still there, untouched, for its own tenant.
-    let body = app
-        .gql(
-            &app.admin(),
-            &with_conversation(GET_CONVERSATION),
-            json!({ "id": conv["id"] }),
-        )
-        .await;
-    let read = data(&body, "conversation");
+    let read = read_conversation(&app, &app.admin(), &conv["id"]).await;
     assert_eq!(read["messageCount"], 0);
     assert_eq!(read["rating"], Value::Null);
 }
@@ -605,14 +587,10 @@ async fn viewer_cannot_create_conversation_add_message_rate_or_create_ticket(app
     assert_eq!(stats["openConversations"], 1, "{stats}");
 
     // A viewer may read.
-    let body = app
-        .gql(
-            &viewer,
-            &with_conversation(GET_CONVERSATION),
-            json!({ "id": conv["id"] }),
-        )
-        .await;
-    assert_eq!(data(&body, "conversation")["id"], conv["id"]);
+    assert_eq!(
+        read_conversation(&app, &viewer, &conv["id"]).await["id"],
+        conv["id"]
+    );
 }
 
 async fn agent_cannot_upsert_agent_or_delete_conversation_or_message(app: TestApp) {
@@ -889,61 +867,34 @@ async fn recent_conversations_are_at_most_five_and_follow_a_new_message(app: Tes
     assert_eq!(ids(&c["two"]), order[..2].to_vec());
 }
 
+/// `column`'s table, and how many of its rows have `customer` in that column.
+async fn count<C>(app: &TestApp, column: C, customer: Uuid) -> (String, u64)
+where
+    C: ColumnTrait,
+    C::EntityName: EntityTrait,
+    <C::EntityName as EntityTrait>::Model: Sync,
+{
+    let table = column.entity_name().to_string();
+    let rows = <C::EntityName as EntityTrait>::find()
+        .filter(column.eq(customer))
+        .count(&app.db)
+        .await
+        .unwrap_or_else(|e| panic!("count {table}: {e}"));
+    (table, rows)
+}
+
 /// Rows that still name `customer`, per table.
-async fn rows_of(app: &TestApp, customer: Uuid) -> [(&'static str, u64); 6] {
+async fn rows_of(app: &TestApp, customer: Uuid) -> Vec<(String, u64)> {
     use entity::{
         conversation, customer as customers, customer_phone, customer_tag, message, ticket,
     };
-    let db = &app.db;
-    [
-        (
-            "customers",
-            customers::Entity::find()
-                .filter(customers::Column::Id.eq(customer))
-                .count(db)
-                .await
-                .expect("count customers"),
-        ),
-        (
-            "conversations",
-            conversation::Entity::find()
-                .filter(conversation::Column::CustomerId.eq(customer))
-                .count(db)
-                .await
-                .expect("count conversations"),
-        ),
-        (
-            "messages",
-            message::Entity::find()
-                .filter(message::Column::CustomerId.eq(customer))
-                .count(db)
-                .await
-                .expect("count messages"),
-        ),
-        (
-            "tickets",
-            ticket::Entity::find()
-                .filter(ticket::Column::CustomerId.eq(customer))
-                .count(db)
-                .await
-                .expect("count tickets"),
-        ),
-        (
-            "customer_tags",
-            customer_tag::Entity::find()
-                .filter(customer_tag::Column::CustomerId.eq(customer))
-                .count(db)
-                .await
-                .expect("count tags"),
-        ),
-        (
-            "customer_phones",
-            customer_phone::Entity::find()
-                .filter(customer_phone::Column::CustomerId.eq(customer))
-                .count(db)
-                .await
-                .expect("count phones"),
-        ),
+    vec![
+        count(app, customers::Column::Id, customer).await,
+        count(app, conversation::Column::CustomerId, customer).await,
+        count(app, message::Column::CustomerId, customer).await,
+        count(app, ticket::Column::CustomerId, customer).await,
+        count(app, customer_tag::Column::CustomerId, customer).await,
+        count(app, customer_phone::Column::CustomerId, customer).await,
     ]
 }
 

@@ -9,6 +9,7 @@ use clientela::auth::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::rest::content_type;
 use crate::helpers::{Backend, TestApp};
 
 const MINT: &str = "query($format: ExportFormat!, $filter: CustomerFilter) {
@@ -30,13 +31,7 @@ async fn mint(app: &TestApp, token: &str, format: &str, filter: Value) -> (Strin
 /// GETs a relative URL with no Authorization header: status, content type, body.
 async fn download(app: &TestApp, url: &str) -> (StatusCode, String, String) {
     let resp = app.client.get(app.url(url)).send().await.expect("send");
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let (status, content_type) = (resp.status(), content_type(&resp));
     (status, content_type, resp.text().await.expect("body"))
 }
 

@@ -117,18 +117,11 @@ async fn connections_over_the_per_address_cap_are_refused_and_others_still_conne
         .local_address(ELSEWHERE)
         .build()
         .expect("client");
-    let resp = client.get(app.url("/healthz")).send().await.expect("send");
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.health_with(&client).await, StatusCode::OK);
     // Closing one of ours frees a slot for this address again.
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let resp = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.health().await, StatusCode::OK);
 }
 
 /// A server admitting 8 connections per address.

@@ -146,6 +146,28 @@ async fn wait_until_the_server_stops_reading(app: &TestApp) {
     }
 }
 
+/// Starts exports with `token` every `pause` until one is answered 200 (and
+/// drops it), each other answer being a 429; fails with `why` when
+/// `deadline` passes first.
+async fn until_a_slot_is_free(
+    app: &TestApp,
+    token: &str,
+    deadline: Instant,
+    pause: Duration,
+    why: &str,
+) {
+    loop {
+        let again = start_export(app, token).await;
+        if again.status() == StatusCode::OK {
+            return;
+        }
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(Instant::now() < deadline, "{why}");
+        drop(again);
+        tokio::time::sleep(pause).await;
+    }
+}
+
 /// `GET {EXPORT}?format=json` as `token`, body not read.
 async fn start_export(app: &TestApp, token: &str) -> reqwest::Response {
     app.request(Method::GET, &format!("{EXPORT}?format=json"), token)
@@ -273,19 +295,8 @@ async fn a_tenant_over_its_export_cap_is_rate_limited_until_a_download_ends(app:
     // The client gives up one download: its slot is free again.
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let again = start_export(&app, &viewer).await;
-        if again.status() == StatusCode::OK {
-            break;
-        }
-        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert!(
-            Instant::now() < deadline,
-            "a closed download's slot was never freed"
-        );
-        drop(again);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let why = "a closed download's slot was never freed";
+    until_a_slot_is_free(&app, &viewer, deadline, Duration::from_millis(100), why).await;
     drop(second);
 }
 
@@ -311,19 +322,9 @@ async fn a_download_that_accepts_nothing_is_cut_off_after_the_send_timeout(app: 
     drop(refused);
 
     // Within a few seconds the server gives up on the client and frees the slot.
-    loop {
-        let again = start_export(&app, &viewer).await;
-        if again.status() == StatusCode::OK {
-            break;
-        }
-        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert!(
-            stalled_at.elapsed() < Duration::from_secs(8),
-            "a download that accepted nothing for 2 s still holds its slot"
-        );
-        drop(again);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let deadline = stalled_at + Duration::from_secs(8);
+    let why = "a download that accepted nothing for 2 s still holds its slot";
+    until_a_slot_is_free(&app, &viewer, deadline, Duration::from_millis(200), why).await;
     assert!(
         stalled_at.elapsed() >= Duration::from_secs(1),
         "the slot was held until the send timeout, not freed at once ({:?})",

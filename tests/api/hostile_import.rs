@@ -14,7 +14,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::fixtures::phone;
+use crate::helpers::fixtures::{import_indexes, phone};
 use crate::helpers::rest::IMPORT;
 use crate::helpers::{read_response, TestApp};
 
@@ -97,23 +97,14 @@ async fn a_row_that_fails_claims_no_phone_number(app: TestApp) {
         // 4: row 1's number again: a duplicate of a row that was stored.
         json!({ "phoneNumber": phone(1) }),
     ];
-    let (status, body) = app.rest().post(IMPORT, json!({ "customers": rows })).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.import(rows).await;
     assert_eq!(
         body["results"],
         json!({ "imported": 2, "duplicates": 1, "failed": 2 }),
         "{body}"
     );
-    let indexes = |key: &str| -> Vec<u64> {
-        body["details"][key]
-            .as_array()
-            .expect(key)
-            .iter()
-            .map(|i| i["index"].as_u64().expect("index"))
-            .collect()
-    };
-    assert_eq!(indexes("failed"), vec![0, 2]);
-    assert_eq!(indexes("duplicates"), vec![4]);
+    assert_eq!(import_indexes(&body, "failed"), vec![0, 2]);
+    assert_eq!(import_indexes(&body, "duplicates"), vec![4]);
     for failed in body["details"]["failed"].as_array().expect("failed") {
         assert!(
             failed["reason"]

@@ -100,13 +100,7 @@ async fn callers_without_a_valid_token_are_limited_by_address(app: TestApp) {
 
 async fn health_probes_are_never_limited(app: TestApp) {
     for _ in 0..20 {
-        let resp = app
-            .client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(app.health().await, StatusCode::OK);
     }
 }
 

@@ -14,7 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{read_response, test_config, Backend, TestApp, SECRET};
+use crate::helpers::rest::content_type;
+use crate::helpers::{read_response, spawn_server, test_config, Backend, TestApp, SECRET};
 
 /// The GraphQL error body of `code` with `message`.
 fn graphql_error(message: &str, code: &str) -> Value {
@@ -38,13 +39,7 @@ async fn get_json(
         .send()
         .await
         .expect("send");
-    let status = resp.status();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let (status, content_type) = (resp.status(), content_type(&resp));
     (status, content_type, resp.json().await.expect("json"))
 }
 
@@ -144,21 +139,7 @@ async fn serve(make: impl FnOnce(AppState) -> Router) -> (SocketAddr, String, te
         &config.graphql,
         &config.limits,
     ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let limits = config.limits.clone();
-    tokio::spawn(async move {
-        clientela::http::serve(
-            listener,
-            app,
-            &limits,
-            Duration::from_secs(1),
-            std::future::pending(),
-        )
-        .await
-    });
+    let addr = spawn_server(app, &config.limits).await;
     (addr, token, dir)
 }
 

@@ -3,10 +3,17 @@
 //! a scrape after known traffic shows that traffic.
 
 use clientela::auth::Role;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::helpers::rest::{CUSTOMERS, EXPORT, IMPORT};
 use crate::helpers::{server_process, TestApp};
+
+/// Sends `request`; the text of its answer.
+async fn text(request: reqwest::RequestBuilder) -> String {
+    let resp = request.send().await.expect("send");
+    resp.text().await.expect("text")
+}
 
 /// The value of the sample whose name and labels are exactly `series`.
 fn sample(scrape: &str, series: &str) -> Option<f64> {
@@ -22,82 +29,42 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
         &[("CLIENTELA_METRICS", "true"), ("CLIENTELA_RATE_LIMIT", "2")],
     );
     let client = reqwest::Client::new();
-    let token = app.token(Role::Agent, "default");
-    // Two lists pass (a burst of 4 allows them), and a 404 by id.
-    for _ in 0..2 {
-        let resp = client
-            .get(format!("{base}/api/v2/customers"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.status(), StatusCode::OK);
+    let (agent, admin) = (app.token(Role::Agent, "default"), app.admin());
+    let unknown = "/api/v2/customers/0190c4f5-0000-7000-8000-000000000000";
+    let who_am_i = json!({ "query": "query WhoAmI { me { role } }", "operationName": "WhoAmI" });
+    let phone = |n: u32| json!({ "phoneNumber": format!("52999123450{n}") });
+    let one_row = json!({ "customers": [{ "phoneNumber": "529991234509" }] });
+    let (get, post) = (Method::GET, Method::POST);
+    let (ok, created) = (StatusCode::OK, StatusCode::CREATED);
+    let calls = [
+        // Two lists pass (a burst of 4 allows them), a 404 by id, an operation.
+        (&get, CUSTOMERS, &agent, None, ok),
+        (&get, CUSTOMERS, &agent, None, ok),
+        (&get, unknown, &agent, None, StatusCode::NOT_FOUND),
+        (&post, "/graphql", &agent, Some(who_am_i), ok),
+        // The burst is spent: the next one is refused and counted.
+        (&get, CUSTOMERS, &agent, None, StatusCode::TOO_MANY_REQUESTS),
+        // An admin (a bucket of its own) creates two customers, imports one
+        // and exports them.
+        (&post, CUSTOMERS, &admin, Some(phone(0)), created),
+        (&post, CUSTOMERS, &admin, Some(phone(1)), created),
+        (&post, IMPORT, &admin, Some(one_row), ok),
+    ];
+    for (method, path, token, body, want) in calls {
+        let mut request = client
+            .request(method.clone(), format!("{base}{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let status = request.send().await.expect("send").status();
+        assert_eq!(status, want, "{method} {path}");
     }
-    let resp = client
-        .get(format!(
-            "{base}/api/v2/customers/0190c4f5-0000-7000-8000-000000000000"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let resp = client
-        .post(format!("{base}/graphql"))
-        .bearer_auth(&token)
-        .json(&json!({ "query": "query WhoAmI { me { role } }", "operationName": "WhoAmI" }))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::OK);
-    // The burst is spent: the next one is refused and counted.
-    let resp = client
-        .get(format!("{base}/api/v2/customers"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-
-    // An admin (a bucket of its own) creates two customers, imports one and exports them.
-    let admin = app.admin();
-    for n in 0..2 {
-        let resp = client
-            .post(format!("{base}/api/v2/customers"))
-            .bearer_auth(&admin)
-            .json(&json!({ "phoneNumber": format!("52999123450{n}") }))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.status(), StatusCode::CREATED);
-    }
-    let imported = client
-        .post(format!("{base}/api/v2/customers/bulk/import"))
-        .bearer_auth(&admin)
-        .json(&json!({ "customers": [{ "phoneNumber": "529991234509" }] }))
-        .send()
-        .await
-        .expect("import");
-    assert_eq!(imported.status(), StatusCode::OK);
-    let csv = client
-        .get(format!("{base}/api/v2/customers/export?format=csv"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("export")
-        .text()
-        .await
-        .expect("csv");
+    let export = format!("{base}{EXPORT}?format=csv");
+    let csv = text(client.get(export).bearer_auth(&admin)).await;
     assert_eq!(csv.lines().count(), 4, "{csv}");
 
-    let scrape = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let scrape = text(client.get(format!("{base}/metrics"))).await;
     let count = |series: &str| {
         sample(&scrape, series).unwrap_or_else(|| panic!("no {series} in\n{scrape}"))
     };
@@ -130,37 +97,19 @@ async fn a_scrape_after_known_traffic_shows_its_counts(app: TestApp) {
 
 async fn metrics_are_off_by_default_and_can_have_an_address_of_their_own(app: TestApp) {
     let client = reqwest::Client::new();
+    let status = |base: &str| client.get(format!("{base}/metrics")).send();
     let (_plain, base) = server_process(&app.url, &[]);
-    let resp = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let off = status(&base).await.expect("send").status();
+    assert_eq!(off, StatusCode::NOT_FOUND);
 
     let (server, base) = server_process(&app.url, &[("CLIENTELA_METRICS_ADDR", "127.0.0.1:0")]);
     let metrics_base = server
         .metrics_base()
         .expect("the server printed its metrics address");
     assert_ne!(metrics_base, base);
-    let resp = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(
-        resp.status(),
-        StatusCode::NOT_FOUND,
-        "not on the public address"
-    );
-    let scrape = client
-        .get(format!("{metrics_base}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let public = status(&base).await.expect("send").status();
+    assert_eq!(public, StatusCode::NOT_FOUND, "not on the public address");
+    let scrape = text(client.get(format!("{metrics_base}/metrics"))).await;
     assert!(scrape.contains("db_pool_max_connections"), "{scrape}");
 }
 

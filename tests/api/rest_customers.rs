@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::customer;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::helpers::fixtures::{at, is_contract_timestamp, phone};
-use crate::helpers::rest::{id_of, CUSTOMERS, IMPORT};
+use crate::helpers::fixtures::{at, import_indexes, is_contract_timestamp, phone};
+use crate::helpers::rest::{id_of, CUSTOMERS};
+use crate::helpers::snapshot::customer_settings;
 use crate::helpers::TestApp;
 
 /// The create body of the reference, verbatim.
@@ -83,11 +84,20 @@ async fn details(app: &TestApp, id: &str) -> Value {
     app.rest().get_ok(&format!("{CUSTOMERS}/{id}")).await
 }
 
-/// Bulk import as admin; must be 200.
-async fn import(app: &TestApp, rows: Vec<Value>) -> Value {
-    let (status, body) = app.rest().post(IMPORT, json!({ "customers": rows })).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+/// `PUT /api/v2/customers/{id}` as admin; must be 200; the whole answer.
+async fn put_ok(app: &TestApp, id: &str, body: Value) -> Value {
+    let (status, answer) = app.rest().put(&format!("{CUSTOMERS}/{id}"), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+/// Customers 1, 2 and 3 (their [`phone`] only, created in that order); their ids.
+async fn three_customers(app: &TestApp) -> [String; 3] {
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(app.new_customer(n).await.to_string());
+    }
+    ids.try_into().expect("three ids")
 }
 
 /// Sets a timestamp column the API never lets a caller write (times that
@@ -257,7 +267,7 @@ async fn walking_every_page_with_limit_two_sees_each_customer_exactly_once(app: 
     let rows: Vec<Value> = (0..7)
         .map(|n| json!({ "phoneNumber": phone(n), "firstName": "Same" }))
         .collect();
-    let imported = import(&app, rows).await;
+    let imported = app.import(rows).await;
     let all: BTreeSet<String> = imported["details"]["success"]
         .as_array()
         .expect("success")
@@ -310,7 +320,7 @@ async fn limit_above_one_hundred_is_clamped_to_one_hundred(app: TestApp) {
     let rows: Vec<Value> = (0..105)
         .map(|n| json!({ "phoneNumber": phone(n) }))
         .collect();
-    import(&app, rows).await;
+    app.import(rows).await;
     let body = list(&app, "limit=500").await;
     assert_eq!(body["customers"].as_array().expect("customers").len(), 100);
     assert_eq!(
@@ -357,15 +367,7 @@ async fn details_show_the_customer_its_statistics_and_no_recent_conversations_wh
     assert_eq!(customer["_id"], json!(id));
     assert_eq!(customer["id"], json!(id));
     assert_eq!(customer, &created, "details show what create answered");
-    insta::assert_json_snapshot!(NAME, body, {
-        ".customer._id" => "[id]",
-        ".customer.id" => "[id]",
-        ".customer.createdAt" => "[time]",
-        ".customer.updatedAt" => "[time]",
-        ".customer.lastInteraction" => "[time]",
-        // PostgreSQL's jsonb reorders keys: compare them sorted.
-        ".customer.customFields" => insta::sorted_redaction(),
-    });
+    customer_settings(".customer").bind(|| insta::assert_json_snapshot!(NAME, body));
     for key in ["createdAt", "updatedAt", "lastInteraction"] {
         assert!(
             is_contract_timestamp(&customer[key]),
@@ -394,15 +396,7 @@ async fn create_with_the_reference_body_is_created_and_echoes_every_field(app: T
     for key in ["createdAt", "updatedAt", "lastInteraction"] {
         assert!(is_contract_timestamp(&c[key]), "{key}: {}", c[key]);
     }
-    insta::assert_json_snapshot!(NAME, body, {
-        ".customer._id" => "[id]",
-        ".customer.id" => "[id]",
-        ".customer.createdAt" => "[time]",
-        ".customer.updatedAt" => "[time]",
-        ".customer.lastInteraction" => "[time]",
-        // PostgreSQL's jsonb reorders keys: compare them sorted.
-        ".customer.customFields" => insta::sorted_redaction(),
-    });
+    customer_settings(".customer").bind(|| insta::assert_json_snapshot!(NAME, body));
     // And it is stored as echoed.
     assert_eq!(&details(&app, &id_of(c)).await["customer"], c);
 }
@@ -528,14 +522,7 @@ async fn email_is_trimmed_and_lowercased(app: TestApp) {
         .create_customer(json!({ "phoneNumber": phone(1), "email": "  John.Doe@Example.COM \t" }))
         .await;
     assert_eq!(c["email"], "john.doe@example.com");
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
-            json!({ "email": " ANA@Example.Org " }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = put_ok(&app, &id_of(&c), json!({ "email": " ANA@Example.Org " })).await;
     assert_eq!(body["customer"]["email"], "ana@example.org");
     // Email is not unique.
     let twin = app
@@ -555,14 +542,7 @@ async fn tags_are_trimmed_deduplicated_in_order_and_case_sensitive(app: TestApp)
         c["tags"],
         json!(["premium", "loyal", "Premium", "high-value"])
     );
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
-            json!({ "tags": ["b", " a", "b ", "A"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = put_ok(&app, &id_of(&c), json!({ "tags": ["b", " a", "b ", "A"] })).await;
     assert_eq!(body["customer"]["tags"], json!(["b", "a", "A"]));
     // The tag filter follows the stored tags.
     assert_eq!(ids(&list(&app, "tags=A").await), vec![id_of(&c)]);
@@ -581,8 +561,7 @@ async fn put_changes_only_the_fields_it_names(app: TestApp) {
         "segment": "vip",
         "notes": "Updated notes"
     });
-    let (status, body) = app.rest().put(&format!("{CUSTOMERS}/{id}"), update).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = put_ok(&app, &id, update).await;
     assert_eq!(body["success"], json!(true));
     let updated = &body["customer"];
     assert_eq!(updated["lastName"], "Smith");
@@ -617,14 +596,12 @@ async fn put_changes_only_the_fields_it_names(app: TestApp) {
 async fn put_null_clears_a_nullable_field(app: TestApp) {
     let created = app.create_customer(reference_body()).await;
     let id = id_of(&created);
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{id}"),
-            json!({ "notes": null, "email": null, "lastName": null, "address": null }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    put_ok(
+        &app,
+        &id,
+        json!({ "notes": null, "email": null, "lastName": null, "address": null }),
+    )
+    .await;
     let c = &details(&app, &id).await["customer"];
     for key in ["notes", "email", "lastName", "address"] {
         assert_eq!(c[key], Value::Null, "{key} is cleared");
@@ -643,18 +620,16 @@ async fn put_replaces_nested_objects_whole(app: TestApp) {
     body["preferences"]["language"] = json!("en");
     let created = app.create_customer(body).await;
     let id = id_of(&created);
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{id}"),
-            json!({
-                "address": { "city": "Mérida" },
-                "customFields": { "company": "Globex" },
-                "preferences": { "communicationHours": { "start": "10:00", "end": "14:00" } }
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    put_ok(
+        &app,
+        &id,
+        json!({
+            "address": { "city": "Mérida" },
+            "customFields": { "company": "Globex" },
+            "preferences": { "communicationHours": { "start": "10:00", "end": "14:00" } }
+        }),
+    )
+    .await;
     let c = &details(&app, &id).await["customer"];
     assert_eq!(c["address"]["city"], "Mérida");
     for key in ["street", "state", "country", "postalCode"] {
@@ -699,8 +674,7 @@ async fn put_of_a_whole_document_from_get_changes_only_what_was_edited(app: Test
     doc["__v"] = json!(0);
     doc["somethingElse"] = json!({ "x": 1 });
 
-    let (status, body) = app.rest().put(&format!("{CUSTOMERS}/{id}"), doc).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = put_ok(&app, &id, doc).await;
     let updated = body["customer"].clone();
     let original_map = original.as_object().expect("document");
     for (key, value) in original_map {
@@ -720,12 +694,11 @@ async fn put_of_a_whole_document_from_get_changes_only_what_was_edited(app: Test
         "updatedAt moves"
     );
     assert_eq!(details(&app, &id).await["customer"], updated);
-    let (status, _) = app.rest().get(&format!("{CUSTOMERS}/{other_id}")).await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "no customer appears under the sent _id"
-    );
+    // No customer appears under the sent _id.
+    let path = format!("{CUSTOMERS}/{other_id}");
+    app.rest()
+        .expect(Method::GET, &path, StatusCode::NOT_FOUND)
+        .await;
 }
 
 async fn patch_tags_sets_adds_without_duplicates_and_removes(app: TestApp) {
@@ -857,12 +830,11 @@ async fn hard_delete_removes_the_customer_and_frees_its_numbers(app: TestApp) {
     assert_ne!(again["_id"], c["_id"]);
     app.create_customer(json!({ "phoneNumber": phone(2) }))
         .await;
-    let (status, _) = app.rest().delete(&format!("{path}?permanent=true")).await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "a deleted customer stays gone"
-    );
+    // A deleted customer stays gone.
+    let permanently = format!("{path}?permanent=true");
+    let rest = app.rest();
+    rest.expect(Method::DELETE, &permanently, StatusCode::NOT_FOUND)
+        .await;
 }
 
 async fn stats_summary_counts_customers_and_lists_segments_largest_first(app: TestApp) {
@@ -975,7 +947,7 @@ async fn bulk_import_stores_valid_rows_and_reports_duplicates_and_failures_by_in
         // 8: valid.
         json!({ "phoneNumber": "+52 999 666 6666", "segment": "vip" }),
     ];
-    let body = import(&app, rows).await;
+    let body = app.import(rows).await;
     assert_eq!(body["success"], json!(true));
     assert_eq!(
         body["results"],
@@ -1007,16 +979,8 @@ async fn bulk_import_stores_valid_rows_and_reports_duplicates_and_failures_by_in
     assert_eq!(row3["tags"], json!(["a", "b"]));
     assert_eq!(row3["segment"], "new");
 
-    let indexes = |key: &str| -> Vec<u64> {
-        body["details"][key]
-            .as_array()
-            .expect(key)
-            .iter()
-            .map(|i| i["index"].as_u64().expect("index"))
-            .collect()
-    };
-    assert_eq!(indexes("duplicates"), vec![1, 4]);
-    assert_eq!(indexes("failed"), vec![2, 5, 6, 7]);
+    assert_eq!(import_indexes(&body, "duplicates"), vec![1, 4]);
+    assert_eq!(import_indexes(&body, "failed"), vec![2, 5, 6, 7]);
     for issue in body["details"]["failed"]
         .as_array()
         .expect("failed")
@@ -1068,20 +1032,18 @@ async fn bulk_import_stores_valid_rows_and_reports_duplicates_and_failures_by_in
 async fn bulk_import_of_only_duplicates_and_failures_stores_nothing(app: TestApp) {
     app.create_customer(json!({ "phoneNumber": phone(1) }))
         .await;
-    let body = import(
-        &app,
-        vec![
+    let body = app
+        .import(vec![
             json!({ "phoneNumber": phone(1) }),
             json!({ "phoneNumber": "00" }),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(
         body["results"],
         json!({ "imported": 0, "duplicates": 1, "failed": 1 })
     );
     assert_eq!(body["details"]["success"], json!([]));
-    let body = import(&app, vec![]).await;
+    let body = app.import(vec![]).await;
     assert_eq!(
         body["results"],
         json!({ "imported": 0, "duplicates": 0, "failed": 0 })
@@ -1090,124 +1052,59 @@ async fn bulk_import_of_only_duplicates_and_failures_stores_nothing(app: TestApp
 }
 
 async fn default_order_is_the_most_recent_interaction_first(app: TestApp) {
-    let a = id_of(
-        &app.create_customer(json!({ "phoneNumber": phone(1) }))
-            .await,
-    );
-    let b = id_of(
-        &app.create_customer(json!({ "phoneNumber": phone(2) }))
-            .await,
-    );
-    let c = id_of(
-        &app.create_customer(json!({ "phoneNumber": phone(3) }))
-            .await,
-    );
-    set_time(
-        &app,
-        &a,
-        customer::Column::LastInteraction,
-        Some(at("2024-01-15T10:30:00Z")),
-    )
-    .await;
-    set_time(
-        &app,
-        &b,
-        customer::Column::LastInteraction,
-        Some(at("2024-12-10T15:45:00Z")),
-    )
-    .await;
-    set_time(
-        &app,
-        &c,
-        customer::Column::LastInteraction,
-        Some(at("2023-03-01T00:00:00.5Z")),
-    )
-    .await;
-    set_time(
-        &app,
-        &a,
-        customer::Column::CreatedAt,
-        Some(at("2022-01-01T00:00:00Z")),
-    )
-    .await;
-    set_time(
-        &app,
-        &b,
-        customer::Column::CreatedAt,
-        Some(at("2021-01-01T00:00:00Z")),
-    )
-    .await;
-    set_time(
-        &app,
-        &c,
-        customer::Column::CreatedAt,
-        Some(at("2023-01-01T00:00:00Z")),
-    )
-    .await;
+    let customers = three_customers(&app).await;
+    let [a, b, c] = customers.each_ref().map(String::as_str);
+    for (id, last_interaction, created_at) in [
+        (a, "2024-01-15T10:30:00Z", "2022-01-01T00:00:00Z"),
+        (b, "2024-12-10T15:45:00Z", "2021-01-01T00:00:00Z"),
+        (c, "2023-03-01T00:00:00.5Z", "2023-01-01T00:00:00Z"),
+    ] {
+        let times = [
+            (customer::Column::LastInteraction, last_interaction),
+            (customer::Column::CreatedAt, created_at),
+        ];
+        for (column, time) in times {
+            set_time(&app, id, column, Some(at(time))).await;
+        }
+    }
 
-    assert_eq!(
-        ids(&list(&app, "").await),
-        vec![b.clone(), a.clone(), c.clone()]
-    );
-    assert_eq!(
-        ids(&list(&app, "sortBy=lastInteraction&sortOrder=desc").await),
-        vec![b.clone(), a.clone(), c.clone()]
-    );
-    assert_eq!(
-        ids(&list(&app, "sortOrder=asc").await),
-        vec![c.clone(), a.clone(), b.clone()]
-    );
-    assert_eq!(
-        ids(&list(&app, "sortBy=createdAt&sortOrder=asc").await),
-        vec![b.clone(), a.clone(), c.clone()]
-    );
-    assert_eq!(
-        ids(&list(&app, "sortBy=createdAt").await),
-        vec![c.clone(), a.clone(), b.clone()],
-        "desc by default"
-    );
+    for (query, want) in [
+        ("", [b, a, c]),
+        ("sortBy=lastInteraction&sortOrder=desc", [b, a, c]),
+        ("sortOrder=asc", [c, a, b]),
+        ("sortBy=createdAt&sortOrder=asc", [b, a, c]),
+        ("sortBy=createdAt", [c, a, b]), // desc by default
+    ] {
+        assert_eq!(ids(&list(&app, query).await), want, "?{query}");
+    }
     // Times are shown as the reference writes them.
-    let doc = &details(&app, &a).await["customer"];
+    let doc = &details(&app, a).await["customer"];
     assert_eq!(doc["lastInteraction"], "2024-01-15T10:30:00.000Z");
     assert_eq!(doc["createdAt"], "2022-01-01T00:00:00.000Z");
     assert_eq!(
-        details(&app, &c).await["customer"]["lastInteraction"],
+        details(&app, c).await["customer"]["lastInteraction"],
         "2023-03-01T00:00:00.500Z"
     );
 }
 
 async fn sort_by_last_message_or_first_contact_puts_customers_without_one_last(app: TestApp) {
-    let a = id_of(
-        &app.create_customer(json!({ "phoneNumber": phone(1) }))
-            .await,
-    );
-    let b = id_of(
-        &app.create_customer(json!({ "phoneNumber": phone(2) }))
-            .await,
-    );
-    let c = id_of(
-        &app.create_customer(json!({ "phoneNumber": phone(3) }))
-            .await,
-    );
+    let customers = three_customers(&app).await;
+    let [a, b, c] = customers.each_ref().map(String::as_str);
     for column in [
         customer::Column::LastMessageAt,
         customer::Column::FirstContact,
     ] {
-        set_time(&app, &a, column, Some(at("2024-01-01T00:00:00Z"))).await;
-        set_time(&app, &c, column, Some(at("2024-02-01T00:00:00Z"))).await;
+        set_time(&app, a, column, Some(at("2024-01-01T00:00:00Z"))).await;
+        set_time(&app, c, column, Some(at("2024-02-01T00:00:00Z"))).await;
     }
     for field in ["lastMessageAt", "firstContact"] {
-        assert_eq!(
-            ids(&list(&app, &format!("sortBy={field}&sortOrder=asc")).await),
-            vec![a.clone(), c.clone(), b.clone()]
-        );
-        assert_eq!(
-            ids(&list(&app, &format!("sortBy={field}&sortOrder=desc")).await),
-            vec![c.clone(), a.clone(), b.clone()]
-        );
+        for (order, want) in [("asc", [a, c, b]), ("desc", [c, a, b])] {
+            let query = format!("sortBy={field}&sortOrder={order}");
+            assert_eq!(ids(&list(&app, &query).await), want, "?{query}");
+        }
     }
     assert_eq!(
-        details(&app, &c).await["customer"]["lastMessageAt"],
+        details(&app, c).await["customer"]["lastMessageAt"],
         "2024-02-01T00:00:00.000Z"
     );
 }
@@ -1216,14 +1113,12 @@ async fn put_with_a_new_phone_frees_the_old_one_and_is_found_by_the_new_one(app:
     let c = app
         .create_customer(json!({ "phoneNumber": "529991234567", "firstName": "Mover" }))
         .await;
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
-            json!({ "phoneNumber": "+52 (998) 765-4321" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = put_ok(
+        &app,
+        &id_of(&c),
+        json!({ "phoneNumber": "+52 (998) 765-4321" }),
+    )
+    .await;
     assert_eq!(body["customer"]["phoneNumber"], "529987654321");
     assert_eq!(ids(&list(&app, "search=9987654321").await), vec![id_of(&c)]);
     assert!(ids(&list(&app, "search=9991234567").await).is_empty());
@@ -1312,19 +1207,13 @@ async fn bulk_import_judges_alternative_phones_as_duplicates_too(app: TestApp) {
         // 3: its primary is row 2's alternative.
         json!({ "phoneNumber": phone(5) }),
     ];
-    let body = import(&app, rows).await;
+    let body = app.import(rows).await;
     assert_eq!(
         body["results"],
         json!({ "imported": 1, "duplicates": 3, "failed": 0 }),
         "{body}"
     );
-    let indexes: Vec<u64> = body["details"]["duplicates"]
-        .as_array()
-        .expect("duplicates")
-        .iter()
-        .map(|d| d["index"].as_u64().expect("index"))
-        .collect();
-    assert_eq!(indexes, vec![0, 1, 3]);
+    assert_eq!(import_indexes(&body, "duplicates"), vec![0, 1, 3]);
     assert_eq!(
         body["details"]["success"][0]["alternativePhones"],
         json!([phone(5)])

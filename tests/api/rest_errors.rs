@@ -15,38 +15,43 @@ use crate::helpers::rest::{
 };
 use crate::helpers::{read_response, TestApp};
 
-async fn invalid_phone_is_bad_user_input_naming_the_field(app: TestApp) {
-    for phone in ["123", "not a phone", "+52 123", "999abc1234567", "", "   "] {
-        let (status, body) = app
-            .rest()
-            .post(CUSTOMERS, json!({ "phoneNumber": phone }))
-            .await;
-        assert_invalid(status, &body, "phoneNumber");
-    }
-    let (status, body) = app
-        .rest()
-        .post(CUSTOMERS, json!({ "firstName": "No phone" }))
-        .await;
-    assert_invalid(status, &body, "phoneNumber");
+/// Creates customer 529991234567; its path.
+async fn a_customer(app: &TestApp) -> String {
     let c = app
         .create_customer(json!({ "phoneNumber": "529991234567" }))
         .await;
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
-            json!({ "phoneNumber": "12" }),
-        )
-        .await;
-    assert_invalid(status, &body, "phoneNumber");
-    let (status, body) = app
-        .rest()
-        .put(
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
+    format!("{CUSTOMERS}/{}", id_of(&c))
+}
+
+/// `GET /api/v2/customers?{key}={value}` is a 400 naming `key`, for each value.
+async fn list_refuses(app: &TestApp, key: &str, values: &[&str]) {
+    for value in values {
+        let query = format!("{CUSTOMERS}?{key}={value}");
+        app.rest().invalid(Method::GET, &query, None, key).await;
+    }
+}
+
+async fn invalid_phone_is_bad_user_input_naming_the_field(app: TestApp) {
+    let rest = app.rest();
+    let bad = ["123", "not a phone", "+52 123", "999abc1234567", "", "   "];
+    let creates = bad
+        .map(|phone| json!({ "phoneNumber": phone }))
+        .into_iter()
+        .chain([json!({ "firstName": "No phone" })]);
+    for body in creates {
+        rest.invalid(Method::POST, CUSTOMERS, Some(body), "phoneNumber")
+            .await;
+    }
+    let path = a_customer(&app).await;
+    for (body, field) in [
+        (json!({ "phoneNumber": "12" }), "phoneNumber"),
+        (
             json!({ "alternativePhones": ["529991111111", "nope"] }),
-        )
-        .await;
-    assert_invalid(status, &body, "alternativePhones");
+            "alternativePhones",
+        ),
+    ] {
+        rest.invalid(Method::PUT, &path, Some(body), field).await;
+    }
 }
 
 async fn bad_email_is_bad_user_input(app: TestApp) {
@@ -100,90 +105,53 @@ async fn unknown_enum_values_are_bad_user_input(app: TestApp) {
         let (status, resp) = app.rest().post(CUSTOMERS, body).await;
         assert_invalid(status, &resp, key);
     }
-    for (key, value) in [
-        ("status", "deleted"),
-        ("segment", "gold"),
-        ("source", "tiktok"),
-        ("sortBy", "password"),
-        ("sortBy", "tenant_id"),
-        ("sortOrder", "up"),
-        ("sortOrder", "DESCENDING"),
+    for (key, values) in [
+        ("status", &["deleted"][..]),
+        ("segment", &["gold"]),
+        ("source", &["tiktok"]),
+        ("sortBy", &["password", "tenant_id"]),
+        ("sortOrder", &["up", "DESCENDING"]),
     ] {
-        let (status, body) = app.rest().get(&format!("{CUSTOMERS}?{key}={value}")).await;
-        assert_invalid(status, &body, key);
+        list_refuses(&app, key, values).await;
     }
-    let c = app
-        .create_customer(json!({ "phoneNumber": "529991234567" }))
+    let tags = format!("{}/tags", a_customer(&app).await);
+    let body = json!({ "tags": ["a"], "action": "replace" });
+    app.rest()
+        .invalid(Method::PATCH, &tags, Some(body), "action")
         .await;
-    let (status, body) = app
-        .rest()
-        .patch(
-            &format!("{CUSTOMERS}/{}/tags", id_of(&c)),
-            json!({ "tags": ["a"], "action": "replace" }),
-        )
-        .await;
-    assert_invalid(status, &body, "action");
 }
 
 async fn page_and_limit_must_be_positive_whole_numbers(app: TestApp) {
-    for (query, field) in [
-        ("page=0", "page"),
-        ("page=-1", "page"),
-        ("limit=0", "limit"),
-        ("limit=-5", "limit"),
-        ("limit=abc", "limit"),
-        ("page=1.5", "page"),
-        ("page=two", "page"),
-    ] {
-        let (status, body) = app.rest().get(&format!("{CUSTOMERS}?{query}")).await;
-        assert_invalid(status, &body, field);
-    }
-    let c = app
-        .create_customer(json!({ "phoneNumber": "529991234567" }))
+    list_refuses(&app, "page", &["0", "-1", "1.5", "two"]).await;
+    list_refuses(&app, "limit", &["0", "-5", "abc"]).await;
+    let conversations = format!("{}/conversations?limit=0", a_customer(&app).await);
+    app.rest()
+        .invalid(Method::GET, &conversations, None, "limit")
         .await;
-    let (status, body) = app
-        .rest()
-        .get(&format!("{CUSTOMERS}/{}/conversations?limit=0", id_of(&c)))
-        .await;
-    assert_invalid(status, &body, "limit");
 }
 
 async fn a_nul_character_in_text_is_bad_user_input(app: TestApp) {
+    let rest = app.rest();
     for key in ["firstName", "lastName", "notes"] {
         let mut body = json!({ "phoneNumber": "529991234567" });
         body[key] = json!("ab\u{0}cd");
-        let (status, resp) = app.rest().post(CUSTOMERS, body).await;
-        assert_invalid(status, &resp, key);
+        rest.invalid(Method::POST, CUSTOMERS, Some(body), key).await;
     }
-    let (status, resp) = app
-        .rest()
-        .post(
-            CUSTOMERS,
-            json!({ "phoneNumber": "529991234567", "tags": ["ok", "b\u{0}d"] }),
-        )
+    for (body, field) in [
+        (json!({ "tags": ["ok", "b\u{0}d"] }), "tags"),
+        (json!({ "address": { "city": "M\u{0}" } }), "address"),
+    ] {
+        let mut body = body;
+        body["phoneNumber"] = json!("529991234567");
+        rest.invalid(Method::POST, CUSTOMERS, Some(body), field)
+            .await;
+    }
+    let search = format!("{CUSTOMERS}?search=a%00b");
+    rest.invalid(Method::GET, &search, None, "search").await;
+    let block = format!("{}/block", a_customer(&app).await);
+    let body = json!({ "isBlocked": true, "blockReason": "x\u{0}" });
+    rest.invalid(Method::PATCH, &block, Some(body), "blockReason")
         .await;
-    assert_invalid(status, &resp, "tags");
-    let (status, resp) = app
-        .rest()
-        .post(
-            CUSTOMERS,
-            json!({ "phoneNumber": "529991234567", "address": { "city": "M\u{0}" } }),
-        )
-        .await;
-    assert_invalid(status, &resp, "address");
-    let (status, resp) = app.rest().get(&format!("{CUSTOMERS}?search=a%00b")).await;
-    assert_invalid(status, &resp, "search");
-    let c = app
-        .create_customer(json!({ "phoneNumber": "529991234567" }))
-        .await;
-    let (status, resp) = app
-        .rest()
-        .patch(
-            &format!("{CUSTOMERS}/{}/block", id_of(&c)),
-            json!({ "isBlocked": true, "blockReason": "x\u{0}" }),
-        )
-        .await;
-    assert_invalid(status, &resp, "blockReason");
 }
 
 async fn malformed_json_and_non_object_bodies_are_bad_user_input(app: TestApp) {
@@ -198,35 +166,25 @@ async fn malformed_json_and_non_object_bodies_are_bad_user_input(app: TestApp) {
         "42",
     ];
     for raw in bodies {
-        let req = app
-            .request(Method::POST, CUSTOMERS, &app.admin())
-            .header(CONTENT_TYPE, "application/json")
-            .body(raw);
-        let (status, body) = rest::send(req).await;
+        let (status, body) = app.rest().send_raw(Method::POST, CUSTOMERS, raw).await;
         assert_invalid(status, &body, "body");
     }
     let c = app
         .create_customer(json!({ "phoneNumber": "529991234567" }))
         .await;
-    let req = app
-        .request(
-            Method::PUT,
-            &format!("{CUSTOMERS}/{}", id_of(&c)),
-            &app.admin(),
-        )
-        .header(CONTENT_TYPE, "application/json")
-        .body("[1,2]");
-    let (status, body) = rest::send(req).await;
+    let (status, body) = app
+        .rest()
+        .send_raw(Method::PUT, &format!("{CUSTOMERS}/{}", id_of(&c)), "[1,2]")
+        .await;
     assert_invalid(status, &body, "body");
-    let req = app
-        .request(
+    let (status, body) = app
+        .rest()
+        .send_raw(
             Method::POST,
             &format!("{CUSTOMERS}/bulk/import"),
-            &app.admin(),
+            r#"[{"phoneNumber": "529991234568"}]"#,
         )
-        .header(CONTENT_TYPE, "application/json")
-        .body(r#"[{"phoneNumber": "529991234568"}]"#);
-    let (status, body) = rest::send(req).await;
+        .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "BAD_USER_INPUT");
     let (_, list) = app.rest().get(CUSTOMERS).await;
     assert_eq!(
@@ -328,11 +286,10 @@ async fn a_body_over_one_mebibyte_is_payload_too_large(app: TestApp) {
         format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()))
     };
     let mib = 1024 * 1024;
-    let req = app
-        .request(Method::POST, CUSTOMERS, &app.admin())
-        .header(CONTENT_TYPE, "application/json")
-        .body(body_of_len(mib + 1));
-    let (status, body) = rest::send(req).await;
+    let (status, body) = app
+        .rest()
+        .send_raw(Method::POST, CUSTOMERS, body_of_len(mib + 1))
+        .await;
     assert_error(
         status,
         &body,
@@ -340,24 +297,22 @@ async fn a_body_over_one_mebibyte_is_payload_too_large(app: TestApp) {
         "PAYLOAD_TOO_LARGE",
     );
     // Exactly 1 MiB is read (and refused for its overlong notes, not for its size).
-    let req = app
-        .request(Method::POST, CUSTOMERS, &app.admin())
-        .header(CONTENT_TYPE, "application/json")
-        .body(body_of_len(mib));
-    let (status, body) = rest::send(req).await;
+    let (status, body) = app
+        .rest()
+        .send_raw(Method::POST, CUSTOMERS, body_of_len(mib))
+        .await;
     assert_invalid(status, &body, "notes");
     let c = app
         .create_customer(json!({ "phoneNumber": "529997654321" }))
         .await;
-    let req = app
-        .request(
+    let (status, body) = app
+        .rest()
+        .send_raw(
             Method::PUT,
             &format!("{CUSTOMERS}/{}", id_of(&c)),
-            &app.admin(),
+            body_of_len(mib + 1),
         )
-        .header(CONTENT_TYPE, "application/json")
-        .body(body_of_len(mib + 1));
-    let (status, body) = rest::send(req).await;
+        .await;
     assert_error(
         status,
         &body,
@@ -373,15 +328,10 @@ async fn bulk_import_accepts_a_body_over_one_mebibyte(app: TestApp) {
         .collect();
     let body = json!({ "customers": rows }).to_string();
     assert!(body.len() > 2 * 1024 * 1024, "{}", body.len());
-    let req = app
-        .request(
-            Method::POST,
-            &format!("{CUSTOMERS}/bulk/import"),
-            &app.admin(),
-        )
-        .header(CONTENT_TYPE, "application/json")
-        .body(body);
-    let (status, resp) = rest::send(req).await;
+    let (status, resp) = app
+        .rest()
+        .send_raw(Method::POST, &format!("{CUSTOMERS}/bulk/import"), body)
+        .await;
     assert_eq!(status, StatusCode::OK, "{resp}");
     assert_eq!(
         resp["results"],
@@ -512,11 +462,7 @@ async fn error_bodies_never_leak_sql_driver_or_file_details(app: TestApp) {
         r#"{"a":1}garbage"#,
     ];
     for raw in raw_posts {
-        let req = app
-            .request(Method::POST, CUSTOMERS, &app.admin())
-            .header(CONTENT_TYPE, "application/json")
-            .body(raw);
-        let (status, body) = rest::send(req).await;
+        let (status, body) = app.rest().send_raw(Method::POST, CUSTOMERS, raw).await;
         answers.push((raw.to_owned(), status, body));
     }
     let probes = [

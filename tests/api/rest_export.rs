@@ -24,6 +24,14 @@ struct Answer {
 }
 
 impl Answer {
+    /// Asserts a download: a `content_type` body sent as an attachment.
+    #[track_caller]
+    fn assert_download(&self, content_type: &str) {
+        let (got, disposition) = (&self.content_type, &self.disposition);
+        assert!(got.starts_with(content_type), "{got}");
+        assert!(disposition.starts_with("attachment"), "{disposition}");
+    }
+
     fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("export JSON does not parse ({e}): {}", self.body))
@@ -100,16 +108,7 @@ async fn csv_export_has_the_reference_header_and_fully_quoted_rows(app: TestApp)
         }))
         .await;
     let answer = export_ok(&app, "format=csv").await;
-    assert!(
-        answer.content_type.starts_with("text/csv"),
-        "{}",
-        answer.content_type
-    );
-    assert!(
-        answer.disposition.starts_with("attachment"),
-        "{}",
-        answer.disposition
-    );
+    answer.assert_download("text/csv");
     let lines: Vec<&str> = answer.body.lines().collect();
     assert_eq!(lines[0], HEADER);
     let want = format!(
@@ -218,16 +217,7 @@ async fn json_export_answers_with_the_total_and_the_documents(app: TestApp) {
         .create_customer(json!({ "phoneNumber": "529991234568", "firstName": "B" }))
         .await;
     let answer = export_ok(&app, "format=json").await;
-    assert!(
-        answer.content_type.starts_with("application/json"),
-        "{}",
-        answer.content_type
-    );
-    assert!(
-        answer.disposition.starts_with("attachment"),
-        "{}",
-        answer.disposition
-    );
+    answer.assert_download("application/json");
     let body = answer.json();
     assert_eq!(body["success"], json!(true));
     assert_eq!(body["total"], 2);
@@ -398,20 +388,7 @@ async fn export_of_three_thousand_customers_sends_every_row(app: TestApp) {
     let rows: Vec<Value> = (0..3_000)
         .map(|n| json!({ "phoneNumber": format!("52999{:07}", 4_000_000 + n), "firstName": format!("Customer {n}") }))
         .collect();
-    let (status, body) = app
-        .rest()
-        .post(
-            "/api/v2/customers/bulk/import",
-            json!({ "customers": rows }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["results"],
-        json!({ "imported": 3000, "duplicates": 0, "failed": 0 }),
-        "{}",
-        body["details"]["failed"]
-    );
+    app.import_all(rows).await;
 
     let records = export_ok(&app, "format=csv").await.records();
     assert_eq!(records.len(), 3_000);

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::graphql::{ADD_MESSAGE, CREATE_CONVERSATION};
-use super::rest::CUSTOMERS;
+use super::rest::{CUSTOMERS, IMPORT};
 use super::TestApp;
 
 /// A valid Mexican mobile number, distinct for each `n` below 1,000,000.
@@ -99,4 +99,40 @@ impl TestApp {
             .await;
         data["addMessage"]["id"].clone()
     }
+}
+
+impl TestApp {
+    /// Bulk import of `rows` through REST as admin; must answer 200; the
+    /// whole answer.
+    pub async fn import(&self, rows: Vec<Value>) -> Value {
+        let (status, body) = self.rest().post(IMPORT, json!({ "customers": rows })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Bulk import of `rows` that must store every one of them; the whole
+    /// answer.
+    pub async fn import_all(&self, rows: Vec<Value>) -> Value {
+        let count = rows.len();
+        let body = self.import(rows).await;
+        assert_eq!(
+            body["results"],
+            json!({ "imported": count, "duplicates": 0, "failed": 0 }),
+            "{}",
+            body["details"]["failed"]
+        );
+        body
+    }
+}
+
+/// The row indexes an import answer reports under `details.<key>`
+/// (`duplicates` or `failed`), in order.
+#[track_caller]
+pub fn import_indexes(answer: &Value, key: &str) -> Vec<u64> {
+    answer["details"][key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no details.{key} in {answer}"))
+        .iter()
+        .map(|row| row["index"].as_u64().expect("index"))
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! a fresh, migrated database per test (an SQLite file, or a new PostgreSQL
 //! database), driven over real HTTP. Typed clients for each face
 //! ([`rest`], [`graphql`], [`ws`]), fixtures ([`fixtures`]) and tokens
-//! ([`tokens`]) live in submodules, so no test file carries a copy.
+//! ([`tokens`]) and snapshot settings ([`snapshot`]) live in submodules, so no test file carries a copy.
 //! Test files import from here; nothing here imports a test file.
 //!
 //! PostgreSQL: `CLIENTELA_TEST_POSTGRES_URL` (a server URL whose user may
@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod graphql;
 mod postgres;
 pub mod rest;
+pub mod snapshot;
 pub mod tokens;
 pub mod ws;
 
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clientela::auth::Keys;
-use clientela::config::Config;
+use clientela::config::{Config, LimitsConfig};
 use clientela::{service, AppState};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -97,21 +98,7 @@ impl TestApp {
             .expect("listen for change events");
         let state = AppState::configured(ctx, keys.clone(), &config.graphql, &config.limits);
         let app = clientela::app(state, Duration::from_secs(30));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let limits = config.limits.clone();
-        tokio::spawn(async move {
-            clientela::http::serve(
-                listener,
-                app,
-                &limits,
-                Duration::from_secs(1),
-                std::future::pending(),
-            )
-            .await
-        });
+        let addr = spawn_server(app, &config.limits).await;
         Some(TestApp {
             addr,
             client: reqwest::Client::new(),
@@ -132,6 +119,17 @@ impl TestApp {
     /// `http://127.0.0.1:port{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The status of `GET /healthz` (no token) sent with `client`.
+    pub async fn health_with(&self, client: &reqwest::Client) -> StatusCode {
+        let resp = client.get(self.url("/healthz")).send().await.expect("send");
+        resp.status()
+    }
+
+    /// The status of `GET /healthz` (no token).
+    pub async fn health(&self) -> StatusCode {
+        self.health_with(&self.client).await
     }
 
     /// A request with a bearer token.
@@ -172,6 +170,28 @@ impl TestApp {
         socket.write_all(head.as_bytes()).await.expect("send head");
         socket
     }
+}
+
+/// Serves `app` on 127.0.0.1:0 the way the binary does (connection limits
+/// from `limits`, a one-second grace), until the test process ends; its
+/// address.
+pub async fn spawn_server(app: axum::Router, limits: &LimitsConfig) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = limits.clone();
+    tokio::spawn(async move {
+        clientela::http::serve(
+            listener,
+            app,
+            &limits,
+            Duration::from_secs(1),
+            std::future::pending(),
+        )
+        .await
+    });
+    addr
 }
 
 /// Reads one response from a raw socket (status line, headers, and the body

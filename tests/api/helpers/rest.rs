@@ -60,6 +60,21 @@ impl Rest<'_> {
         self.app.call(method, path, &self.token, body).await
     }
 
+    /// `method path` with `body` sent as it is, declared as JSON.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let req = self
+            .app
+            .request(method, path, &self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        send(req).await
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::GET, path, None).await
@@ -70,6 +85,20 @@ impl Rest<'_> {
         let (status, body) = self.get(path).await;
         assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
         body
+    }
+
+    /// `method path` (no body) that must answer `want`; its body.
+    pub async fn expect(&self, method: Method, path: &str, want: StatusCode) -> Value {
+        let (status, body) = self.send(method.clone(), path, None).await;
+        assert_eq!(status, want, "{method} {path}: {body}");
+        body
+    }
+
+    /// `method path` (JSON body when given) that must be a 400 whose
+    /// `details` name `field`.
+    pub async fn invalid(&self, method: Method, path: &str, body: Option<Value>, field: &str) {
+        let (status, answer) = self.send(method.clone(), path, body).await;
+        assert_invalid(status, &answer, field);
     }
 
     /// `POST path` with a JSON body.
@@ -108,6 +137,15 @@ pub async fn send(req: RequestBuilder) -> (StatusCode, Value) {
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
+}
+
+/// The `Content-Type` of a response (empty when there is none).
+pub fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The `_id` of a REST document.
