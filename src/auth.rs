@@ -412,14 +412,19 @@ mod tests {
         assert!(Keys::new(&config, None).is_err());
     }
 
-    #[test]
-    fn tokens_that_carry_a_purpose_are_no_login() {
+    /// HS256 keys with no issuer or audience, and their secret.
+    fn hs256_keys() -> (Keys, &'static str) {
         let mut config = es256_config();
         config.jwt_algorithm = JwtAlgorithm::Hs256;
         config.jwt_issuer = None;
         config.jwt_audience = None;
         let secret = "a-secret-that-is-long-enough-for-hs256-tokens";
-        let keys = Keys::new(&config, Some(secret)).expect("keys");
+        (Keys::new(&config, Some(secret)).expect("keys"), secret)
+    }
+
+    #[test]
+    fn tokens_that_carry_a_purpose_are_no_login() {
+        let (keys, secret) = hs256_keys();
         let mut claims = claims("x", "y");
         claims["purpose"] = "export".into();
         let token = jsonwebtoken::encode(
@@ -451,12 +456,7 @@ mod tests {
 
     #[test]
     fn verify_until_gives_the_tokens_own_exp_without_the_leeway() {
-        let mut config = es256_config();
-        config.jwt_algorithm = JwtAlgorithm::Hs256;
-        config.jwt_issuer = None;
-        config.jwt_audience = None;
-        let secret = "a-secret-that-is-long-enough-for-hs256-tokens";
-        let keys = Keys::new(&config, Some(secret)).expect("keys");
+        let (keys, secret) = hs256_keys();
         let sign = |exp: u64| {
             let claims =
                 serde_json::json!({"sub": "a1", "role": "agent", "tenant": "acme", "exp": exp});

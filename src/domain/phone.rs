@@ -589,6 +589,24 @@ mod tests {
             out
         }
 
+        /// Every spelling, read in `region`, is the number `expected`.
+        fn all_normalize_to(
+            spellings: &[String],
+            region: Id,
+            expected: &str,
+        ) -> Result<(), TestCaseError> {
+            for spelling in spellings {
+                prop_assert_eq!(
+                    normalize(spelling, region).map(PhoneNumber::into_string),
+                    Ok(expected.to_owned()),
+                    "{:?} in {:?}",
+                    spelling,
+                    region
+                );
+            }
+            Ok(())
+        }
+
         fn separators() -> impl Strategy<Value = Vec<&'static str>> {
             prop::collection::vec(prop::sample::select(vec!["", " ", "-", ".", "  "]), 1..4)
         }
@@ -653,13 +671,7 @@ mod tests {
                         expected.clone(),
                     ]);
                 }
-                for spelling in spellings {
-                    prop_assert_eq!(
-                        normalize(&spelling, region).map(PhoneNumber::into_string),
-                        Ok(expected.clone()),
-                        "{:?} in {:?}", spelling, region
-                    );
-                }
+                all_normalize_to(&spellings, region, &expected)?;
             }
 
             #[test]
@@ -695,13 +707,7 @@ mod tests {
                         format!("{area}9{subscriber}"),
                     ]);
                 }
-                for spelling in spellings {
-                    prop_assert_eq!(
-                        normalize(&spelling, region).map(PhoneNumber::into_string),
-                        Ok(expected.clone()),
-                        "{:?} in {:?}", spelling, region
-                    );
-                }
+                all_normalize_to(&spellings, region, &expected)?;
             }
 
             #[test]
@@ -731,13 +737,7 @@ mod tests {
                         format!("9 {area} {subscriber}"),
                     ]);
                 }
-                for spelling in spellings {
-                    prop_assert_eq!(
-                        normalize(&spelling, region),
-                        Ok(expected.clone()),
-                        "{:?} in {:?}", spelling, region
-                    );
-                }
+                all_normalize_to(&spellings, region, expected.as_str())?;
             }
         }
     }

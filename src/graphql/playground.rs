@@ -14,33 +14,13 @@ const PAGE: &str = include_str!("../../assets/graphiql/index.html");
 
 /// Every file the page needs, served at `/graphql/assets/{name}` (see
 /// `assets/graphiql/README.md` for their origin).
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "graphiql.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/graphiql.min.js"),
-    },
-    Asset {
-        name: "graphiql.min.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/graphiql.min.css"),
-    },
-    Asset {
-        name: "react.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/react.production.min.js"),
-    },
-    Asset {
-        name: "react-dom.production.min.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
-    },
-    Asset {
-        name: "playground.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/graphiql/playground.js"),
-    },
-];
+const ASSETS: &[Asset] = assets::vendored!("graphiql":
+    "graphiql.min.js",
+    "graphiql.min.css",
+    "react.production.min.js",
+    "react-dom.production.min.js",
+    "playground.js",
+);
 
 /// What a `GET /graphql` is answered with.
 enum GetAnswer {

@@ -29,6 +29,45 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
+/// The `Content-Type` of a vendored file, by its extension.
+pub const fn content_type(name: &str) -> &'static str {
+    const fn ends_with(name: &[u8], suffix: &[u8]) -> bool {
+        if name.len() < suffix.len() {
+            return false;
+        }
+        let start = name.len() - suffix.len();
+        let mut i = 0;
+        while i < suffix.len() {
+            if name[start + i] != suffix[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let name = name.as_bytes();
+    if ends_with(name, b".js") {
+        "text/javascript; charset=utf-8"
+    } else if ends_with(name, b".css") {
+        "text/css; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// The files of one vendored folder under `assets/`, compiled in:
+/// `vendored!("graphiql": "graphiql.min.js", "graphiql.min.css")`.
+macro_rules! vendored {
+    ($dir:literal: $($name:literal),+ $(,)?) => {
+        &[$($crate::http::assets::Asset {
+            name: $name,
+            content_type: $crate::http::assets::content_type($name),
+            body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/", $dir, "/", $name)),
+        }),+]
+    };
+}
+pub(crate) use vendored;
+
 /// An HTML page that may load only this server's files, never cached.
 pub fn page(html: &'static str) -> Response {
     (
@@ -83,6 +122,13 @@ mod tests {
         content_type: "text/javascript; charset=utf-8",
         body: b"1",
     }];
+
+    #[test]
+    fn vendored_files_are_typed_by_their_extension() {
+        assert_eq!(content_type("a.min.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("a.css"), "text/css; charset=utf-8");
+        assert_eq!(content_type("js"), "application/octet-stream");
+    }
 
     #[test]
     fn a_listed_asset_is_served_with_its_type_and_an_unknown_one_is_not() {

@@ -109,23 +109,8 @@ const PAGE: &str = include_str!("../../assets/swagger-ui/index.html");
 
 /// Every file the page needs, served at `/api/v2/docs/{name}` (see
 /// `assets/swagger-ui/README.md` for their origin).
-const ASSETS: &[Asset] = &[
-    Asset {
-        name: "swagger-ui-bundle.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
-    },
-    Asset {
-        name: "swagger-ui.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
-    },
-    Asset {
-        name: "docs.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/swagger-ui/docs.js"),
-    },
-];
+const ASSETS: &[Asset] =
+    assets::vendored!("swagger-ui": "swagger-ui-bundle.js", "swagger-ui.css", "docs.js");
 
 /// `GET /api/v2/openapi.json`: public, like the API's own reference.
 pub async fn openapi_json() -> Response {
