@@ -6,6 +6,7 @@ use super::inputs::{AddMessageInput, AgentInput, CreateConversationInput, Create
 use super::types::enums::ConversationStatus;
 use super::types::{Agent, Conversation, Message, Ticket};
 use super::{caller, GqlResult};
+use crate::domain::ids::{AgentId, ConversationId, CustomerId, MessageId, TicketId};
 use crate::service::agents;
 use crate::service::conversations::{self, NewConversation, NewMessage};
 use crate::service::tickets::{self, NewTicket};
@@ -25,7 +26,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
         let input = NewConversation {
-            customer_id: input.customer_id.0,
+            customer_id: input.customer_id.parse::<CustomerId>().gql()?,
             channel: input.channel,
             subject: input.subject,
             assigned_agent_id: input.assigned_agent_id.map(|id| id.0),
@@ -43,7 +44,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Message> {
         let (ctx, actor) = caller(cx)?;
         let input = NewMessage {
-            conversation_id: input.conversation_id.0,
+            conversation_id: input.conversation_id.parse::<ConversationId>().gql()?,
             direction: input.direction.into(),
             body: input.body,
             agent_id: input.agent_id.map(|id| id.0),
@@ -63,9 +64,14 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
         Ok(Conversation::one(
-            conversations::set_status(ctx, actor, &id, status.into())
-                .await
-                .gql()?,
+            conversations::set_status(
+                ctx,
+                actor,
+                id.parse::<ConversationId>().gql()?,
+                status.into(),
+            )
+            .await
+            .gql()?,
         ))
     }
 
@@ -78,7 +84,9 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let (ctx, actor) = caller(cx)?;
         Ok(Conversation::one(
-            conversations::rate(ctx, actor, &id, rating).await.gql()?,
+            conversations::rate(ctx, actor, id.parse::<ConversationId>().gql()?, rating)
+                .await
+                .gql()?,
         ))
     }
 
@@ -89,7 +97,9 @@ impl ConversationMutation {
         #[graphql(desc = "The conversation to delete.")] id: ID,
     ) -> async_graphql::Result<bool> {
         let (ctx, actor) = caller(cx)?;
-        conversations::delete(ctx, actor, &id).await.gql()?;
+        conversations::delete(ctx, actor, id.parse::<ConversationId>().gql()?)
+            .await
+            .gql()?;
         Ok(true)
     }
 
@@ -100,7 +110,9 @@ impl ConversationMutation {
         #[graphql(desc = "The message to delete.")] id: ID,
     ) -> async_graphql::Result<bool> {
         let (ctx, actor) = caller(cx)?;
-        conversations::delete_message(ctx, actor, &id).await.gql()?;
+        conversations::delete_message(ctx, actor, id.parse::<MessageId>().gql()?)
+            .await
+            .gql()?;
         Ok(true)
     }
 
@@ -112,7 +124,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Ticket> {
         let (ctx, actor) = caller(cx)?;
         let input = NewTicket {
-            customer_id: input.customer_id.0,
+            customer_id: input.customer_id.parse::<CustomerId>().gql()?,
             conversation_id: input.conversation_id.map(|id| id.0),
             subject: input.subject,
         };
@@ -126,7 +138,11 @@ impl ConversationMutation {
         #[graphql(desc = "The ticket to close.")] id: ID,
     ) -> async_graphql::Result<Ticket> {
         let (ctx, actor) = caller(cx)?;
-        Ok(Ticket(tickets::close(ctx, actor, &id).await.gql()?))
+        Ok(Ticket(
+            tickets::close(ctx, actor, id.parse::<TicketId>().gql()?)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Needs ADMIN. Creates an agent (no id) or renames one (with id).
@@ -137,7 +153,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Agent> {
         let (ctx, actor) = caller(cx)?;
         let input = agents::AgentInput {
-            id: input.id.map(|id| id.0),
+            id: input.id.map(|id| id.parse::<AgentId>()).transpose().gql()?,
             name: input.name,
             email: input.email,
         };

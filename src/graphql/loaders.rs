@@ -6,16 +6,15 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
-use uuid::Uuid;
-
 use crate::auth::Actor;
+use crate::domain::ids::{AgentId, ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::Error;
 use crate::service::agents::{self, Agent};
 use crate::service::conversations::{self, Conversation, ConversationStatus, Message};
 use crate::service::customers::{self, Customer};
 use crate::service::Ctx;
+use async_graphql::dataloader::{DataLoader, Loader};
 
 /// A loader's error: shared by every field that waited on the batch.
 pub type LoadError = Arc<Error>;
@@ -42,8 +41,8 @@ pub struct MessagesByConversationLoader(Scope);
 
 /// A page of a parent's children, as a loader key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PageKey<F> {
-    pub parent: Uuid,
+pub struct PageKey<P, F> {
+    pub parent: P,
     pub page: u64,
     pub limit: u64,
     pub filter: F,
@@ -80,15 +79,15 @@ impl Loaders {
     }
 }
 
-fn by_id<T>(items: Vec<T>, id: impl Fn(&T) -> Uuid) -> HashMap<Uuid, T> {
+fn by_id<K: Hash + Eq, T>(items: Vec<T>, id: impl Fn(&T) -> K) -> HashMap<K, T> {
     items.into_iter().map(|item| (id(&item), item)).collect()
 }
 
-impl Loader<Uuid> for CustomerLoader {
+impl Loader<CustomerId> for CustomerLoader {
     type Value = Customer;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Customer>, LoadError> {
+    async fn load(&self, keys: &[CustomerId]) -> Result<HashMap<CustomerId, Customer>, LoadError> {
         Ok(by_id(
             customers::by_ids(&self.0.ctx, &self.0.actor, keys).await?,
             |c| c.id,
@@ -96,11 +95,11 @@ impl Loader<Uuid> for CustomerLoader {
     }
 }
 
-impl Loader<Uuid> for AgentLoader {
+impl Loader<AgentId> for AgentLoader {
     type Value = Agent;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Agent>, LoadError> {
+    async fn load(&self, keys: &[AgentId]) -> Result<HashMap<AgentId, Agent>, LoadError> {
         Ok(by_id(
             agents::by_ids(&self.0.ctx, &self.0.actor, keys).await?,
             |a| a.id,
@@ -108,11 +107,14 @@ impl Loader<Uuid> for AgentLoader {
     }
 }
 
-impl Loader<Uuid> for ConversationLoader {
+impl Loader<ConversationId> for ConversationLoader {
     type Value = Conversation;
     type Error = LoadError;
 
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Conversation>, LoadError> {
+    async fn load(
+        &self,
+        keys: &[ConversationId],
+    ) -> Result<HashMap<ConversationId, Conversation>, LoadError> {
         Ok(by_id(
             conversations::by_ids(&self.0.ctx, &self.0.actor, keys).await?,
             |c| c.id,
@@ -122,22 +124,22 @@ impl Loader<Uuid> for ConversationLoader {
 
 /// Splits keys into groups that share everything but the parent: one
 /// statement (or two) serves each group.
-fn groups<G: Hash + Eq + Copy>(keys: impl IntoIterator<Item = (G, Uuid)>) -> HashMap<G, Vec<Uuid>> {
-    let mut out: HashMap<G, Vec<Uuid>> = HashMap::new();
+fn groups<G: Hash + Eq + Copy, P>(keys: impl IntoIterator<Item = (G, P)>) -> HashMap<G, Vec<P>> {
+    let mut out: HashMap<G, Vec<P>> = HashMap::new();
     for (group, parent) in keys {
         out.entry(group).or_default().push(parent);
     }
     out
 }
 
-impl Loader<(Uuid, u64)> for RecentConversationsLoader {
+impl Loader<(CustomerId, u64)> for RecentConversationsLoader {
     type Value = Vec<Conversation>;
     type Error = LoadError;
 
     async fn load(
         &self,
-        keys: &[(Uuid, u64)],
-    ) -> Result<HashMap<(Uuid, u64), Vec<Conversation>>, LoadError> {
+        keys: &[(CustomerId, u64)],
+    ) -> Result<HashMap<(CustomerId, u64), Vec<Conversation>>, LoadError> {
         let mut out = HashMap::new();
         for (limit, parents) in groups(keys.iter().map(|(parent, limit)| (*limit, *parent))) {
             let found =
@@ -152,7 +154,8 @@ impl Loader<(Uuid, u64)> for RecentConversationsLoader {
     }
 }
 
-type ConversationPageKey = PageKey<Option<ConversationStatus>>;
+type ConversationPageKey = PageKey<CustomerId, Option<ConversationStatus>>;
+type MessagePageKey = PageKey<ConversationId, ()>;
 
 impl Loader<ConversationPageKey> for ConversationsByCustomerLoader {
     type Value = (Vec<Conversation>, Pagination);
@@ -186,14 +189,14 @@ impl Loader<ConversationPageKey> for ConversationsByCustomerLoader {
     }
 }
 
-impl Loader<PageKey<()>> for MessagesByConversationLoader {
+impl Loader<MessagePageKey> for MessagesByConversationLoader {
     type Value = (Vec<Message>, Pagination);
     type Error = LoadError;
 
     async fn load(
         &self,
-        keys: &[PageKey<()>],
-    ) -> Result<HashMap<PageKey<()>, Self::Value>, LoadError> {
+        keys: &[MessagePageKey],
+    ) -> Result<HashMap<MessagePageKey, Self::Value>, LoadError> {
         let mut out = HashMap::new();
         for ((page, limit), parents) in groups(keys.iter().map(|k| ((k.page, k.limit), k.parent))) {
             let request = PageRequest { page, limit };
@@ -255,21 +258,22 @@ impl<A: Hash + Eq, V> Shared<A, V> {
     }
 }
 
-/// Rows loaded for a list of parents, and the group those rows share in turn.
-pub struct Related<T, G> {
-    pub by_parent: HashMap<Uuid, T>,
+/// Rows loaded for a list of parents (by the parents' ids `K`), and the
+/// group those rows share in turn.
+pub struct Related<K, T, G> {
+    pub by_parent: HashMap<K, T>,
     pub group: Arc<G>,
 }
 
 /// Records loaded by id for a list of siblings, once for all of them.
-pub struct ById<V> {
-    ids: Vec<Uuid>,
-    loaded: Shared<(), HashMap<Uuid, V>>,
+pub struct ById<K, V> {
+    ids: Vec<K>,
+    loaded: Shared<(), HashMap<K, V>>,
 }
 
-impl<V> ById<V> {
-    fn new(ids: impl IntoIterator<Item = Uuid>) -> Self {
-        let mut ids: Vec<Uuid> = ids.into_iter().collect();
+impl<K: Ord, V> ById<K, V> {
+    fn new(ids: impl IntoIterator<Item = K>) -> Self {
+        let mut ids: Vec<K> = ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
         ById {
@@ -279,9 +283,9 @@ impl<V> ById<V> {
     }
 }
 
-impl ById<Agent> {
+impl ById<AgentId, Agent> {
     /// One of the siblings' agents.
-    pub async fn get(&self, loaders: &Loaders, id: Uuid) -> Result<Option<Agent>, LoadError> {
+    pub async fn get(&self, loaders: &Loaders, id: AgentId) -> Result<Option<Agent>, LoadError> {
         let all = self
             .loaded
             .get((), loaders.agents.load_many(self.ids.iter().copied()))
@@ -290,9 +294,13 @@ impl ById<Agent> {
     }
 }
 
-impl ById<Customer> {
+impl ById<CustomerId, Customer> {
     /// One of the siblings' customers.
-    pub async fn get(&self, loaders: &Loaders, id: Uuid) -> Result<Option<Customer>, LoadError> {
+    pub async fn get(
+        &self,
+        loaders: &Loaders,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, LoadError> {
         let all = self
             .loaded
             .get((), loaders.customers.load_many(self.ids.iter().copied()))
@@ -305,16 +313,19 @@ impl ById<Customer> {
 pub type ConversationPage = (Vec<Conversation>, Pagination);
 /// A page of a conversation's messages.
 pub type MessagePage = (Vec<Message>, Pagination);
+/// The newest conversations of each customer of a group.
+pub type RecentConversations = Related<CustomerId, Vec<Conversation>, ConversationGroup>;
+/// A page of conversations of each customer of a group.
+pub type ConversationPages = Related<CustomerId, ConversationPage, ConversationGroup>;
+/// A page of messages of each conversation of a group.
+pub type MessagePages = Related<ConversationId, MessagePage, MessageGroup>;
 
 /// What the customers of one list share.
 pub struct CustomerGroup {
-    ids: Vec<Uuid>,
-    pub agents: ById<Agent>,
-    recent: Shared<u64, Related<Vec<Conversation>, ConversationGroup>>,
-    pages: Shared<
-        (u64, u64, Option<ConversationStatus>),
-        Related<ConversationPage, ConversationGroup>,
-    >,
+    ids: Vec<CustomerId>,
+    pub agents: ById<AgentId, Agent>,
+    recent: Shared<u64, RecentConversations>,
+    pages: Shared<(u64, u64, Option<ConversationStatus>), ConversationPages>,
 }
 
 impl CustomerGroup {
@@ -337,11 +348,11 @@ impl CustomerGroup {
         &self,
         loaders: &Loaders,
         limit: u64,
-    ) -> Result<Arc<Related<Vec<Conversation>, ConversationGroup>>, LoadError> {
+    ) -> Result<Arc<RecentConversations>, LoadError> {
         let load = async {
             let keys = self.ids.iter().map(|id| (*id, limit));
             let found = loaders.recent_conversations.load_many(keys).await?;
-            let by_parent: HashMap<Uuid, Vec<Conversation>> =
+            let by_parent: HashMap<CustomerId, Vec<Conversation>> =
                 found.into_iter().map(|((id, _), v)| (id, v)).collect();
             let group = ConversationGroup::new(by_parent.values().flatten());
             Ok(Related { by_parent, group })
@@ -355,7 +366,7 @@ impl CustomerGroup {
         loaders: &Loaders,
         page: PageRequest,
         status: Option<ConversationStatus>,
-    ) -> Result<Arc<Related<ConversationPage, ConversationGroup>>, LoadError> {
+    ) -> Result<Arc<ConversationPages>, LoadError> {
         let load = async {
             let keys = self.ids.iter().map(|id| PageKey {
                 parent: *id,
@@ -364,7 +375,7 @@ impl CustomerGroup {
                 filter: status,
             });
             let found = loaders.conversation_pages.load_many(keys).await?;
-            let by_parent: HashMap<Uuid, ConversationPage> =
+            let by_parent: HashMap<CustomerId, ConversationPage> =
                 found.into_iter().map(|(k, v)| (k.parent, v)).collect();
             let group = ConversationGroup::new(by_parent.values().flat_map(|(items, _)| items));
             Ok(Related { by_parent, group })
@@ -375,10 +386,10 @@ impl CustomerGroup {
 
 /// What the conversations of one list (or one batch across parents) share.
 pub struct ConversationGroup {
-    ids: Vec<Uuid>,
-    pub agents: ById<Agent>,
-    pub customers: ById<Customer>,
-    messages: Shared<(u64, u64), Related<MessagePage, MessageGroup>>,
+    ids: Vec<ConversationId>,
+    pub agents: ById<AgentId, Agent>,
+    pub customers: ById<CustomerId, Customer>,
+    messages: Shared<(u64, u64), MessagePages>,
 }
 
 impl ConversationGroup {
@@ -398,7 +409,7 @@ impl ConversationGroup {
         &self,
         loaders: &Loaders,
         page: PageRequest,
-    ) -> Result<Arc<Related<MessagePage, MessageGroup>>, LoadError> {
+    ) -> Result<Arc<MessagePages>, LoadError> {
         let load = async {
             let keys = self.ids.iter().map(|id| PageKey {
                 parent: *id,
@@ -407,7 +418,7 @@ impl ConversationGroup {
                 filter: (),
             });
             let found = loaders.message_pages.load_many(keys).await?;
-            let by_parent: HashMap<Uuid, MessagePage> =
+            let by_parent: HashMap<ConversationId, MessagePage> =
                 found.into_iter().map(|(k, v)| (k.parent, v)).collect();
             let group = Arc::new(MessageGroup {
                 agents: ById::new(
@@ -424,7 +435,7 @@ impl ConversationGroup {
 
 /// What the messages of one batch share.
 pub struct MessageGroup {
-    pub agents: ById<Agent>,
+    pub agents: ById<AgentId, Agent>,
 }
 
 impl MessageGroup {

@@ -8,6 +8,7 @@ use super::inputs::{CreateCustomerInput, UpdateCustomerInput};
 use super::types::enums::TagAction;
 use super::types::{Customer, DeleteResult, ImportResult};
 use super::{caller, GqlResult};
+use crate::domain::ids::CustomerId;
 use crate::service::{customers, import};
 
 /// The root of writes, one part per noun.
@@ -45,7 +46,9 @@ impl CustomerMutation {
         let (ctx, actor) = caller(cx)?;
         let input = input.into_input().gql()?;
         Ok(Customer::one(
-            customers::update(ctx, actor, &id, input).await.gql()?,
+            customers::update(ctx, actor, id.parse::<CustomerId>().gql()?, input)
+                .await
+                .gql()?,
         ))
     }
 
@@ -66,7 +69,7 @@ impl CustomerMutation {
             customers::update_tags(
                 ctx,
                 actor,
-                &id,
+                id.parse::<CustomerId>().gql()?,
                 tags,
                 action.unwrap_or(TagAction::Set).into(),
             )
@@ -86,9 +89,15 @@ impl CustomerMutation {
     ) -> async_graphql::Result<Customer> {
         let (ctx, actor) = caller(cx)?;
         Ok(Customer::one(
-            customers::set_blocked(ctx, actor, &id, is_blocked, block_reason)
-                .await
-                .gql()?,
+            customers::set_blocked(
+                ctx,
+                actor,
+                id.parse::<CustomerId>().gql()?,
+                is_blocked,
+                block_reason,
+            )
+            .await
+            .gql()?,
         ))
     }
 
@@ -104,9 +113,14 @@ impl CustomerMutation {
         permanent: Option<bool>,
     ) -> async_graphql::Result<DeleteResult> {
         let (ctx, actor) = caller(cx)?;
-        let deleted = customers::delete(ctx, actor, &id, permanent.unwrap_or(false))
-            .await
-            .gql()?;
+        let deleted = customers::delete(
+            ctx,
+            actor,
+            id.parse::<CustomerId>().gql()?,
+            permanent.unwrap_or(false),
+        )
+        .await
+        .gql()?;
         Ok(DeleteResult {
             success: true,
             message: deleted.message.to_owned(),

@@ -9,6 +9,7 @@ use super::types::{
     Viewer,
 };
 use super::{caller, GqlResult};
+use crate::domain::ids::{ConversationId, CustomerId};
 use crate::service::customers::ListQuery;
 use crate::service::{agents, conversations, customers};
 
@@ -74,7 +75,11 @@ impl CustomerQuery {
         #[graphql(desc = "The customer's id.")] id: ID,
     ) -> async_graphql::Result<Option<Customer>> {
         let (ctx, actor) = caller(cx)?;
-        Ok(customers::find(ctx, actor, &id)
+        // An id that cannot be one names no customer: null, like an unknown one.
+        let Ok(id) = id.parse::<CustomerId>() else {
+            return Ok(None);
+        };
+        Ok(customers::find(ctx, actor, id)
             .await
             .gql()?
             .map(Customer::one))
@@ -115,10 +120,15 @@ impl CustomerQuery {
     ) -> async_graphql::Result<ConversationPage> {
         let (ctx, actor) = caller(cx)?;
         let page = page_request(page, limit, 20).gql()?;
-        let (items, pagination) =
-            conversations::list_for_customer(ctx, actor, &customer_id, page, None)
-                .await
-                .gql()?;
+        let (items, pagination) = conversations::list_for_customer(
+            ctx,
+            actor,
+            customer_id.parse::<CustomerId>().gql()?,
+            page,
+            None,
+        )
+        .await
+        .gql()?;
         Ok(ConversationPage {
             items: Conversation::list(items),
             pagination: pagination.into(),
@@ -132,7 +142,10 @@ impl CustomerQuery {
         #[graphql(desc = "The conversation's id.")] id: ID,
     ) -> async_graphql::Result<Option<Conversation>> {
         let (ctx, actor) = caller(cx)?;
-        Ok(conversations::find(ctx, actor, &id)
+        let Ok(id) = id.parse::<ConversationId>() else {
+            return Ok(None);
+        };
+        Ok(conversations::find(ctx, actor, id)
             .await
             .gql()?
             .map(Conversation::one))

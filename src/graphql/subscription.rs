@@ -6,10 +6,10 @@
 use async_graphql::{Context, Object, Subscription as SubscriptionRoot, ID};
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast::{self, error::RecvError};
-use uuid::Uuid;
 
 use super::types::{enums, Conversation, Customer};
 use super::{caller, GqlResult};
+use crate::domain::ids::CustomerId;
 use crate::service::conversations::{self, Conversation as ConversationData};
 use crate::service::customers;
 use crate::service::events::{ChangeKind, Event};
@@ -48,7 +48,12 @@ impl Subscription {
         // subscription starts is missed.
         let rx = ctx.events.subscribe();
         let wanted = match id {
-            Some(id) => Some(customers::get(ctx, actor, &id).await.gql()?.id),
+            Some(id) => Some(
+                customers::get(ctx, actor, id.parse::<CustomerId>().gql()?)
+                    .await
+                    .gql()?
+                    .id,
+            ),
             None => None,
         };
         let tenant = actor.tenant.clone();
@@ -77,7 +82,12 @@ impl Subscription {
         // subscription starts is missed.
         let rx = ctx.events.subscribe();
         let wanted = match customer_id {
-            Some(id) => Some(customers::get(ctx, actor, &id).await.gql()?.id),
+            Some(id) => Some(
+                customers::get(ctx, actor, id.parse::<CustomerId>().gql()?)
+                    .await
+                    .gql()?
+                    .id,
+            ),
             None => None,
         };
         let tenant = actor.tenant.clone();
@@ -95,7 +105,7 @@ impl Subscription {
 /// A change of a customer.
 pub struct CustomerEvent {
     kind: ChangeKind,
-    customer_id: Uuid,
+    customer_id: CustomerId,
 }
 
 /// A change of a customer.
@@ -115,7 +125,7 @@ impl CustomerEvent {
             return Ok(None);
         }
         let (ctx, actor) = caller(cx)?;
-        Ok(customers::find(ctx, actor, &self.customer_id.to_string())
+        Ok(customers::find(ctx, actor, self.customer_id)
             .await
             .gql()?
             .map(Customer::one))
@@ -140,7 +150,7 @@ impl ConversationEvent {
         // Reload unless deleted: a later write may have changed it since.
         if self.kind != ChangeKind::Deleted {
             let (ctx, actor) = caller(cx)?;
-            if let Some(now) = conversations::find(ctx, actor, &self.conversation.id.to_string())
+            if let Some(now) = conversations::find(ctx, actor, self.conversation.id)
                 .await
                 .gql()?
             {

@@ -25,11 +25,11 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::{StreamReader, SyncIoBridge};
-use uuid::Uuid;
 
 use super::body::{customer_doc, customer_input};
 use super::{is_json, BODY_LIMIT};
 use crate::auth::Actor;
+use crate::domain::ids::CustomerId;
 use crate::error::{Error, FieldError, Result};
 use crate::service::import::{self, ImportReport, ImportRow, Row};
 use crate::service::Ctx;
@@ -277,10 +277,10 @@ pub fn response(ctx: Ctx, actor: Actor, report: ImportReport) -> Result<Response
         serde_json::to_string(&report.duplicates).map_err(Error::internal)?,
         serde_json::to_string(&report.failed).map_err(Error::internal)?,
     );
-    let pages: Vec<Vec<Uuid>> = report
+    let pages: Vec<Vec<CustomerId>> = report
         .stored
         .chunks(DOCS_PER_CHUNK)
-        .map(<[Uuid]>::to_vec)
+        .map(<[CustomerId]>::to_vec)
         .collect();
     let start = (pages.into_iter(), true);
     let docs = futures::stream::unfold(start, move |(mut pages, mut first)| {

@@ -1,4 +1,9 @@
 //! Handlers of the customer routes of the reference, in its order.
+//!
+//! A path's `{id}` is parsed into a [`CustomerId`](crate::domain::ids::CustomerId)
+//! where the handler calls the service, after the body and query were read:
+//! a malformed id is a 404 like an unknown one, and the body's own errors
+//! (415, 413, 400) still come first.
 
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -70,7 +75,7 @@ pub async fn get_customer(
     Auth(actor): Auth,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let d = customers::details(&ctx, &actor, &id).await?;
+    let d = customers::details(&ctx, &actor, id.parse()?).await?;
     let stats = d.customer.statistics;
     let recent: Vec<_> = d
         .recent_conversations
@@ -132,7 +137,7 @@ pub async fn update_customer(
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     let input = customer_input(&body).map_err(Error::invalid_fields)?;
-    let customer = customers::update(&ctx, &actor, &id, input).await?;
+    let customer = customers::update(&ctx, &actor, id.parse()?, input).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -170,7 +175,7 @@ pub async fn update_tags(
         }
         Some(_) => return Err(Error::invalid("action", TagAction::expected())),
     };
-    let customer = customers::update_tags(&ctx, &actor, &id, tags, action).await?;
+    let customer = customers::update_tags(&ctx, &actor, id.parse()?, tags, action).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -202,7 +207,7 @@ pub async fn set_blocked(
         Some(Value::String(r)) => Some(r.clone()),
         Some(_) => return Err(Error::invalid("blockReason", "must be a string")),
     };
-    let customer = customers::set_blocked(&ctx, &actor, &id, blocked, reason).await?;
+    let customer = customers::set_blocked(&ctx, &actor, id.parse()?, blocked, reason).await?;
     Ok(customer_answer(&customer).into_response())
 }
 
@@ -225,7 +230,7 @@ pub async fn delete_customer(
     q: QueryPairs,
 ) -> Result<Response> {
     let permanent = body::flag(&q, "permanent", false)?;
-    let deleted = customers::delete(&ctx, &actor, &id, permanent).await?;
+    let deleted = customers::delete(&ctx, &actor, id.parse()?, permanent).await?;
     Ok(Json(MessageAnswer {
         success: Succeeded,
         message: deleted.message,
@@ -286,7 +291,7 @@ pub async fn list_conversations(
         ),
     };
     let (items, pagination) =
-        conversations::list_for_customer(&ctx, &actor, &id, page, status).await?;
+        conversations::list_for_customer(&ctx, &actor, id.parse()?, page, status).await?;
     let conversations = items.iter().map(conversation_doc).collect();
     Ok(Json(ConversationList {
         success: Succeeded,

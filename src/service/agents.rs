@@ -7,15 +7,16 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::input::text_input;
-use super::{parse_id, scope, Ctx};
+use super::{scope, Ctx};
 use crate::auth::Actor;
+use crate::domain::ids::AgentId;
 use crate::domain::time;
 use crate::error::{Error, Result};
 
 /// An agent as both faces show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Agent {
-    pub id: Uuid,
+    pub id: AgentId,
     pub name: String,
     pub email: Option<String>,
 }
@@ -23,7 +24,7 @@ pub struct Agent {
 impl From<agent::Model> for Agent {
     fn from(m: agent::Model) -> Self {
         Agent {
-            id: m.id,
+            id: m.id.into(),
             name: m.name,
             email: m.email,
         }
@@ -32,7 +33,7 @@ impl From<agent::Model> for Agent {
 
 /// The agent with this id in the caller's tenant, or none.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn find(ctx: &Ctx, actor: &Actor, id: Uuid) -> Result<Option<Agent>> {
+pub async fn find(ctx: &Ctx, actor: &Actor, id: AgentId) -> Result<Option<Agent>> {
     Ok(scope::agents(actor)
         .filter(agent::Column::Id.eq(id))
         .one(&ctx.db)
@@ -42,7 +43,7 @@ pub async fn find(ctx: &Ctx, actor: &Actor, id: Uuid) -> Result<Option<Agent>> {
 
 /// Agents by id, for batching; unknown and foreign ids are absent.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Agent>> {
+pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[AgentId]) -> Result<Vec<Agent>> {
     let rows = scope::agents(actor)
         .filter(agent::Column::Id.is_in(ids.iter().copied()))
         .all(&ctx.db)
@@ -64,7 +65,7 @@ pub async fn list(ctx: &Ctx, actor: &Actor) -> Result<Vec<Agent>> {
 /// An agent to create (no id) or update (with id).
 #[derive(Debug, Clone, Default)]
 pub struct AgentInput {
-    pub id: Option<String>,
+    pub id: Option<AgentId>,
     pub name: String,
     pub email: Option<String>,
 }
@@ -84,7 +85,6 @@ pub async fn upsert(ctx: &Ctx, actor: &Actor, input: AgentInput) -> Result<Agent
     let txn = ctx.write().await?;
     let saved = match input.id {
         Some(id) => {
-            let id = parse_id(&id, "agent")?;
             let current = scope::agents(actor)
                 .filter(agent::Column::Id.eq(id))
                 .one(&*txn)

@@ -10,17 +10,17 @@ use entity::{customer, customer_phone, customer_tag};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
-use uuid::Uuid;
 
-use super::{insert_chunked, parse_id, scope};
+use super::{insert_chunked, scope};
 use crate::auth::Actor;
+use crate::domain::ids::CustomerId;
 use crate::error::{Error, Result};
 
 /// The caller's tenant's customer row with this id, or none.
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    id: Uuid,
+    id: CustomerId,
 ) -> Result<Option<customer::Model>> {
     Ok(scope::customers(actor)
         .filter(customer::Column::Id.eq(id))
@@ -31,17 +31,12 @@ pub async fn find<C: ConnectionTrait>(
 /// Loads a customer to change it, locking its row until the transaction ends
 /// (PostgreSQL; SQLite has one writer at a time anyway), so concurrent
 /// read-modify-write updates of one customer never lose each other's changes.
-pub async fn lock<C: ConnectionTrait>(db: &C, actor: &Actor, id: &str) -> Result<customer::Model> {
-    lock_by_id(db, actor, parse_id(id, "customer")?).await
-}
-
-/// [`lock`] for an id already parsed. Every write that changes a customer's
-/// row (its fields or its statistics) locks it first, customer before
-/// conversation, so writers never deadlock.
-pub async fn lock_by_id<C: ConnectionTrait>(
+/// Every write that changes a customer's row (its fields or its statistics)
+/// locks it first, customer before conversation, so writers never deadlock.
+pub async fn lock<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    id: Uuid,
+    id: CustomerId,
 ) -> Result<customer::Model> {
     scope::customers(actor)
         .filter(customer::Column::Id.eq(id))
@@ -117,7 +112,7 @@ pub async fn phone_holder<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     phones: impl IntoIterator<Item = &str>,
-    except: Option<Uuid>,
+    except: Option<CustomerId>,
 ) -> Result<Option<customer_phone::Model>> {
     let mut q = scope::phones(actor).filter(customer_phone::Column::Phone.is_in(phones));
     if let Some(id) = except {

@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
 use crate::domain::conversation::ConversationStatus;
 use crate::domain::customer::string_enum;
+use crate::domain::ids::{AgentId, ConversationId, CustomerId};
 use crate::domain::time;
 use crate::error::Result;
 
@@ -36,7 +36,7 @@ const BUFFER: usize = 1024;
 pub struct Event {
     pub tenant: String,
     pub kind: ChangeKind,
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     /// Set for conversation events: the conversation as it was written.
     pub conversation: Option<Box<ConversationSnapshot>>,
 }
@@ -46,14 +46,14 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationSnapshot {
-    pub id: Uuid,
+    pub id: ConversationId,
     /// The customer's id.
-    pub customer: Uuid,
+    pub customer: CustomerId,
     pub status: ConversationStatus,
     pub channel: String,
     pub subject: Option<String>,
     /// The assigned agent's id.
-    pub assigned_agent: Option<Uuid>,
+    pub assigned_agent: Option<AgentId>,
     pub rating: Option<i32>,
     pub message_count: i32,
     #[serde(with = "time::serde_ms::option")]
@@ -68,7 +68,7 @@ pub struct ConversationSnapshot {
 
 impl Event {
     /// A change of a customer.
-    pub fn customer(tenant: &str, kind: ChangeKind, customer_id: Uuid) -> Self {
+    pub fn customer(tenant: &str, kind: ChangeKind, customer_id: CustomerId) -> Self {
         Event {
             tenant: tenant.to_owned(),
             kind,
@@ -142,7 +142,7 @@ impl Events {
         db: &DatabaseConnection,
         tenant: &str,
         kind: ChangeKind,
-        customer_id: Uuid,
+        customer_id: CustomerId,
     ) {
         self.publish(db, vec![Event::customer(tenant, kind, customer_id)])
             .await;
@@ -190,6 +190,8 @@ async fn notify(db: &DatabaseConnection, event: &Event) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
@@ -197,8 +199,8 @@ mod tests {
         let at = DateTime::from_timestamp(1_700_000_000, 0).expect("valid time");
         let id = Uuid::from_u128(7);
         let snapshot = ConversationSnapshot {
-            id,
-            customer: id,
+            id: id.into(),
+            customer: id.into(),
             status: ConversationStatus::Pending,
             channel: "whatsapp".into(),
             subject: None,
@@ -229,7 +231,7 @@ mod tests {
         );
         let back: Event = serde_json::from_value(json).expect("reads back");
         assert_eq!(back, event);
-        let customer = Event::customer("acme", ChangeKind::Created, id);
+        let customer = Event::customer("acme", ChangeKind::Created, id.into());
         let json = serde_json::to_string(&customer).expect("serializes");
         assert!(json.contains("\"kind\":\"created\""), "{json}");
     }

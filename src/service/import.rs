@@ -19,6 +19,7 @@ use super::events::{ChangeKind, Event};
 use super::{customer_rows, insert_chunked, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerChanges, CustomerInput, Field, Mode};
+use crate::domain::ids::CustomerId;
 use crate::domain::time;
 use crate::error::{
     is_retryable_conflict, is_unique_violation, Error, FieldError, Result, UniqueKey,
@@ -62,7 +63,8 @@ pub struct ImportIssue {
     pub reason: String,
     /// For a duplicate of a stored customer: that customer's id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub existing_id: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub existing_id: Option<CustomerId>,
 }
 
 impl ImportIssue {
@@ -82,7 +84,7 @@ pub struct ImportReport {
     /// The ids of the stored customers, in the order of their rows (ids, not
     /// customers: 50,000 stored customers held at once would take more memory
     /// than the whole import; [`stored_customers`] reads them back in pages).
-    pub stored: Vec<Uuid>,
+    pub stored: Vec<CustomerId>,
     /// Rows whose number exists, in the store or earlier in the list; by index.
     pub duplicates: Vec<ImportIssue>,
     /// Invalid rows with their reason; by index.
@@ -223,20 +225,24 @@ where
 /// [`BATCH`] (one deleted since is left out). A face that streams its answer
 /// calls it for one page at a time.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn stored_customers(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Customer>> {
+pub async fn stored_customers(
+    ctx: &Ctx,
+    actor: &Actor,
+    ids: &[CustomerId],
+) -> Result<Vec<Customer>> {
     let mut out = Vec::with_capacity(ids.len());
     for page in ids.chunks(BATCH) {
         // By id alone, the tenant checked on each row: with the tenant in the
         // WHERE clause SQLite (it keeps no statistics) walks the tenant's
         // index instead of looking the ids up, about 0.2 s per page of 256
         // in a tenant of 50,000.
-        let mut found: HashMap<Uuid, customer::Model> = customer::Entity::find()
+        let mut found: HashMap<CustomerId, customer::Model> = customer::Entity::find()
             .filter(customer::Column::Id.is_in(page.iter().copied()))
             .all(&ctx.db)
             .await?
             .into_iter()
             .filter(|m| m.tenant_id == actor.tenant)
-            .map(|m| (m.id, m))
+            .map(|m| (CustomerId::from(m.id), m))
             .collect();
         for id in page {
             if let Some(m) = found.remove(id) {
@@ -310,7 +316,7 @@ fn db_error(e: &Error) -> Option<&DbErr> {
 #[derive(Default)]
 struct Written {
     /// Row index and id of each stored customer.
-    stored: Vec<(usize, Uuid)>,
+    stored: Vec<(usize, CustomerId)>,
     duplicates: Vec<ImportIssue>,
 }
 
@@ -320,7 +326,7 @@ async fn store_batch<R: ImportRow>(
     ctx: &Ctx,
     actor: &Actor,
     batch: &[Valid<R>],
-    stored: &mut Vec<(usize, Uuid)>,
+    stored: &mut Vec<(usize, CustomerId)>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let mut attempt = 1;
@@ -389,7 +395,7 @@ async fn write_batch<R: ImportRow>(
     batch: &[Valid<R>],
 ) -> Result<Written> {
     let txn = ctx.write().await?;
-    let holders: HashMap<String, Uuid> = scope::phones(actor)
+    let holders: HashMap<String, CustomerId> = scope::phones(actor)
         .filter(
             customer_phone::Column::Phone
                 .is_in(batch.iter().flat_map(|r| r.phones.iter().cloned())),
@@ -397,7 +403,7 @@ async fn write_batch<R: ImportRow>(
         .all(&*txn)
         .await?
         .into_iter()
-        .map(|h| (h.phone, h.customer_id))
+        .map(|h| (h.phone, CustomerId::from(h.customer_id)))
         .collect();
     let now = time::now();
     let mut written = Written::default();
@@ -445,7 +451,7 @@ async fn write_batch<R: ImportRow>(
     insert_chunked(&*txn, tags).await?;
     written.stored = models
         .iter()
-        .map(|(index, m, _, _)| (*index, m.id))
+        .map(|(index, m, _, _)| (*index, CustomerId::from(m.id)))
         .collect();
     drop(models);
     txn.commit().await?;

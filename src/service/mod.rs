@@ -7,7 +7,10 @@
 //! it back): `customers`, `import`, `export`, `recount` → `conversations`,
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`. This
 //! file holds what all of them share (the context, transactions, chunked
-//! inserts, id parsing) and imports only `events`.
+//! inserts, ids as query values) and imports only `events`.
+//!
+//! Functions take ids already parsed ([`crate::domain::ids`]): the faces
+//! parse what a client sent, once, at the edge.
 
 pub mod agents;
 pub mod conversations;
@@ -27,14 +30,13 @@ pub mod tickets;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::domain::ids::{AgentId, ConversationId, CustomerId, MessageId, TicketId};
+use crate::error::Result;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
     EntityTrait, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
-use uuid::Uuid;
-
-use crate::error::{Error, Result};
 
 /// What every service call needs besides the caller: the database and the
 /// settings that shape business rules.
@@ -139,7 +141,17 @@ where
     Ok(model.into_active_model().reset_all().update(db).await?)
 }
 
-/// Reads a caller-supplied id; one that cannot be an id is simply unknown.
-pub fn parse_id(id: &str, what: &'static str) -> Result<Uuid> {
-    Uuid::parse_str(id.trim()).map_err(|_| Error::NotFound(what))
+/// Ids go into queries as the UUIDs they are (`Column::Id.eq(id)`).
+macro_rules! id_values {
+    ($($id:ty),*) => {
+        $(
+            impl From<$id> for sea_orm::Value {
+                fn from(id: $id) -> Self {
+                    id.uuid().into()
+                }
+            }
+        )*
+    };
 }
+
+id_values!(CustomerId, ConversationId, MessageId, TicketId, AgentId);

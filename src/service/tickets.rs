@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use super::events::ChangeKind;
 use super::input::text_input;
-use super::{customer_rows, ledger, parse_id, scope, Ctx};
+use super::{customer_rows, ledger, scope, Ctx};
 use crate::auth::Actor;
 pub use crate::domain::conversation::TicketStatus;
+use crate::domain::ids::{ConversationId, CustomerId, TicketId};
 use crate::domain::time;
 use crate::error::{Error, Result};
 
@@ -22,11 +23,11 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ticket {
-    pub id: Uuid,
+    pub id: TicketId,
     /// The customer's id.
-    pub customer: Uuid,
+    pub customer: CustomerId,
     /// The conversation's id.
-    pub conversation: Option<Uuid>,
+    pub conversation: Option<ConversationId>,
     pub subject: String,
     pub status: TicketStatus,
     #[serde(with = "time::serde_ms")]
@@ -42,9 +43,9 @@ impl TryFrom<ticket::Model> for Ticket {
         let status = TicketStatus::parse(&m.status)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("tickets.status: unknown value")))?;
         Ok(Ticket {
-            id: m.id,
-            customer: m.customer_id,
-            conversation: m.conversation_id,
+            id: m.id.into(),
+            customer: m.customer_id.into(),
+            conversation: m.conversation_id.map(ConversationId::from),
             subject: m.subject,
             status,
             created_at: m.created_at,
@@ -54,9 +55,12 @@ impl TryFrom<ticket::Model> for Ticket {
 }
 
 /// A ticket to raise.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewTicket {
-    pub customer_id: String,
+    pub customer_id: CustomerId,
+    /// One of the customer's conversations, as the client wrote it: blank
+    /// is none; another's, an unknown or a malformed one is a bad
+    /// `conversationId`.
     pub conversation_id: Option<String>,
     pub subject: String,
 }
@@ -69,9 +73,9 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
     actor.require_writer()?;
     let subject =
         text_input("subject", Some(input.subject), MAX_SUBJECT_CHARS, true)?.unwrap_or_default();
-    let customer_id = parse_id(&input.customer_id, "customer")?;
+    let customer_id = input.customer_id;
     let txn = ctx.write().await?;
-    let mut customer = customer_rows::lock_by_id(&*txn, actor, customer_id).await?;
+    let mut customer = customer_rows::lock(&*txn, actor, customer_id).await?;
     let conversation_id = match input
         .conversation_id
         .as_deref()
@@ -96,7 +100,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
     let model = ticket::Model {
         id: Uuid::now_v7(),
         tenant_id: actor.tenant.clone(),
-        customer_id,
+        customer_id: customer_id.uuid(),
         conversation_id,
         subject,
         status: TicketStatus::Open.as_str().to_owned(),
@@ -117,9 +121,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
 
 /// Closes a ticket; closing a closed ticket changes nothing.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn close(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Ticket> {
+pub async fn close(ctx: &Ctx, actor: &Actor, id: TicketId) -> Result<Ticket> {
     actor.require_writer()?;
-    let id = parse_id(id, "ticket")?;
     let txn = ctx.write().await?;
     let one = || scope::tickets(actor).filter(ticket::Column::Id.eq(id));
     let found = one().one(&*txn).await?;

@@ -156,7 +156,7 @@ pub struct ImportIssue {
     /// Why the row was not stored.
     pub reason: String,
     #[graphql(skip)]
-    pub existing: Option<uuid::Uuid>,
+    pub existing: Option<crate::domain::ids::CustomerId>,
 }
 
 #[ComplexObject]

@@ -14,9 +14,10 @@ use uuid::Uuid;
 use super::view::{Conversation, Message};
 use crate::auth::Actor;
 use crate::domain::conversation::ConversationStatus;
+use crate::domain::ids::{ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::{customer_rows, parse_id, scope, Ctx};
+use crate::service::{customer_rows, scope, Ctx};
 
 /// The contract's "newest first": by last message (or creation) time, then id.
 fn newest_first(q: sea_orm::Select<conversation::Entity>) -> sea_orm::Select<conversation::Entity> {
@@ -29,7 +30,7 @@ fn newest_first(q: sea_orm::Select<conversation::Entity>) -> sea_orm::Select<con
 pub async fn recent(
     ctx: &Ctx,
     actor: &Actor,
-    customer_id: Uuid,
+    customer_id: CustomerId,
     limit: u64,
 ) -> Result<Vec<Conversation>> {
     let rows = newest_first(
@@ -47,11 +48,11 @@ pub async fn recent(
 pub async fn list_for_customer(
     ctx: &Ctx,
     actor: &Actor,
-    customer_id: &str,
+    customer_id: CustomerId,
     page: PageRequest,
     status: Option<ConversationStatus>,
 ) -> Result<(Vec<Conversation>, Pagination)> {
-    let customer = customer_rows::find(&ctx.db, actor, parse_id(customer_id, "customer")?)
+    let customer = customer_rows::find(&ctx.db, actor, customer_id)
         .await?
         .ok_or(Error::NotFound("customer"))?;
     let mut q =
@@ -74,10 +75,7 @@ pub async fn list_for_customer(
 
 /// The conversation with this id, or none.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn find(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Option<Conversation>> {
-    let Ok(id) = parse_id(id, "conversation") else {
-        return Ok(None);
-    };
+pub async fn find(ctx: &Ctx, actor: &Actor, id: ConversationId) -> Result<Option<Conversation>> {
     scope::conversations(actor)
         .filter(conversation::Column::Id.eq(id))
         .one(&ctx.db)
@@ -88,7 +86,7 @@ pub async fn find(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Option<Conversat
 
 /// Conversations by id, for batching; unknown and foreign ids are absent.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Conversation>> {
+pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[ConversationId]) -> Result<Vec<Conversation>> {
     let rows = scope::conversations(actor)
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .all(&ctx.db)
@@ -125,7 +123,7 @@ fn windowed(
 /// statement to window or count.
 fn conversations_of(
     actor: &Actor,
-    customer_ids: &[Uuid],
+    customer_ids: &[CustomerId],
     status: Option<ConversationStatus>,
 ) -> SelectStatement {
     let mut q = scope::conversations(actor)
@@ -181,9 +179,9 @@ async fn counts(ctx: &Ctx, mut stmt: SelectStatement, by: &str) -> Result<HashMa
 pub async fn recent_for(
     ctx: &Ctx,
     actor: &Actor,
-    customer_ids: &[Uuid],
+    customer_ids: &[CustomerId],
     limit: u64,
-) -> Result<HashMap<Uuid, Vec<Conversation>>> {
+) -> Result<HashMap<CustomerId, Vec<Conversation>>> {
     let stmt = windowed(
         conversations_of(actor, customer_ids, None),
         "customer_id",
@@ -191,7 +189,10 @@ pub async fn recent_for(
         0,
         limit,
     );
-    let rows = grouped(ctx, stmt, |m: &conversation::Model| m.customer_id).await?;
+    let rows = grouped(ctx, stmt, |m: &conversation::Model| {
+        CustomerId::from(m.customer_id)
+    })
+    .await?;
     rows.into_iter()
         .map(|(k, v)| {
             Ok((
@@ -209,12 +210,12 @@ pub async fn recent_for(
 pub async fn pages_for(
     ctx: &Ctx,
     actor: &Actor,
-    customer_ids: &[Uuid],
+    customer_ids: &[CustomerId],
     page: PageRequest,
     status: Option<ConversationStatus>,
-) -> Result<HashMap<Uuid, (Vec<Conversation>, Pagination)>> {
+) -> Result<HashMap<CustomerId, (Vec<Conversation>, Pagination)>> {
     let base = conversations_of(actor, customer_ids, status);
-    let parent = |m: &conversation::Model| m.customer_id;
+    let parent = |m: &conversation::Model| CustomerId::from(m.customer_id);
     pages_of(
         ctx,
         base,
@@ -228,17 +229,19 @@ pub async fn pages_for(
 
 /// One page of each parent's children and each parent's total, in two
 /// statements: a grouped count and a window over `base`.
-async fn pages_of<M, T>(
+async fn pages_of<M, T, K>(
     ctx: &Ctx,
     base: SelectStatement,
-    (column, parent_of): (&str, fn(&M) -> Uuid),
+    (column, parent_of): (&str, fn(&M) -> K),
     order: &str,
-    parents: &[Uuid],
+    parents: &[K],
     page: PageRequest,
-) -> Result<HashMap<Uuid, (Vec<T>, Pagination)>>
+) -> Result<HashMap<K, (Vec<T>, Pagination)>>
 where
     M: FromQueryResult,
     T: TryFrom<M, Error = Error>,
+    K: Copy + std::hash::Hash + Eq,
+    Uuid: From<K>,
 {
     let totals = counts(ctx, base.clone(), column).await?;
     let stmt = windowed(base, column, order, page.offset(), page.limit);
@@ -252,10 +255,8 @@ where
                 .into_iter()
                 .map(T::try_from)
                 .collect::<Result<_>>()?;
-            Ok((
-                *id,
-                (items, page.pagination(totals.get(id).copied().unwrap_or(0))),
-            ))
+            let total = totals.get(&Uuid::from(*id)).copied().unwrap_or(0);
+            Ok((*id, (items, page.pagination(total))))
         })
         .collect()
 }
@@ -265,13 +266,13 @@ where
 pub async fn message_pages_for(
     ctx: &Ctx,
     actor: &Actor,
-    conversation_ids: &[Uuid],
+    conversation_ids: &[ConversationId],
     page: PageRequest,
-) -> Result<HashMap<Uuid, (Vec<Message>, Pagination)>> {
+) -> Result<HashMap<ConversationId, (Vec<Message>, Pagination)>> {
     let base = scope::messages(actor)
         .filter(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
         .into_query();
-    let parent = |m: &message::Model| m.conversation_id;
+    let parent = |m: &message::Model| ConversationId::from(m.conversation_id);
     pages_of(
         ctx,
         base,

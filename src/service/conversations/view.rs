@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use entity::{conversation, message};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::domain::conversation::{ConversationStatus, MessageDirection};
+use crate::domain::ids::{AgentId, ConversationId, CustomerId, MessageId};
 use crate::domain::time;
 use crate::error::{Error, Result};
 use crate::service::events::ConversationSnapshot;
@@ -15,14 +15,17 @@ use crate::service::events::ConversationSnapshot;
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Conversation {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: ConversationId,
     /// The customer's id.
-    pub customer: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub customer: CustomerId,
     pub status: ConversationStatus,
     pub channel: String,
     pub subject: Option<String>,
     /// The assigned agent's id.
-    pub assigned_agent: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub assigned_agent: Option<AgentId>,
     pub rating: Option<i32>,
     pub message_count: i32,
     #[serde(with = "time::serde_ms::option")]
@@ -43,12 +46,12 @@ impl TryFrom<conversation::Model> for Conversation {
             Error::internal(anyhow::anyhow!("conversations.status: unknown value"))
         })?;
         Ok(Conversation {
-            id: m.id,
-            customer: m.customer_id,
+            id: m.id.into(),
+            customer: m.customer_id.into(),
             status,
             channel: m.channel,
             subject: m.subject,
-            assigned_agent: m.assigned_agent_id,
+            assigned_agent: m.assigned_agent_id.map(AgentId::from),
             rating: m.rating,
             message_count: m.message_count,
             last_message_at: m.last_message_at,
@@ -101,12 +104,12 @@ impl From<ConversationSnapshot> for Conversation {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
-    pub id: Uuid,
-    pub conversation_id: Uuid,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub direction: MessageDirection,
     pub body: String,
     /// The sending agent's id.
-    pub agent: Option<Uuid>,
+    pub agent: Option<AgentId>,
     #[serde(with = "time::serde_ms")]
     pub sent_at: DateTime<Utc>,
 }
@@ -118,11 +121,11 @@ impl TryFrom<message::Model> for Message {
         let direction = MessageDirection::parse(&m.direction)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("messages.direction: unknown value")))?;
         Ok(Message {
-            id: m.id,
-            conversation_id: m.conversation_id,
+            id: m.id.into(),
+            conversation_id: m.conversation_id.into(),
             direction,
             body: m.body,
-            agent: m.agent_id,
+            agent: m.agent_id.map(AgentId::from),
             sent_at: m.sent_at,
         })
     }

@@ -16,29 +16,34 @@ use super::view::{Conversation, Message};
 use crate::auth::Actor;
 use crate::domain::conversation::{ConversationStatus, MessageDirection};
 use crate::domain::customer::{check_text, Errors};
+use crate::domain::ids::{ConversationId, CustomerId, MessageId};
 use crate::domain::time;
 use crate::error::{Error, Result};
 use crate::service::events::{ChangeKind, Event};
 use crate::service::input::text_input;
 use crate::service::ledger::{self, AfterRemoval, Extremes, Replies};
-use crate::service::{customer_rows, parse_id, save_row, scope, Ctx, WriteTxn};
+use crate::service::{customer_rows, save_row, scope, Ctx, WriteTxn};
 
 /// A conversation to open.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewConversation {
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     /// Defaults to `whatsapp`.
     pub channel: Option<String>,
     pub subject: Option<String>,
+    /// An agent of the caller's tenant, as the client wrote it: blank is
+    /// none; an unknown or malformed one is a bad `assignedAgentId`.
     pub assigned_agent_id: Option<String>,
 }
 
 /// A message to add.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub direction: MessageDirection,
     pub body: String,
+    /// An agent of the caller's tenant, as the client wrote it: blank is
+    /// none; an unknown or malformed one is a bad `agentId`.
     pub agent_id: Option<String>,
     /// Defaults to now.
     pub sent_at: Option<DateTime<Utc>>,
@@ -79,9 +84,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewConversation) -> Result<
     let channel = text_input("channel", input.channel, MAX_CHANNEL_CHARS, false)?
         .unwrap_or_else(|| "whatsapp".into());
     let subject = text_input("subject", input.subject, MAX_SUBJECT_CHARS, false)?;
-    let customer_id = parse_id(&input.customer_id, "customer")?;
     let txn = ctx.write().await?;
-    let mut customer = customer_rows::lock_by_id(&*txn, actor, customer_id).await?;
+    let mut customer = customer_rows::lock(&*txn, actor, input.customer_id).await?;
     let assigned = agent_ref(
         &*txn,
         actor,
@@ -93,7 +97,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewConversation) -> Result<
     let model = conversation::Model {
         id: Uuid::now_v7(),
         tenant_id: actor.tenant.clone(),
-        customer_id,
+        customer_id: input.customer_id.uuid(),
         status: ConversationStatus::Open.as_str().to_owned(),
         channel,
         subject,
@@ -135,15 +139,14 @@ async fn publish(ctx: &Ctx, actor: &Actor, kind: ChangeKind, conversation: &Conv
 async fn lock_conversation(
     txn: &DatabaseTransaction,
     actor: &Actor,
-    id: &str,
+    id: ConversationId,
 ) -> Result<(conversation::Model, customer::Model)> {
-    let id = parse_id(id, "conversation")?;
     let one = || scope::conversations(actor).filter(conversation::Column::Id.eq(id));
     let conv = one()
         .one(txn)
         .await?
         .ok_or(Error::NotFound("conversation"))?;
-    let customer = customer_rows::lock_by_id(txn, actor, conv.customer_id).await?;
+    let customer = customer_rows::lock(txn, actor, conv.customer_id.into()).await?;
     // Re-read under the customer's lock: a writer may have changed it meanwhile.
     let conv = one()
         .one(txn)
@@ -274,7 +277,7 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
         return Err(Error::invalid_fields(e.0));
     }
     let txn = ctx.write().await?;
-    let (mut conv, mut customer) = lock_conversation(&txn, actor, &input.conversation_id).await?;
+    let (mut conv, mut customer) = lock_conversation(&txn, actor, input.conversation_id).await?;
     let agent = agent_ref(&*txn, actor, "agentId", input.agent_id.as_deref()).await?;
     let now = time::now();
     let sent_at = input.sent_at.map(time::truncate).unwrap_or(now);
@@ -304,7 +307,7 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
 pub async fn set_status(
     ctx: &Ctx,
     actor: &Actor,
-    id: &str,
+    id: ConversationId,
     status: ConversationStatus,
 ) -> Result<Conversation> {
     actor.require_writer()?;
@@ -324,7 +327,12 @@ pub async fn set_status(
 /// Records the customer's rating (1 to 5) of a conversation; rating again
 /// replaces the old rating.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn rate(ctx: &Ctx, actor: &Actor, id: &str, rating: i32) -> Result<Conversation> {
+pub async fn rate(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: ConversationId,
+    rating: i32,
+) -> Result<Conversation> {
     actor.require_writer()?;
     if !(1..=5).contains(&rating) {
         return Err(Error::invalid("rating", "must be between 1 and 5"));
@@ -339,7 +347,7 @@ pub async fn rate(ctx: &Ctx, actor: &Actor, id: &str, rating: i32) -> Result<Con
 /// Deletes a conversation with its messages (ADMIN); its tickets stay with
 /// the customer, detached from it.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: ConversationId) -> Result<()> {
     actor.require_admin()?;
     let txn = ctx.write().await?;
     let (conv, mut customer) = lock_conversation(&txn, actor, id).await?;
@@ -375,9 +383,8 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
 
 /// Deletes one message (ADMIN), keeping every statistic exact.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
+pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: MessageId) -> Result<()> {
     actor.require_admin()?;
-    let id = parse_id(id, "message")?;
     let txn = ctx.write().await?;
     let found = scope::messages(actor)
         .filter(message::Column::Id.eq(id))
@@ -385,7 +392,7 @@ pub async fn delete_message(ctx: &Ctx, actor: &Actor, id: &str) -> Result<()> {
         .await?;
     let msg = found.ok_or(Error::NotFound("message"))?;
     let (mut conv, mut customer) =
-        lock_conversation(&txn, actor, &msg.conversation_id.to_string()).await?;
+        lock_conversation(&txn, actor, msg.conversation_id.into()).await?;
     // The message was found before its customer was locked: a concurrent
     // delete may have taken it meanwhile. Only the writer whose DELETE took
     // the row changes the statistics; the others find it gone.

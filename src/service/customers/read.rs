@@ -5,15 +5,15 @@
 
 use entity::{customer, customer_phone};
 use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect};
-use uuid::Uuid;
 
 use super::filter::{order, CustomerFilter};
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
+use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::{conversations, customer_rows, parse_id, scope, Ctx};
+use crate::service::{conversations, customer_rows, scope, Ctx};
 
 /// A list request: filter, page and order.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +49,7 @@ pub async fn list(
 
 /// The customer with this id, or NOT_FOUND (also for another tenant's).
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Customer> {
-    let id = parse_id(id, "customer")?;
+pub async fn get(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Customer> {
     customer_rows::find(&ctx.db, actor, id)
         .await?
         .ok_or(Error::NotFound("customer"))?
@@ -59,7 +58,7 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Customer> {
 
 /// Customers by id, for batching; unknown and foreign ids are absent.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Customer>> {
+pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[CustomerId]) -> Result<Vec<Customer>> {
     let rows = scope::customers(actor)
         .filter(customer::Column::Id.is_in(ids.iter().copied()))
         .all(&ctx.db)
@@ -67,14 +66,13 @@ pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[Uuid]) -> Result<Vec<Custom
     rows.into_iter().map(Customer::try_from).collect()
 }
 
-/// The customer with this id, or none (also for another tenant's or a malformed id).
+/// The customer with this id, or none (also for another tenant's).
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn find(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Option<Customer>> {
-    match get(ctx, actor, id).await {
-        Ok(c) => Ok(Some(c)),
-        Err(Error::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+pub async fn find(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Option<Customer>> {
+    customer_rows::find(&ctx.db, actor, id)
+        .await?
+        .map(Customer::try_from)
+        .transpose()
 }
 
 /// The customer answering to a phone number in any common spelling (primary
@@ -88,7 +86,7 @@ pub async fn find_by_phone(ctx: &Ctx, actor: &Actor, phone: &str) -> Result<Opti
         .one(&ctx.db)
         .await?;
     match holder {
-        Some(h) => customer_rows::find(&ctx.db, actor, h.customer_id)
+        Some(h) => customer_rows::find(&ctx.db, actor, h.customer_id.into())
             .await?
             .map(Customer::try_from)
             .transpose(),
@@ -108,7 +106,7 @@ pub const RECENT_CONVERSATIONS: u64 = 5;
 
 /// A customer with its five newest conversations.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn details(ctx: &Ctx, actor: &Actor, id: &str) -> Result<Details> {
+pub async fn details(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Details> {
     let customer = get(ctx, actor, id).await?;
     let recent_conversations =
         conversations::recent(ctx, actor, customer.id, RECENT_CONVERSATIONS).await?;

@@ -2,23 +2,23 @@
 //! [`PreferencesView`]), made from their rows, and the proptest strategies
 //! that generate them. Imports no other `service` module.
 
+use crate::domain::customer::{
+    Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus,
+};
+use crate::domain::ids::{AgentId, CustomerId};
+use crate::domain::time;
+use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use entity::customer;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use uuid::Uuid;
-
-use crate::domain::customer::{
-    Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus,
-};
-use crate::domain::time;
-use crate::error::{Error, Result};
 
 /// A customer as both faces show it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
-    pub id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    pub id: CustomerId,
     pub phone_number: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -57,7 +57,8 @@ pub struct PreferencesView {
     pub language: String,
     pub communication_hours: Option<CommunicationHours>,
     /// The preferred agent's id.
-    pub preferred_agent: Option<Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub preferred_agent: Option<AgentId>,
 }
 
 /// Auto-calculated per customer; kept current as conversations, messages and tickets are written.
@@ -92,7 +93,7 @@ impl TryFrom<customer::Model> for Customer {
         // Stored in milliseconds so sums stay exact; shown in seconds.
         let response_seconds = m.response_time_ms as f64 / 1000.0;
         Ok(Customer {
-            id: m.id,
+            id: m.id.into(),
             phone_number: m.phone_number,
             first_name: m.first_name,
             last_name: m.last_name,
@@ -110,7 +111,7 @@ impl TryFrom<customer::Model> for Customer {
                     .communication_hours
                     .map(|h| json(h, "communication_hours"))
                     .transpose()?,
-                preferred_agent: m.preferred_agent_id,
+                preferred_agent: m.preferred_agent_id.map(AgentId::from),
             },
             status: enum_column(&m.status, CustomerStatus::parse, "status")?,
             is_blocked: m.is_blocked,
@@ -202,7 +203,7 @@ pub(crate) mod strategies {
                 let (first_contact, last_interaction, last_message_at, created_at, updated_at) =
                     times;
                 Customer {
-                    id: Uuid::from_u128(id),
+                    id: uuid::Uuid::from_u128(id).into(),
                     phone_number: phone,
                     first_name: first,
                     last_name: last,

@@ -19,18 +19,19 @@ use crate::domain::customer::{
     check_tag_count, check_text, clean_tags, CustomerChanges, CustomerInput, CustomerSegment,
     CustomerSource, CustomerStatus, Errors, Mode, Preferences, TagAction,
 };
+use crate::domain::ids::CustomerId;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{search, time};
 use crate::error::{Error, FieldError, Result, UniqueKey};
 use crate::service::events::ChangeKind;
-use crate::service::{customer_rows, insert_chunked, parse_id, scope, Ctx};
+use crate::service::{customer_rows, insert_chunked, scope, Ctx};
 
 /// The first customer other than `except` holding one of `phones`, as a 409.
 async fn phone_conflict<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     phones: &[(&'static str, &PhoneNumber)],
-    except: Option<Uuid>,
+    except: Option<CustomerId>,
 ) -> Result<Option<Error>> {
     if phones.is_empty() {
         return Ok(None);
@@ -172,7 +173,7 @@ async fn name_holder(
     actor: &Actor,
     err: Error,
     phones: &[(&'static str, &PhoneNumber)],
-    except: Option<Uuid>,
+    except: Option<CustomerId>,
 ) -> Error {
     if matches!(err, Error::Taken(UniqueKey::Phone)) {
         if let Ok(Some(conflict)) = phone_conflict(&ctx.db, actor, phones, except).await {
@@ -183,7 +184,7 @@ async fn name_holder(
 }
 
 /// Tells subscribers a customer changed (after the write committed).
-async fn publish(ctx: &Ctx, actor: &Actor, kind: ChangeKind, id: Uuid) {
+async fn publish(ctx: &Ctx, actor: &Actor, kind: ChangeKind, id: CustomerId) {
     ctx.events
         .customer_changed(&ctx.db, &actor.tenant, kind, id)
         .await;
@@ -231,9 +232,13 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
 
 /// Changes the given fields of a customer; absent fields stay as they are.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) -> Result<Customer> {
+pub async fn update(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: CustomerId,
+    input: CustomerInput,
+) -> Result<Customer> {
     actor.require_writer()?;
-    let id = parse_id(id, "customer")?;
     let changes = input
         .validate(Mode::Update, ctx.region)
         .map_err(Error::invalid_fields)?;
@@ -248,7 +253,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: &str, input: CustomerInput) ->
         phones_owned.iter().map(|(f, p)| (*f, p)).collect();
     let result = async {
         let txn = ctx.write().await?;
-        let current = customer_rows::lock_by_id(&*txn, actor, id).await?;
+        let current = customer_rows::lock(&*txn, actor, id).await?;
         check_agent(&*txn, actor, changes.preferences.as_ref()).await?;
         if let Some(conflict) = phone_conflict(&*txn, actor, &phones, Some(id)).await? {
             return Err(conflict);
@@ -350,7 +355,7 @@ async fn apply_changes(
 pub async fn update_tags(
     ctx: &Ctx,
     actor: &Actor,
-    id: &str,
+    id: CustomerId,
     tags: Vec<String>,
     action: TagAction,
 ) -> Result<Customer> {
@@ -385,7 +390,7 @@ pub async fn update_tags(
     };
     let updated = apply_changes(&txn, current, changes).await?;
     txn.commit().await?;
-    publish(ctx, actor, ChangeKind::Updated, updated.id).await;
+    publish(ctx, actor, ChangeKind::Updated, id).await;
     updated.try_into()
 }
 
@@ -397,7 +402,7 @@ const MAX_BLOCK_REASON_CHARS: usize = 1000;
 pub async fn set_blocked(
     ctx: &Ctx,
     actor: &Actor,
-    id: &str,
+    id: CustomerId,
     blocked: bool,
     reason: Option<String>,
 ) -> Result<Customer> {
@@ -436,7 +441,7 @@ pub async fn set_blocked(
     active.updated_at = Set(time::now());
     let updated = active.update(&*txn).await?;
     txn.commit().await?;
-    publish(ctx, actor, ChangeKind::Updated, updated.id).await;
+    publish(ctx, actor, ChangeKind::Updated, id).await;
     updated.try_into()
 }
 
@@ -450,7 +455,7 @@ pub struct Deleted {
 /// Soft delete (status INACTIVE, idempotent) or, for admins, hard delete of
 /// the customer with its conversations, messages and tickets in one transaction.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Result<Deleted> {
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -> Result<Deleted> {
     if permanent {
         actor.require_admin()?;
     } else {
@@ -459,34 +464,33 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
     let txn = ctx.write().await?;
     let current = customer_rows::lock(&*txn, actor, id).await?;
     if permanent {
-        let cid = current.id;
         let tenant = current.tenant_id.as_str();
         scope::delete_messages(tenant)
-            .filter(message::Column::CustomerId.eq(cid))
+            .filter(message::Column::CustomerId.eq(id))
             .exec(&*txn)
             .await?;
         scope::delete_tickets(tenant)
-            .filter(ticket::Column::CustomerId.eq(cid))
+            .filter(ticket::Column::CustomerId.eq(id))
             .exec(&*txn)
             .await?;
         scope::delete_conversations(tenant)
-            .filter(conversation::Column::CustomerId.eq(cid))
+            .filter(conversation::Column::CustomerId.eq(id))
             .exec(&*txn)
             .await?;
         scope::delete_tags(tenant)
-            .filter(customer_tag::Column::CustomerId.eq(cid))
+            .filter(customer_tag::Column::CustomerId.eq(id))
             .exec(&*txn)
             .await?;
         scope::delete_phones(tenant)
-            .filter(customer_phone::Column::CustomerId.eq(cid))
+            .filter(customer_phone::Column::CustomerId.eq(id))
             .exec(&*txn)
             .await?;
         scope::delete_customers(tenant)
-            .filter(customer::Column::Id.eq(cid))
+            .filter(customer::Column::Id.eq(id))
             .exec(&*txn)
             .await?;
         txn.commit().await?;
-        publish(ctx, actor, ChangeKind::Deleted, cid).await;
+        publish(ctx, actor, ChangeKind::Deleted, id).await;
         return Ok(Deleted {
             permanent: true,
             message: "Customer permanently deleted",
@@ -507,7 +511,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: &str, permanent: bool) -> Resu
     }
     txn.commit().await?;
     if changed {
-        publish(ctx, actor, ChangeKind::Updated, current.id).await;
+        publish(ctx, actor, ChangeKind::Updated, id).await;
     }
     Ok(Deleted {
         permanent: false,
