@@ -9,14 +9,18 @@
 //! never import this module.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use entity::json::{JsonObject, StringList};
 use entity::{agent, conversation, customer, customer_phone, customer_tag, message, ticket};
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::domain::conversation::MessageDirection;
+use crate::domain::conversation::{ConversationStatus, MessageDirection, TicketStatus};
+use crate::domain::customer::{
+    Address, CommunicationHours, CustomerSegment, CustomerSource, CustomerStatus,
+};
 use crate::domain::search;
 use crate::service::ledger;
 use crate::service::seed::Batch;
@@ -305,17 +309,39 @@ impl Generator {
                 tags.push(tag);
             }
         }
-        let segment = ["regular", "new", "vip", "inactive"][self.segment.sample(&mut self.rng)];
-        let status = ["active", "inactive", "vip", "blocked"][self.status.sample(&mut self.rng)];
-        let source = ["whatsapp", "referral", "website", "social_media", "other"]
-            [self.source.sample(&mut self.rng)];
+        let segment = [
+            CustomerSegment::Regular,
+            CustomerSegment::New,
+            CustomerSegment::Vip,
+            CustomerSegment::Inactive,
+        ][self.segment.sample(&mut self.rng)];
+        let status = [
+            CustomerStatus::Active,
+            CustomerStatus::Inactive,
+            CustomerStatus::Vip,
+            CustomerStatus::Blocked,
+        ][self.status.sample(&mut self.rng)];
+        let source = [
+            CustomerSource::Whatsapp,
+            CustomerSource::Referral,
+            CustomerSource::Website,
+            CustomerSource::SocialMedia,
+            CustomerSource::Other,
+        ][self.source.sample(&mut self.rng)];
         let (city, state) = CITIES[self.rng.gen_range(0..CITIES.len())];
-        let address = self.rng.gen_bool(0.5).then(|| {
-            json!({"street": format!("Calle {} #{}", self.rng.gen_range(1..120), self.rng.gen_range(1..999)),
-                   "city": city, "state": state, "country": "México",
-                   "postalCode": format!("{:05}", self.rng.gen_range(1000..99999)), "coordinates": null})
+        let address = self.rng.gen_bool(0.5).then(|| Address {
+            street: Some(format!(
+                "Calle {} #{}",
+                self.rng.gen_range(1..120),
+                self.rng.gen_range(1..999)
+            )),
+            city: Some(city.to_owned()),
+            state: Some(state.to_owned()),
+            country: Some("México".to_owned()),
+            postal_code: Some(format!("{:05}", self.rng.gen_range(1000..99999))),
+            coordinates: None,
         });
-        let blocked = status == "blocked";
+        let blocked = status == CustomerStatus::Blocked;
 
         let mut model = customer::Model {
             id,
@@ -326,24 +352,24 @@ impl Generator {
             last_name: Some(last.to_owned()),
             email,
             avatar: None,
-            alternative_phones: json!([]),
+            alternative_phones: StringList::default(),
             address,
-            tags: json!(tags),
-            segment: segment.to_owned(),
-            source: source.to_owned(),
-            custom_fields: if self.rng.gen_bool(0.2) {
-                json!({"company": "Acme Corp"})
+            tags: StringList(tags.clone()),
+            segment,
+            source,
+            custom_fields: JsonObject(if self.rng.gen_bool(0.2) {
+                Map::from_iter([("company".to_owned(), Value::from("Acme Corp"))])
             } else {
-                json!({})
-            },
+                Map::new()
+            }),
             preferred_language: if self.rng.gen_bool(0.9) { "es" } else { "en" }.to_owned(),
-            communication_hours: self
-                .rng
-                .gen_bool(0.3)
-                .then(|| json!({"start": "09:00", "end": "18:00"})),
+            communication_hours: self.rng.gen_bool(0.3).then(|| CommunicationHours {
+                start: Some("09:00".to_owned()),
+                end: Some("18:00".to_owned()),
+            }),
             preferred_agent_id: None,
-            status: status.to_owned(),
-            status_before_block: blocked.then(|| "active".to_owned()),
+            status,
+            status_before_block: blocked.then_some(CustomerStatus::Active),
             is_blocked: blocked,
             block_reason: blocked.then(|| "Spam o comportamiento abusivo".to_owned()),
             notes: None,
@@ -393,11 +419,11 @@ impl Generator {
             .copied();
         let age = anchor - created_at;
         let status = if age > Duration::days(7) || self.rng.gen_bool(0.5) {
-            "resolved"
+            ConversationStatus::Resolved
         } else if self.rng.gen_bool(0.5) {
-            "open"
+            ConversationStatus::Open
         } else {
-            "pending"
+            ConversationStatus::Pending
         };
         // Messages alternate customer and desk, minutes to hours apart.
         let count = 1 + (-(1.0 - self.rng.gen::<f64>()).ln() * 2.0).floor() as u32;
@@ -420,7 +446,7 @@ impl Generator {
                 tenant_id: c.tenant_id.clone(),
                 conversation_id: id,
                 customer_id: c.id,
-                direction: direction.as_str().to_owned(),
+                direction,
                 body: texts[self.rng.gen_range(0..texts.len())].to_owned(),
                 agent_id: if direction == MessageDirection::Outbound {
                     agent
@@ -433,7 +459,7 @@ impl Generator {
             rows.push((direction, message));
         }
         let last_message_at = rows.last().map(|(_, m)| m.sent_at);
-        let resolved = status == "resolved";
+        let resolved = status.is_resolved();
         let rating = (resolved && self.rng.gen_bool(0.4))
             .then(|| [3, 4, 4, 5, 5, 5, 2, 1][self.rng.gen_range(0..8)]);
         let updated_at = last_message_at.unwrap_or(created_at);
@@ -441,7 +467,7 @@ impl Generator {
             id,
             tenant_id: c.tenant_id.clone(),
             customer_id: c.id,
-            status: status.to_owned(),
+            status,
             channel: "whatsapp".to_owned(),
             subject: None,
             assigned_agent_id: agent,
@@ -474,7 +500,11 @@ impl Generator {
                 customer_id: c.id,
                 conversation_id: Some(id),
                 subject: "Seguimiento de pedido".to_owned(),
-                status: if closed.is_some() { "closed" } else { "open" }.to_owned(),
+                status: if closed.is_some() {
+                    TicketStatus::Closed
+                } else {
+                    TicketStatus::Open
+                },
                 created_at: ticket_at,
                 closed_at: closed,
             });

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::ConversationStatus;
+
 /// A row of `conversations`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "conversations")]
@@ -12,7 +14,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub customer_id: Uuid,
-    pub status: String,
+    pub status: ConversationStatus,
+    /// Free text (`whatsapp` unless the caller names another).
     pub channel: String,
     pub subject: Option<String>,
     pub assigned_agent_id: Option<Uuid>,

@@ -3,6 +3,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::{CustomerSegment, CustomerSource, CustomerStatus};
+use crate::json::{Address, CommunicationHours, JsonObject, StringList};
+
 /// A row of `customers`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "customers")]
@@ -20,22 +23,22 @@ pub struct Model {
     pub email: Option<String>,
     pub avatar: Option<String>,
     /// JSON array of canonical phone numbers.
-    pub alternative_phones: Json,
+    pub alternative_phones: StringList,
     /// JSON object `{street, city, state, country, postalCode, coordinates}`.
-    pub address: Option<Json>,
+    pub address: Option<Address>,
     /// JSON array of tags in the order given; `customer_tags` indexes them.
-    pub tags: Json,
-    pub segment: String,
-    pub source: String,
+    pub tags: StringList,
+    pub segment: CustomerSegment,
+    pub source: CustomerSource,
     /// JSON object of free-form fields.
-    pub custom_fields: Json,
+    pub custom_fields: JsonObject,
     pub preferred_language: String,
     /// JSON object `{start, end}`.
-    pub communication_hours: Option<Json>,
+    pub communication_hours: Option<CommunicationHours>,
     pub preferred_agent_id: Option<Uuid>,
-    pub status: String,
+    pub status: CustomerStatus,
     /// The status held before a block, restored by unblock.
-    pub status_before_block: Option<String>,
+    pub status_before_block: Option<CustomerStatus>,
     pub is_blocked: bool,
     pub block_reason: Option<String>,
     pub notes: Option<String>,

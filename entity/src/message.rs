@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::MessageDirection;
+
 /// A row of `messages`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "messages")]
@@ -13,8 +15,8 @@ pub struct Model {
     pub id: Uuid,
     pub conversation_id: Uuid,
     pub customer_id: Uuid,
-    /// `inbound` or `outbound`.
-    pub direction: String,
+    /// Stored as `inbound` or `outbound`.
+    pub direction: MessageDirection,
     pub body: String,
     pub agent_id: Option<Uuid>,
     pub sent_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::TicketStatus;
+
 /// A row of `tickets`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tickets")]
@@ -14,7 +16,7 @@ pub struct Model {
     pub customer_id: Uuid,
     pub conversation_id: Option<Uuid>,
     pub subject: String,
-    pub status: String,
+    pub status: TicketStatus,
     pub created_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
 }

@@ -2,87 +2,28 @@
 //! (rest.md "Input rules"): what a caller sends becomes a validated
 //! [`CustomerChanges`] or a list of field errors, before any I/O.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::phone::{self, PhoneNumber};
 use crate::error::FieldError;
 
-/// Defines a closed set of lowercase strings, stored and sent in REST as the
-/// string. The GraphQL face declares its own enum for each (in
-/// `graphql/types/enums.rs`), so this macro derives nothing of GraphQL.
+/// Defines a closed set of lowercase strings with its OpenAPI schema: the
+/// one definition in the `entity` crate ([`entity::string_enum!`], which the
+/// column enums use too) plus [`entity::string_enum_schema!`].
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored (and REST) spelling.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// Reads the stored (and REST) spelling.
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some($name::$variant),)+ _ => None }
-            }
-
-            /// "one of a, b, c", for error messages.
-            pub fn expected() -> String {
-                format!("must be one of {}", [$($text),+].join(", "))
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <String as serde::Deserialize>::deserialize(d)?;
-                $name::parse(&text).ok_or_else(|| serde::de::Error::custom($name::expected()))
-            }
-        }
-
-        impl utoipa::PartialSchema for $name {
-            /// A string, one of the REST spellings.
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                utoipa::openapi::schema::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
-                    .enum_values(Some([$($text),+]))
-                    .into()
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
+        entity::string_enum!($(#[$meta])* $name { $($variant = $text),+ });
+        entity::string_enum_schema!($name);
     };
 }
 pub(crate) use string_enum;
 
-string_enum!(
-    /// Lifecycle status of a customer.
-    CustomerStatus { Active = "active", Inactive = "inactive", Blocked = "blocked", Vip = "vip" }
-);
-string_enum!(
-    /// Marketing segment of a customer.
-    CustomerSegment { Vip = "vip", Regular = "regular", New = "new", Inactive = "inactive" }
-);
-string_enum!(
-    /// Where a customer came from.
-    CustomerSource {
-        Whatsapp = "whatsapp",
-        Referral = "referral",
-        Website = "website",
-        SocialMedia = "social_media",
-        Other = "other",
-    }
-);
+/// The closed sets the `customers` table stores, defined with their column
+/// type in the `entity` crate.
+pub use entity::enums::{CustomerSegment, CustomerSource, CustomerStatus};
+/// The typed values of the `customers` table's JSON columns.
+pub use entity::json::{Address, CommunicationHours, Coordinates};
+
 string_enum!(
     /// What a customer list may be sorted by.
     CustomerSortField {
@@ -131,32 +72,6 @@ impl<T> From<Option<T>> for Field<T> {
     fn from(value: Option<T>) -> Self {
         value.map_or(Field::Absent, Field::Value)
     }
-}
-
-/// Latitude and longitude in degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Coordinates {
-    pub latitude: f64,
-    pub longitude: f64,
-}
-
-/// A postal address; every part optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Address {
-    pub street: Option<String>,
-    pub city: Option<String>,
-    pub state: Option<String>,
-    pub country: Option<String>,
-    pub postal_code: Option<String>,
-    pub coordinates: Option<Coordinates>,
-}
-
-/// Hours a customer likes to be contacted, `HH:MM` each.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CommunicationHours {
-    pub start: Option<String>,
-    pub end: Option<String>,
 }
 
 /// Preferences as sent by a caller.

@@ -159,7 +159,7 @@ impl Pages {
         self.done = (models.len() as u64) < PAGE_ROWS;
         metrics::counter!("export_rows_total").increment(models.len() as u64);
         self.after = models.last().map(Key::of).or(self.after);
-        models.into_iter().map(Customer::try_from).collect()
+        Ok(models.into_iter().map(Customer::from).collect())
     }
 }
 

@@ -246,7 +246,7 @@ pub async fn stored_customers(
             .collect();
         for id in page {
             if let Some(m) = found.remove(id) {
-                out.push(Customer::try_from(m)?);
+                out.push(Customer::from(m));
             }
         }
     }

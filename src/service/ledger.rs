@@ -95,12 +95,6 @@ pub struct Extremes {
     pub last_ticket: Option<DateTime<Utc>>,
 }
 
-/// How a stored conversation counts: resolved, or open (an unknown status
-/// counts as open, as it always has).
-fn status_of(conv: &conversation::Model) -> ConversationStatus {
-    ConversationStatus::parse(&conv.status).unwrap_or(ConversationStatus::Open)
-}
-
 /// The later of a stored optional time and a new one.
 fn latest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> DateTime<Utc> {
     a.map_or(b, |a| a.max(b))
@@ -149,7 +143,7 @@ fn set_replies(customer: &mut customer::Model, conv: &mut conversation::Model, r
 /// customer counts one more, open or resolved by its status.
 pub fn conversation_opened(customer: &mut customer::Model, conv: &conversation::Model) {
     customer.total_conversations += 1;
-    if status_of(conv).is_resolved() {
+    if conv.status.is_resolved() {
         customer.resolved_conversations += 1;
     } else {
         customer.open_conversations += 1;
@@ -208,7 +202,7 @@ pub fn status_changed(
     conv: &mut conversation::Model,
     to: ConversationStatus,
 ) {
-    match (status_of(conv).is_resolved(), to.is_resolved()) {
+    match (conv.status.is_resolved(), to.is_resolved()) {
         (false, true) => {
             customer.open_conversations -= 1;
             customer.resolved_conversations += 1;
@@ -219,7 +213,7 @@ pub fn status_changed(
         }
         _ => {}
     }
-    conv.status = to.as_str().to_owned();
+    conv.status = to;
 }
 
 /// The customer rated a conversation; a new rating replaces the old one.
@@ -242,7 +236,7 @@ pub fn conversation_removed(
     left: Extremes,
 ) {
     customer.total_conversations -= 1;
-    if status_of(conv).is_resolved() {
+    if conv.status.is_resolved() {
         customer.resolved_conversations -= 1;
     } else {
         customer.open_conversations -= 1;
@@ -321,10 +315,11 @@ pub fn replay<'a>(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use entity::json::{JsonObject, StringList};
     use uuid::Uuid;
 
     use super::*;
+    use crate::domain::customer::{CustomerSegment, CustomerSource, CustomerStatus};
     use MessageDirection::{Inbound as In, Outbound as Out};
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -340,16 +335,16 @@ mod tests {
             last_name: None,
             email: None,
             avatar: None,
-            alternative_phones: json!([]),
+            alternative_phones: StringList::default(),
             address: None,
-            tags: json!([]),
-            segment: "new".into(),
-            source: "whatsapp".into(),
-            custom_fields: json!({}),
+            tags: StringList::default(),
+            segment: CustomerSegment::New,
+            source: CustomerSource::Whatsapp,
+            custom_fields: JsonObject::default(),
             preferred_language: "es".into(),
             communication_hours: None,
             preferred_agent_id: None,
-            status: "active".into(),
+            status: CustomerStatus::Active,
             status_before_block: None,
             is_blocked: false,
             block_reason: None,
@@ -377,7 +372,7 @@ mod tests {
             id: Uuid::from_u128(id),
             tenant_id: "t".into(),
             customer_id: Uuid::from_u128(1),
-            status: status.as_str().into(),
+            status,
             channel: "whatsapp".into(),
             subject: None,
             assigned_agent_id: None,

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{customer_rows, insert_chunked, ledger, save_row, scope};
 use crate::domain::conversation::MessageDirection;
 use crate::domain::search;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What a recount found and mended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,7 +120,7 @@ async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Resu
     {
         out.conversations.entry(c.customer_id).or_default().push(c);
     }
-    let messages: Vec<(Uuid, String, DateTime<Utc>)> = scope::messages_in(tenant)
+    let messages: Vec<(Uuid, MessageDirection, DateTime<Utc>)> = scope::messages_in(tenant)
         .select_only()
         .column(message::Column::ConversationId)
         .column(message::Column::Direction)
@@ -133,8 +133,6 @@ async fn related<C: ConnectionTrait>(db: &C, tenant: &str, ids: &[Uuid]) -> Resu
         .all(db)
         .await?;
     for (conversation, direction, sent_at) in messages {
-        let direction = MessageDirection::parse(&direction)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("messages.direction: unknown value")))?;
         out.messages
             .entry(conversation)
             .or_default()
@@ -192,15 +190,12 @@ fn recount_customer(
 }
 
 /// The numbers and tags a customer's own columns say it has.
-fn listed(m: &customer::Model) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
-    let alternatives: Vec<String> = serde_json::from_value(m.alternative_phones.clone())
-        .map_err(|e| Error::internal(anyhow::anyhow!("customers.alternative_phones: {e}")))?;
-    let tags: Vec<String> = serde_json::from_value(m.tags.clone())
-        .map_err(|e| Error::internal(anyhow::anyhow!("customers.tags: {e}")))?;
-    let phones = std::iter::once(m.phone_number.clone())
-        .chain(alternatives)
+fn listed(m: &customer::Model) -> (BTreeSet<String>, BTreeSet<String>) {
+    let phones = std::iter::once(&m.phone_number)
+        .chain(&m.alternative_phones.0)
+        .cloned()
         .collect();
-    Ok((phones, tags.into_iter().collect()))
+    (phones, m.tags.0.iter().cloned().collect())
 }
 
 async fn recount_batch<C: ConnectionTrait>(
@@ -233,7 +228,7 @@ async fn recount_batch<C: ConnectionTrait>(
             customer_rows::save(db, fresh.clone()).await?;
             report.customers_fixed += 1;
         }
-        let (phones, tags) = listed(&fresh)?;
+        let (phones, tags) = listed(&fresh);
         let (have_phones, have_tags) = (
             rel.phones.remove(&id).unwrap_or_default(),
             rel.tags.remove(&id).unwrap_or_default(),

@@ -36,21 +36,17 @@ pub struct Ticket {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<ticket::Model> for Ticket {
-    type Error = Error;
-
-    fn try_from(m: ticket::Model) -> Result<Self> {
-        let status = TicketStatus::parse(&m.status)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("tickets.status: unknown value")))?;
-        Ok(Ticket {
+impl From<ticket::Model> for Ticket {
+    fn from(m: ticket::Model) -> Self {
+        Ticket {
             id: m.id.into(),
             customer: m.customer_id.into(),
             conversation: m.conversation_id.map(ConversationId::from),
             subject: m.subject,
-            status,
+            status: m.status,
             created_at: m.created_at,
             closed_at: m.closed_at,
-        })
+        }
     }
 }
 
@@ -103,7 +99,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
         customer_id: customer_id.uuid(),
         conversation_id,
         subject,
-        status: TicketStatus::Open.as_str().to_owned(),
+        status: TicketStatus::Open,
         created_at: now,
         closed_at: None,
     };
@@ -116,7 +112,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<Ticket
     ctx.events
         .customer_changed(&ctx.db, &actor.tenant, ChangeKind::Updated, customer_id)
         .await;
-    model.try_into()
+    Ok(model.into())
 }
 
 /// Closes a ticket; closing a closed ticket changes nothing.
@@ -127,22 +123,19 @@ pub async fn close(ctx: &Ctx, actor: &Actor, id: TicketId) -> Result<Ticket> {
     let one = || scope::tickets(actor).filter(ticket::Column::Id.eq(id));
     let found = one().one(&*txn).await?;
     let current = found.ok_or(Error::NotFound("ticket"))?;
-    if current.status == TicketStatus::Closed.as_str() {
-        return current.try_into();
+    if current.status == TicketStatus::Closed {
+        return Ok(current.into());
     }
     // Only an open ticket is closed: of two concurrent closes the second
     // changes nothing (its closedAt does not replace the first's).
     scope::update_tickets(&actor.tenant)
-        .col_expr(
-            ticket::Column::Status,
-            Expr::value(TicketStatus::Closed.as_str()),
-        )
+        .col_expr(ticket::Column::Status, Expr::value(TicketStatus::Closed))
         .col_expr(ticket::Column::ClosedAt, Expr::value(Some(time::now())))
         .filter(ticket::Column::Id.eq(id))
-        .filter(ticket::Column::Status.eq(TicketStatus::Open.as_str()))
+        .filter(ticket::Column::Status.eq(TicketStatus::Open))
         .exec(&*txn)
         .await?;
     let updated = one().one(&*txn).await?.ok_or(Error::NotFound("ticket"))?;
     txn.commit().await?;
-    updated.try_into()
+    Ok(updated.into())
 }

@@ -96,7 +96,7 @@ async fn seed(app: &TestApp) -> Seeded {
                     id,
                     tenant_id: "default".to_owned(),
                     customer_id: *customer_id,
-                    status: "open".to_owned(),
+                    status: entity::enums::ConversationStatus::Open,
                     channel: "whatsapp".to_owned(),
                     subject: None,
                     assigned_agent_id: Some(agent_id),
@@ -117,7 +117,11 @@ async fn seed(app: &TestApp) -> Seeded {
                     tenant_id: "default".to_owned(),
                     conversation_id: id,
                     customer_id: *customer_id,
-                    direction: if k % 2 == 0 { "inbound" } else { "outbound" }.to_owned(),
+                    direction: if k % 2 == 0 {
+                        entity::enums::MessageDirection::Inbound
+                    } else {
+                        entity::enums::MessageDirection::Outbound
+                    },
                     body: body(*i, c, k),
                     agent_id: None,
                     sent_at: created + TimeDelta::seconds(k as i64 + 1),

@@ -102,12 +102,12 @@ fn recompute(rows: &Rows) -> Stats {
     let resolved = rows
         .conversations
         .iter()
-        .filter(|c| c.status == "resolved")
+        .filter(|c| c.status.as_str() == "resolved")
         .count() as i64;
     let open = rows
         .conversations
         .iter()
-        .filter(|c| c.status == "open" || c.status == "pending")
+        .filter(|c| matches!(c.status.as_str(), "open" | "pending"))
         .count() as i64;
     // Each outbound message after one or more unanswered inbound messages of
     // the same conversation (by sentAt, then id) is a reply, timed from the

@@ -39,7 +39,7 @@ pub async fn recent(
     .limit(limit)
     .all(&ctx.db)
     .await?;
-    rows.into_iter().map(Conversation::try_from).collect()
+    Ok(rows.into_iter().map(Conversation::from).collect())
 }
 
 /// A page of a customer's conversations, newest first; NOT_FOUND for an
@@ -58,7 +58,7 @@ pub async fn list_for_customer(
     let mut q =
         scope::conversations(actor).filter(conversation::Column::CustomerId.eq(customer.id));
     if let Some(s) = status {
-        q = q.filter(conversation::Column::Status.eq(s.as_str()));
+        q = q.filter(conversation::Column::Status.eq(s));
     }
     let total = q.clone().count(&ctx.db).await?;
     let rows = newest_first(q)
@@ -66,22 +66,18 @@ pub async fn list_for_customer(
         .limit(page.limit)
         .all(&ctx.db)
         .await?;
-    let items = rows
-        .into_iter()
-        .map(Conversation::try_from)
-        .collect::<Result<_>>()?;
+    let items = rows.into_iter().map(Conversation::from).collect();
     Ok((items, page.pagination(total)))
 }
 
 /// The conversation with this id, or none.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn find(ctx: &Ctx, actor: &Actor, id: ConversationId) -> Result<Option<Conversation>> {
-    scope::conversations(actor)
+    Ok(scope::conversations(actor)
         .filter(conversation::Column::Id.eq(id))
         .one(&ctx.db)
         .await?
-        .map(Conversation::try_from)
-        .transpose()
+        .map(Conversation::from))
 }
 
 /// Conversations by id, for batching; unknown and foreign ids are absent.
@@ -91,7 +87,7 @@ pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[ConversationId]) -> Result<
         .filter(conversation::Column::Id.is_in(ids.iter().copied()))
         .all(&ctx.db)
         .await?;
-    rows.into_iter().map(Conversation::try_from).collect()
+    Ok(rows.into_iter().map(Conversation::from).collect())
 }
 
 /// Rows `offset+1 ..= offset+limit` of each partition, numbered by a window
@@ -129,7 +125,7 @@ fn conversations_of(
     let mut q = scope::conversations(actor)
         .filter(conversation::Column::CustomerId.is_in(customer_ids.iter().copied()));
     if let Some(s) = status {
-        q = q.filter(conversation::Column::Status.eq(s.as_str()));
+        q = q.filter(conversation::Column::Status.eq(s));
     }
     q.into_query()
 }
@@ -193,16 +189,10 @@ pub async fn recent_for(
         CustomerId::from(m.customer_id)
     })
     .await?;
-    rows.into_iter()
-        .map(|(k, v)| {
-            Ok((
-                k,
-                v.into_iter()
-                    .map(Conversation::try_from)
-                    .collect::<Result<_>>()?,
-            ))
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(Conversation::from).collect()))
+        .collect())
 }
 
 /// One page of each customer's conversations (newest first) with totals, in two statements.
@@ -239,26 +229,26 @@ async fn pages_of<M, T, K>(
 ) -> Result<HashMap<K, (Vec<T>, Pagination)>>
 where
     M: FromQueryResult,
-    T: TryFrom<M, Error = Error>,
+    T: From<M>,
     K: Copy + std::hash::Hash + Eq,
     Uuid: From<K>,
 {
     let totals = counts(ctx, base.clone(), column).await?;
     let stmt = windowed(base, column, order, page.offset(), page.limit);
     let mut rows = grouped(ctx, stmt, parent_of).await?;
-    parents
+    Ok(parents
         .iter()
         .map(|id| {
             let items = rows
                 .remove(id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(T::try_from)
-                .collect::<Result<_>>()?;
+                .map(T::from)
+                .collect();
             let total = totals.get(&Uuid::from(*id)).copied().unwrap_or(0);
-            Ok((*id, (items, page.pagination(total))))
+            (*id, (items, page.pagination(total)))
         })
-        .collect()
+        .collect())
 }
 
 /// One page of each conversation's messages (oldest first) with totals, in two statements.

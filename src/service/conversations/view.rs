@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::domain::conversation::{ConversationStatus, MessageDirection};
 use crate::domain::ids::{AgentId, ConversationId, CustomerId, MessageId};
 use crate::domain::time;
-use crate::error::{Error, Result};
 use crate::service::events::ConversationSnapshot;
 
 /// A conversation as both faces show it.
@@ -38,17 +37,12 @@ pub struct Conversation {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<conversation::Model> for Conversation {
-    type Error = Error;
-
-    fn try_from(m: conversation::Model) -> Result<Self> {
-        let status = ConversationStatus::parse(&m.status).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("conversations.status: unknown value"))
-        })?;
-        Ok(Conversation {
+impl From<conversation::Model> for Conversation {
+    fn from(m: conversation::Model) -> Self {
+        Conversation {
             id: m.id.into(),
             customer: m.customer_id.into(),
-            status,
+            status: m.status,
             channel: m.channel,
             subject: m.subject,
             assigned_agent: m.assigned_agent_id.map(AgentId::from),
@@ -58,7 +52,7 @@ impl TryFrom<conversation::Model> for Conversation {
             created_at: m.created_at,
             updated_at: m.updated_at,
             resolved_at: m.resolved_at,
-        })
+        }
     }
 }
 
@@ -114,19 +108,15 @@ pub struct Message {
     pub sent_at: DateTime<Utc>,
 }
 
-impl TryFrom<message::Model> for Message {
-    type Error = Error;
-
-    fn try_from(m: message::Model) -> Result<Self> {
-        let direction = MessageDirection::parse(&m.direction)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("messages.direction: unknown value")))?;
-        Ok(Message {
+impl From<message::Model> for Message {
+    fn from(m: message::Model) -> Self {
+        Message {
             id: m.id.into(),
             conversation_id: m.conversation_id.into(),
-            direction,
+            direction: m.direction,
             body: m.body,
             agent: m.agent_id.map(AgentId::from),
             sent_at: m.sent_at,
-        })
+        }
     }
 }

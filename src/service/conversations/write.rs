@@ -98,7 +98,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewConversation) -> Result<
         id: Uuid::now_v7(),
         tenant_id: actor.tenant.clone(),
         customer_id: input.customer_id.uuid(),
-        status: ConversationStatus::Open.as_str().to_owned(),
+        status: ConversationStatus::Open,
         channel,
         subject,
         assigned_agent_id: assigned,
@@ -118,7 +118,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: NewConversation) -> Result<
     ledger::conversation_opened(&mut customer, &model);
     customer_rows::save(&*txn, customer).await?;
     txn.commit().await?;
-    let conversation = Conversation::try_from(model)?;
+    let conversation = Conversation::from(model);
     publish(ctx, actor, ChangeKind::Created, &conversation).await;
     Ok(conversation)
 }
@@ -175,7 +175,7 @@ async fn finish(
     let conv = save_conversation(&*txn, conv).await?;
     customer_rows::save(&*txn, customer).await?;
     txn.commit().await?;
-    let conversation = Conversation::try_from(conv)?;
+    let conversation = Conversation::from(conv);
     publish(ctx, actor, ChangeKind::Updated, &conversation).await;
     Ok(conversation)
 }
@@ -187,7 +187,7 @@ async fn conversation_replies<C: ConnectionTrait>(
     actor: &Actor,
     conversation_id: Uuid,
 ) -> Result<Replies> {
-    let rows: Vec<(String, DateTime<Utc>)> = scope::messages(actor)
+    let rows: Vec<(MessageDirection, DateTime<Utc>)> = scope::messages(actor)
         .select_only()
         .column(message::Column::Direction)
         .column(message::Column::SentAt)
@@ -197,9 +197,7 @@ async fn conversation_replies<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    Ok(ledger::replies(rows.into_iter().filter_map(|(d, t)| {
-        MessageDirection::parse(&d).map(|d| (d, t))
-    })))
+    Ok(ledger::replies(rows))
 }
 
 /// The newest message time of one conversation.
@@ -286,7 +284,7 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
         tenant_id: actor.tenant.clone(),
         conversation_id: conv.id,
         customer_id: conv.customer_id,
-        direction: input.direction.as_str().to_owned(),
+        direction: input.direction,
         body: input.body,
         agent_id: agent,
         sent_at,
@@ -299,7 +297,7 @@ pub async fn add_message(ctx: &Ctx, actor: &Actor, input: NewMessage) -> Result<
     ledger::message_added(&mut customer, &mut conv, sent_at, replies);
     conv.updated_at = now;
     finish(ctx, actor, txn, conv, customer).await?;
-    model.try_into()
+    Ok(model.into())
 }
 
 /// Moves a conversation to OPEN, PENDING or RESOLVED.
@@ -313,9 +311,8 @@ pub async fn set_status(
     actor.require_writer()?;
     let txn = ctx.write().await?;
     let (mut conv, mut customer) = lock_conversation(&txn, actor, id).await?;
-    let old = ConversationStatus::parse(&conv.status).unwrap_or(ConversationStatus::Open);
-    if old == status {
-        return conv.try_into();
+    if conv.status == status {
+        return Ok(conv.into());
     }
     ledger::status_changed(&mut customer, &mut conv, status);
     let now = time::now();
@@ -371,13 +368,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: ConversationId) -> Result<()> 
     ledger::conversation_removed(&mut customer, &conv, left);
     customer_rows::save(&*txn, customer).await?;
     txn.commit().await?;
-    publish(
-        ctx,
-        actor,
-        ChangeKind::Deleted,
-        &Conversation::try_from(conv)?,
-    )
-    .await;
+    publish(ctx, actor, ChangeKind::Deleted, &Conversation::from(conv)).await;
     Ok(())
 }
 

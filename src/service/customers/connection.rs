@@ -268,7 +268,7 @@ pub async fn connection(
     let items = rows
         .into_iter()
         .map(|m| {
-            let c = Customer::try_from(m)?;
+            let c = Customer::from(m);
             Ok((encode_cursor(&c, query.sort_by)?, c))
         })
         .collect::<Result<Vec<_>>>()?;

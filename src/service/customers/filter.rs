@@ -63,13 +63,13 @@ impl CustomerFilter {
     ) -> Select<customer::Entity> {
         use customer::Column;
         if let Some(s) = self.status {
-            q = q.filter(Column::Status.eq(s.as_str()));
+            q = q.filter(Column::Status.eq(s));
         }
         if let Some(s) = self.segment {
-            q = q.filter(Column::Segment.eq(s.as_str()));
+            q = q.filter(Column::Segment.eq(s));
         }
         if let Some(s) = self.source {
-            q = q.filter(Column::Source.eq(s.as_str()));
+            q = q.filter(Column::Source.eq(s));
         }
         let tags: Vec<&str> = self
             .tags

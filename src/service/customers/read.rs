@@ -40,10 +40,7 @@ pub async fn list(
         .limit(query.page.limit)
         .all(&ctx.db)
         .await?;
-    let items = rows
-        .into_iter()
-        .map(Customer::try_from)
-        .collect::<Result<_>>()?;
+    let items = rows.into_iter().map(Customer::from).collect();
     Ok((items, query.page.pagination(total)))
 }
 
@@ -52,8 +49,8 @@ pub async fn list(
 pub async fn get(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Customer> {
     customer_rows::find(&ctx.db, actor, id)
         .await?
-        .ok_or(Error::NotFound("customer"))?
-        .try_into()
+        .map(Customer::from)
+        .ok_or(Error::NotFound("customer"))
 }
 
 /// Customers by id, for batching; unknown and foreign ids are absent.
@@ -63,16 +60,15 @@ pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[CustomerId]) -> Result<Vec<
         .filter(customer::Column::Id.is_in(ids.iter().copied()))
         .all(&ctx.db)
         .await?;
-    rows.into_iter().map(Customer::try_from).collect()
+    Ok(rows.into_iter().map(Customer::from).collect())
 }
 
 /// The customer with this id, or none (also for another tenant's).
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn find(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Option<Customer>> {
-    customer_rows::find(&ctx.db, actor, id)
+    Ok(customer_rows::find(&ctx.db, actor, id)
         .await?
-        .map(Customer::try_from)
-        .transpose()
+        .map(Customer::from))
 }
 
 /// The customer answering to a phone number in any common spelling (primary
@@ -86,10 +82,9 @@ pub async fn find_by_phone(ctx: &Ctx, actor: &Actor, phone: &str) -> Result<Opti
         .one(&ctx.db)
         .await?;
     match holder {
-        Some(h) => customer_rows::find(&ctx.db, actor, h.customer_id.into())
+        Some(h) => Ok(customer_rows::find(&ctx.db, actor, h.customer_id.into())
             .await?
-            .map(Customer::try_from)
-            .transpose(),
+            .map(Customer::from)),
         None => Ok(None),
     }
 }

@@ -7,7 +7,6 @@ use crate::domain::customer::{
 };
 use crate::domain::ids::{AgentId, CustomerId};
 use crate::domain::time;
-use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use entity::customer;
 use serde::Serialize;
@@ -76,44 +75,30 @@ pub struct Statistics {
     pub satisfaction_score: Option<f64>,
 }
 
-impl TryFrom<customer::Model> for Customer {
-    type Error = Error;
-
-    fn try_from(m: customer::Model) -> Result<Self> {
-        fn json<T: serde::de::DeserializeOwned>(v: Value, column: &str) -> Result<T> {
-            serde_json::from_value(v)
-                .map_err(|e| Error::internal(anyhow::anyhow!("customers.{column}: {e}")))
-        }
-        fn enum_column<T>(text: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T> {
-            parse(text).ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("customers.{column}: unknown value"))
-            })
-        }
+impl From<customer::Model> for Customer {
+    fn from(m: customer::Model) -> Self {
         let mean = |total: f64, count: i32| (count > 0).then(|| total / f64::from(count));
         // Stored in milliseconds so sums stay exact; shown in seconds.
         let response_seconds = m.response_time_ms as f64 / 1000.0;
-        Ok(Customer {
+        Customer {
             id: m.id.into(),
             phone_number: m.phone_number,
             first_name: m.first_name,
             last_name: m.last_name,
             email: m.email,
             avatar: m.avatar,
-            alternative_phones: json(m.alternative_phones, "alternative_phones")?,
-            address: m.address.map(|a| json(a, "address")).transpose()?,
-            tags: json(m.tags, "tags")?,
-            segment: enum_column(&m.segment, CustomerSegment::parse, "segment")?,
-            source: enum_column(&m.source, CustomerSource::parse, "source")?,
-            custom_fields: json(m.custom_fields, "custom_fields")?,
+            alternative_phones: m.alternative_phones.0,
+            address: m.address,
+            tags: m.tags.0,
+            segment: m.segment,
+            source: m.source,
+            custom_fields: m.custom_fields.0,
             preferences: PreferencesView {
                 language: m.preferred_language,
-                communication_hours: m
-                    .communication_hours
-                    .map(|h| json(h, "communication_hours"))
-                    .transpose()?,
+                communication_hours: m.communication_hours,
                 preferred_agent: m.preferred_agent_id.map(AgentId::from),
             },
-            status: enum_column(&m.status, CustomerStatus::parse, "status")?,
+            status: m.status,
             is_blocked: m.is_blocked,
             block_reason: m.block_reason,
             notes: m.notes,
@@ -131,7 +116,7 @@ impl TryFrom<customer::Model> for Customer {
             last_message_at: m.last_message_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        })
+        }
     }
 }
 

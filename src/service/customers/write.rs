@@ -4,13 +4,12 @@
 //! Imports `customer_rows`, `events` and `scope`; never `conversations`.
 
 use chrono::{DateTime, Utc};
+use entity::json::{JsonObject, StringList};
 use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
-use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::view::Customer;
@@ -85,10 +84,6 @@ async fn check_agent<C: ConnectionTrait>(
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(Error::internal)
-}
-
 fn phone_strings(phones: &[PhoneNumber]) -> Vec<String> {
     phones.iter().map(|p| p.as_str().to_owned()).collect()
 }
@@ -120,30 +115,18 @@ pub(crate) fn new_model(
         last_name,
         email,
         avatar: changes.avatar.flatten(),
-        alternative_phones: to_json(&phone_strings(
+        alternative_phones: StringList(phone_strings(
             &changes.alternative_phones.unwrap_or_default(),
-        ))?,
-        address: changes.address.flatten().map(|a| to_json(&a)).transpose()?,
-        tags: to_json(&changes.tags.unwrap_or_default())?,
-        segment: changes
-            .segment
-            .unwrap_or(CustomerSegment::New)
-            .as_str()
-            .to_owned(),
-        source: changes
-            .source
-            .unwrap_or(CustomerSource::Whatsapp)
-            .as_str()
-            .to_owned(),
-        custom_fields: Value::Object(changes.custom_fields.unwrap_or_default()),
+        )),
+        address: changes.address.flatten(),
+        tags: StringList(changes.tags.unwrap_or_default()),
+        segment: changes.segment.unwrap_or(CustomerSegment::New),
+        source: changes.source.unwrap_or(CustomerSource::Whatsapp),
+        custom_fields: JsonObject(changes.custom_fields.unwrap_or_default()),
         preferred_language: prefs.language,
-        communication_hours: prefs.communication_hours.map(|h| to_json(&h)).transpose()?,
+        communication_hours: prefs.communication_hours,
         preferred_agent_id: prefs.preferred_agent_id,
-        status: changes
-            .status
-            .unwrap_or(CustomerStatus::Active)
-            .as_str()
-            .to_owned(),
+        status: changes.status.unwrap_or(CustomerStatus::Active),
         status_before_block: None,
         is_blocked: false,
         block_reason: None,
@@ -218,7 +201,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
         insert_chunked(&*txn, customer_rows::phone_rows(&model, &alternatives)).await?;
         insert_chunked(&*txn, customer_rows::tag_rows(&model, &tags)).await?;
         txn.commit().await?;
-        Customer::try_from(model)
+        Ok(Customer::from(model))
     }
     .await;
     match result {
@@ -260,7 +243,7 @@ pub async fn update(
         }
         let updated = apply_changes(&txn, current, changes.clone()).await?;
         txn.commit().await?;
-        Customer::try_from(updated)
+        Ok(Customer::from(updated))
     }
     .await;
     match result {
@@ -277,8 +260,7 @@ async fn apply_changes(
     current: customer::Model,
     c: CustomerChanges,
 ) -> Result<customer::Model> {
-    let mut alternatives: Vec<String> =
-        serde_json::from_value(current.alternative_phones.clone()).unwrap_or_default();
+    let mut alternatives = current.alternative_phones.0.clone();
     let phones_changed = c.phone_number.is_some() || c.alternative_phones.is_some();
     let mut m = current.clone();
     if let Some(p) = c.phone_number {
@@ -288,7 +270,7 @@ async fn apply_changes(
         alternatives = phone_strings(&alts);
     }
     alternatives.retain(|p| *p != m.phone_number);
-    m.alternative_phones = to_json(&alternatives)?;
+    m.alternative_phones = StringList(alternatives.clone());
     if let Some(v) = c.first_name {
         m.first_name = v;
     }
@@ -305,28 +287,28 @@ async fn apply_changes(
         m.notes = v;
     }
     if let Some(v) = c.address {
-        m.address = v.map(|a| to_json(&a)).transpose()?;
+        m.address = v;
     }
     if let Some(v) = c.segment {
-        m.segment = v.as_str().to_owned();
+        m.segment = v;
     }
     if let Some(v) = c.source {
-        m.source = v.as_str().to_owned();
+        m.source = v;
     }
     if let Some(v) = c.custom_fields {
-        m.custom_fields = Value::Object(v);
+        m.custom_fields = JsonObject(v);
     }
     if let Some(p) = c.preferences {
         m.preferred_language = p.language;
-        m.communication_hours = p.communication_hours.map(|h| to_json(&h)).transpose()?;
+        m.communication_hours = p.communication_hours;
         m.preferred_agent_id = p.preferred_agent_id;
     }
     if let Some(s) = c.status {
         // A blocked customer stays blocked; the new status is the one unblock restores.
         if m.is_blocked {
-            m.status_before_block = Some(s.as_str().to_owned());
+            m.status_before_block = Some(s);
         } else {
-            m.status = s.as_str().to_owned();
+            m.status = s;
         }
     }
     m.search_text = search::document(
@@ -338,7 +320,7 @@ async fn apply_changes(
     m.updated_at = time::now();
     let tags = c.tags;
     if let Some(tags) = &tags {
-        m.tags = to_json(tags)?;
+        m.tags = StringList(tags.clone());
     }
     let updated = customer_rows::save(txn, m).await?;
     if phones_changed {
@@ -367,8 +349,7 @@ pub async fn update_tags(
     }
     let txn = ctx.write().await?;
     let current = customer_rows::lock(&*txn, actor, id).await?;
-    let mut tags: Vec<String> =
-        serde_json::from_value(current.tags.clone()).map_err(Error::internal)?;
+    let mut tags = current.tags.0.clone();
     match action {
         TagAction::Set => tags = given,
         TagAction::Add => {
@@ -391,7 +372,7 @@ pub async fn update_tags(
     let updated = apply_changes(&txn, current, changes).await?;
     txn.commit().await?;
     publish(ctx, actor, ChangeKind::Updated, id).await;
-    updated.try_into()
+    Ok(updated.into())
 }
 
 /// Longest block reason accepted.
@@ -421,28 +402,27 @@ pub async fn set_blocked(
     let mut active = current.clone().into_active_model();
     if blocked {
         if !current.is_blocked {
-            active.status_before_block = Set(Some(current.status.clone()));
+            active.status_before_block = Set(Some(current.status));
         }
-        active.status = Set(CustomerStatus::Blocked.as_str().to_owned());
+        active.status = Set(CustomerStatus::Blocked);
         active.is_blocked = Set(true);
         active.block_reason = Set(reason);
     } else if current.is_blocked {
         let restored = current
             .status_before_block
-            .clone()
-            .unwrap_or_else(|| CustomerStatus::Active.as_str().to_owned());
+            .unwrap_or(CustomerStatus::Active);
         active.status = Set(restored);
         active.status_before_block = Set(None);
         active.is_blocked = Set(false);
         active.block_reason = Set(None);
     } else {
-        return current.try_into();
+        return Ok(current.into());
     }
     active.updated_at = Set(time::now());
     let updated = active.update(&*txn).await?;
     txn.commit().await?;
     publish(ctx, actor, ChangeKind::Updated, id).await;
-    updated.try_into()
+    Ok(updated.into())
 }
 
 /// What a delete did.
@@ -496,13 +476,13 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
             message: "Customer permanently deleted",
         });
     }
-    let inactive = CustomerStatus::Inactive.as_str();
+    let inactive = CustomerStatus::Inactive;
     let mut active = current.clone().into_active_model();
     if current.is_blocked {
         // Still blocked; unblocking later leaves it deactivated.
-        active.status_before_block = Set(Some(inactive.to_owned()));
+        active.status_before_block = Set(Some(inactive));
     } else {
-        active.status = Set(inactive.to_owned());
+        active.status = Set(inactive);
     }
     let changed = active.is_changed();
     if changed {
