@@ -344,8 +344,6 @@ impl Generator {
         let blocked = status == CustomerStatus::Blocked;
 
         let mut model = customer::Model {
-            id,
-            tenant_id: tenant.clone(),
             search_text: search::document(&phone, Some(first), Some(last), email.as_deref()),
             phone_number: phone.clone(),
             first_name: Some(first.to_owned()),
@@ -372,21 +370,7 @@ impl Generator {
             status_before_block: blocked.then_some(CustomerStatus::Active),
             is_blocked: blocked,
             block_reason: blocked.then(|| "Spam o comportamiento abusivo".to_owned()),
-            notes: None,
-            total_conversations: 0,
-            open_conversations: 0,
-            resolved_conversations: 0,
-            total_messages: 0,
-            total_tickets: 0,
-            response_time_ms: 0,
-            response_count: 0,
-            rating_total: 0,
-            rating_count: 0,
-            first_contact: None,
-            last_interaction: created_at,
-            last_message_at: None,
-            created_at,
-            updated_at: created_at,
+            ..ledger::new_customer(&tenant, id, created_at)
         };
         batch.phones.push(customer_phone::Model {
             tenant_id: tenant.clone(),

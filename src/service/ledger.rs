@@ -21,9 +21,12 @@
 //! this one).
 
 use chrono::{DateTime, Utc};
+use entity::json::{JsonObject, StringList};
 use entity::{conversation, customer};
+use uuid::Uuid;
 
 use crate::domain::conversation::{ConversationStatus, MessageDirection};
+use crate::domain::customer::{CustomerSegment, CustomerSource, CustomerStatus};
 
 /// Reply times of one conversation, in milliseconds, and how many replies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -257,6 +260,52 @@ pub fn ticket_opened(customer: &mut customer::Model, at: DateTime<Utc>) {
     customer.last_interaction = customer.last_interaction.max(at);
 }
 
+/// A customer row created at `at` with nothing happened to it yet: zero
+/// statistics, its last interaction its creation, every optional field
+/// empty and the contract's defaults (status active, segment new, source
+/// WhatsApp, language es). Writers fill in what they know with struct update
+/// syntax: `customer::Model { phone_number, ..ledger::new_customer(..) }`.
+pub fn new_customer(tenant: &str, id: Uuid, at: DateTime<Utc>) -> customer::Model {
+    customer::Model {
+        id,
+        tenant_id: tenant.to_owned(),
+        phone_number: String::new(),
+        first_name: None,
+        last_name: None,
+        email: None,
+        avatar: None,
+        alternative_phones: StringList::default(),
+        address: None,
+        tags: StringList::default(),
+        segment: CustomerSegment::New,
+        source: CustomerSource::Whatsapp,
+        custom_fields: JsonObject::default(),
+        preferred_language: "es".to_owned(),
+        communication_hours: None,
+        preferred_agent_id: None,
+        status: CustomerStatus::Active,
+        status_before_block: None,
+        is_blocked: false,
+        block_reason: None,
+        notes: None,
+        search_text: String::new(),
+        total_conversations: 0,
+        open_conversations: 0,
+        resolved_conversations: 0,
+        total_messages: 0,
+        total_tickets: 0,
+        response_time_ms: 0,
+        response_count: 0,
+        rating_total: 0,
+        rating_count: 0,
+        first_contact: None,
+        last_interaction: at,
+        last_message_at: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
 /// The customer's statistics before anything happened to it.
 fn cleared(mut m: customer::Model) -> customer::Model {
     m.total_conversations = 0;
@@ -315,11 +364,7 @@ pub fn replay<'a>(
 
 #[cfg(test)]
 mod tests {
-    use entity::json::{JsonObject, StringList};
-    use uuid::Uuid;
-
     use super::*;
-    use crate::domain::customer::{CustomerSegment, CustomerSource, CustomerStatus};
     use MessageDirection::{Inbound as In, Outbound as Out};
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -328,42 +373,8 @@ mod tests {
 
     fn customer() -> customer::Model {
         customer::Model {
-            id: Uuid::from_u128(1),
-            tenant_id: "t".into(),
             phone_number: "5215512345678".into(),
-            first_name: None,
-            last_name: None,
-            email: None,
-            avatar: None,
-            alternative_phones: StringList::default(),
-            address: None,
-            tags: StringList::default(),
-            segment: CustomerSegment::New,
-            source: CustomerSource::Whatsapp,
-            custom_fields: JsonObject::default(),
-            preferred_language: "es".into(),
-            communication_hours: None,
-            preferred_agent_id: None,
-            status: CustomerStatus::Active,
-            status_before_block: None,
-            is_blocked: false,
-            block_reason: None,
-            notes: None,
-            search_text: String::new(),
-            total_conversations: 0,
-            open_conversations: 0,
-            resolved_conversations: 0,
-            total_messages: 0,
-            total_tickets: 0,
-            response_time_ms: 0,
-            response_count: 0,
-            rating_total: 0,
-            rating_count: 0,
-            first_contact: None,
-            last_interaction: at(0),
-            last_message_at: None,
-            created_at: at(0),
-            updated_at: at(0),
+            ..new_customer("t", Uuid::from_u128(1), at(0))
         }
     }
 

@@ -23,7 +23,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::{search, time};
 use crate::error::{Error, FieldError, Result, UniqueKey};
 use crate::service::events::ChangeKind;
-use crate::service::{customer_rows, insert_chunked, scope, Ctx};
+use crate::service::{customer_rows, insert_chunked, ledger, scope, Ctx};
 
 /// The first customer other than `except` holding one of `phones`, as a 409.
 async fn phone_conflict<C: ConnectionTrait>(
@@ -102,8 +102,6 @@ pub(crate) fn new_model(
     let email = changes.email.flatten();
     let prefs = changes.preferences.unwrap_or_default();
     Ok(customer::Model {
-        id: Uuid::now_v7(),
-        tenant_id: actor.tenant.clone(),
         search_text: search::document(
             phone.as_str(),
             first_name.as_deref(),
@@ -127,24 +125,8 @@ pub(crate) fn new_model(
         communication_hours: prefs.communication_hours,
         preferred_agent_id: prefs.preferred_agent_id,
         status: changes.status.unwrap_or(CustomerStatus::Active),
-        status_before_block: None,
-        is_blocked: false,
-        block_reason: None,
         notes: changes.notes.flatten(),
-        total_conversations: 0,
-        open_conversations: 0,
-        resolved_conversations: 0,
-        total_messages: 0,
-        total_tickets: 0,
-        response_time_ms: 0,
-        response_count: 0,
-        rating_total: 0,
-        rating_count: 0,
-        first_contact: None,
-        last_interaction: now,
-        last_message_at: None,
-        created_at: now,
-        updated_at: now,
+        ..ledger::new_customer(&actor.tenant, Uuid::now_v7(), now)
     })
 }
 
