@@ -34,18 +34,37 @@ pub struct Customer(pub customers::Customer, pub Arc<CustomerGroup>);
 impl Customer {
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<customers::Customer>) -> Vec<Customer> {
-        let group = CustomerGroup::new(&items);
-        items
-            .into_iter()
-            .map(|c| Customer(c, group.clone()))
-            .collect()
+        grouped(items, CustomerGroup::new, Customer)
     }
 
     /// A customer on its own.
     pub fn one(customer: customers::Customer) -> Customer {
-        let group = CustomerGroup::new(std::slice::from_ref(&customer));
-        Customer(customer, group)
+        alone(customer, CustomerGroup::new, Customer)
     }
+}
+
+/// The items of one list, each wrapped with the group (made by `group`)
+/// they all share, so their nested fields batch.
+fn grouped<T, G, W>(
+    items: Vec<T>,
+    group: impl FnOnce(&[T]) -> Arc<G>,
+    wrap: impl Fn(T, Arc<G>) -> W,
+) -> Vec<W> {
+    let group = group(&items);
+    items
+        .into_iter()
+        .map(|item| wrap(item, group.clone()))
+        .collect()
+}
+
+/// One item, wrapped with a group of its own.
+fn alone<T, G, W>(
+    item: T,
+    group: impl FnOnce(&[T]) -> Arc<G>,
+    wrap: impl FnOnce(T, Arc<G>) -> W,
+) -> W {
+    let group = group(std::slice::from_ref(&item));
+    wrap(item, group)
 }
 
 /// A customer of the desk, with its contact data, preferences and statistics.
@@ -252,17 +271,12 @@ pub struct Conversation(pub conversations::Conversation, pub Arc<ConversationGro
 impl Conversation {
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<conversations::Conversation>) -> Vec<Conversation> {
-        let group = ConversationGroup::new(&items);
-        items
-            .into_iter()
-            .map(|c| Conversation(c, group.clone()))
-            .collect()
+        grouped(items, |items| ConversationGroup::new(items), Conversation)
     }
 
     /// A conversation on its own.
     pub fn one(conversation: conversations::Conversation) -> Conversation {
-        let group = ConversationGroup::new(std::slice::from_ref(&conversation));
-        Conversation(conversation, group)
+        alone(conversation, |c| ConversationGroup::new(c), Conversation)
     }
 }
 
@@ -364,8 +378,7 @@ pub struct Message(pub conversations::Message, pub Arc<MessageGroup>);
 impl Message {
     /// A message on its own.
     pub fn one(message: conversations::Message) -> Message {
-        let group = MessageGroup::new(std::slice::from_ref(&message));
-        Message(message, group)
+        alone(message, MessageGroup::new, Message)
     }
 }
 
