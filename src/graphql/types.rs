@@ -241,7 +241,13 @@ impl Preferences<'_> {
         let Some(id) = self.0.preferred_agent else {
             return Ok(None);
         };
-        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
+        Ok(self
+            .1
+            .agents
+            .get(&loaders(cx)?.agents, id)
+            .await
+            .gql()?
+            .map(Agent))
     }
 }
 
@@ -292,7 +298,7 @@ impl Conversation {
         let found = self
             .1
             .customers
-            .get(loaders(cx)?, self.0.customer)
+            .get(&loaders(cx)?.customers, self.0.customer)
             .await
             .gql()?;
         found
@@ -316,7 +322,13 @@ impl Conversation {
         let Some(id) = self.0.assigned_agent else {
             return Ok(None);
         };
-        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
+        Ok(self
+            .1
+            .agents
+            .get(&loaders(cx)?.agents, id)
+            .await
+            .gql()?
+            .map(Agent))
     }
     /// 1 to 5, set when the customer rates the conversation.
     async fn rating(&self) -> Option<i32> {
@@ -406,7 +418,13 @@ impl Message {
         let Some(id) = self.0.agent else {
             return Ok(None);
         };
-        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
+        Ok(self
+            .1
+            .agents
+            .get(&loaders(cx)?.agents, id)
+            .await
+            .gql()?
+            .map(Agent))
     }
     /// When the message was sent.
     async fn sent_at(&self) -> DateTime {
