@@ -79,48 +79,30 @@ impl Loaders {
     }
 }
 
-fn by_id<K: Hash + Eq, T>(items: Vec<T>, id: impl Fn(&T) -> K) -> HashMap<K, T> {
-    items.into_iter().map(|item| (id(&item), item)).collect()
+/// A loader of records by id: one call of the service's batch function
+/// `$by_ids` serves every key of a batch.
+macro_rules! by_id_loader {
+    ($loader:ty, $id:ty, $record:ty, $by_ids:path) => {
+        impl Loader<$id> for $loader {
+            type Value = $record;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$id]) -> Result<HashMap<$id, $record>, LoadError> {
+                let found = $by_ids(&self.0.ctx, &self.0.actor, keys).await?;
+                Ok(found.into_iter().map(|r| (r.id, r)).collect())
+            }
+        }
+    };
 }
 
-impl Loader<CustomerId> for CustomerLoader {
-    type Value = Customer;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[CustomerId]) -> Result<HashMap<CustomerId, Customer>, LoadError> {
-        Ok(by_id(
-            customers::by_ids(&self.0.ctx, &self.0.actor, keys).await?,
-            |c| c.id,
-        ))
-    }
-}
-
-impl Loader<AgentId> for AgentLoader {
-    type Value = Agent;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[AgentId]) -> Result<HashMap<AgentId, Agent>, LoadError> {
-        Ok(by_id(
-            agents::by_ids(&self.0.ctx, &self.0.actor, keys).await?,
-            |a| a.id,
-        ))
-    }
-}
-
-impl Loader<ConversationId> for ConversationLoader {
-    type Value = Conversation;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ConversationId],
-    ) -> Result<HashMap<ConversationId, Conversation>, LoadError> {
-        Ok(by_id(
-            conversations::by_ids(&self.0.ctx, &self.0.actor, keys).await?,
-            |c| c.id,
-        ))
-    }
-}
+by_id_loader!(CustomerLoader, CustomerId, Customer, customers::by_ids);
+by_id_loader!(AgentLoader, AgentId, Agent, agents::by_ids);
+by_id_loader!(
+    ConversationLoader,
+    ConversationId,
+    Conversation,
+    conversations::by_ids
+);
 
 /// Splits keys into groups that share everything but the parent: one
 /// statement (or two) serves each group.
@@ -157,6 +139,35 @@ impl Loader<(CustomerId, u64)> for RecentConversationsLoader {
 type ConversationPageKey = PageKey<CustomerId, Option<ConversationStatus>>;
 type MessagePageKey = PageKey<ConversationId, ()>;
 
+/// A page of each key's parent: one `fetch` of the parents serves every
+/// group of keys that share the page and the filter.
+async fn load_pages<P, F, V, Fut>(
+    keys: &[PageKey<P, F>],
+    fetch: impl Fn(Vec<P>, PageRequest, F) -> Fut,
+) -> Result<HashMap<PageKey<P, F>, V>, LoadError>
+where
+    P: Hash + Eq + Copy,
+    F: Hash + Eq + Copy,
+    Fut: std::future::Future<Output = crate::error::Result<HashMap<P, V>>>,
+{
+    let mut out = HashMap::new();
+    for ((page, limit, filter), parents) in
+        groups(keys.iter().map(|k| ((k.page, k.limit, k.filter), k.parent)))
+    {
+        let found = fetch(parents, PageRequest { page, limit }, filter).await?;
+        out.extend(found.into_iter().map(|(parent, v)| {
+            let key = PageKey {
+                parent,
+                page,
+                limit,
+                filter,
+            };
+            (key, v)
+        }));
+    }
+    Ok(out)
+}
+
 impl Loader<ConversationPageKey> for ConversationsByCustomerLoader {
     type Value = (Vec<Conversation>, Pagination);
     type Error = LoadError;
@@ -165,27 +176,11 @@ impl Loader<ConversationPageKey> for ConversationsByCustomerLoader {
         &self,
         keys: &[ConversationPageKey],
     ) -> Result<HashMap<ConversationPageKey, Self::Value>, LoadError> {
-        let mut out = HashMap::new();
-        for ((page, limit, status), parents) in
-            groups(keys.iter().map(|k| ((k.page, k.limit, k.filter), k.parent)))
-        {
-            let request = PageRequest { page, limit };
-            let found =
-                conversations::pages_for(&self.0.ctx, &self.0.actor, &parents, request, status)
-                    .await?;
-            out.extend(found.into_iter().map(|(parent, v)| {
-                (
-                    PageKey {
-                        parent,
-                        page,
-                        limit,
-                        filter: status,
-                    },
-                    v,
-                )
-            }));
-        }
-        Ok(out)
+        let Scope { ctx, actor } = &self.0;
+        load_pages(keys, |parents, request, status| async move {
+            conversations::pages_for(ctx, actor, &parents, request, status).await
+        })
+        .await
     }
 }
 
@@ -197,25 +192,11 @@ impl Loader<MessagePageKey> for MessagesByConversationLoader {
         &self,
         keys: &[MessagePageKey],
     ) -> Result<HashMap<MessagePageKey, Self::Value>, LoadError> {
-        let mut out = HashMap::new();
-        for ((page, limit), parents) in groups(keys.iter().map(|k| ((k.page, k.limit), k.parent))) {
-            let request = PageRequest { page, limit };
-            let found =
-                conversations::message_pages_for(&self.0.ctx, &self.0.actor, &parents, request)
-                    .await?;
-            out.extend(found.into_iter().map(|(parent, v)| {
-                (
-                    PageKey {
-                        parent,
-                        page,
-                        limit,
-                        filter: (),
-                    },
-                    v,
-                )
-            }));
-        }
-        Ok(out)
+        let Scope { ctx, actor } = &self.0;
+        load_pages(keys, |parents, request, ()| async move {
+            conversations::message_pages_for(ctx, actor, &parents, request).await
+        })
+        .await
     }
 }
 
@@ -283,30 +264,44 @@ impl<K: Ord, V> ById<K, V> {
     }
 }
 
-impl ById<AgentId, Agent> {
-    /// One of the siblings' agents.
-    pub async fn get(&self, loaders: &Loaders, id: AgentId) -> Result<Option<Agent>, LoadError> {
+impl<K, V> ById<K, V>
+where
+    K: Hash + Eq + Copy + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// One of the siblings' records, all of which `loader` loads at once.
+    pub async fn get<L>(&self, loader: &DataLoader<L>, id: K) -> Result<Option<V>, LoadError>
+    where
+        L: Loader<K, Value = V, Error = LoadError>,
+    {
         let all = self
             .loaded
-            .get((), loaders.agents.load_many(self.ids.iter().copied()))
+            .get((), loader.load_many(self.ids.iter().copied()))
             .await?;
         Ok(all.get(&id).cloned())
     }
 }
 
-impl ById<CustomerId, Customer> {
-    /// One of the siblings' customers.
-    pub async fn get(
-        &self,
-        loaders: &Loaders,
-        id: CustomerId,
-    ) -> Result<Option<Customer>, LoadError> {
-        let all = self
-            .loaded
-            .get((), loaders.customers.load_many(self.ids.iter().copied()))
-            .await?;
-        Ok(all.get(&id).cloned())
-    }
+/// One page of the children of every parent of `ids`, by parent.
+async fn pages_of<P, F, V, L>(
+    loader: &DataLoader<L>,
+    ids: &[P],
+    page: PageRequest,
+    filter: F,
+) -> Result<HashMap<P, V>, LoadError>
+where
+    P: Hash + Eq + Copy + Send + Sync + 'static,
+    F: Hash + Eq + Copy + Send + Sync + 'static,
+    L: Loader<PageKey<P, F>, Value = V, Error = LoadError>,
+{
+    let keys = ids.iter().map(|id| PageKey {
+        parent: *id,
+        page: page.page,
+        limit: page.limit,
+        filter,
+    });
+    let found = loader.load_many(keys).await?;
+    Ok(found.into_iter().map(|(k, v)| (k.parent, v)).collect())
 }
 
 /// A page of a parent's conversations.
@@ -368,15 +363,8 @@ impl CustomerGroup {
         status: Option<ConversationStatus>,
     ) -> Result<Arc<ConversationPages>, LoadError> {
         let load = async {
-            let keys = self.ids.iter().map(|id| PageKey {
-                parent: *id,
-                page: page.page,
-                limit: page.limit,
-                filter: status,
-            });
-            let found = loaders.conversation_pages.load_many(keys).await?;
             let by_parent: HashMap<CustomerId, ConversationPage> =
-                found.into_iter().map(|(k, v)| (k.parent, v)).collect();
+                pages_of(&loaders.conversation_pages, &self.ids, page, status).await?;
             let group = ConversationGroup::new(by_parent.values().flat_map(|(items, _)| items));
             Ok(Related { by_parent, group })
         };
@@ -411,15 +399,8 @@ impl ConversationGroup {
         page: PageRequest,
     ) -> Result<Arc<MessagePages>, LoadError> {
         let load = async {
-            let keys = self.ids.iter().map(|id| PageKey {
-                parent: *id,
-                page: page.page,
-                limit: page.limit,
-                filter: (),
-            });
-            let found = loaders.message_pages.load_many(keys).await?;
             let by_parent: HashMap<ConversationId, MessagePage> =
-                found.into_iter().map(|(k, v)| (k.parent, v)).collect();
+                pages_of(&loaders.message_pages, &self.ids, page, ()).await?;
             let group = Arc::new(MessageGroup {
                 agents: ById::new(
                     by_parent

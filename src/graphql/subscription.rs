@@ -33,6 +33,31 @@ fn events(rx: broadcast::Receiver<Event>) -> impl Stream<Item = Event> {
     })
 }
 
+/// The events of the caller's tenant from now on, of the customer `id` only
+/// when one is named (it must be one the caller may see).
+async fn tenant_changes(
+    cx: &Context<'_>,
+    id: Option<ID>,
+) -> async_graphql::Result<impl Stream<Item = Event>> {
+    let (ctx, actor) = caller(cx)?;
+    // Listen before anything else, so no change made while the
+    // subscription starts is missed.
+    let rx = ctx.events.subscribe();
+    let wanted = match id {
+        Some(id) => Some(
+            customers::get(ctx, actor, id.parse::<CustomerId>().gql()?)
+                .await
+                .gql()?
+                .id,
+        ),
+        None => None,
+    };
+    let tenant = actor.tenant.clone();
+    Ok(events(rx).filter(move |e| {
+        futures::future::ready(e.tenant == tenant && wanted.is_none_or(|w| w == e.customer_id))
+    }))
+}
+
 /// Change events of the caller's tenant, over graphql-ws at /graphql/ws.
 #[SubscriptionRoot]
 impl Subscription {
@@ -43,25 +68,9 @@ impl Subscription {
         #[graphql(desc = "The customer to watch; every customer of the tenant when omitted.")]
         id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = CustomerEvent>> {
-        let (ctx, actor) = caller(cx)?;
-        // Listen before anything else, so no change made while the
-        // subscription starts is missed.
-        let rx = ctx.events.subscribe();
-        let wanted = match id {
-            Some(id) => Some(
-                customers::get(ctx, actor, id.parse::<CustomerId>().gql()?)
-                    .await
-                    .gql()?
-                    .id,
-            ),
-            None => None,
-        };
-        let tenant = actor.tenant.clone();
-        Ok(events(rx).filter_map(move |e| {
-            let keep = e.tenant == tenant
-                && e.conversation.is_none()
-                && wanted.is_none_or(|w| w == e.customer_id);
-            futures::future::ready(keep.then_some(CustomerEvent {
+        let changes = tenant_changes(cx, id).await?;
+        Ok(changes.filter_map(|e| {
+            futures::future::ready(e.conversation.is_none().then_some(CustomerEvent {
                 kind: e.kind,
                 customer_id: e.customer_id,
             }))
@@ -77,27 +86,12 @@ impl Subscription {
         )]
         customer_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = ConversationEvent>> {
-        let (ctx, actor) = caller(cx)?;
-        // Listen before anything else, so no change made while the
-        // subscription starts is missed.
-        let rx = ctx.events.subscribe();
-        let wanted = match customer_id {
-            Some(id) => Some(
-                customers::get(ctx, actor, id.parse::<CustomerId>().gql()?)
-                    .await
-                    .gql()?
-                    .id,
-            ),
-            None => None,
-        };
-        let tenant = actor.tenant.clone();
-        Ok(events(rx).filter_map(move |e| {
-            let keep = e.tenant == tenant && wanted.is_none_or(|w| w == e.customer_id);
-            let event = e.conversation.filter(|_| keep).map(|c| ConversationEvent {
+        let changes = tenant_changes(cx, customer_id).await?;
+        Ok(changes.filter_map(|e| {
+            futures::future::ready(e.conversation.map(|c| ConversationEvent {
                 kind: e.kind,
                 conversation: ConversationData::from(*c),
-            });
-            futures::future::ready(event)
+            }))
         }))
     }
 }

@@ -34,18 +34,37 @@ pub struct Customer(pub customers::Customer, pub Arc<CustomerGroup>);
 impl Customer {
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<customers::Customer>) -> Vec<Customer> {
-        let group = CustomerGroup::new(&items);
-        items
-            .into_iter()
-            .map(|c| Customer(c, group.clone()))
-            .collect()
+        grouped(items, CustomerGroup::new, Customer)
     }
 
     /// A customer on its own.
     pub fn one(customer: customers::Customer) -> Customer {
-        let group = CustomerGroup::new(std::slice::from_ref(&customer));
-        Customer(customer, group)
+        alone(customer, CustomerGroup::new, Customer)
     }
+}
+
+/// The items of one list, each wrapped with the group (made by `group`)
+/// they all share, so their nested fields batch.
+fn grouped<T, G, W>(
+    items: Vec<T>,
+    group: impl FnOnce(&[T]) -> Arc<G>,
+    wrap: impl Fn(T, Arc<G>) -> W,
+) -> Vec<W> {
+    let group = group(&items);
+    items
+        .into_iter()
+        .map(|item| wrap(item, group.clone()))
+        .collect()
+}
+
+/// One item, wrapped with a group of its own.
+fn alone<T, G, W>(
+    item: T,
+    group: impl FnOnce(&[T]) -> Arc<G>,
+    wrap: impl FnOnce(T, Arc<G>) -> W,
+) -> W {
+    let group = group(std::slice::from_ref(&item));
+    wrap(item, group)
 }
 
 /// A customer of the desk, with its contact data, preferences and statistics.
@@ -222,7 +241,13 @@ impl Preferences<'_> {
         let Some(id) = self.0.preferred_agent else {
             return Ok(None);
         };
-        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
+        Ok(self
+            .1
+            .agents
+            .get(&loaders(cx)?.agents, id)
+            .await
+            .gql()?
+            .map(Agent))
     }
 }
 
@@ -252,17 +277,12 @@ pub struct Conversation(pub conversations::Conversation, pub Arc<ConversationGro
 impl Conversation {
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<conversations::Conversation>) -> Vec<Conversation> {
-        let group = ConversationGroup::new(&items);
-        items
-            .into_iter()
-            .map(|c| Conversation(c, group.clone()))
-            .collect()
+        grouped(items, |items| ConversationGroup::new(items), Conversation)
     }
 
     /// A conversation on its own.
     pub fn one(conversation: conversations::Conversation) -> Conversation {
-        let group = ConversationGroup::new(std::slice::from_ref(&conversation));
-        Conversation(conversation, group)
+        alone(conversation, |c| ConversationGroup::new(c), Conversation)
     }
 }
 
@@ -278,7 +298,7 @@ impl Conversation {
         let found = self
             .1
             .customers
-            .get(loaders(cx)?, self.0.customer)
+            .get(&loaders(cx)?.customers, self.0.customer)
             .await
             .gql()?;
         found
@@ -302,7 +322,13 @@ impl Conversation {
         let Some(id) = self.0.assigned_agent else {
             return Ok(None);
         };
-        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
+        Ok(self
+            .1
+            .agents
+            .get(&loaders(cx)?.agents, id)
+            .await
+            .gql()?
+            .map(Agent))
     }
     /// 1 to 5, set when the customer rates the conversation.
     async fn rating(&self) -> Option<i32> {
@@ -364,8 +390,7 @@ pub struct Message(pub conversations::Message, pub Arc<MessageGroup>);
 impl Message {
     /// A message on its own.
     pub fn one(message: conversations::Message) -> Message {
-        let group = MessageGroup::new(std::slice::from_ref(&message));
-        Message(message, group)
+        alone(message, MessageGroup::new, Message)
     }
 }
 
@@ -393,7 +418,13 @@ impl Message {
         let Some(id) = self.0.agent else {
             return Ok(None);
         };
-        Ok(self.1.agents.get(loaders(cx)?, id).await.gql()?.map(Agent))
+        Ok(self
+            .1
+            .agents
+            .get(&loaders(cx)?.agents, id)
+            .await
+            .gql()?
+            .map(Agent))
     }
     /// When the message was sent.
     async fn sent_at(&self) -> DateTime {
