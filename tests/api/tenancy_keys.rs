@@ -248,6 +248,38 @@ async fn a_tag_or_phone_row_cannot_point_at_another_tenants_customer(app: TestAp
     );
 }
 
+/// A number held twice in one tenant is the phone key's violation as the
+/// database reports it (PostgreSQL names the constraint, SQLite the
+/// columns), and the crate's one conversion of database errors names the
+/// phone key; another tenant may hold the same number.
+async fn a_number_held_twice_in_a_tenant_is_classified_as_the_phone_key(app: TestApp) {
+    let db = &app.db;
+    let first = customer(db, A, "5215550000001", "Alicia").await;
+    let second = customer(db, A, "5215550000002", "Ana").await;
+    let other = customer(db, B, "5215550000003", "Bruno").await;
+    phone(db, A, first, "5215550000007")
+        .await
+        .expect("first holder");
+    phone(db, B, other, "5215550000007")
+        .await
+        .expect("the same number in another tenant");
+    let err = phone(db, A, second, "5215550000007")
+        .await
+        .expect_err("a second holder in the tenant");
+    let text = match db.get_database_backend() {
+        DbBackend::Postgres => "unique constraint \"customer_phones_pkey\"",
+        _ => "UNIQUE constraint failed: customer_phones.tenant_id, customer_phones.phone",
+    };
+    assert!(err.to_string().contains(text), "{err}");
+    assert!(
+        matches!(
+            clientela::error::Error::from(err),
+            clientela::error::Error::Taken(clientela::error::UniqueKey::Phone)
+        ),
+        "not classified as the phone key"
+    );
+}
+
 async fn a_ticket_cannot_point_at_another_tenants_customer_or_conversation(app: TestApp) {
     let db = &app.db;
     let a = customer(db, A, "5215550000001", "Alicia").await;
@@ -494,6 +526,7 @@ crate::db_tests!(
     a_message_cannot_point_at_another_tenants_conversation_or_customer,
     a_tag_or_phone_row_cannot_point_at_another_tenants_customer,
     a_ticket_cannot_point_at_another_tenants_customer_or_conversation,
+    a_number_held_twice_in_a_tenant_is_classified_as_the_phone_key,
     every_pooled_sqlite_connection_enforces_foreign_keys,
     migrating_to_tenant_keys_keeps_every_row_and_rolls_back,
     a_database_with_a_cross_tenant_row_is_not_migrated,
