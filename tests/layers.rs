@@ -5,7 +5,9 @@
 //! Every `use` and every path in `src/**/*.rs` that names a module of the
 //! crate (`crate::`, `super::`, `self::` or a child module) is an arrow from
 //! the file's module to the deepest module the path names. A module using
-//! what its ancestors define is structure, not an arrow.
+//! what its ancestors define is structure, not an arrow. Paths inside macro
+//! calls (`tracing::info!(...)`, `json!(...)`) are tokens, not syntax, and
+//! are not read: a module named only there is not counted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -154,12 +156,6 @@ impl<'ast> Visit<'ast> for Paths<'_> {
             self.add(&segments);
         }
         syn::visit::visit_path(self, path);
-    }
-
-    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        // Paths inside macro calls (`tracing::info!(...)`, `json!(...)`)
-        // are tokens, not syntax; a module used only there is not counted.
-        syn::visit::visit_macro(self, mac);
     }
 }
 
