@@ -12,7 +12,21 @@ pub async fn connect_and_migrate(
 ) -> anyhow::Result<DatabaseConnection> {
     let db = connect(url, max_connections).await?;
     Migrator::up(&db, None).await?;
+    analyze(&db).await?;
     Ok(db)
+}
+
+/// Refreshes SQLite's table statistics, which its query planner has only
+/// after an ANALYZE (PostgreSQL's autovacuum keeps its own). Without them
+/// SQLite may scan a tenant's index where a primary-key lookup would do.
+/// The sample is bounded, so this takes milliseconds at any size.
+pub async fn analyze(db: &DatabaseConnection) -> anyhow::Result<()> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA analysis_limit = 1000")
+            .await?;
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
 }
 
 /// Connects to `url` without migrating.

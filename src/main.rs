@@ -295,11 +295,12 @@ async fn recount(args: RecountArgs) -> anyhow::Result<()> {
                 .await?;
         progress.finish_and_clear();
         eprintln!(
-            "recounted tenant {tenant:?}: {} customers; fixed {} customers, {} conversations, {} phone/tag rows; {} numbers held by another customer, in {:.1?}",
+            "recounted tenant {tenant:?}: {} customers; fixed {} customers, {} conversations, {} phone/tag rows, {} counters; {} numbers held by another customer, in {:.1?}",
             report.customers,
             report.customers_fixed,
             report.conversations_fixed,
             report.index_rows_fixed,
+            report.counters_fixed,
             report.phone_conflicts,
             started.elapsed()
         );
@@ -360,6 +361,8 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         progress.inc(count);
     }
     progress.finish_and_clear();
+    // Statistics for the planner over what was just loaded.
+    db::analyze(&db).await?;
     eprintln!(
         "seeded tenant {:?}: {} customers, {conversations} conversations, {messages} messages in {:.1?}",
         args.tenant, args.customers, started.elapsed()

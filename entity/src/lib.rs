@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod conversation;
 pub mod customer;
+pub mod customer_count;
 pub mod customer_phone;
 pub mod customer_tag;
 pub mod enums;
@@ -29,6 +30,7 @@ pub mod prelude {
     pub use super::agent::Entity as Agent;
     pub use super::conversation::Entity as Conversation;
     pub use super::customer::Entity as Customer;
+    pub use super::customer_count::Entity as CustomerCount;
     pub use super::customer_phone::Entity as CustomerPhone;
     pub use super::customer_tag::Entity as CustomerTag;
     pub use super::message::Entity as Message;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_tables;
 mod m20261126_000002_search;
 mod m20261127_000003_tenant_keys;
+mod m20261130_000004_counts;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_tables::Migration),
             Box::new(m20261126_000002_search::Migration),
             Box::new(m20261127_000003_tenant_keys::Migration),
+            Box::new(m20261130_000004_counts::Migration),
         ]
     }
 }

@@ -60,6 +60,7 @@ impl CustomerConnectionQuery {
             after,
             last: last.map(i64::from),
             before,
+            with_total: cx.look_ahead().field("totalCount").exists(),
         };
         let page = customers::connection(ctx, actor, &query).await.gql()?;
         let (cursors, items): (Vec<String>, Vec<customers::Customer>) =
@@ -84,7 +85,8 @@ impl CustomerConnectionQuery {
             edges,
             nodes,
             page_info,
-            total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+            // Zero where it was not selected (and so not counted).
+            total_count: i32::try_from(page.total_count.unwrap_or(0)).unwrap_or(i32::MAX),
         })
     }
 }

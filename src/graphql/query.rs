@@ -61,7 +61,15 @@ impl CustomerQuery {
             sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction).into(),
             sort_order: sort_order.unwrap_or(SortOrder::Desc).into(),
         };
-        let (items, pagination) = customers::list(ctx, actor, &query).await.gql()?;
+        // The total is counted only when a field that shows it is selected.
+        let pagination = cx.look_ahead().field("pagination");
+        let (items, pagination) =
+            if pagination.field("total").exists() || pagination.field("pages").exists() {
+                customers::list(ctx, actor, &query).await.gql()?
+            } else {
+                let items = customers::page(ctx, actor, &query).await.gql()?;
+                (items, query.page.pagination(0))
+            };
         Ok(CustomerPage {
             items: Customer::list(items),
             pagination: pagination.into(),

@@ -434,6 +434,9 @@ async fn write_batch<R: ImportRow>(
             .collect(),
     )
     .await?;
+    for (_, m, _, _) in &models {
+        txn.customer_added(m);
+    }
     let mut phones: Vec<(&String, customer_phone::ActiveModel)> = models
         .iter()
         .flat_map(|(_, m, alts, _)| {

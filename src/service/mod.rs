@@ -5,15 +5,17 @@
 //!
 //! Layers inside, arrows only downward (no module imports one that imports
 //! it back): `customers`, `import`, `export`, `recount` → `conversations`,
-//! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`. This
-//! file holds what all of them share (the context, transactions, chunked
-//! inserts, ids as query values) and imports only `events`.
+//! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
+//! `counts`. This file holds what all of them share (the context,
+//! transactions with their counters, chunked inserts, ids as query values)
+//! and imports only `events` and `counts`.
 //!
 //! Functions take ids already parsed ([`crate::domain::ids`]): the faces
 //! parse what a client sent, once, at the edge.
 
 pub mod agents;
 pub mod conversations;
+pub(crate) mod counts;
 mod customer_rows;
 pub mod customers;
 pub mod events;
@@ -47,15 +49,20 @@ pub struct Ctx {
     pub region: phonenumber::country::Id,
     /// Change events for subscriptions.
     pub events: events::Events,
+    /// Filtered customer counts, valid while their tenant's version holds.
+    pub(crate) counts: Arc<counts::Cache>,
     /// Serializes write transactions on SQLite, which has one writer at a
     /// time: a deferred transaction that reads and then writes would fail
     /// with SQLITE_BUSY when another writer got there first.
     sqlite_writer: Arc<Mutex<()>>,
 }
 
-/// A write transaction (holding the SQLite writer slot where there is one).
+/// A write transaction (holding the SQLite writer slot where there is one),
+/// with the counter changes of the customers it writes ([`counts::Tally`]),
+/// written by [`WriteTxn::commit`].
 pub struct WriteTxn {
     txn: DatabaseTransaction,
+    tally: std::sync::Mutex<counts::Tally>,
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
@@ -68,10 +75,42 @@ impl Deref for WriteTxn {
 }
 
 impl WriteTxn {
-    /// Commits, then frees the writer slot.
+    /// Commits (the counters last, with the rows they count), then frees the writer slot.
     pub async fn commit(self) -> Result<()> {
+        let tally = self
+            .tally
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tally.write(&self.txn).await?;
         self.txn.commit().await?;
         Ok(())
+    }
+
+    /// Changes this transaction's counters by what `f` records.
+    fn count(&self, f: impl FnOnce(&mut counts::Tally)) {
+        f(&mut self
+            .tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Counts a customer row this transaction inserted.
+    pub(crate) fn customer_added(&self, m: &entity::customer::Model) {
+        self.count(|t| t.added(m));
+    }
+
+    /// Uncounts a customer row this transaction deleted.
+    pub(crate) fn customer_removed(&self, m: &entity::customer::Model) {
+        self.count(|t| t.removed(m));
+    }
+
+    /// Recounts a customer row this transaction changed.
+    pub(crate) fn customer_changed(
+        &self,
+        old: &entity::customer::Model,
+        new: &entity::customer::Model,
+    ) {
+        self.count(|t| t.changed(old, new));
     }
 }
 
@@ -82,6 +121,7 @@ impl Ctx {
             db,
             region,
             events: events::Events::default(),
+            counts: Arc::default(),
             sqlite_writer: Arc::new(Mutex::new(())),
         }
     }
@@ -98,6 +138,7 @@ impl Ctx {
         metrics::histogram!("db_write_wait_seconds").record(started.elapsed().as_secs_f64());
         Ok(WriteTxn {
             txn,
+            tally: Default::default(),
             _writer: writer,
         })
     }

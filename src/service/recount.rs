@@ -1,7 +1,8 @@
 //! Recounting: every derived value of a tenant recomputed from its rows —
 //! each customer's statistics and timestamps, each conversation's message
 //! count, times and reply totals, the search text, and the phone and tag rows
-//! behind the unique-phone rule and the tag filter. Operators run it after a
+//! behind the unique-phone rule and the tag filter, and the tenant's customer
+//! counters ([`counts`]). Operators run it after a
 //! restore or hand-written SQL (`clientela recount`); the benchmark kit's
 //! loader runs it after copying raw rows. It must produce exactly what the
 //! write path would have, so it replays the writers' own ledger operations
@@ -15,14 +16,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
+use entity::{
+    conversation, customer, customer_count, customer_phone, customer_tag, message, ticket,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::{customer_rows, insert_chunked, ledger, save_row, scope};
+use super::{counts, customer_rows, insert_chunked, ledger, save_row, scope};
 use crate::domain::conversation::MessageDirection;
 use crate::domain::search;
 use crate::error::Result;
@@ -41,19 +44,32 @@ pub struct Report {
     /// Numbers a customer lists that another customer's row already holds
     /// (left as they are: a person must decide whose number it is).
     pub phone_conflicts: u64,
+    /// Customer counters ([`counts`]) that were wrong.
+    pub counters_fixed: u64,
 }
 
-/// The tenants that have customers, for a recount of all of them.
+/// The tenants that have customers or counters, for a recount of all of them.
 #[tracing::instrument(skip_all, err)]
 pub async fn tenants(db: &DatabaseConnection) -> Result<Vec<String>> {
-    Ok(customer::Entity::find()
+    let mut tenants: BTreeSet<String> = customer::Entity::find()
         .select_only()
         .column(customer::Column::TenantId)
         .distinct()
-        .order_by_asc(customer::Column::TenantId)
-        .into_tuple()
+        .into_tuple::<String>()
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .collect();
+    tenants.extend(
+        customer_count::Entity::find()
+            .select_only()
+            .column(customer_count::Column::TenantId)
+            .distinct()
+            .into_tuple::<String>()
+            .all(db)
+            .await?,
+    );
+    Ok(tenants.into_iter().collect())
 }
 
 /// Recounts `tenant` in batches of `batch` customers, calling `progress`
@@ -92,7 +108,82 @@ pub async fn recount(
         txn.commit().await?;
         progress(report.customers);
     }
+    report.counters_fixed = recount_counters(db, tenant).await?;
     Ok(report)
+}
+
+/// The counters of a tenant from its rows, by the facets [`counts::facets`]
+/// names; `{p}` is the tenant's placeholder, `{month}` the `YYYY-MM` (UTC)
+/// of `created_at`.
+const COUNTERS: &str = "SELECT 'all', count(*) FROM customers WHERE tenant_id = {p} \
+    UNION ALL SELECT 'status:' || status, count(*) FROM customers WHERE tenant_id = {p} GROUP BY status \
+    UNION ALL SELECT 'segment:' || segment, count(*) FROM customers WHERE tenant_id = {p} GROUP BY segment \
+    UNION ALL SELECT 'source:' || source, count(*) FROM customers WHERE tenant_id = {p} GROUP BY source \
+    UNION ALL SELECT 'blocked', count(*) FROM customers WHERE tenant_id = {p} AND is_blocked \
+    UNION ALL SELECT 'tag:' || tag, count(*) FROM customer_tags WHERE tenant_id = {p} GROUP BY tag \
+    UNION ALL SELECT 'created:' || {month}, count(*) FROM customers WHERE tenant_id = {p} GROUP BY {month}";
+
+/// Recomputes a tenant's counters from its rows in one transaction and
+/// writes the ones that differ; returns how many did.
+///
+/// The transaction bumps the tenant's `version` first, as every writer does
+/// before its counters: on PostgreSQL a writer that committed before is
+/// counted from its rows, and one that commits after adds its change to the
+/// fresh values, so no change is lost or counted twice. On SQLite the bump
+/// takes the one write lock.
+async fn recount_counters(db: &DatabaseConnection, tenant: &str) -> Result<u64> {
+    let backend = db.get_database_backend();
+    let (p, month) = match backend {
+        DbBackend::Postgres => ("$1", "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM')"),
+        _ => ("?1", "substr(created_at, 1, 7)"),
+    };
+    let txn = db.begin().await?;
+    let mut bump = counts::Tally::default();
+    bump.touch(tenant);
+    bump.write(&txn).await?;
+    let sql = COUNTERS.replace("{p}", p).replace("{month}", month);
+    let fresh: BTreeMap<String, i64> = txn
+        .query_all(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [tenant.into()],
+        ))
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+        .collect::<std::result::Result<Vec<(String, i64)>, sea_orm::DbErr>>()?
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .collect();
+    let stored: BTreeMap<String, i64> = scope::counts_in(tenant)
+        .filter(customer_count::Column::Facet.ne(counts::VERSION))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter(|c| c.n != 0)
+        .map(|c| (c.facet, c.n))
+        .collect();
+    let keys: BTreeSet<&String> = fresh.keys().chain(stored.keys()).collect();
+    let wrong = keys
+        .into_iter()
+        .filter(|k| fresh.get(*k) != stored.get(*k))
+        .count() as u64;
+    if wrong > 0 {
+        scope::delete_counts(tenant)
+            .filter(customer_count::Column::Facet.ne(counts::VERSION))
+            .exec(&txn)
+            .await?;
+        let rows = fresh
+            .into_iter()
+            .map(|(facet, n)| customer_count::ActiveModel {
+                tenant_id: Set(tenant.to_owned()),
+                facet: Set(facet),
+                n: Set(n),
+            });
+        insert_chunked(&txn, rows.collect()).await?;
+    }
+    txn.commit().await?;
+    Ok(wrong)
 }
 
 /// The rows of one batch's customers, grouped by customer.

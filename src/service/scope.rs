@@ -1,5 +1,6 @@
 //! Tenant-scoped starting points: every query of a tenant's rows (customers,
-//! their phone and tag rows, conversations, messages, tickets, agents) begins
+//! their phone and tag rows and counters, conversations, messages, tickets,
+//! agents) begins
 //! here, so another tenant's id is NOT_FOUND by construction and no other
 //! module writes a tenant filter by hand.
 //!
@@ -8,7 +9,9 @@
 //! versions call them. Deletes and updates take the tenant of the row they
 //! change. Imports only `entity` and `auth`: no other `service` module.
 
-use entity::{agent, conversation, customer, customer_phone, customer_tag, message, ticket};
+use entity::{
+    agent, conversation, customer, customer_count, customer_phone, customer_tag, message, ticket,
+};
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
 
 use crate::auth::Actor;
@@ -26,6 +29,21 @@ pub fn customers_in(tenant: &str) -> Select<customer::Entity> {
 /// Deletes of a tenant's customers.
 pub fn delete_customers(tenant: &str) -> DeleteMany<customer::Entity> {
     customer::Entity::delete_many().filter(customer::Column::TenantId.eq(tenant))
+}
+
+/// The caller's tenant's customer counters.
+pub fn counts(actor: &Actor) -> Select<customer_count::Entity> {
+    counts_in(&actor.tenant)
+}
+
+/// A tenant's customer counters.
+pub fn counts_in(tenant: &str) -> Select<customer_count::Entity> {
+    customer_count::Entity::find().filter(customer_count::Column::TenantId.eq(tenant))
+}
+
+/// Deletes of a tenant's customer counters.
+pub fn delete_counts(tenant: &str) -> DeleteMany<customer_count::Entity> {
+    customer_count::Entity::delete_many().filter(customer_count::Column::TenantId.eq(tenant))
 }
 
 /// The caller's tenant's phone rows (every number a customer answers to).

@@ -7,7 +7,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, IntoActiveModel, PaginatorTrait, TransactionTrait,
 };
 
-use super::{insert_chunked, scope};
+use super::{counts, insert_chunked, scope};
 use crate::error::Result;
 
 /// Rows of one batch of customers, ready to insert.
@@ -67,6 +67,10 @@ pub async fn write_batch(db: &DatabaseConnection, batch: Batch) -> Result<()> {
             .map(IntoActiveModel::into_active_model)
             .collect()
     }
+    let mut tally = counts::Tally::default();
+    for c in &batch.customers {
+        tally.added(c);
+    }
     let txn = db.begin().await?;
     insert_chunked(&txn, active(batch.customers)).await?;
     insert_chunked(&txn, active(batch.phones)).await?;
@@ -74,6 +78,7 @@ pub async fn write_batch(db: &DatabaseConnection, batch: Batch) -> Result<()> {
     insert_chunked(&txn, active(batch.conversations)).await?;
     insert_chunked(&txn, active(batch.messages)).await?;
     insert_chunked(&txn, active(batch.tickets)).await?;
+    tally.write(&txn).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::customer;
-use sea_orm::{ColumnTrait, ConnectionTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::filter::{order, reverse_order, sort_key, CustomerFilter, SortKey};
@@ -26,6 +26,8 @@ pub struct ConnectionQuery {
     pub after: Option<String>,
     pub last: Option<i64>,
     pub before: Option<String>,
+    /// Whether to count the filter's customers (`totalCount`).
+    pub with_total: bool,
 }
 
 /// One page of a connection: each customer with its opaque cursor.
@@ -34,8 +36,8 @@ pub struct ConnectionPage {
     pub items: Vec<(String, Customer)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
-    /// Customers matching the filter, whatever the cursors.
-    pub total_count: u64,
+    /// Customers matching the filter, whatever the cursors; none unless asked for.
+    pub total_count: Option<u64>,
 }
 
 /// Page size when neither `first` nor `last` is given.
@@ -229,7 +231,14 @@ pub async fn connection(
 
     let backend = ctx.db.get_database_backend();
     let filtered = query.filter.apply(actor, backend, scope::customers(actor));
-    let total_count = filtered.clone().count(&ctx.db).await?;
+    let total = async {
+        match query.with_total {
+            true => super::count::count(ctx, actor, &query.filter)
+                .await
+                .map(Some),
+            false => Ok(None),
+        }
+    };
     let mut window = filtered.clone();
     if let Some(c) = &after {
         window = window.filter(keyset(key, query.sort_order, true, c));
@@ -242,7 +251,9 @@ pub async fn connection(
     } else {
         order(window, query.sort_by, query.sort_order)
     };
-    let mut rows = window.limit(size + 1).all(&ctx.db).await?;
+    // The window and the total at the same time, on two pooled connections.
+    let rows = async { Ok(window.limit(size + 1).all(&ctx.db).await?) };
+    let (mut rows, total_count) = tokio::try_join!(rows, total)?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);
     if backward {

@@ -8,6 +8,7 @@
 //! re-exports.
 
 mod connection;
+mod count;
 mod dashboard;
 mod filter;
 mod read;
@@ -15,10 +16,11 @@ mod view;
 mod write;
 
 pub use connection::{connection, ConnectionPage, ConnectionQuery};
+pub use count::count;
 pub use dashboard::{stats, Stats, Summary};
 pub use filter::{order, CustomerFilter};
 pub use read::{
-    by_ids, details, find, find_by_phone, get, list, Details, ListQuery, RECENT_CONVERSATIONS,
+    by_ids, details, find, find_by_phone, get, list, page, Details, ListQuery, RECENT_CONVERSATIONS,
 };
 #[cfg(test)]
 pub(crate) use view::strategies;

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use entity::json::{JsonObject, StringList};
 use entity::{conversation, customer, customer_phone, customer_tag, message, ticket};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::{search, time};
 use crate::error::{Error, FieldError, Result, UniqueKey};
 use crate::service::events::ChangeKind;
-use crate::service::{customer_rows, insert_chunked, ledger, scope, Ctx};
+use crate::service::{customer_rows, insert_chunked, ledger, scope, Ctx, WriteTxn};
 
 /// The first customer other than `except` holding one of `phones`, as a 409.
 async fn phone_conflict<C: ConnectionTrait>(
@@ -179,6 +179,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
         customer::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(&*txn)
             .await?;
+        txn.customer_added(&model);
         let alternatives = phone_strings(&alternatives);
         insert_chunked(&*txn, customer_rows::phone_rows(&model, &alternatives)).await?;
         insert_chunked(&*txn, customer_rows::tag_rows(&model, &tags)).await?;
@@ -238,7 +239,7 @@ pub async fn update(
 }
 
 async fn apply_changes(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
     current: customer::Model,
     c: CustomerChanges,
 ) -> Result<customer::Model> {
@@ -304,12 +305,13 @@ async fn apply_changes(
     if let Some(tags) = &tags {
         m.tags = StringList(tags.clone());
     }
-    let updated = customer_rows::save(txn, m).await?;
+    let updated = customer_rows::save(&**txn, m).await?;
+    txn.customer_changed(&current, &updated);
     if phones_changed {
-        customer_rows::replace_phones(txn, &updated, &alternatives).await?;
+        customer_rows::replace_phones(&**txn, &updated, &alternatives).await?;
     }
     if let Some(tags) = &tags {
-        customer_rows::replace_tags(txn, &updated, tags).await?;
+        customer_rows::replace_tags(&**txn, &updated, tags).await?;
     }
     Ok(updated)
 }
@@ -402,6 +404,7 @@ pub async fn set_blocked(
     }
     active.updated_at = Set(time::now());
     let updated = active.update(&*txn).await?;
+    txn.customer_changed(&current, &updated);
     txn.commit().await?;
     publish(ctx, actor, ChangeKind::Updated, id).await;
     Ok(updated.into())
@@ -451,6 +454,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
             .filter(customer::Column::Id.eq(id))
             .exec(&*txn)
             .await?;
+        txn.customer_removed(&current);
         txn.commit().await?;
         publish(ctx, actor, ChangeKind::Deleted, id).await;
         return Ok(Deleted {
@@ -469,7 +473,8 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
     let changed = active.is_changed();
     if changed {
         active.updated_at = Set(time::now());
-        active.update(&*txn).await?;
+        let updated = active.update(&*txn).await?;
+        txn.customer_changed(&current, &updated);
     }
     txn.commit().await?;
     if changed {

@@ -1,0 +1,127 @@
+//! How many customers a filter takes, exactly, without scanning the tenant
+//! where it can be helped: a filter on nothing or on one facet (one status,
+//! segment, source or tag) reads its counter ([`counts`]); any other filter
+//! is counted by the database once per tenant `version` and cached
+//! ([`counts::Cache`]), so repeated lists cost one counter read until a
+//! customer of the tenant is written. Imports `counts` and `scope` only.
+
+use entity::{customer, customer_count};
+use sea_orm::sea_query::{Expr, Func, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, QueryTrait};
+
+use super::filter::CustomerFilter;
+use crate::auth::Actor;
+use crate::domain::search;
+use crate::error::Result;
+use crate::service::{counts, scope, Ctx};
+
+impl CustomerFilter {
+    /// The filter's tags as it applies them: trimmed, without empty ones,
+    /// sorted, each once.
+    pub(super) fn clean_tags(&self) -> Vec<&str> {
+        let mut tags: Vec<&str> = self
+            .tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        tags
+    }
+
+    /// The one counter that holds this filter's total, if one does.
+    fn counter(&self) -> Option<String> {
+        if !search::words(self.search.as_deref().unwrap_or_default()).is_empty() {
+            return None;
+        }
+        let tags = self.clean_tags();
+        if tags.len() > 1 {
+            return None;
+        }
+        let keys: Vec<String> = [
+            self.status.map(|s| counts::facet("status", s.as_str())),
+            self.segment.map(|s| counts::facet("segment", s.as_str())),
+            self.source.map(|s| counts::facet("source", s.as_str())),
+            tags.first().map(|t| counts::tag(t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match keys.as_slice() {
+            [] => Some(counts::ALL.to_owned()),
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
+
+    /// What identifies the filter's hits in the count cache (tenant aside).
+    fn cache_key(&self) -> String {
+        let words = search::words(self.search.as_deref().unwrap_or_default());
+        format!(
+            "{:?}",
+            (
+                self.status.map(|s| s.as_str()),
+                self.segment.map(|s| s.as_str()),
+                self.source.map(|s| s.as_str()),
+                self.clean_tags(),
+                words,
+            )
+        )
+    }
+}
+
+/// How many of the caller's tenant's customers `filter` takes.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn count(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<u64> {
+    filter.validate()?;
+    if let Some(key) = filter.counter() {
+        let n = counts::read_one(&ctx.db, &actor.tenant, &key).await?;
+        return Ok(n.max(0).unsigned_abs());
+    }
+    let key = format!("{}\n{}", actor.tenant, filter.cache_key());
+    let version = counts::read_one(&ctx.db, &actor.tenant, counts::VERSION).await?;
+    if let Some(n) = ctx.counts.get(&key, version) {
+        return Ok(n);
+    }
+    let (version, n) = count_with_version(ctx, actor, filter).await?;
+    ctx.counts.put(key, version, n);
+    Ok(n)
+}
+
+/// The filter's count and the tenant's `version`, read in one statement so
+/// both come from the same snapshot.
+async fn count_with_version(
+    ctx: &Ctx,
+    actor: &Actor,
+    filter: &CustomerFilter,
+) -> Result<(i64, u64)> {
+    let backend = ctx.db.get_database_backend();
+    let version = Func::coalesce([
+        SimpleExpr::SubQuery(
+            None,
+            Box::new(
+                scope::counts(actor)
+                    .select_only()
+                    .column(customer_count::Column::N)
+                    .filter(customer_count::Column::Facet.eq(counts::VERSION))
+                    .into_query()
+                    .into_sub_query_statement(),
+            ),
+        ),
+        Expr::val(0i64).into(),
+    ]);
+    let row: Option<(i64, i64)> = filter
+        .apply(actor, backend, scope::customers(actor))
+        .select_only()
+        .column_as(SimpleExpr::from(version), "version")
+        .column_as(
+            Expr::col((customer::Entity, customer::Column::Id)).count(),
+            "n",
+        )
+        .into_tuple()
+        .one(&ctx.db)
+        .await?;
+    let (version, n) = row.unwrap_or_default();
+    Ok((version, n.max(0).unsigned_abs()))
+}
