@@ -16,20 +16,6 @@ use crate::error::Result;
 use crate::service::{counts, scope, Ctx};
 
 impl CustomerFilter {
-    /// The filter's tags as it applies them: trimmed, without empty ones,
-    /// sorted, each once.
-    pub(super) fn clean_tags(&self) -> Vec<&str> {
-        let mut tags: Vec<&str> = self
-            .tags
-            .iter()
-            .map(|t| t.trim())
-            .filter(|t| !t.is_empty())
-            .collect();
-        tags.sort_unstable();
-        tags.dedup();
-        tags
-    }
-
     /// The one counter that holds this filter's total, if one does.
     fn counter(&self) -> Option<String> {
         if !search::words(self.search.as_deref().unwrap_or_default()).is_empty() {

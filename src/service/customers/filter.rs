@@ -54,6 +54,20 @@ impl CustomerFilter {
         }
     }
 
+    /// The filter's tags as it applies them: trimmed, without empty ones,
+    /// sorted, each once.
+    pub(super) fn clean_tags(&self) -> Vec<&str> {
+        let mut tags: Vec<&str> = self
+            .tags
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        tags
+    }
+
     /// Applies the filter to a tenant-scoped select.
     pub(crate) fn apply(
         &self,
@@ -71,22 +85,22 @@ impl CustomerFilter {
         if let Some(s) = self.source {
             q = q.filter(Column::Source.eq(s));
         }
-        let tags: Vec<&str> = self
-            .tags
-            .iter()
-            .map(|t| t.trim())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let tags = self.clean_tags();
         if !tags.is_empty() {
-            q = q.filter(
-                Column::Id.in_subquery(
-                    scope::tags(actor)
-                        .select_only()
-                        .column(customer_tag::Column::CustomerId)
-                        .filter(customer_tag::Column::Tag.is_in(tags))
-                        .into_query(),
-                ),
-            );
+            // A probe of the customer's own tag rows (their primary key), so
+            // a page walking a sort index stops after `limit` hits instead of
+            // first collecting every customer holding one of the tags.
+            q = q.filter(Expr::exists(
+                scope::tags(actor)
+                    .select_only()
+                    .expr(Expr::val(1))
+                    .filter(
+                        Expr::col((customer_tag::Entity, customer_tag::Column::CustomerId))
+                            .equals((customer::Entity, customer::Column::Id)),
+                    )
+                    .filter(customer_tag::Column::Tag.is_in(tags))
+                    .into_query(),
+            ));
         }
         for word in search::words(self.search.as_deref().unwrap_or_default()) {
             q = q.filter(search_condition(backend, &word));
