@@ -7,14 +7,14 @@ use entity::{customer, customer_phone};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::count::count;
-use super::filter::{order, CustomerFilter};
+use super::filter::{order, CustomerFilter, SearchPath};
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::{conversations, customer_rows, scope, Ctx};
+use crate::service::{conversations, counts, customer_rows, scope, Ctx};
 
 /// A list request: filter, page and order.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,29 +26,66 @@ pub struct ListQuery {
 }
 
 /// A page of customers and its pagination: the page and the total are read
-/// at the same time, on two pooled connections.
+/// at the same time, on two pooled connections, except for an SQLite
+/// search, whose page is planned from its total (see [`SearchPath`]).
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
     query: &ListQuery,
 ) -> Result<(Vec<Customer>, Pagination)> {
-    let (items, total) =
-        tokio::try_join!(page(ctx, actor, query), count(ctx, actor, &query.filter))?;
+    let backend = ctx.db.get_database_backend();
+    let (items, total) = if query.filter.searches_by_index(backend) {
+        let total = count(ctx, actor, &query.filter).await?;
+        (read_page(ctx, actor, query, Some(total)).await?, total)
+    } else {
+        tokio::try_join!(
+            read_page(ctx, actor, query, None),
+            count(ctx, actor, &query.filter)
+        )?
+    };
     Ok((items, query.page.pagination(total)))
 }
 
 /// A page of customers without its total, for a client that did not ask
 /// for one.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn page(ctx: &Ctx, actor: &Actor, query: &ListQuery) -> Result<Vec<Customer>> {
+    let backend = ctx.db.get_database_backend();
+    let hits = if query.filter.searches_by_index(backend) {
+        // Exact and usually cached; it decides how the page is read.
+        Some(count(ctx, actor, &query.filter).await?)
+    } else {
+        None
+    };
+    read_page(ctx, actor, query, hits).await
+}
+
+/// Reads a page; `hits` is the filter's total where it decides the path to
+/// an SQLite search's hits.
 ///
 /// A page after the first is a deferred join: the ids of the page are
 /// chosen by walking the sort index alone (index-only: the skipped rows are
 /// never read), then only those rows are read.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn page(ctx: &Ctx, actor: &Actor, query: &ListQuery) -> Result<Vec<Customer>> {
+async fn read_page(
+    ctx: &Ctx,
+    actor: &Actor,
+    query: &ListQuery,
+    hits: Option<u64>,
+) -> Result<Vec<Customer>> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
-    let filtered = query.filter.apply(actor, backend, scope::customers(actor));
+    let path = match hits {
+        Some(hits) => {
+            let total = counts::read_one(&ctx.db, &actor.tenant, counts::ALL).await?;
+            let total = total.max(0).unsigned_abs();
+            SearchPath::cheaper(hits, total, query.page.offset(), query.page.limit)
+        }
+        None => SearchPath::ByHits,
+    };
+    let filtered = query
+        .filter
+        .apply_via(actor, backend, path, scope::customers(actor));
     let page = if query.page.offset() == 0 {
         order(filtered, query.sort_by, query.sort_order).limit(query.page.limit)
     } else {
