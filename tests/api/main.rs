@@ -15,6 +15,7 @@ mod batching;
 mod connection;
 mod conversations;
 mod counters;
+mod counts;
 mod export_link;
 mod graphql_customers;
 mod graphql_edges;
