@@ -27,6 +27,7 @@ mod hostile_rate_limit;
 mod hostile_websocket;
 mod http_faces;
 mod metrics;
+mod nested_lists;
 mod recount;
 mod resilience;
 mod rest_customers;
