@@ -14,6 +14,7 @@ mod auth;
 mod batching;
 mod connection;
 mod conversations;
+mod document_cache;
 mod export_link;
 mod graphql_customers;
 mod graphql_edges;
