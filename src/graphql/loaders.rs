@@ -63,20 +63,24 @@ impl Loaders {
     pub fn new(ctx: Ctx, actor: Actor) -> Self {
         let scope = Scope { ctx, actor };
         Loaders {
-            customers: DataLoader::new(CustomerLoader(scope.clone()), tokio::spawn),
-            agents: DataLoader::new(AgentLoader(scope.clone()), tokio::spawn),
-            conversations: DataLoader::new(ConversationLoader(scope.clone()), tokio::spawn),
-            recent_conversations: DataLoader::new(
-                RecentConversationsLoader(scope.clone()),
-                tokio::spawn,
-            ),
-            conversation_pages: DataLoader::new(
-                ConversationsByCustomerLoader(scope.clone()),
-                tokio::spawn,
-            ),
-            message_pages: DataLoader::new(MessagesByConversationLoader(scope), tokio::spawn),
+            customers: loader(CustomerLoader(scope.clone())),
+            agents: loader(AgentLoader(scope.clone())),
+            conversations: loader(ConversationLoader(scope.clone())),
+            recent_conversations: loader(RecentConversationsLoader(scope.clone())),
+            conversation_pages: loader(ConversationsByCustomerLoader(scope.clone())),
+            message_pages: loader(MessagesByConversationLoader(scope)),
         }
     }
+}
+
+/// A DataLoader that loads as soon as the task that asked has yielded,
+/// rather than after async-graphql's default 1 ms: the fields resolved
+/// together (siblings, and the items of a list, polled in one pass) have all
+/// asked by then. The default's timer also ran on a thread of its own,
+/// woken for every batch. (A list's siblings need no timing at all: see
+/// [`Shared`].)
+fn loader<T: Send + Sync + 'static>(inner: T) -> DataLoader<T> {
+    DataLoader::new(inner, tokio::spawn).delay(std::time::Duration::ZERO)
 }
 
 /// A loader of records by id: one call of the service's batch function

@@ -4,9 +4,9 @@
 //! never touch sea_orm. Builds on [`crate::http`] (state, the caller, body
 //! limits); never imports the REST face.
 
-mod apq;
 mod connection;
 mod conversation_mutation;
+mod documents;
 mod edges;
 mod export_link;
 mod inputs;
@@ -55,8 +55,10 @@ pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSch
     if !limits.graphql_introspection {
         builder = builder.disable_introspection();
     }
+    // Parsed documents (and persisted queries) are cached before the guard
+    // runs, which checks every document, cached or not.
     if let Some(entries) = std::num::NonZeroUsize::new(limits.graphql_apq_cache) {
-        builder = builder.extension(apq::PersistedQueries::new(
+        builder = builder.extension(documents::Documents::new(
             entries,
             limits.graphql_apq_cache_bytes,
         ));

@@ -139,6 +139,13 @@ pub fn graphql_operation(name: Option<&str>, ok: bool) {
         .increment(1);
 }
 
+/// Counts a GraphQL document found in the parsed-document cache or not
+/// (`graphql_document_cache_total`, `result` = `hit` or `miss`).
+pub fn graphql_document_cache(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("graphql_document_cache_total", "result" => result).increment(1);
+}
+
 /// Counts a call refused by the rate limiter (`rate_limited_total`), by
 /// whose bucket it took from: a token's or an address's.
 pub fn rate_limited(bucket: &'static str) {

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use entity::{conversation, message};
-use sea_orm::sea_query::{Alias, Asterisk, Expr, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
@@ -90,33 +90,130 @@ pub async fn by_ids(ctx: &Ctx, actor: &Actor, ids: &[ConversationId]) -> Result<
     Ok(rows.into_iter().map(Conversation::from).collect())
 }
 
-/// Rows `offset+1 ..= offset+limit` of each partition, numbered by a window
-/// function, so a per-parent limit costs one statement for any number of parents.
-fn windowed(
-    mut inner: SelectStatement,
-    partition: &str,
-    order: &str,
+/// What [`per_parent`] reads: children of `table` by their `parent`
+/// column, in `order` (columns with their direction, the order of an index
+/// led by `tenant_id, parent`), optionally only those whose `column` equals
+/// a value.
+struct Children {
+    table: &'static str,
+    parent: &'static str,
+    order: &'static [&'static str],
+    only: Option<(&'static str, sea_orm::Value)>,
+}
+
+const CONVERSATIONS_NEWEST_FIRST: &[&str] = &["activity_at DESC", "id DESC"];
+const MESSAGES_OLDEST_FIRST: &[&str] = &["sent_at ASC", "id ASC"];
+
+/// The statement behind [`per_parent`]: each parent's slice is a subquery
+/// of its own, `WHERE tenant_id = ? AND parent = ? ORDER BY .. LIMIT ..
+/// OFFSET ..`, which an index led by `(tenant_id, parent, order..)` serves
+/// by reading only the rows it returns, however many children a parent has
+/// (a window function over all the parents' children would number every
+/// one of them). PostgreSQL runs the subquery per parent as a `LATERAL`
+/// join; SQLite, which has no `LATERAL`, as a correlated subquery giving the
+/// rowids to fetch. Rows come grouped by parent, each group in `order`.
+fn per_parent_statement(
+    backend: DbBackend,
+    tenant: &str,
+    children: &Children,
+    parents: &[Uuid],
     offset: u64,
     limit: u64,
-) -> SelectStatement {
-    inner.expr_as(
-        Expr::cust(format!(
-            "ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order})"
-        )),
-        Alias::new("rn"),
+) -> Statement {
+    let Children {
+        table,
+        parent,
+        order,
+        only,
+    } = children;
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(parents.len() + 4);
+    let mut bind = |value: sea_orm::Value| {
+        values.push(value);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
+        }
+    };
+    // Placeholders are made in the order they appear in the text, so `?`
+    // (SQLite) and `$n` (PostgreSQL) bind the same list.
+    let list: Vec<String> = parents
+        .iter()
+        .map(|id| format!("({})", bind((*id).into())))
+        .collect();
+    let list = list.join(", ");
+    let mut slice = format!(
+        "WHERE tenant_id = {} AND {parent} = p.parent",
+        bind(tenant.into())
     );
-    Query::select()
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("numbered"))
-        .and_where(Expr::col(Alias::new("rn")).gt(offset as i64))
-        .and_where(Expr::col(Alias::new("rn")).lte((offset + limit) as i64))
-        .order_by(Alias::new(partition), sea_orm::Order::Asc)
-        .order_by(Alias::new("rn"), sea_orm::Order::Asc)
-        .to_owned()
+    if let Some((column, value)) = only {
+        slice.push_str(&format!(" AND {column} = {}", bind(value.clone())));
+    }
+    let inner_order = order.join(", ");
+    slice.push_str(&format!(
+        " ORDER BY {inner_order} LIMIT {} OFFSET {}",
+        bind(i64::try_from(limit).unwrap_or(i64::MAX).into()),
+        bind(i64::try_from(offset).unwrap_or(i64::MAX).into()),
+    ));
+    let outer_order: Vec<String> = std::iter::once(format!("t.{parent}"))
+        .chain(order.iter().map(|o| format!("t.{o}")))
+        .collect();
+    let outer_order = outer_order.join(", ");
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT t.* FROM (VALUES {list}) AS p (parent) \
+             CROSS JOIN LATERAL (SELECT * FROM {table} {slice}) AS t \
+             ORDER BY {outer_order}"
+        ),
+        _ => format!(
+            "WITH p (parent) AS (VALUES {list}) \
+             SELECT t.* FROM p JOIN {table} AS t \
+             ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
+             ORDER BY {outer_order}"
+        ),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Rows `offset+1 ..= offset+limit` of each parent's children (see
+/// [`per_parent_statement`]), in one statement for any number of parents,
+/// grouped by parent; a parent without any is absent.
+async fn per_parent<M, K>(
+    ctx: &Ctx,
+    actor: &Actor,
+    children: &Children,
+    parents: &[K],
+    (offset, limit): (u64, u64),
+    parent_of: impl Fn(&M) -> K,
+) -> Result<HashMap<K, Vec<M>>>
+where
+    M: FromQueryResult,
+    K: Copy + std::hash::Hash + Eq,
+    Uuid: From<K>,
+{
+    let mut out: HashMap<K, Vec<M>> = HashMap::new();
+    if parents.is_empty() || limit == 0 {
+        return Ok(out);
+    }
+    // A parent listed twice would have its rows twice.
+    let mut ids: Vec<Uuid> = parents.iter().map(|k| Uuid::from(*k)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let stmt = per_parent_statement(
+        ctx.db.get_database_backend(),
+        &actor.tenant,
+        children,
+        &ids,
+        offset,
+        limit,
+    );
+    for row in M::find_by_statement(stmt).all(&ctx.db).await? {
+        out.entry(parent_of(&row)).or_default().push(row);
+    }
+    Ok(out)
 }
 
 /// The caller's conversations of these customers (with one status), as a
-/// statement to window or count.
+/// statement to count.
 fn conversations_of(
     actor: &Actor,
     customer_ids: &[CustomerId],
@@ -130,25 +227,14 @@ fn conversations_of(
     q.into_query()
 }
 
-const NEWEST_FIRST: &str = "activity_at DESC, id DESC";
-
-async fn grouped<M, K>(
-    ctx: &Ctx,
-    stmt: SelectStatement,
-    key: impl Fn(&M) -> K,
-) -> Result<HashMap<K, Vec<M>>>
-where
-    M: sea_orm::FromQueryResult,
-    K: std::hash::Hash + Eq,
-{
-    let rows = M::find_by_statement(ctx.db.get_database_backend().build(&stmt))
-        .all(&ctx.db)
-        .await?;
-    let mut out: HashMap<K, Vec<M>> = HashMap::new();
-    for row in rows {
-        out.entry(key(&row)).or_default().push(row);
+/// A customer's conversations (with one status), newest first.
+fn conversations_by_customer(status: Option<ConversationStatus>) -> Children {
+    Children {
+        table: "conversations",
+        parent: "customer_id",
+        order: CONVERSATIONS_NEWEST_FIRST,
+        only: status.map(|s| ("status", s.into())),
     }
-    Ok(out)
 }
 
 #[derive(FromQueryResult)]
@@ -170,7 +256,8 @@ async fn counts(ctx: &Ctx, mut stmt: SelectStatement, by: &str) -> Result<HashMa
         .collect())
 }
 
-/// The `limit` newest conversations of each customer, in one statement.
+/// The `limit` newest conversations of each customer, in one statement that
+/// reads only those.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn recent_for(
     ctx: &Ctx,
@@ -178,16 +265,14 @@ pub async fn recent_for(
     customer_ids: &[CustomerId],
     limit: u64,
 ) -> Result<HashMap<CustomerId, Vec<Conversation>>> {
-    let stmt = windowed(
-        conversations_of(actor, customer_ids, None),
-        "customer_id",
-        NEWEST_FIRST,
-        0,
-        limit,
-    );
-    let rows = grouped(ctx, stmt, |m: &conversation::Model| {
-        CustomerId::from(m.customer_id)
-    })
+    let rows = per_parent(
+        ctx,
+        actor,
+        &conversations_by_customer(None),
+        customer_ids,
+        (0, limit),
+        |m: &conversation::Model| CustomerId::from(m.customer_id),
+    )
     .await?;
     Ok(rows
         .into_iter()
@@ -204,39 +289,37 @@ pub async fn pages_for(
     page: PageRequest,
     status: Option<ConversationStatus>,
 ) -> Result<HashMap<CustomerId, (Vec<Conversation>, Pagination)>> {
-    let base = conversations_of(actor, customer_ids, status);
-    let parent = |m: &conversation::Model| CustomerId::from(m.customer_id);
-    pages_of(
+    let totals = counts(
         ctx,
-        base,
-        ("customer_id", parent),
-        NEWEST_FIRST,
+        conversations_of(actor, customer_ids, status),
+        "customer_id",
+    );
+    let children = conversations_by_customer(status);
+    let rows = per_parent(
+        ctx,
+        actor,
+        &children,
         customer_ids,
-        page,
-    )
-    .await
+        (page.offset(), page.limit),
+        |m: &conversation::Model| CustomerId::from(m.customer_id),
+    );
+    let (totals, rows) = tokio::try_join!(totals, rows)?;
+    Ok(paged(customer_ids, page, &totals, rows))
 }
 
-/// One page of each parent's children and each parent's total, in two
-/// statements: a grouped count and a window over `base`.
-async fn pages_of<M, T, K>(
-    ctx: &Ctx,
-    base: SelectStatement,
-    (column, parent_of): (&str, fn(&M) -> K),
-    order: &str,
+/// Each parent's page of `rows` with its total.
+fn paged<K, M, T>(
     parents: &[K],
     page: PageRequest,
-) -> Result<HashMap<K, (Vec<T>, Pagination)>>
+    totals: &HashMap<Uuid, u64>,
+    mut rows: HashMap<K, Vec<M>>,
+) -> HashMap<K, (Vec<T>, Pagination)>
 where
-    M: FromQueryResult,
-    T: From<M>,
     K: Copy + std::hash::Hash + Eq,
     Uuid: From<K>,
+    T: From<M>,
 {
-    let totals = counts(ctx, base.clone(), column).await?;
-    let stmt = windowed(base, column, order, page.offset(), page.limit);
-    let mut rows = grouped(ctx, stmt, parent_of).await?;
-    Ok(parents
+    parents
         .iter()
         .map(|id| {
             let items = rows
@@ -248,7 +331,7 @@ where
             let total = totals.get(&Uuid::from(*id)).copied().unwrap_or(0);
             (*id, (items, page.pagination(total)))
         })
-        .collect())
+        .collect()
 }
 
 /// One page of each conversation's messages (oldest first) with totals, in two statements.
@@ -262,14 +345,21 @@ pub async fn message_pages_for(
     let base = scope::messages(actor)
         .filter(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
         .into_query();
-    let parent = |m: &message::Model| ConversationId::from(m.conversation_id);
-    pages_of(
+    let totals = counts(ctx, base, "conversation_id");
+    let children = Children {
+        table: "messages",
+        parent: "conversation_id",
+        order: MESSAGES_OLDEST_FIRST,
+        only: None,
+    };
+    let rows = per_parent(
         ctx,
-        base,
-        ("conversation_id", parent),
-        "sent_at ASC, id ASC",
+        actor,
+        &children,
         conversation_ids,
-        page,
-    )
-    .await
+        (page.offset(), page.limit),
+        |m: &message::Model| ConversationId::from(m.conversation_id),
+    );
+    let (totals, rows) = tokio::try_join!(totals, rows)?;
+    Ok(paged(conversation_ids, page, &totals, rows))
 }

@@ -1,0 +1,435 @@
+//! Parsed documents, cached by the SHA-256 of their text for every request:
+//! a query a client sends again is not parsed again (parsing costs more than
+//! the rest of a small operation), and an Apollo automatic persisted query
+//! runs by its hash alone once registered. The cache is bounded in entries
+//! and in bytes of parsed documents (weighed node by node: a parsed document
+//! takes 25 to 200 times the bytes of its text).
+//!
+//! Only the parse is cached. Every request, hit or miss, still goes through
+//! the document guard (depth, aliases, introspection, mutations over GET) and
+//! the engine's validation against its own variables and operation, and then
+//! runs as its own caller; a text that does not parse is never cached, so the
+//! engine parses it again and words the error as it always has. Only
+//! authenticated requests reach the engine, so only they can fill the cache;
+//! a document over its size cap never gets here.
+
+use std::mem::size_of;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::types::{
+    BaseType, Directive, DocumentOperations, ExecutableDocument, FragmentDefinition,
+    OperationDefinition, Selection, SelectionSet, Type, VariableDefinition,
+};
+use async_graphql::parser::Positioned;
+use async_graphql::{Name, Request, ServerError, ServerResult, Value as ConstValue};
+use sha2::{Digest, Sha256};
+
+/// The `persistedQuery` extension of a request.
+#[derive(serde::Deserialize)]
+struct PersistedQuery {
+    version: i32,
+    #[serde(rename = "sha256Hash")]
+    sha256_hash: String,
+}
+
+/// A cached document.
+struct Entry {
+    doc: ExecutableDocument,
+    /// What [`weigh`] says it holds.
+    bytes: usize,
+    /// Registered as a persisted query: its hash alone may name it. A text
+    /// merely sent in full is cached for its sender's next request, but does
+    /// not answer a hash-only request (persisted queries work as before).
+    persisted: bool,
+}
+
+/// Parsed documents by the SHA-256 of their text, least recently used
+/// dropped first when either bound is reached.
+struct Cache {
+    entries: lru::LruCache<String, Entry>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl Cache {
+    /// The document of this hash, if cached (and, when `persisted`, registered
+    /// as a persisted query).
+    fn get(&mut self, hash: &str, persisted: bool) -> Option<ExecutableDocument> {
+        self.entries
+            .get(hash)
+            .filter(|e| e.persisted || !persisted)
+            .map(|e| e.doc.clone())
+    }
+
+    fn put(&mut self, hash: String, doc: ExecutableDocument, bytes: usize, persisted: bool) {
+        if bytes > self.max_bytes {
+            return;
+        }
+        let persisted = persisted || self.entries.peek(&hash).is_some_and(|e| e.persisted);
+        let entry = Entry {
+            doc,
+            bytes,
+            persisted,
+        };
+        if let Some(old) = self.entries.put(hash, entry) {
+            self.bytes -= old.bytes;
+        }
+        self.bytes += bytes;
+        while self.bytes > self.max_bytes {
+            match self.entries.pop_lru() {
+                Some((_, dropped)) => self.bytes -= dropped.bytes,
+                None => break,
+            }
+        }
+        // `put` may also have pushed one out at the entry bound.
+        self.bytes = self.entries.iter().map(|(_, e)| e.bytes).sum();
+    }
+}
+
+/// The extension (`CLIENTELA_GRAPHQL_APQ_CACHE` entries,
+/// `CLIENTELA_GRAPHQL_APQ_CACHE_BYTES` bytes of parsed documents).
+#[derive(Clone)]
+pub struct Documents(Arc<Mutex<Cache>>);
+
+impl Documents {
+    /// A cache of at most `entries` documents and `max_bytes` bytes of them.
+    pub fn new(entries: NonZeroUsize, max_bytes: usize) -> Self {
+        Self(Arc::new(Mutex::new(Cache {
+            entries: lru::LruCache::new(entries),
+            bytes: 0,
+            max_bytes,
+        })))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The parse of `text` from the cache, or parsed now and cached; `None`
+    /// when it does not parse (the engine then parses it and says why).
+    /// Counts hits and misses (`graphql_document_cache_total`).
+    fn parsed(&self, text: &str) -> Option<ExecutableDocument> {
+        let hash = sha256(text);
+        let cached = self.cache().get(&hash, false);
+        crate::http::metrics::graphql_document_cache(cached.is_some());
+        if cached.is_some() {
+            return cached;
+        }
+        let doc = async_graphql::parser::parse_query(text).ok()?;
+        self.cache().put(hash, doc.clone(), weigh(&doc), false);
+        Some(doc)
+    }
+
+    /// Bytes of parsed documents held now.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.cache().bytes
+    }
+
+    /// Runs a request that carries the `persistedQuery` extension: by its hash
+    /// alone when registered, or registering its text under the hash.
+    async fn persisted(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        value: ConstValue,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
+            ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
+        })?;
+        if persisted.version != 1 {
+            return Err(ServerError::new(
+                "only version 1 of the persistedQuery extension is supported",
+                None,
+            ));
+        }
+        if request.query.is_empty() {
+            // Apollo clients retry with the full query on this exact message.
+            let doc = self
+                .cache()
+                .get(&persisted.sha256_hash, true)
+                .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
+            request.set_parsed_query(doc);
+            return next.run(ctx, request).await;
+        }
+        let hash = sha256(&request.query);
+        if persisted.sha256_hash != hash {
+            return Err(ServerError::new("provided sha does not match query", None));
+        }
+        let doc = async_graphql::parser::parse_query(&request.query)?;
+        self.cache().put(hash, doc.clone(), weigh(&doc), true);
+        request.query = String::new();
+        request.set_parsed_query(doc);
+        next.run(ctx, request).await
+    }
+}
+
+/// The hex SHA-256 of a text, as persisted queries name documents.
+fn sha256(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+impl ExtensionFactory for Documents {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Documents {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Some(value) = request.extensions.remove("persistedQuery") {
+            return self.persisted(ctx, request, value, next).await;
+        }
+        if !request.query.is_empty() {
+            if let Some(doc) = self.parsed(&request.query) {
+                request.set_parsed_query(doc);
+            }
+        }
+        next.run(ctx, request).await
+    }
+}
+
+/// About how many bytes of memory a parsed document holds: every node, list
+/// and name it allocates (within a few percent of what an allocator counts).
+fn weigh(doc: &ExecutableDocument) -> usize {
+    let operations = match &doc.operations {
+        DocumentOperations::Single(op) => operation(&op.node),
+        DocumentOperations::Multiple(ops) => ops
+            .iter()
+            .map(|(n, op)| {
+                name(n) + size_of::<(Name, Positioned<OperationDefinition>)>() + operation(&op.node)
+            })
+            .sum(),
+    };
+    let fragments: usize = doc
+        .fragments
+        .iter()
+        .map(|(n, f)| {
+            name(n)
+                + size_of::<(Name, Positioned<FragmentDefinition>)>()
+                + name(&f.node.type_condition.node.on.node)
+                + directives(&f.node.directives)
+                + set(&f.node.selection_set.node)
+        })
+        .sum();
+    size_of::<ExecutableDocument>() + operations + fragments
+}
+
+/// A name is an `Arc<str>`: two counters and the text.
+fn name(n: &Name) -> usize {
+    2 * size_of::<usize>() + n.len()
+}
+
+fn operation(op: &OperationDefinition) -> usize {
+    let variables: usize = op
+        .variable_definitions
+        .iter()
+        .map(|v| variable(&v.node))
+        .sum();
+    vec_bytes(&op.variable_definitions)
+        + variables
+        + directives(&op.directives)
+        + set(&op.selection_set.node)
+}
+
+fn variable(v: &VariableDefinition) -> usize {
+    name(&v.name.node)
+        + of_type(&v.var_type.node)
+        + directives(&v.directives)
+        + v.default_value.as_ref().map_or(0, |d| const_value(&d.node))
+}
+
+fn of_type(t: &Type) -> usize {
+    match &t.base {
+        BaseType::Named(n) => name(n),
+        BaseType::List(inner) => size_of::<Type>() + of_type(inner),
+    }
+}
+
+/// The arguments of a field or a directive. Their values may hold variables,
+/// in a type async-graphql does not export (so a macro, not a function):
+/// each is weighed as the constant it is with its variables null (a
+/// variable's name is a few bytes).
+macro_rules! arguments {
+    ($list:expr) => {{
+        let list = $list;
+        vec_bytes(list)
+            + list
+                .iter()
+                .map(|(n, v)| {
+                    let constant = v
+                        .node
+                        .clone()
+                        .into_const_with(|_| Ok::<_, std::convert::Infallible>(ConstValue::Null))
+                        .unwrap_or_default();
+                    name(&n.node) + const_value(&constant)
+                })
+                .sum::<usize>()
+    }};
+}
+
+fn directives(list: &Vec<Positioned<Directive>>) -> usize {
+    vec_bytes(list)
+        + list
+            .iter()
+            .map(|d| name(&d.node.name.node) + arguments!(&d.node.arguments))
+            .sum::<usize>()
+}
+
+/// The bytes a vector's buffer holds.
+fn vec_bytes<T>(list: &Vec<T>) -> usize {
+    list.capacity() * size_of::<T>()
+}
+
+fn set(s: &SelectionSet) -> usize {
+    let items: usize = s
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                let f = &f.node;
+                f.alias.as_ref().map_or(0, |a| name(&a.node))
+                    + name(&f.name.node)
+                    + arguments!(&f.arguments)
+                    + directives(&f.directives)
+                    + set(&f.selection_set.node)
+            }
+            Selection::FragmentSpread(s) => {
+                name(&s.node.fragment_name.node) + directives(&s.node.directives)
+            }
+            Selection::InlineFragment(i) => {
+                i.node
+                    .type_condition
+                    .as_ref()
+                    .map_or(0, |t| name(&t.node.on.node))
+                    + directives(&i.node.directives)
+                    + set(&i.node.selection_set.node)
+            }
+        })
+        .sum();
+    vec_bytes(&s.items) + items
+}
+
+fn const_value(v: &ConstValue) -> usize {
+    match v {
+        ConstValue::Enum(n) => name(n),
+        ConstValue::String(s) => s.len(),
+        ConstValue::Binary(b) => b.len(),
+        ConstValue::List(items) => vec_bytes(items) + items.iter().map(const_value).sum::<usize>(),
+        ConstValue::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                name(k) + size_of::<(Name, ConstValue)>() + size_of::<usize>() + const_value(v)
+            })
+            .sum(),
+        ConstValue::Null | ConstValue::Number(_) | ConstValue::Boolean(_) => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> ExecutableDocument {
+        async_graphql::parser::parse_query("{ me { role } }").expect("parse")
+    }
+
+    fn cache(entries: usize, max_bytes: usize) -> Documents {
+        Documents::new(NonZeroUsize::new(entries).expect("nonzero"), max_bytes)
+    }
+
+    #[test]
+    fn the_cache_drops_the_least_recently_used_to_stay_within_its_bytes() {
+        let cache = cache(100, 1000);
+        cache.cache().put("a".into(), doc(), 400, true);
+        cache.cache().put("b".into(), doc(), 400, true);
+        assert!(
+            cache.cache().get("a", true).is_some(),
+            "a is now the most recent"
+        );
+        cache.cache().put("c".into(), doc(), 400, true);
+        assert_eq!(cache.bytes(), 800);
+        assert!(
+            cache.cache().get("b", true).is_none(),
+            "b was the least recent"
+        );
+        assert!(cache.cache().get("a", true).is_some() && cache.cache().get("c", true).is_some());
+        cache.cache().put("huge".into(), doc(), 1001, true);
+        assert!(
+            cache.cache().get("huge", true).is_none(),
+            "over the whole budget"
+        );
+        assert_eq!(cache.bytes(), 800);
+    }
+
+    #[test]
+    fn the_cache_keeps_its_entry_bound_too() {
+        let cache = cache(2, 1_000_000);
+        for key in ["a", "b", "c"] {
+            cache.cache().put(key.into(), doc(), 10, false);
+        }
+        assert_eq!(cache.bytes(), 20);
+        assert!(cache.cache().get("a", false).is_none());
+    }
+
+    #[test]
+    fn a_repeated_text_is_served_from_the_cache() {
+        let cache = cache(10, 1_000_000);
+        let text = "query Q($id: ID!) { customer(id: $id) { id firstName } }";
+        let first = cache.parsed(text).expect("parses");
+        assert_eq!(cache.bytes(), weigh(&first));
+        let hash = sha256(text);
+        assert!(cache.cache().get(&hash, false).is_some(), "cached");
+        let again = cache.parsed(text).expect("parses");
+        assert_eq!(format!("{again:?}"), format!("{first:?}"));
+        assert_eq!(cache.bytes(), weigh(&first), "held once");
+    }
+
+    #[test]
+    fn a_text_sent_in_full_does_not_register_a_persisted_query() {
+        let cache = cache(10, 1_000_000);
+        let text = "{ me { role } }";
+        assert!(cache.parsed(text).is_some());
+        let hash = sha256(text);
+        assert!(
+            cache.cache().get(&hash, true).is_none(),
+            "not by hash alone"
+        );
+        cache.cache().put(hash.clone(), doc(), 10, true);
+        assert!(cache.cache().get(&hash, true).is_some(), "registered");
+        // A later request in full keeps the registration.
+        cache.cache().put(hash.clone(), doc(), 10, false);
+        assert!(cache.cache().get(&hash, true).is_some(), "still registered");
+    }
+
+    #[test]
+    fn a_text_that_does_not_parse_is_not_cached() {
+        let cache = cache(10, 1_000_000);
+        assert!(cache.parsed("{ me { role }").is_none());
+        assert_eq!(cache.bytes(), 0);
+    }
+
+    #[test]
+    fn documents_are_weighed_by_their_nodes_not_their_text() {
+        let deep = format!("{{ {} x {} }}", "a {".repeat(30), "}".repeat(30));
+        let doc = async_graphql::parser::parse_query(&deep).expect("parse");
+        // An allocator counts about 190 bytes per byte of such a text.
+        let bytes = weigh(&doc);
+        assert!(
+            bytes > 100 * deep.len(),
+            "{bytes} bytes for {} of text",
+            deep.len()
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! The parsed-document cache: a query sent again is served from the cache
+//! (the binary counts hits and misses in `graphql_document_cache_total`),
+//! and a cached document is still checked against each request as if it had
+//! just been parsed: the same validation errors for its variables, the same
+//! guard (no mutation over GET), the same roles, and the same words as a
+//! server without the cache.
+
+use clientela::auth::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::graphql::first_error;
+use crate::helpers::rest::send;
+use crate::helpers::{server_process, TestApp};
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().ok()).flatten()
+    })
+}
+
+async fn a_query_sent_again_is_served_from_the_cache(app: TestApp) {
+    let (_server, base) = server_process(
+        &app.url,
+        &[("CLIENTELA_METRICS", "true"), ("CLIENTELA_RATE_LIMIT", "0")],
+    );
+    let client = reqwest::Client::new();
+    let admin = app.admin();
+    let query =
+        json!({ "query": "query Again($n: Int) { customers(limit: $n) { items { id } } }" });
+    for n in [1, 2, 3] {
+        let mut body = query.clone();
+        body["variables"] = json!({ "n": n });
+        let (status, answer) = send(
+            client
+                .post(format!("{base}/graphql"))
+                .bearer_auth(&admin)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    let scrape = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let miss = sample(&scrape, "graphql_document_cache_total{result=\"miss\"}");
+    let hit = sample(&scrape, "graphql_document_cache_total{result=\"hit\"}");
+    assert_eq!(miss, Some(1.0), "parsed once:\n{scrape}");
+    assert_eq!(hit, Some(2.0), "served twice from the cache:\n{scrape}");
+}
+
+/// Each case twice, so the second is answered from a cached document.
+const CASES: &[(&str, &str)] = &[
+    // A field the schema lacks: a validation error.
+    ("{ customers { items { id nickname } } }", "{}"),
+    // An argument of the wrong type, through a variable.
+    (
+        "query($n: Int!) { customers(limit: $n) { items { id } } }",
+        r#"{ "n": "many" }"#,
+    ),
+    // A variable it needs and was not given.
+    (
+        "query($n: Int!) { customers(limit: $n) { items { id } } }",
+        "{}",
+    ),
+    // Two operations and no name to choose one.
+    ("query A { me { role } } query B { me { tenant } }", "{}"),
+    // Not a document at all.
+    ("{ customers { items { id }", "{}"),
+    // An unknown enum value.
+    ("{ customers(sortBy: SHOE_SIZE) { items { id } } }", "{}"),
+];
+
+async fn a_cached_document_is_answered_like_a_fresh_parse(app: TestApp) {
+    let uncached = TestApp::with_config(app.backend, |c| c.graphql.graphql_apq_cache = 0)
+        .await
+        .expect("a server without the cache");
+    let admin = app.admin();
+    for (query, variables) in CASES {
+        let variables: Value = serde_json::from_str(variables).expect("json");
+        let first = app.gql(&admin, query, variables.clone()).await;
+        let second = app.gql(&admin, query, variables.clone()).await;
+        let fresh = uncached
+            .gql(&uncached.admin(), query, variables.clone())
+            .await;
+        assert!(first["errors"].is_array(), "{query}: {first}");
+        assert_eq!(second, first, "{query}: the cached document answers alike");
+        assert_eq!(second, fresh, "{query}: as a server without the cache");
+    }
+    // A valid variable after an invalid one: the error was not cached.
+    let query = "query($n: Int!) { customers(limit: $n) { items { id } } }";
+    let body = app.gql(&admin, query, json!({ "n": 1 })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+async fn a_cached_document_is_still_guarded_and_run_as_its_caller(app: TestApp) {
+    let admin = app.admin();
+    let mutation =
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }";
+    let body = app
+        .gql(
+            &admin,
+            mutation,
+            json!({ "input": { "phoneNumber": "529991234560" } }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "an admin creates: {body}");
+
+    // The same text (now cached) from a viewer is refused by its role.
+    let viewer = app.token(Role::Viewer, "default");
+    let body = app
+        .gql(
+            &viewer,
+            mutation,
+            json!({ "input": { "phoneNumber": "529991234561" } }),
+        )
+        .await;
+    assert_eq!(first_error(&body).1, "FORBIDDEN", "{body}");
+
+    // Over GET the guard still refuses the cached mutation.
+    let (status, body) = send(
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[
+                ("query", mutation),
+                ("variables", r#"{"input":{"phoneNumber":"529991234562"}}"#),
+            ])
+            .header("apollo-require-preflight", "true")
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+
+    // Another tenant's admin runs the cached query over its own rows.
+    let query = "{ customers { pagination { total } } }";
+    let mine = app.gql_data(&admin, query, json!({})).await;
+    assert_eq!(mine["customers"]["pagination"]["total"], 1);
+    let other = app.token(Role::Admin, "document-cache-other");
+    let theirs = app.gql_data(&other, query, json!({})).await;
+    assert_eq!(theirs["customers"]["pagination"]["total"], 0);
+}
+
+crate::db_tests!(
+    a_query_sent_again_is_served_from_the_cache,
+    a_cached_document_is_answered_like_a_fresh_parse,
+    a_cached_document_is_still_guarded_and_run_as_its_caller,
+);
