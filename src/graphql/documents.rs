@@ -8,24 +8,21 @@
 //! Only the parse is cached. Every request, hit or miss, still goes through
 //! the document guard (depth, aliases, introspection, mutations over GET) and
 //! the engine's validation against its own variables and operation, and then
-//! runs as its own caller; a text that does not parse is never cached, so the
-//! engine parses it again and words the error as it always has. Only
-//! authenticated requests reach the engine, so only they can fill the cache;
-//! a document over its size cap never gets here.
+//! runs as its own caller; a text that does not parse is never cached, so it
+//! is parsed again and refused in the parser's words as it always was. Only
+//! authenticated requests get here, so only they can fill the cache; a
+//! document over its size cap never does.
 
 use std::mem::size_of;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{
     BaseType, Directive, DocumentOperations, ExecutableDocument, FragmentDefinition,
     OperationDefinition, Selection, SelectionSet, Type, VariableDefinition,
 };
 use async_graphql::parser::Positioned;
-use async_graphql::{Name, Request, ServerError, ServerResult, Value as ConstValue};
+use async_graphql::{Name, Request, ServerError, Value as ConstValue};
 use sha2::{Digest, Sha256};
 
 /// The `persistedQuery` extension of a request.
@@ -90,7 +87,7 @@ impl Cache {
     }
 }
 
-/// The extension (`CLIENTELA_GRAPHQL_APQ_CACHE` entries,
+/// The cache (`CLIENTELA_GRAPHQL_APQ_CACHE` entries,
 /// `CLIENTELA_GRAPHQL_APQ_CACHE_BYTES` bytes of parsed documents).
 #[derive(Clone)]
 pub struct Documents(Arc<Mutex<Cache>>);
@@ -130,15 +127,25 @@ impl Documents {
         self.cache().bytes
     }
 
-    /// Runs a request that carries the `persistedQuery` extension: by its hash
-    /// alone when registered, or registering its text under the hash.
-    async fn persisted(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        value: ConstValue,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+    /// Gives `request` its parsed document from the cache (parsing and
+    /// caching it on a miss), or, for a persisted query, by its hash alone
+    /// when registered, or registering its text under the hash. A text that
+    /// does not parse is left for [`Request::parsed_query`] to refuse in the
+    /// parser's words.
+    pub fn prepare(&self, request: &mut Request) -> Result<(), ServerError> {
+        if let Some(value) = request.extensions.remove("persistedQuery") {
+            return self.persisted(request, value);
+        }
+        if !request.query.is_empty() {
+            if let Some(doc) = self.parsed(&request.query) {
+                request.set_parsed_query(doc);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Self::prepare`] for a request that carries the `persistedQuery` extension.
+    fn persisted(&self, request: &mut Request, value: ConstValue) -> Result<(), ServerError> {
         let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
             ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
         })?;
@@ -155,7 +162,7 @@ impl Documents {
                 .get(&persisted.sha256_hash, true)
                 .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
             request.set_parsed_query(doc);
-            return next.run(ctx, request).await;
+            return Ok(());
         }
         let hash = sha256(&request.query);
         if persisted.sha256_hash != hash {
@@ -165,39 +172,13 @@ impl Documents {
         self.cache().put(hash, doc.clone(), weigh(&doc), true);
         request.query = String::new();
         request.set_parsed_query(doc);
-        next.run(ctx, request).await
+        Ok(())
     }
 }
 
 /// The hex SHA-256 of a text, as persisted queries name documents.
 fn sha256(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
-}
-
-impl ExtensionFactory for Documents {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Documents {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Some(value) = request.extensions.remove("persistedQuery") {
-            return self.persisted(ctx, request, value, next).await;
-        }
-        if !request.query.is_empty() {
-            if let Some(doc) = self.parsed(&request.query) {
-                request.set_parsed_query(doc);
-            }
-        }
-        next.run(ctx, request).await
-    }
 }
 
 /// About how many bytes of memory a parsed document holds: every node, list
