@@ -53,10 +53,21 @@ pub const ADMIN_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// rest of a list's resolution; what they would do is done by [`Endpoint`]
 /// before the engine gets the request.
 pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSchema {
+    schema_validating(ctx, keys, limits, async_graphql::ValidationMode::Strict)
+}
+
+/// [`build_schema`] with validation in `mode`.
+fn schema_validating(
+    ctx: Ctx,
+    keys: Arc<Keys>,
+    limits: &GraphqlConfig,
+    mode: async_graphql::ValidationMode,
+) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
         .data(keys)
-        .limit_complexity(limits.graphql_max_complexity);
+        .limit_complexity(limits.graphql_max_complexity)
+        .validation_mode(mode);
     if !limits.graphql_introspection {
         builder = builder.disable_introspection();
     }
@@ -67,20 +78,34 @@ pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSch
 /// document from the cache (or parsed, and cached), passes the document
 /// guard, and only then reaches the engine; every error of its answer
 /// leaves with a code.
+///
+/// A request whose document and variables (see [`documents::verdict`])
+/// passed the engine's full validation before runs on a schema that only
+/// counts its cost and looks for fragment cycles: the other rules would give
+/// the same answer again (they read the document, which is the same, and
+/// the variables only as the verdict does).
 #[derive(Clone)]
 pub struct Endpoint {
     schema: AppSchema,
+    /// The same schema, validating in the engine's `Fast` mode.
+    validated: AppSchema,
     documents: Option<documents::Documents>,
     guard: edges::DocumentGuard,
 }
+
+/// A prepared request, and where its verdict is kept (the document's hash
+/// and the verdict), when its document is cached.
+type Prepared = (async_graphql::Request, Option<(String, documents::Verdict)>);
 
 impl Endpoint {
     /// The endpoint over a schema built from `ctx` and `keys`, with the
     /// limits of `limits` (depth, complexity, aliases, introspection, the
     /// document cache and persisted queries).
     pub fn new(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> Self {
+        let fast = async_graphql::ValidationMode::Fast;
         Endpoint {
-            schema: build_schema(ctx, keys, limits),
+            schema: build_schema(ctx.clone(), keys.clone(), limits),
+            validated: schema_validating(ctx, keys, limits, fast),
             documents: std::num::NonZeroUsize::new(limits.graphql_apq_cache)
                 .map(|entries| documents::Documents::new(entries, limits.graphql_apq_cache_bytes)),
             guard: edges::DocumentGuard {
@@ -101,23 +126,52 @@ impl Endpoint {
         &self,
         mut request: async_graphql::Request,
         via_get: bool,
-    ) -> Result<async_graphql::Request, async_graphql::ServerError> {
-        if let Some(documents) = &self.documents {
-            documents.prepare(&mut request)?;
-        }
+    ) -> Result<Prepared, async_graphql::ServerError> {
+        let hash = match &self.documents {
+            Some(documents) => documents.prepare(&mut request)?,
+            None => None,
+        };
         let operation = request.operation_name.clone();
+        // The parsed document is borrowed from the request mutably.
+        let variables = std::mem::take(&mut request.variables);
         let doc = request.parsed_query()?;
         self.guard.check(doc, operation.as_deref(), via_get)?;
-        Ok(request)
+        let verdict = hash.and_then(|hash| {
+            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (hash, v))
+        });
+        request.variables = variables;
+        Ok((request, verdict))
     }
 
     /// Runs one request (refused, if the guard refuses it).
     async fn run(&self, request: async_graphql::Request, via_get: bool) -> async_graphql::Response {
         let mut response = match self.prepare(request, via_get) {
-            Ok(request) => self.schema.execute(request).await,
+            Ok((request, verdict)) => self.execute_validated(request, verdict).await,
             Err(refused) => async_graphql::Response::from_errors(vec![refused]),
         };
         self.finish(&mut response);
+        response
+    }
+
+    /// Runs a prepared request: on the schema that skips what validation
+    /// already said, if its verdict was given before; else on the full one,
+    /// remembering the verdict when it passes (an answer with data passed;
+    /// one without is not remembered, whatever stopped it).
+    async fn execute_validated(
+        &self,
+        request: async_graphql::Request,
+        verdict: Option<(String, documents::Verdict)>,
+    ) -> async_graphql::Response {
+        let (Some(documents), Some((hash, verdict))) = (&self.documents, verdict) else {
+            return self.schema.execute(request).await;
+        };
+        if documents.passed(&hash, verdict) {
+            return self.validated.execute(request).await;
+        }
+        let response = self.schema.execute(request).await;
+        if response.data != async_graphql::Value::Null {
+            documents.pass(&hash, verdict);
+        }
         response
     }
 
@@ -161,7 +215,7 @@ impl async_graphql::Executor for Endpoint {
     ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
         use futures::StreamExt;
         match self.prepare(request, false) {
-            Ok(request) => {
+            Ok((request, _)) => {
                 let this = self.clone();
                 async_graphql::Executor::execute_stream(&self.schema, request, session_data)
                     .map(move |mut response| {
