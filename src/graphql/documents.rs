@@ -8,24 +8,21 @@
 //! Only the parse is cached. Every request, hit or miss, still goes through
 //! the document guard (depth, aliases, introspection, mutations over GET) and
 //! the engine's validation against its own variables and operation, and then
-//! runs as its own caller; a text that does not parse is never cached, so the
-//! engine parses it again and words the error as it always has. Only
-//! authenticated requests reach the engine, so only they can fill the cache;
-//! a document over its size cap never gets here.
+//! runs as its own caller; a text that does not parse is never cached, so it
+//! is parsed again and refused in the parser's words as it always was. Only
+//! authenticated requests get here, so only they can fill the cache; a
+//! document over its size cap never does.
 
 use std::mem::size_of;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{
     BaseType, Directive, DocumentOperations, ExecutableDocument, FragmentDefinition,
     OperationDefinition, Selection, SelectionSet, Type, VariableDefinition,
 };
 use async_graphql::parser::Positioned;
-use async_graphql::{Name, Request, ServerError, ServerResult, Value as ConstValue};
+use async_graphql::{Name, Request, ServerError, Value as ConstValue};
 use sha2::{Digest, Sha256};
 
 /// The `persistedQuery` extension of a request.
@@ -45,7 +42,19 @@ struct Entry {
     /// merely sent in full is cached for its sender's next request, but does
     /// not answer a hash-only request (persisted queries work as before).
     persisted: bool,
+    /// Requests with this document that passed the engine's full validation
+    /// (see [`verdict`]), at most [`MAX_VERDICTS`].
+    passed: Vec<Verdict>,
 }
+
+/// A request's operation and the variables its validation depends on,
+/// hashed (see [`verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict([u8; 32]);
+
+/// Validations remembered per document: one per operation name and shape of
+/// variables that clients send, which is a handful.
+const MAX_VERDICTS: usize = 16;
 
 /// Parsed documents by the SHA-256 of their text, least recently used
 /// dropped first when either bound is reached.
@@ -74,6 +83,7 @@ impl Cache {
             doc,
             bytes,
             persisted,
+            passed: Vec::new(),
         };
         if let Some(old) = self.entries.put(hash, entry) {
             self.bytes -= old.bytes;
@@ -90,7 +100,7 @@ impl Cache {
     }
 }
 
-/// The extension (`CLIENTELA_GRAPHQL_APQ_CACHE` entries,
+/// The cache (`CLIENTELA_GRAPHQL_APQ_CACHE` entries,
 /// `CLIENTELA_GRAPHQL_APQ_CACHE_BYTES` bytes of parsed documents).
 #[derive(Clone)]
 pub struct Documents(Arc<Mutex<Cache>>);
@@ -112,16 +122,40 @@ impl Documents {
     /// The parse of `text` from the cache, or parsed now and cached; `None`
     /// when it does not parse (the engine then parses it and says why).
     /// Counts hits and misses (`graphql_document_cache_total`).
-    fn parsed(&self, text: &str) -> Option<ExecutableDocument> {
+    fn parsed(&self, text: &str) -> Option<(String, ExecutableDocument)> {
         let hash = sha256(text);
         let cached = self.cache().get(&hash, false);
         crate::http::metrics::graphql_document_cache(cached.is_some());
-        if cached.is_some() {
-            return cached;
+        if let Some(doc) = cached {
+            return Some((hash, doc));
         }
         let doc = async_graphql::parser::parse_query(text).ok()?;
-        self.cache().put(hash, doc.clone(), weigh(&doc), false);
-        Some(doc)
+        self.cache()
+            .put(hash.clone(), doc.clone(), weigh(&doc), false);
+        Some((hash, doc))
+    }
+
+    /// Whether a request of the cached document `hash` with this verdict key
+    /// passed the engine's full validation before.
+    pub fn passed(&self, hash: &str, verdict: Verdict) -> bool {
+        self.cache()
+            .entries
+            .peek(hash)
+            .is_some_and(|e| e.passed.contains(&verdict))
+    }
+
+    /// Remembers that a request of the cached document `hash` with this
+    /// verdict key passed the engine's full validation.
+    pub fn pass(&self, hash: &str, verdict: Verdict) {
+        let mut cache = self.cache();
+        let Some(entry) = cache.entries.peek_mut(hash) else {
+            return;
+        };
+        if entry.passed.len() < MAX_VERDICTS && !entry.passed.contains(&verdict) {
+            entry.passed.push(verdict);
+            entry.bytes += size_of::<Verdict>();
+            cache.bytes += size_of::<Verdict>();
+        }
     }
 
     /// Bytes of parsed documents held now.
@@ -130,15 +164,26 @@ impl Documents {
         self.cache().bytes
     }
 
-    /// Runs a request that carries the `persistedQuery` extension: by its hash
-    /// alone when registered, or registering its text under the hash.
-    async fn persisted(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        value: ConstValue,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+    /// Gives `request` its parsed document from the cache (parsing and
+    /// caching it on a miss), or, for a persisted query, by its hash alone
+    /// when registered, or registering its text under the hash; the hash it
+    /// is cached under. A text that does not parse is left for
+    /// [`Request::parsed_query`] to refuse in the parser's words.
+    pub fn prepare(&self, request: &mut Request) -> Result<Option<String>, ServerError> {
+        if let Some(value) = request.extensions.remove("persistedQuery") {
+            return self.persisted(request, value).map(Some);
+        }
+        if request.query.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.parsed(&request.query).map(|(hash, doc)| {
+            request.set_parsed_query(doc);
+            hash
+        }))
+    }
+
+    /// [`Self::prepare`] for a request that carries the `persistedQuery` extension.
+    fn persisted(&self, request: &mut Request, value: ConstValue) -> Result<String, ServerError> {
         let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
             ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
         })?;
@@ -155,17 +200,18 @@ impl Documents {
                 .get(&persisted.sha256_hash, true)
                 .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
             request.set_parsed_query(doc);
-            return next.run(ctx, request).await;
+            return Ok(persisted.sha256_hash);
         }
         let hash = sha256(&request.query);
         if persisted.sha256_hash != hash {
             return Err(ServerError::new("provided sha does not match query", None));
         }
         let doc = async_graphql::parser::parse_query(&request.query)?;
-        self.cache().put(hash, doc.clone(), weigh(&doc), true);
+        self.cache()
+            .put(hash.clone(), doc.clone(), weigh(&doc), true);
         request.query = String::new();
         request.set_parsed_query(doc);
-        next.run(ctx, request).await
+        Ok(hash)
     }
 }
 
@@ -174,30 +220,60 @@ fn sha256(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
-impl ExtensionFactory for Documents {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for Documents {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Some(value) = request.extensions.remove("persistedQuery") {
-            return self.persisted(ctx, request, value, next).await;
-        }
-        if !request.query.is_empty() {
-            if let Some(doc) = self.parsed(&request.query) {
-                request.set_parsed_query(doc);
+/// What the engine's full validation of an operation of `doc` depends on
+/// besides the document: the operation's name, and the values of the
+/// variables it declares, as far as validation reads them. Validation reads
+/// a variable's value only to check it against the arguments it is passed to
+/// (and to count the cost, through `limit` and `first`); a variable declared
+/// `ID` or `String` (the engine's validation then keeps it in those
+/// positions) is checked by its JSON kind alone (any string is a valid
+/// `String`; any string or 64-bit integer a valid `ID`), so a customer id
+/// does not make each request a new verdict. Any other variable counts by its
+/// whole value. `None` when the operation cannot be told.
+pub fn verdict(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &async_graphql::Variables,
+) -> Option<Verdict> {
+    let operation = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        // A named operation alone runs without its name being given.
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    let mut key = Sha256::new();
+    key.update(operation_name.unwrap_or_default().as_bytes());
+    for definition in &operation.node.variable_definitions {
+        let definition = &definition.node;
+        let name = &definition.name.node;
+        key.update([0]);
+        key.update(name.as_bytes());
+        key.update([0]);
+        let by_kind = matches!(
+            &definition.var_type.node.base,
+            BaseType::Named(ty) if ty.as_str() == "ID" || ty.as_str() == "String"
+        );
+        match variables.get(name) {
+            None => key.update(b"-"),
+            Some(value) if by_kind => key.update(match value {
+                ConstValue::String(_) => b"s",
+                ConstValue::Number(n) if n.is_i64() => b"i",
+                ConstValue::Number(_) => b"n",
+                ConstValue::Null => b"0",
+                ConstValue::Boolean(_) => b"b",
+                ConstValue::Enum(_) => b"e",
+                ConstValue::Binary(_) => b"x",
+                ConstValue::List(_) => b"l",
+                ConstValue::Object(_) => b"o",
+            }),
+            Some(value) => {
+                key.update(b"=");
+                key.update(value.to_string().as_bytes());
             }
         }
-        next.run(ctx, request).await
     }
+    Some(Verdict(key.finalize().into()))
 }
 
 /// About how many bytes of memory a parsed document holds: every node, list
@@ -387,11 +463,11 @@ mod tests {
     fn a_repeated_text_is_served_from_the_cache() {
         let cache = cache(10, 1_000_000);
         let text = "query Q($id: ID!) { customer(id: $id) { id firstName } }";
-        let first = cache.parsed(text).expect("parses");
+        let (hash, first) = cache.parsed(text).expect("parses");
+        assert_eq!(hash, sha256(text));
         assert_eq!(cache.bytes(), weigh(&first));
-        let hash = sha256(text);
         assert!(cache.cache().get(&hash, false).is_some(), "cached");
-        let again = cache.parsed(text).expect("parses");
+        let (_, again) = cache.parsed(text).expect("parses");
         assert_eq!(format!("{again:?}"), format!("{first:?}"));
         assert_eq!(cache.bytes(), weigh(&first), "held once");
     }
@@ -418,6 +494,79 @@ mod tests {
         let cache = cache(10, 1_000_000);
         assert!(cache.parsed("{ me { role }").is_none());
         assert_eq!(cache.bytes(), 0);
+    }
+
+    /// The verdict of `text` run as `operation` with `variables`.
+    fn verdict_of(
+        text: &str,
+        operation: Option<&str>,
+        variables: serde_json::Value,
+    ) -> Option<Verdict> {
+        let doc = async_graphql::parser::parse_query(text).expect("parse");
+        verdict(
+            &doc,
+            operation,
+            &async_graphql::Variables::from_json(variables),
+        )
+    }
+
+    #[test]
+    fn verdicts_read_ids_and_strings_by_kind_and_other_variables_by_value() {
+        use serde_json::json;
+        let text = "query Q($id: ID!, $s: String, $n: Int) { customer(id: $id) { id } }";
+        let of = |v| verdict_of(text, None, v).expect("one operation");
+        let base = of(json!({ "id": "a", "s": "x", "n": 1 }));
+        assert_eq!(
+            of(json!({ "id": "b", "s": "y", "n": 1 })),
+            base,
+            "other ids, same kind"
+        );
+        assert_eq!(
+            of(json!({ "id": 7, "s": "y", "n": 1 })),
+            of(json!({ "id": 8, "s": "x", "n": 1 }))
+        );
+        for other in [
+            json!({ "id": 7, "s": "x", "n": 1 }),
+            json!({ "id": 1.5, "s": "x", "n": 1 }),
+            json!({ "id": null, "s": "x", "n": 1 }),
+            json!({ "s": "x", "n": 1 }),
+            json!({ "id": "a", "s": 3, "n": 1 }),
+            json!({ "id": "a", "s": "x", "n": 2 }),
+            json!({ "id": "a", "s": "x", "n": "1" }),
+            json!({ "id": "a", "s": "x" }),
+        ] {
+            assert_ne!(of(other.clone()), base, "{other}");
+        }
+        assert_ne!(
+            verdict_of(text, Some("Q"), json!({ "id": "a", "s": "x", "n": 1 })),
+            Some(base)
+        );
+    }
+
+    #[test]
+    fn an_operation_that_cannot_be_told_has_no_verdict() {
+        let text = "query A { me { role } } query B { me { tenant } }";
+        assert!(verdict_of(text, None, serde_json::json!({})).is_none());
+        assert!(verdict_of(text, Some("C"), serde_json::json!({})).is_none());
+        assert!(verdict_of(text, Some("A"), serde_json::json!({})).is_some());
+    }
+
+    #[test]
+    fn verdicts_are_kept_with_their_document_and_bounded() {
+        let cache = cache(10, 1_000_000);
+        let (hash, _) = cache.parsed("{ me { role } }").expect("parses");
+        let v = |i: u8| Verdict([i; 32]);
+        assert!(!cache.passed(&hash, v(0)));
+        for i in 0..40 {
+            cache.pass(&hash, v(i));
+        }
+        assert!(cache.passed(&hash, v(0)));
+        assert!(
+            !cache.passed(&hash, v(39)),
+            "at most {MAX_VERDICTS} per document"
+        );
+        cache.pass("unknown", v(1));
+        assert!(!cache.passed("unknown", v(1)), "only for a cached document");
     }
 
     #[test]

@@ -5,16 +5,11 @@
 //! GraphQL error with `extensions.code`, answered at once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::ValidationResult;
-use async_graphql::{BatchRequest, Request, ServerError, ServerResult, Variables};
+use async_graphql::{BatchRequest, Request, ServerError, Variables};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -114,11 +109,6 @@ pub fn asks_to_run(query: Option<&str>) -> bool {
         .unwrap_or(true)
 }
 
-/// Marks a request that came over GET, for the mutation check.
-pub struct ViaGet {
-    operation_name: Option<String>,
-}
-
 /// Refuses a query document over `CLIENTELA_GRAPHQL_MAX_DOCUMENT` bytes
 /// before it is parsed (variables are bounded by the body limit).
 fn check_document(request: &Request, limits: &GraphqlConfig) -> Result<(), Refusal> {
@@ -159,8 +149,7 @@ pub fn get_request(query: &str, limits: &GraphqlConfig) -> Result<Request, Refus
             .map_err(|e| bad(format!("extensions must be a JSON object: {e}")))?;
     }
     check_document(&request, limits)?;
-    let operation_name = request.operation_name.clone();
-    Ok(request.data(ViaGet { operation_name }))
+    Ok(request)
 }
 
 /// A POST body: one request or a JSON array of at most
@@ -189,10 +178,12 @@ pub fn batch_request(body: &[u8], limits: &GraphqlConfig) -> Result<BatchRequest
     Ok(batch)
 }
 
-/// The engine extension that checks every parsed document (also a persisted
-/// one): no more than `max_aliases` aliases, and no mutation over GET.
-/// With introspection off, a document that asks for `__schema` or `__type`
-/// is refused with a message that says so.
+/// The checks every parsed document passes before it runs (a cached or
+/// persisted one too): no deeper than `max_depth`, no more than
+/// `max_aliases` aliases, no mutation over GET, and, with introspection
+/// off, no `__schema` or `__type` (refused with a message that says so).
+/// Its cost is checked by the engine's validation (`max_complexity`; see
+/// [`too_costly`]).
 #[derive(Clone, Copy)]
 pub struct DocumentGuard {
     /// Deepest field nesting outside introspection (see [`Depth`]).
@@ -202,31 +193,24 @@ pub struct DocumentGuard {
     pub introspection: bool,
 }
 
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
 /// A document refused by the guard: BAD_USER_INPUT saying `message`.
 fn input_error(message: String) -> ServerError {
     super::gql_error(&super::input_error(message)).into_server_error(Default::default())
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGuard {
-    async fn parse_query(
+/// The engine's words for an operation over its complexity limit.
+const ENGINE_TOO_COMPLEX: &str = "Query is too complex.";
+
+impl DocumentGuard {
+    /// Refuses `doc` if it breaks a limit; `operation_name` is the one that
+    /// would run, `via_get` whether it came over GET (queries only).
+    pub fn check(
         &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(super::with_code)?;
-        let depth = Depth::of(&doc);
+        doc: &ExecutableDocument,
+        operation_name: Option<&str>,
+        via_get: bool,
+    ) -> Result<(), ServerError> {
+        let depth = Depth::of(doc);
         if depth.fields > self.max_depth {
             return Err(input_error("Query is nested too deep.".to_owned()));
         }
@@ -238,48 +222,36 @@ impl Extension for DocumentGuard {
                  and {MAX_INTROSPECTION_DEPTH} levels under __schema or __type"
             )));
         }
-        let aliases = count_aliases(&doc);
+        let aliases = count_aliases(doc);
         if aliases > self.max_aliases {
             return Err(input_error(format!(
                 "the document uses {aliases} aliases; at most {} are allowed",
                 self.max_aliases
             )));
         }
-        if !self.introspection && introspects(&doc) {
+        if !self.introspection && introspects(doc) {
             return Err(input_error(
                 "introspection is disabled on this server (CLIENTELA_GRAPHQL_INTROSPECTION)"
                     .to_owned(),
             ));
         }
-        if let Some(get) = ctx.data_opt::<ViaGet>() {
-            if writes(&doc, get.operation_name.as_deref()) {
-                return Err(input_error(MUTATION_OVER_GET.to_owned()));
-            }
+        if via_get && writes(doc, operation_name) {
+            return Err(input_error(MUTATION_OVER_GET.to_owned()));
         }
-        Ok(doc)
+        Ok(())
     }
 
-    /// The engine's validation errors (unknown fields, wrong argument types,
-    /// unknown enum values) get their code here, so they carry one over
-    /// WebSocket as well as over HTTP.
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next
-            .run(ctx)
-            .await
-            .map_err(|errors| errors.into_iter().map(super::with_code).collect::<Vec<_>>())?;
-        // The cost is known here, before anything runs: refuse it whole.
-        if result.complexity > self.max_complexity {
-            return Err(vec![input_error(format!(
-                "the operation costs {}; at most {} is allowed (CLIENTELA_GRAPHQL_MAX_COMPLEXITY): \
-                 ask for fewer rows (limit, first) or fewer nested lists",
-                result.complexity, self.max_complexity
-            ))]);
+    /// The engine refuses an operation over `max_complexity` before anything
+    /// runs; this says so in the contract's words (the limit, and what to do).
+    pub fn too_costly(&self, error: &mut ServerError) {
+        if error.message == ENGINE_TOO_COMPLEX && error.extensions.is_none() {
+            *error = input_error(format!(
+                "the operation costs more than it may: at most {} is allowed \
+                 (CLIENTELA_GRAPHQL_MAX_COMPLEXITY): ask for fewer rows (limit, first) or fewer \
+                 nested lists",
+                self.max_complexity
+            ));
         }
-        Ok(result)
     }
 }
 

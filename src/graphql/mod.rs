@@ -46,33 +46,191 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 /// Largest GraphQL request body, an admin's (bulk import); other callers
 /// may send [`crate::http::BODY_LIMIT`].
 pub const ADMIN_BODY_LIMIT: usize = 8 * 1024 * 1024;
-/// Builds the schema over a service context, with the endpoint's limits
-/// (depth, complexity, aliases, introspection, persisted queries).
+/// Builds the schema over a service context, with the engine's limits
+/// (complexity, introspection). It has no extensions: with any, the engine
+/// wraps every field of every answer in their hooks (a boxed future per
+/// extension and two registry lookups per field), which cost more than the
+/// rest of a list's resolution; what they would do is done by [`Endpoint`]
+/// before the engine gets the request.
 pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSchema {
+    schema_validating(ctx, keys, limits, async_graphql::ValidationMode::Strict)
+}
+
+/// [`build_schema`] with validation in `mode`.
+fn schema_validating(
+    ctx: Ctx,
+    keys: Arc<Keys>,
+    limits: &GraphqlConfig,
+    mode: async_graphql::ValidationMode,
+) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
-        .data(keys);
+        .data(keys)
+        .limit_complexity(limits.graphql_max_complexity)
+        .validation_mode(mode);
     if !limits.graphql_introspection {
         builder = builder.disable_introspection();
     }
-    // Parsed documents (and persisted queries) are cached before the guard
-    // runs, which checks every document, cached or not.
-    if let Some(entries) = std::num::NonZeroUsize::new(limits.graphql_apq_cache) {
-        builder = builder.extension(documents::Documents::new(
-            entries,
-            limits.graphql_apq_cache_bytes,
-        ));
+    builder.finish()
+}
+
+/// The schema as both transports run it: each request gets its parsed
+/// document from the cache (or parsed, and cached), passes the document
+/// guard, and only then reaches the engine; every error of its answer
+/// leaves with a code.
+///
+/// A request whose document and variables (see [`documents::verdict`])
+/// passed the engine's full validation before runs on a schema that only
+/// counts its cost and looks for fragment cycles: the other rules would give
+/// the same answer again (they read the document, which is the same, and
+/// the variables only as the verdict does).
+#[derive(Clone)]
+pub struct Endpoint {
+    schema: AppSchema,
+    /// The same schema, validating in the engine's `Fast` mode.
+    validated: AppSchema,
+    documents: Option<documents::Documents>,
+    guard: edges::DocumentGuard,
+}
+
+/// A prepared request, and where its verdict is kept (the document's hash
+/// and the verdict), when its document is cached.
+type Prepared = (async_graphql::Request, Option<(String, documents::Verdict)>);
+
+impl Endpoint {
+    /// The endpoint over a schema built from `ctx` and `keys`, with the
+    /// limits of `limits` (depth, complexity, aliases, introspection, the
+    /// document cache and persisted queries).
+    pub fn new(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> Self {
+        let fast = async_graphql::ValidationMode::Fast;
+        Endpoint {
+            schema: build_schema(ctx.clone(), keys.clone(), limits),
+            validated: schema_validating(ctx, keys, limits, fast),
+            documents: std::num::NonZeroUsize::new(limits.graphql_apq_cache)
+                .map(|entries| documents::Documents::new(entries, limits.graphql_apq_cache_bytes)),
+            guard: edges::DocumentGuard {
+                // Depth is measured by the guard rather than the engine's
+                // `limit_depth`, so that introspection has a rule of its own.
+                max_depth: limits.graphql_max_depth,
+                max_aliases: limits.graphql_max_aliases,
+                max_complexity: limits.graphql_max_complexity,
+                introspection: limits.graphql_introspection,
+            },
+        }
     }
-    builder
-        .extension(edges::DocumentGuard {
-            // Depth is measured by the guard rather than the engine's
-            // `limit_depth`, so that introspection has a rule of its own.
-            max_depth: limits.graphql_max_depth,
-            max_aliases: limits.graphql_max_aliases,
-            max_complexity: limits.graphql_max_complexity,
-            introspection: limits.graphql_introspection,
-        })
-        .finish()
+
+    /// Gives `request` its parsed document and checks it with the guard; why
+    /// it is refused, if it is. A text that does not parse is refused here
+    /// in the parser's words.
+    fn prepare(
+        &self,
+        mut request: async_graphql::Request,
+        via_get: bool,
+    ) -> Result<Prepared, async_graphql::ServerError> {
+        let hash = match &self.documents {
+            Some(documents) => documents.prepare(&mut request)?,
+            None => None,
+        };
+        let operation = request.operation_name.clone();
+        // The parsed document is borrowed from the request mutably.
+        let variables = std::mem::take(&mut request.variables);
+        let doc = request.parsed_query()?;
+        self.guard.check(doc, operation.as_deref(), via_get)?;
+        let verdict = hash.and_then(|hash| {
+            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (hash, v))
+        });
+        request.variables = variables;
+        Ok((request, verdict))
+    }
+
+    /// Runs one request (refused, if the guard refuses it).
+    async fn run(&self, request: async_graphql::Request, via_get: bool) -> async_graphql::Response {
+        let mut response = match self.prepare(request, via_get) {
+            Ok((request, verdict)) => self.execute_validated(request, verdict).await,
+            Err(refused) => async_graphql::Response::from_errors(vec![refused]),
+        };
+        self.finish(&mut response);
+        response
+    }
+
+    /// Runs a prepared request: on the schema that skips what validation
+    /// already said, if its verdict was given before; else on the full one,
+    /// remembering the verdict when it passes (an answer with data passed;
+    /// one without is not remembered, whatever stopped it).
+    async fn execute_validated(
+        &self,
+        request: async_graphql::Request,
+        verdict: Option<(String, documents::Verdict)>,
+    ) -> async_graphql::Response {
+        let (Some(documents), Some((hash, verdict))) = (&self.documents, verdict) else {
+            return self.schema.execute(request).await;
+        };
+        if documents.passed(&hash, verdict) {
+            return self.validated.execute(request).await;
+        }
+        let response = self.schema.execute(request).await;
+        if response.data != async_graphql::Value::Null {
+            documents.pass(&hash, verdict);
+        }
+        response
+    }
+
+    /// Runs a request or a batch, each operation on its own.
+    async fn run_batch(&self, batch: BatchRequest, via_get: bool) -> BatchResponse {
+        match batch {
+            BatchRequest::Single(request) => {
+                BatchResponse::Single(self.run(request, via_get).await)
+            }
+            BatchRequest::Batch(requests) => {
+                use futures::StreamExt;
+                let runs: futures::stream::FuturesOrdered<_> = requests
+                    .into_iter()
+                    .map(|request| self.run(request, via_get))
+                    .collect();
+                BatchResponse::Batch(runs.collect().await)
+            }
+        }
+    }
+
+    /// Words an over-cost refusal as the contract does, and gives every
+    /// error a code.
+    fn finish(&self, response: &mut async_graphql::Response) {
+        for error in &mut response.errors {
+            self.guard.too_costly(error);
+            add_code(error);
+        }
+    }
+}
+
+/// The WebSocket transport runs operations through the endpoint too.
+impl async_graphql::Executor for Endpoint {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        self.run(request, false).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        use futures::StreamExt;
+        match self.prepare(request, false) {
+            Ok((request, _)) => {
+                let this = self.clone();
+                async_graphql::Executor::execute_stream(&self.schema, request, session_data)
+                    .map(move |mut response| {
+                        this.finish(&mut response);
+                        response
+                    })
+                    .boxed()
+            }
+            Err(refused) => {
+                let mut refused = async_graphql::Response::from_errors(vec![refused]);
+                self.finish(&mut refused);
+                futures::stream::once(async move { refused }).boxed()
+            }
+        }
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
@@ -82,18 +240,18 @@ pub fn sdl() -> String {
         .sdl()
 }
 
-/// The state of the GraphQL routes: the shared state and the schema built
-/// over it.
+/// The state of the GraphQL routes: the shared state and the endpoint
+/// built over it.
 #[derive(Clone, FromRef)]
 struct GraphqlState {
     app: AppState,
-    schema: AppSchema,
+    endpoint: Endpoint,
 }
 
 /// The GraphQL routes, over a schema built from `state` (its service
 /// context, keys and GraphQL limits).
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let schema = build_schema(state.ctx.clone(), state.keys.clone(), &state.graphql);
+    let endpoint = Endpoint::new(state.ctx.clone(), state.keys.clone(), &state.graphql);
     Router::new()
         .route(
             "/graphql",
@@ -105,7 +263,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/graphql/assets/{file}", get(playground::asset))
         .with_state(GraphqlState {
             app: state.clone(),
-            schema,
+            endpoint,
         })
 }
 
@@ -122,7 +280,7 @@ struct Caller(Actor);
 /// never need that much, up to the 1 MiB of an ordinary request.
 async fn graphql_handler(
     State(state): State<AppState>,
-    State(schema): State<AppSchema>,
+    State(endpoint): State<Endpoint>,
     req: axum::extract::Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
@@ -158,7 +316,7 @@ async fn graphql_handler(
         }
     };
     match edges::batch_request(&body, &state.graphql) {
-        Ok(batch) => execute(&state.ctx, &schema, actor, batch).await,
+        Ok(batch) => execute(&state.ctx, &endpoint, actor, batch, false).await,
         Err(refusal) => refusal.respond(&parts.headers),
     }
 }
@@ -220,7 +378,7 @@ fn input_error(message: impl Into<String>) -> Error {
 /// authenticated client that sent a preflight header; never a mutation.
 async fn graphql_get(
     State(state): State<AppState>,
-    State(schema): State<AppSchema>,
+    State(endpoint): State<Endpoint>,
     req: axum::extract::Request,
 ) -> Response {
     let (parts, _) = req.into_parts();
@@ -236,13 +394,22 @@ async fn graphql_get(
         return refusal.respond(headers);
     }
     match edges::get_request(uri.query().unwrap_or_default(), &state.graphql) {
-        Ok(request) => execute(&state.ctx, &schema, actor, BatchRequest::Single(request)).await,
+        Ok(request) => {
+            let batch = BatchRequest::Single(request);
+            execute(&state.ctx, &endpoint, actor, batch, true).await
+        }
         Err(refusal) => refusal.respond(headers),
     }
 }
 
-/// Runs a request (or a batch) as `actor`.
-async fn execute(ctx: &Ctx, schema: &AppSchema, actor: Actor, batch: BatchRequest) -> Response {
+/// Runs a request (or a batch) as `actor`; `via_get` when it came over GET.
+async fn execute(
+    ctx: &Ctx,
+    endpoint: &Endpoint,
+    actor: Actor,
+    batch: BatchRequest,
+    via_get: bool,
+) -> Response {
     let with_caller = |req: async_graphql::Request| {
         req.data(loaders::Loaders::new(ctx.clone(), actor.clone()))
             .data(Caller(actor.clone()))
@@ -259,7 +426,7 @@ async fn execute(ctx: &Ctx, schema: &AppSchema, actor: Actor, batch: BatchReques
         }
     };
     let names: Vec<Option<String>> = batch.iter().map(|r| r.operation_name.clone()).collect();
-    let mut response = schema.execute_batch(batch).await;
+    let response = endpoint.run_batch(batch, via_get).await;
     let outcomes: Vec<bool> = match &response {
         BatchResponse::Single(one) => vec![one.errors.is_empty()],
         BatchResponse::Batch(many) => many.iter().map(|one| one.errors.is_empty()).collect(),
@@ -267,17 +434,13 @@ async fn execute(ctx: &Ctx, schema: &AppSchema, actor: Actor, batch: BatchReques
     for (name, ok) in names.iter().zip(outcomes) {
         crate::http::metrics::graphql_operation(name.as_deref(), ok);
     }
-    let mut mutation_over_get = false;
-    match &mut response {
-        BatchResponse::Single(one) => {
-            with_codes(&mut one.errors);
-            mutation_over_get = one
-                .errors
-                .iter()
-                .any(|e| e.message == edges::MUTATION_OVER_GET);
-        }
-        BatchResponse::Batch(many) => many.iter_mut().for_each(|one| with_codes(&mut one.errors)),
-    }
+    let mutation_over_get = match &response {
+        BatchResponse::Single(one) => one
+            .errors
+            .iter()
+            .any(|e| e.message == edges::MUTATION_OVER_GET),
+        BatchResponse::Batch(_) => false,
+    };
     let mut response = GraphQLResponse::from(response).into_response();
     if mutation_over_get {
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -289,15 +452,11 @@ async fn execute(ctx: &Ctx, schema: &AppSchema, actor: Actor, batch: BatchReques
     response
 }
 
-/// Errors raised by the engine itself (a malformed query, an argument of the
-/// wrong type, an unknown enum value) carry no code; the contract gives every
-/// failed operation one, and these are all the caller's input.
-fn with_codes(errors: &mut [async_graphql::ServerError]) {
-    errors.iter_mut().for_each(add_code);
-}
-
 /// Gives an error its code unless it has one: PERSISTED_QUERY_NOT_FOUND for
-/// an unknown persisted-query hash, BAD_USER_INPUT for the rest.
+/// an unknown persisted-query hash, BAD_USER_INPUT for the rest. Errors
+/// raised by the engine itself (a malformed query, an argument of the wrong
+/// type, an unknown enum value) carry no code; the contract gives every
+/// failed operation one, and these are all the caller's input.
 fn add_code(error: &mut async_graphql::ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
@@ -309,12 +468,6 @@ fn add_code(error: &mut async_graphql::ServerError) {
         };
         extensions.set("code", code);
     }
-}
-
-/// [`add_code`] for an owned error.
-fn with_code(mut error: async_graphql::ServerError) -> async_graphql::ServerError {
-    add_code(&mut error);
-    error
 }
 
 /// The service context and the authenticated caller of a resolver.

@@ -24,7 +24,7 @@ use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{loaders, AppSchema, Caller};
+use super::{loaders, Caller, Endpoint};
 use crate::auth::Actor;
 use crate::error::Error;
 use crate::http::AppState;
@@ -80,7 +80,7 @@ mod close {
 /// the two GraphQL subprotocols.
 pub(super) async fn handler(
     State(state): State<AppState>,
-    State(schema): State<AppSchema>,
+    State(endpoint): State<Endpoint>,
     headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -101,7 +101,7 @@ pub(super) async fn handler(
             &headers,
         );
     };
-    upgrade.on_upgrade(move |socket| serve(socket, state, schema, protocol))
+    upgrade.on_upgrade(move |socket| serve(socket, state, endpoint, protocol))
 }
 
 /// How a socket ends.
@@ -131,7 +131,7 @@ impl Ending {
 }
 
 /// One socket, from upgrade to close.
-async fn serve(socket: WebSocket, state: AppState, schema: AppSchema, protocol: Protocol) {
+async fn serve(socket: WebSocket, state: AppState, endpoint: Endpoint, protocol: Protocol) {
     metrics::gauge!("websocket_connections").increment(1.0);
     let (mut sink, mut stream) = socket.split();
     let init_timeout = state.limits.ws_init_timeout();
@@ -153,7 +153,7 @@ async fn serve(socket: WebSocket, state: AppState, schema: AppSchema, protocol: 
                 Some(_slot) => {
                     let session = Session {
                         state: &state,
-                        schema,
+                        endpoint,
                         actor,
                         expires,
                         protocol,
@@ -251,7 +251,7 @@ struct Envelope<'a> {
 /// An authenticated socket.
 struct Session<'s> {
     state: &'s AppState,
-    schema: AppSchema,
+    endpoint: Endpoint,
     actor: Actor,
     expires: SystemTime,
     protocol: Protocol,
@@ -295,8 +295,9 @@ impl Session<'_> {
             self.actor.clone(),
         ));
         data.insert(Caller(self.actor.clone()));
-        let engine = async_graphql::http::WebSocket::new(self.schema.clone(), input, self.protocol)
-            .on_connection_init(move |_| async move { Ok(data) });
+        let engine =
+            async_graphql::http::WebSocket::new(self.endpoint.clone(), input, self.protocol)
+                .on_connection_init(move |_| async move { Ok(data) });
         futures::pin_mut!(engine);
         // The engine answers this with `connection_ack`.
         if inbox

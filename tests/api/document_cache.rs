@@ -99,6 +99,34 @@ async fn a_cached_document_is_answered_like_a_fresh_parse(app: TestApp) {
     let query = "query($n: Int!) { customers(limit: $n) { items { id } } }";
     let body = app.gql(&admin, query, json!({ "n": 1 })).await;
     assert!(body.get("errors").is_none(), "{body}");
+
+    // Once a document passed validation with some variables, others are
+    // still validated: a wrong kind of id, a wrong type, a missing one.
+    let by_id = "query($id: ID!, $n: Int) { customer(id: $id) { id recentConversations(limit: $n) { id } } }";
+    let valid = json!({ "id": "0190c4f5-0000-7000-8000-000000000000", "n": 2 });
+    for _ in 0..2 {
+        let body = app.gql(&admin, by_id, valid.clone()).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    for variables in [
+        json!({ "id": 1.5, "n": 2 }),
+        json!({ "id": true, "n": 2 }),
+        json!({ "id": null, "n": 2 }),
+        json!({ "n": 2 }),
+        json!({ "id": "0190c4f5-0000-7000-8000-000000000000", "n": "two" }),
+        json!({ "id": "0190c4f5-0000-7000-8000-000000000000", "n": 2.5 }),
+    ] {
+        let cached = app.gql(&admin, by_id, variables.clone()).await;
+        let fresh = uncached
+            .gql(&uncached.admin(), by_id, variables.clone())
+            .await;
+        assert!(cached["errors"].is_array(), "{variables}: {cached}");
+        assert_eq!(cached, fresh, "{variables}: as a server without the cache");
+    }
+    // Another id of the same kind runs as the first did.
+    let other = json!({ "id": "0190c4f5-0000-7000-8000-000000000001", "n": 2 });
+    let body = app.gql(&admin, by_id, other).await;
+    assert!(body.get("errors").is_none(), "{body}");
 }
 
 async fn a_cached_document_is_still_guarded_and_run_as_its_caller(app: TestApp) {

@@ -407,7 +407,24 @@ async fn message_pages_slice_each_conversations_messages_oldest_first(app: TestA
     }
 }
 
+async fn a_customer_on_its_own_gets_the_same_slices(app: TestApp) {
+    let world = seed(&app).await;
+    let query = "query($id: ID!) { customer(id: $id) { recentConversations(limit: 3) { id } \
+                 conversations(page: 2, limit: 2) { pagination { total } items { id } } } }";
+    for customer in world.conversations.keys() {
+        let data = data(&app, query, json!({ "id": customer })).await;
+        let all = world.newest_first(*customer, None);
+        let recent: Vec<Uuid> = all.iter().take(3).copied().collect();
+        assert_eq!(ids_of(&data["customer"]["recentConversations"]), recent);
+        let page: Vec<Uuid> = all.iter().skip(2).take(2).copied().collect();
+        let conversations = &data["customer"]["conversations"];
+        assert_eq!(ids_of(&conversations["items"]), page, "{customer}");
+        assert_eq!(conversations["pagination"]["total"], all.len());
+    }
+}
+
 crate::db_tests!(
+    a_customer_on_its_own_gets_the_same_slices,
     recent_conversations_are_each_customers_newest_in_order,
     the_s5_shape_gives_fifty_customers_their_five_newest,
     conversation_pages_slice_each_customers_list_with_its_own_total,

@@ -136,15 +136,24 @@ fn per_parent_statement(
     };
     // Placeholders are made in the order they appear in the text, so `?`
     // (SQLite) and `$n` (PostgreSQL) bind the same list.
-    let list: Vec<String> = parents
-        .iter()
-        .map(|id| format!("({})", bind((*id).into())))
-        .collect();
+    let one = match parents {
+        [only] => Some(*only),
+        _ => None,
+    };
+    let list: Vec<String> = match one {
+        Some(_) => Vec::new(),
+        None => parents
+            .iter()
+            .map(|id| format!("({})", bind((*id).into())))
+            .collect(),
+    };
     let list = list.join(", ");
-    let mut slice = format!(
-        "WHERE tenant_id = {} AND {parent} = p.parent",
-        bind(tenant.into())
-    );
+    let tenant_is = bind(tenant.into());
+    let parent_is = match one {
+        Some(id) => bind(id.into()),
+        None => "p.parent".to_owned(),
+    };
+    let mut slice = format!("WHERE tenant_id = {tenant_is} AND {parent} = {parent_is}");
     if let Some((column, value)) = only {
         slice.push_str(&format!(" AND {column} = {}", bind(value.clone())));
     }
@@ -158,13 +167,15 @@ fn per_parent_statement(
         .chain(order.iter().map(|o| format!("t.{o}")))
         .collect();
     let outer_order = outer_order.join(", ");
-    let sql = match backend {
-        DbBackend::Postgres => format!(
+    let sql = match (backend, one) {
+        // One parent (a customer's details): its slice is the statement.
+        (_, Some(_)) => format!("SELECT * FROM {table} {slice}"),
+        (DbBackend::Postgres, None) => format!(
             "SELECT t.* FROM (VALUES {list}) AS p (parent) \
              CROSS JOIN LATERAL (SELECT * FROM {table} {slice}) AS t \
              ORDER BY {outer_order}"
         ),
-        _ => format!(
+        (_, None) => format!(
             "WITH p (parent) AS (VALUES {list}) \
              SELECT t.* FROM p JOIN {table} AS t \
              ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
