@@ -42,6 +42,10 @@ pub struct Model {
     pub is_blocked: bool,
     pub block_reason: Option<String>,
     pub notes: Option<String>,
+    /// The customer's id in another system; unique per tenant when set.
+    pub external_id: Option<String>,
+    /// When a soft delete put the customer in the trash; `None` outside it.
+    pub deleted_at: Option<DateTimeUtc>,
     /// Lowercased, accent-folded phone, names and email, for substring search.
     pub search_text: String,
     pub total_conversations: i32,

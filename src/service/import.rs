@@ -394,7 +394,9 @@ async fn write_batch<R: ImportRow>(
     actor: &Actor,
     batch: &[Valid<R>],
 ) -> Result<Written> {
-    let txn = ctx.write().await?;
+    let txn = ctx
+        .write_as(actor, crate::service::history::Source::Import)
+        .await?;
     let holders: HashMap<String, CustomerId> = scope::phones(actor)
         .filter(
             customer_phone::Column::Phone

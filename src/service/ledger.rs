@@ -288,6 +288,8 @@ pub fn new_customer(tenant: &str, id: Uuid, at: DateTime<Utc>) -> customer::Mode
         is_blocked: false,
         block_reason: None,
         notes: None,
+        external_id: None,
+        deleted_at: None,
         search_text: String::new(),
         total_conversations: 0,
         open_conversations: 0,

@@ -8,7 +8,7 @@
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
 //! `counts`. This file holds what all of them share (the context,
 //! transactions with their counters, chunked inserts, ids as query values)
-//! and imports only `events` and `counts`.
+//! and imports only `events`, `counts` and `history`.
 //!
 //! Functions take ids already parsed ([`crate::domain::ids`]): the faces
 //! parse what a client sent, once, at the edge.
@@ -21,6 +21,7 @@ pub mod customers;
 pub mod events;
 pub mod export;
 pub mod export_links;
+pub mod history;
 pub mod import;
 mod input;
 pub mod ledger;
@@ -32,6 +33,7 @@ pub mod tickets;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::auth::Actor;
 use crate::domain::ids::{AgentId, ConversationId, CustomerId, MessageId, TicketId};
 use crate::error::Result;
 use sea_orm::{
@@ -63,6 +65,8 @@ pub struct Ctx {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     tally: std::sync::Mutex<counts::Tally>,
+    /// Who writes, and through what.
+    origin: history::Origin,
     _writer: Option<OwnedMutexGuard<()>>,
 }
 
@@ -75,6 +79,12 @@ impl Deref for WriteTxn {
 }
 
 impl WriteTxn {
+    /// Who writes in this transaction, and through what.
+    #[expect(dead_code, reason = "the change history (issue 11) reads it")]
+    pub(crate) fn origin(&self) -> &history::Origin {
+        &self.origin
+    }
+
     /// Commits (the counters last, with the rows they count), then frees the writer slot.
     pub async fn commit(self) -> Result<()> {
         let tally = self
@@ -126,8 +136,19 @@ impl Ctx {
         }
     }
 
-    /// Begins a transaction that will write.
+    /// Begins a transaction that will write, as the server itself
+    /// ([`history::Origin::system`]).
     pub async fn write(&self) -> Result<WriteTxn> {
+        self.write_by(history::Origin::system()).await
+    }
+
+    /// Begins a transaction that will write for `actor` through `source`.
+    pub async fn write_as(&self, actor: &Actor, source: history::Source) -> Result<WriteTxn> {
+        self.write_by(history::Origin::of(actor, source)).await
+    }
+
+    /// Begins a transaction that will write for `origin`.
+    pub async fn write_by(&self, origin: history::Origin) -> Result<WriteTxn> {
         let started = std::time::Instant::now();
         let writer = match self.db.get_database_backend() {
             DbBackend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
@@ -139,6 +160,7 @@ impl Ctx {
         Ok(WriteTxn {
             txn,
             tally: Default::default(),
+            origin,
             _writer: writer,
         })
     }

@@ -23,6 +23,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::{search, time};
 use crate::error::{Error, FieldError, Result, UniqueKey};
 use crate::service::events::ChangeKind;
+use crate::service::history::Source;
 use crate::service::{customer_rows, insert_chunked, ledger, scope, Ctx, WriteTxn};
 
 /// The first customer other than `except` holding one of `phones`, as a 409.
@@ -169,7 +170,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
     let alternatives = changes.alternative_phones.clone().unwrap_or_default();
     let phones = phones_of(&primary, &alternatives);
     let result = async {
-        let txn = ctx.write().await?;
+        let txn = ctx.write_as(actor, Source::Api).await?;
         check_agent(&*txn, actor, changes.preferences.as_ref()).await?;
         if let Some(conflict) = phone_conflict(&*txn, actor, &phones, None).await? {
             return Err(conflict);
@@ -218,7 +219,7 @@ pub async fn update(
     let phones: Vec<(&'static str, &PhoneNumber)> =
         phones_owned.iter().map(|(f, p)| (*f, p)).collect();
     let result = async {
-        let txn = ctx.write().await?;
+        let txn = ctx.write_as(actor, Source::Api).await?;
         let current = customer_rows::lock(&*txn, actor, id).await?;
         check_agent(&*txn, actor, changes.preferences.as_ref()).await?;
         if let Some(conflict) = phone_conflict(&*txn, actor, &phones, Some(id)).await? {
@@ -331,7 +332,7 @@ pub async fn update_tags(
     if !e.0.is_empty() {
         return Err(Error::invalid_fields(e.0));
     }
-    let txn = ctx.write().await?;
+    let txn = ctx.write_as(actor, Source::Api).await?;
     let current = customer_rows::lock(&*txn, actor, id).await?;
     let mut tags = current.tags.0.clone();
     match action {
@@ -381,7 +382,7 @@ pub async fn set_blocked(
             return Err(Error::invalid_fields(e.0));
         }
     }
-    let txn = ctx.write().await?;
+    let txn = ctx.write_as(actor, Source::Block).await?;
     let current = customer_rows::lock(&*txn, actor, id).await?;
     let mut active = current.clone().into_active_model();
     if blocked {
@@ -426,7 +427,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
     } else {
         actor.require_writer()?;
     }
-    let txn = ctx.write().await?;
+    let txn = ctx.write_as(actor, Source::Api).await?;
     let current = customer_rows::lock(&*txn, actor, id).await?;
     if permanent {
         let tenant = current.tenant_id.as_str();
