@@ -18,12 +18,9 @@ use crate::domain::time;
 use crate::error::{Error, Result};
 use crate::http::Identity;
 use crate::service::customers::Customer;
-use crate::service::export::{self, ExportSlots};
+use crate::service::export::{self, CsvRow, ExportSlots};
 use crate::service::export_links::{self, ExportFormat};
 use crate::service::Ctx;
-
-/// Rows written per chunk of the response body.
-const ROWS_PER_CHUNK: usize = 64;
 
 /// The CSV columns, exactly as the reference shows them.
 const CSV_COLUMNS: &str =
@@ -96,14 +93,34 @@ pub async fn export_customers(
         (Some(actor), _) => actor,
         (None, link) => export_links::open_link(&keys, link.unwrap_or_default(), format, &filter)?,
     };
-    let export = export::export(&ctx, &exports, &actor, filter).await?;
-
+    // Each page of rows leaves as one chunk of the body.
+    let (total, pages) = match format {
+        Format::Json => {
+            let export = export::export::<Customer>(&ctx, &exports, &actor, filter).await?;
+            let mut first = true;
+            let pages = export.pages.map(move |page| {
+                let mut out = Vec::with_capacity(page.as_ref().map_or(0, Vec::len) * 1024);
+                for customer in page? {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    serde_json::to_writer(&mut out, &customer_doc(&customer))
+                        .map_err(Error::internal)?;
+                }
+                Ok::<_, Error>(Bytes::from(out))
+            });
+            (export.total, pages.boxed())
+        }
+        Format::Csv => {
+            let export = export::export::<CsvRow>(&ctx, &exports, &actor, filter).await?;
+            let pages = export.pages.map(|page| csv_rows(&page?).map(Bytes::from));
+            (export.total, pages.boxed())
+        }
+    };
     let (head, tail, content_type, filename) = match format {
         Format::Json => (
-            format!(
-                "{{\"success\":true,\"total\":{},\"customers\":[",
-                export.total
-            ),
+            format!("{{\"success\":true,\"total\":{total},\"customers\":["),
             "]}",
             "application/json",
             "customers.json",
@@ -115,27 +132,8 @@ pub async fn export_customers(
             "customers.csv",
         ),
     };
-    let mut first = true;
-    let rows = export.rows.ready_chunks(ROWS_PER_CHUNK).map(move |chunk| {
-        let mut out = Vec::with_capacity(chunk.len() * 256);
-        for row in chunk {
-            let customer = row?;
-            match format {
-                Format::Json => {
-                    if !first {
-                        out.push(b',');
-                    }
-                    serde_json::to_writer(&mut out, &customer_doc(&customer))
-                        .map_err(Error::internal)?;
-                }
-                Format::Csv => csv_row(&mut out, &customer)?,
-            }
-            first = false;
-        }
-        Ok::<_, Error>(Bytes::from(out))
-    });
     let body = futures::stream::once(async move { Ok(Bytes::from(head)) })
-        .chain(rows)
+        .chain(pages)
         .chain(futures::stream::once(async move {
             Ok(Bytes::from_static(tail.as_bytes()))
         }))
@@ -167,30 +165,35 @@ fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn csv_row(out: &mut Vec<u8>, c: &Customer) -> Result<()> {
-    let tags = c.tags.join(";");
-    let created = time::format(&c.created_at);
-    let last = time::format(&c.last_interaction);
-    let cells = [
-        c.phone_number.as_str(),
-        c.first_name.as_deref().unwrap_or_default(),
-        c.last_name.as_deref().unwrap_or_default(),
-        c.email.as_deref().unwrap_or_default(),
-        c.status.as_str(),
-        c.segment.as_str(),
-        tags.as_str(),
-        c.notes.as_deref().unwrap_or_default(),
-        created.as_str(),
-        last.as_str(),
-    ];
+/// The CSV lines of a page of rows, with one writer (and one buffer) for all.
+fn csv_rows(rows: &[CsvRow]) -> Result<Vec<u8>> {
     let mut writer = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
-        .from_writer(out);
+        .from_writer(Vec::with_capacity(rows.len() * 160));
+    for row in rows {
+        let tags = row.tags()?.join(";");
+        let created = time::format(&row.created_at);
+        let last = time::format(&row.last_interaction);
+        let cells = [
+            row.phone_number.as_str(),
+            row.first_name.as_deref().unwrap_or_default(),
+            row.last_name.as_deref().unwrap_or_default(),
+            row.email.as_deref().unwrap_or_default(),
+            row.status.as_str(),
+            row.segment.as_str(),
+            tags.as_str(),
+            row.notes.as_deref().unwrap_or_default(),
+            created.as_str(),
+            last.as_str(),
+        ];
+        let cells = cells.map(guard);
+        writer
+            .write_record(cells.iter().map(|cell| cell.as_bytes()))
+            .map_err(Error::internal)?;
+    }
     writer
-        .write_record(cells.iter().map(|cell| guard(cell).into_owned()))
-        .map_err(Error::internal)?;
-    writer.flush().map_err(Error::internal)?;
-    Ok(())
+        .into_inner()
+        .map_err(|e| Error::internal(e.into_error()))
 }
 
 #[cfg(test)]
@@ -217,9 +220,10 @@ mod tests {
     mod properties {
         use proptest::prelude::*;
 
-        use super::super::{csv_row, guard};
+        use super::super::{csv_rows, guard};
         use crate::domain::time;
         use crate::service::customers::strategies;
+        use crate::service::export::CsvRow;
 
         /// Starts a spreadsheet evaluates (OWASP's list for CSV injection).
         const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -229,8 +233,7 @@ mod tests {
             fn a_csv_row_reads_back_as_the_guarded_cells_and_none_starts_a_formula(
                 customer in strategies::customer(),
             ) {
-                let mut out = Vec::new();
-                csv_row(&mut out, &customer).expect("writes");
+                let out = csv_rows(&[CsvRow::from(&customer)]).expect("writes");
                 let written = [
                     customer.phone_number.clone(),
                     customer.first_name.clone().unwrap_or_default(),

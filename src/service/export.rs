@@ -1,8 +1,9 @@
 //! Export: the caller's customers, oldest first, read in keyset pages of a
-//! few hundred rows, each page one short query of its own. Between pages
-//! nothing of the database is held (no connection, no transaction), so a
-//! client that stops reading pins nothing but its own socket; memory stays
-//! flat whatever the number of rows.
+//! few hundred (JSON) or a thousand (CSV) rows, each page one short query
+//! of its own that reads only what the format shows. Between pages nothing
+//! of the database is held (no connection, no transaction), so a client that
+//! stops reading pins nothing but its own socket; memory stays flat whatever
+//! the number of rows.
 //!
 //! What `total` means: the number of matching customers when the export
 //! began. The export is bounded by that moment: it ends at the last matching
@@ -22,34 +23,143 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::customer;
-use futures::{Stream, StreamExt};
+use futures::Stream;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, PaginatorTrait, QueryFilter,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, FromQueryResult, PaginatorTrait,
+    QueryFilter, QuerySelect, Select,
 };
 use uuid::Uuid;
 
 use super::customers::{order, Customer, CustomerFilter};
 use super::{scope, Ctx};
 use crate::auth::Actor;
-use crate::domain::customer::{CustomerSortField, SortOrder};
+use crate::domain::customer::{CustomerSegment, CustomerSortField, CustomerStatus, SortOrder};
 use crate::error::{Error, Result};
 use crate::slots::{Slot, Slots};
-
-/// Rows read by one page query: as many as the streaming export used to
-/// buffer between its cursor and the socket, so memory per export stays as
-/// it was, while a million rows take a few thousand short, index-served
-/// queries.
-const PAGE_ROWS: u64 = 256;
 
 /// Seconds a caller refused for too many running exports is asked to wait.
 const RETRY_AFTER_SECS: u64 = 10;
 
 /// The customers an export sends: their count when it began, then the rows,
-/// oldest first.
-pub struct Export {
+/// oldest first, a page at a time.
+pub struct Export<T> {
     pub total: u64,
-    pub rows: std::pin::Pin<Box<dyn Stream<Item = Result<Customer>> + Send>>,
+    pub pages: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<T>>> + Send>>,
+}
+
+/// What an export reads of each customer: the whole customer
+/// ([`Customer`], for JSON) or only the columns a CSV row shows ([`CsvRow`]).
+pub trait ExportRow: Sized + Send + 'static {
+    /// Rows read by one page query, which is all an export holds: a page of
+    /// whole customers can reach megabytes (notes, custom fields), a page of
+    /// CSV columns is some 150 kilobytes.
+    const PAGE_ROWS: u64;
+
+    /// The row's place in the export order.
+    fn key(&self) -> Key;
+
+    /// Reads one page of `rows` (already filtered, ordered and limited).
+    fn read(
+        rows: Select<customer::Entity>,
+        db: &DatabaseConnection,
+    ) -> impl std::future::Future<Output = Result<Vec<Self>>> + Send;
+}
+
+impl ExportRow for Customer {
+    const PAGE_ROWS: u64 = 256;
+
+    fn key(&self) -> Key {
+        Key {
+            created_at: self.created_at,
+            id: self.id.uuid(),
+        }
+    }
+
+    async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
+        Ok(rows
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Customer::from)
+            .collect())
+    }
+}
+
+/// The reference's CSV columns of a customer, read without the rest of its
+/// row: no statistics, no JSON objects to decode. `tags` is the stored JSON
+/// array as text, decoded by [`CsvRow::tags`].
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct CsvRow {
+    pub id: Uuid,
+    pub phone_number: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub status: CustomerStatus,
+    pub segment: CustomerSegment,
+    tags_json: String,
+    pub notes: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_interaction: DateTime<Utc>,
+}
+
+impl CsvRow {
+    /// The customer's tags, in their order.
+    pub fn tags(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.tags_json).map_err(Error::internal)
+    }
+}
+
+impl From<&Customer> for CsvRow {
+    /// The CSV columns of a whole customer.
+    fn from(c: &Customer) -> Self {
+        Self {
+            id: c.id.uuid(),
+            phone_number: c.phone_number.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            email: c.email.clone(),
+            status: c.status,
+            segment: c.segment,
+            tags_json: serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".to_owned()),
+            notes: c.notes.clone(),
+            created_at: c.created_at,
+            last_interaction: c.last_interaction,
+        }
+    }
+}
+
+impl ExportRow for CsvRow {
+    const PAGE_ROWS: u64 = 1024;
+
+    fn key(&self) -> Key {
+        Key {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+
+    async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
+        use customer::Column;
+        Ok(rows
+            .select_only()
+            .columns([
+                Column::Id,
+                Column::PhoneNumber,
+                Column::FirstName,
+                Column::LastName,
+                Column::Email,
+                Column::Status,
+                Column::Segment,
+            ])
+            // JSON (SQLite) or jsonb (PostgreSQL) as its text.
+            .column_as(Expr::cust("CAST(customers.tags AS TEXT)"), "tags_json")
+            .columns([Column::Notes, Column::CreatedAt, Column::LastInteraction])
+            .into_model::<CsvRow>()
+            .all(db)
+            .await?)
+    }
 }
 
 /// How many exports each tenant is streaming, and the most it may.
@@ -93,7 +203,7 @@ impl Drop for ExportSlot {
 
 /// A customer's place in the export order: `created_at`, then `id`.
 #[derive(Debug, Clone, Copy)]
-struct Key {
+pub struct Key {
     created_at: DateTime<Utc>,
     id: Uuid,
 }
@@ -133,7 +243,7 @@ impl Key {
 }
 
 /// Reads an export page by page; holds the tenant's export slot.
-struct Pages {
+struct Pages<T> {
     db: DatabaseConnection,
     /// The filtered, tenant-scoped rows up to the export's last row.
     rows: Select<customer::Entity>,
@@ -142,24 +252,23 @@ struct Pages {
     /// Whether the last page has been read.
     done: bool,
     _slot: ExportSlot,
+    _rows: std::marker::PhantomData<fn() -> T>,
 }
 
-impl Pages {
+impl<T: ExportRow> Pages<T> {
     /// The next page, oldest first; one short query on a pooled connection
     /// that goes back to the pool before the rows are sent.
-    async fn next(&mut self) -> Result<Vec<Customer>> {
+    async fn next(&mut self) -> Result<Vec<T>> {
         let mut page = self.rows.clone();
         if let Some(after) = self.after {
             page = page.filter(after.rows_after());
         }
-        let models = order(page, CustomerSortField::CreatedAt, SortOrder::Asc)
-            .limit(PAGE_ROWS)
-            .all(&self.db)
-            .await?;
-        self.done = (models.len() as u64) < PAGE_ROWS;
-        metrics::counter!("export_rows_total").increment(models.len() as u64);
-        self.after = models.last().map(Key::of).or(self.after);
-        Ok(models.into_iter().map(Customer::from).collect())
+        let page = order(page, CustomerSortField::CreatedAt, SortOrder::Asc).limit(T::PAGE_ROWS);
+        let rows = T::read(page, &self.db).await?;
+        self.done = (rows.len() as u64) < T::PAGE_ROWS;
+        metrics::counter!("export_rows_total").increment(rows.len() as u64);
+        self.after = rows.last().map(T::key).or(self.after);
+        Ok(rows)
     }
 }
 
@@ -168,12 +277,12 @@ impl Pages {
 /// export's last row and counts the rows up to it. See the module's text for
 /// what `total` means while rows change.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn export(
+pub async fn export<T: ExportRow>(
     ctx: &Ctx,
     slots: &Arc<ExportSlots>,
     actor: &Actor,
     filter: CustomerFilter,
-) -> Result<Export> {
+) -> Result<Export<T>> {
     filter.validate()?;
     let slot = slots.acquire(&actor.tenant)?;
     let db = ctx.db.clone();
@@ -194,7 +303,7 @@ pub async fn export(
     let Some(last) = last else {
         return Ok(Export {
             total: 0,
-            rows: Box::pin(futures::stream::empty()),
+            pages: Box::pin(futures::stream::empty()),
         });
     };
     let rows = filtered.filter(last.rows_up_to());
@@ -205,6 +314,7 @@ pub async fn export(
         after: None,
         done: false,
         _slot: slot,
+        _rows: std::marker::PhantomData,
     };
     // The pager (and with it the slot) drops when the rows end, or when the
     // response body is dropped because the client is gone.
@@ -218,16 +328,9 @@ pub async fn export(
         }
         Some((page, pages))
     });
-    let rows = pages.flat_map(|page| {
-        let rows: Vec<Result<Customer>> = match page {
-            Ok(rows) => rows.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e)],
-        };
-        futures::stream::iter(rows)
-    });
     Ok(Export {
         total,
-        rows: Box::pin(rows),
+        pages: Box::pin(pages),
     })
 }
 
