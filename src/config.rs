@@ -254,6 +254,14 @@ pub struct ServeConfig {
     /// Serve Prometheus metrics at `/metrics` on this address of their own (e.g. `127.0.0.1:9090`).
     #[arg(long, env = "CLIENTELA_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// Days a soft-deleted customer stays in the trash, restorable, before the sweep deletes it for good.
+    #[arg(long, env = "CLIENTELA_TRASH_DAYS", default_value_t = 30)]
+    pub trash_days: u32,
+
+    /// Seconds between two sweeps of the trash (at least 1).
+    #[arg(long, env = "CLIENTELA_TRASH_SWEEP_SECS", default_value_t = 600)]
+    pub trash_sweep_secs: u64,
 }
 
 impl ServeConfig {
@@ -265,6 +273,11 @@ impl ServeConfig {
     /// The shutdown grace period as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The period of the trash sweep as a duration.
+    pub fn trash_sweep_period(&self) -> Duration {
+        Duration::from_secs(self.trash_sweep_secs.max(1))
     }
 }
 

@@ -198,7 +198,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         None
     };
-    let ctx = service::Ctx::new(db, region);
+    let ctx = service::Ctx::new(db, region).with_trash_days(config.trash_days);
     // On PostgreSQL, hear the change events of every instance (subscriptions).
     ctx.events
         .listen(&ctx.db, &url)
@@ -231,6 +231,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     let stopping = state.shutdown.clone();
     let sockets = state.open_sockets.clone();
+    // Purges customers whose time in the trash ran out; stops with the server.
+    let sweeper = {
+        let (ctx, shutdown) = (state.ctx.clone(), state.shutdown.clone());
+        let period = config.trash_sweep_period();
+        tokio::spawn(async move {
+            service::trash::run_sweeper(ctx, period, async move { shutdown.begun().await }).await;
+        })
+    };
     let db = state.ctx.db.clone();
     let mut app = clientela::app(state, config.request_timeout());
     if let Some(handle) = metrics {
@@ -269,6 +277,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The sweeper saw the stop begin and stops (a batch in flight rolls back).
+    if tokio::time::timeout(grace, sweeper).await.is_err() {
+        tracing::warn!("the trash sweep was still running after the shutdown grace period");
     }
     tracing::info!("stopped");
     Ok(())

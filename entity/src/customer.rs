@@ -46,6 +46,10 @@ pub struct Model {
     pub external_id: Option<String>,
     /// When a soft delete put the customer in the trash; `None` outside it.
     pub deleted_at: Option<DateTimeUtc>,
+    /// The status a soft delete replaced (the customer's, or while blocked
+    /// the one unblock returns to), put back by a restore; `None` outside
+    /// the trash.
+    pub status_before_delete: Option<CustomerStatus>,
     /// Lowercased, accent-folded phone, names and email, for substring search.
     pub search_text: String,
     pub total_conversations: i32,

@@ -9,10 +9,12 @@
 pub mod agent;
 pub mod conversation;
 pub mod customer;
+pub mod customer_change;
 pub mod customer_count;
 pub mod customer_phone;
 pub mod customer_tag;
 pub mod enums;
+pub mod erasure;
 pub mod json;
 pub mod message;
 pub mod ticket;
@@ -30,9 +32,11 @@ pub mod prelude {
     pub use super::agent::Entity as Agent;
     pub use super::conversation::Entity as Conversation;
     pub use super::customer::Entity as Customer;
+    pub use super::customer_change::Entity as CustomerChange;
     pub use super::customer_count::Entity as CustomerCount;
     pub use super::customer_phone::Entity as CustomerPhone;
     pub use super::customer_tag::Entity as CustomerTag;
+    pub use super::erasure::Entity as Erasure;
     pub use super::message::Entity as Message;
     pub use super::ticket::Entity as Ticket;
 }

@@ -4,11 +4,13 @@
 //! never touch sea_orm. Builds on [`crate::http`] (state, the caller, body
 //! limits); never imports the REST face.
 
+mod changes;
 mod connection;
 mod conversation_mutation;
 mod documents;
 mod edges;
 mod export_link;
+mod history;
 mod inputs;
 pub mod loaders;
 mod mutation;

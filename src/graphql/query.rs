@@ -19,6 +19,7 @@ pub struct Query(
     CustomerQuery,
     super::connection::CustomerConnectionQuery,
     super::export_link::ExportQuery,
+    super::history::HistoryQuery,
 );
 
 /// Reads of customers, conversations and agents.

@@ -163,6 +163,18 @@ impl Customer {
     async fn updated_at(&self) -> DateTime {
         DateTime(self.0.updated_at)
     }
+    /// What was changed in this customer, field by field, newest first: by whom (actor), through what (source) and when.
+    #[graphql(complexity = "list_cost(first, 20, child_complexity)")]
+    async fn history(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "Entries to take, 0 to 100 (20 when omitted).")] first: Option<i32>,
+        #[graphql(desc = "Take entries after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<super::changes::CustomerChangeConnection> {
+        super::changes::customer_history(cx, self.0.id, first, after).await
+    }
     /// Newest first. Batched across customers: a page of customers costs a constant number of queries.
     #[graphql(complexity = "list_cost(limit, 20, child_complexity)")]
     async fn conversations(

@@ -9,6 +9,7 @@ mod body;
 mod bulk;
 mod customers;
 mod export;
+mod history;
 pub mod openapi;
 pub mod responses;
 pub mod shapes;
@@ -59,6 +60,20 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v2/customers/{id}/conversations",
             get(customers::list_conversations),
+        )
+        .route("/api/v2/customers/trash", get(history::list_trash))
+        .route("/api/v2/customers/{id}/history", get(history::list_history))
+        .route(
+            "/api/v2/customers/{id}/restore",
+            post(history::restore_customer),
+        )
+        .route(
+            "/api/v2/customers/{id}/erase",
+            post(history::erase_customer),
+        )
+        .route(
+            "/api/v2/customers/{id}/erasure",
+            get(history::list_erasures),
         )
         .route("/api/v2/openapi.json", get(openapi::openapi_json))
         .route("/api/v2/docs", get(openapi::docs_page))

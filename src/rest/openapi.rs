@@ -14,7 +14,7 @@ use super::responses::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use super::{customers, export, shapes};
+use super::{customers, export, history, shapes};
 use crate::error::Error;
 use crate::http::assets::{self, Asset};
 
@@ -43,6 +43,11 @@ use crate::http::assets::{self, Asset};
         customers::update_tags,
         customers::set_blocked,
         customers::list_conversations,
+        history::list_trash,
+        history::list_history,
+        history::restore_customer,
+        history::erase_customer,
+        history::list_erasures,
     ),
     components(
         schemas(
@@ -177,6 +182,11 @@ mod tests {
             ("/api/v2/customers/{id}/tags", &["patch"]),
             ("/api/v2/customers/{id}/block", &["patch"]),
             ("/api/v2/customers/{id}/conversations", &["get"]),
+            ("/api/v2/customers/trash", &["get"]),
+            ("/api/v2/customers/{id}/history", &["get"]),
+            ("/api/v2/customers/{id}/restore", &["post"]),
+            ("/api/v2/customers/{id}/erase", &["post"]),
+            ("/api/v2/customers/{id}/erasure", &["get"]),
         ] {
             for method in methods {
                 assert!(

@@ -290,6 +290,7 @@ pub fn new_customer(tenant: &str, id: Uuid, at: DateTime<Utc>) -> customer::Mode
         notes: None,
         external_id: None,
         deleted_at: None,
+        status_before_delete: None,
         search_text: String::new(),
         total_conversations: 0,
         open_conversations: 0,

@@ -4,7 +4,7 @@
 //! these functions and shape the answer; they never touch sea_orm.
 //!
 //! Layers inside, arrows only downward (no module imports one that imports
-//! it back): `customers`, `import`, `export`, `recount` → `conversations`,
+//! it back): `trash`, `erasure` → `customers`, `import`, `export`, `recount` → `conversations`,
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
 //! `counts`. This file holds what all of them share (the context,
 //! transactions with their counters, chunked inserts, ids as query values)
@@ -18,6 +18,7 @@ pub mod conversations;
 pub(crate) mod counts;
 mod customer_rows;
 pub mod customers;
+pub mod erasure;
 pub mod events;
 pub mod export;
 pub mod export_links;
@@ -29,6 +30,7 @@ pub mod recount;
 mod scope;
 pub mod seed;
 pub mod tickets;
+pub mod trash;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -53,6 +55,9 @@ pub struct Ctx {
     pub events: events::Events,
     /// Filtered customer counts, valid while their tenant's version holds.
     pub(crate) counts: Arc<counts::Cache>,
+    /// How long a soft-deleted customer stays restorable before the sweep
+    /// purges it ([`trash`]).
+    pub trash_window: chrono::TimeDelta,
     /// Serializes write transactions on SQLite, which has one writer at a
     /// time: a deferred transaction that reads and then writes would fail
     /// with SQLITE_BUSY when another writer got there first.
@@ -60,11 +65,13 @@ pub struct Ctx {
 }
 
 /// A write transaction (holding the SQLite writer slot where there is one),
-/// with the counter changes of the customers it writes ([`counts::Tally`]),
-/// written by [`WriteTxn::commit`].
+/// with the counter changes of the customers it writes ([`counts::Tally`])
+/// and their change history ([`history::Log`]), both written by
+/// [`WriteTxn::commit`].
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     tally: std::sync::Mutex<counts::Tally>,
+    history: history::SharedLog,
     /// Who writes, and through what.
     origin: history::Origin,
     _writer: Option<OwnedMutexGuard<()>>,
@@ -80,13 +87,21 @@ impl Deref for WriteTxn {
 
 impl WriteTxn {
     /// Who writes in this transaction, and through what.
-    #[expect(dead_code, reason = "the change history (issue 11) reads it")]
     pub(crate) fn origin(&self) -> &history::Origin {
         &self.origin
     }
 
-    /// Commits (the counters last, with the rows they count), then frees the writer slot.
+    /// Commits (the history and the counters last, with the rows they
+    /// describe), then frees the writer slot.
     pub async fn commit(self) -> Result<()> {
+        let log = std::mem::take(
+            &mut *self
+                .history
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        log.write(&self.txn, self.origin(), crate::domain::time::now())
+            .await?;
         let tally = self
             .tally
             .into_inner()
@@ -94,6 +109,14 @@ impl WriteTxn {
         tally.write(&self.txn).await?;
         self.txn.commit().await?;
         Ok(())
+    }
+
+    /// Records in this transaction's history what `f` records.
+    fn record(&self, f: impl FnOnce(&mut history::Log)) {
+        f(&mut self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
     /// Changes this transaction's counters by what `f` records.
@@ -104,23 +127,29 @@ impl WriteTxn {
             .unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
-    /// Counts a customer row this transaction inserted.
+    /// Counts a customer row this transaction inserted, and records its
+    /// fields in the history.
     pub(crate) fn customer_added(&self, m: &entity::customer::Model) {
         self.count(|t| t.added(m));
+        self.record(|h| h.added(m));
     }
 
-    /// Uncounts a customer row this transaction deleted.
+    /// Uncounts a customer row this transaction deleted, and records the
+    /// removal in the history.
     pub(crate) fn customer_removed(&self, m: &entity::customer::Model) {
         self.count(|t| t.removed(m));
+        self.record(|h| h.removed(m));
     }
 
-    /// Recounts a customer row this transaction changed.
+    /// Recounts a customer row this transaction changed, and records the
+    /// fields that moved in the history.
     pub(crate) fn customer_changed(
         &self,
         old: &entity::customer::Model,
         new: &entity::customer::Model,
     ) {
         self.count(|t| t.changed(old, new));
+        self.record(|h| h.changed(old, new));
     }
 }
 
@@ -132,8 +161,16 @@ impl Ctx {
             region,
             events: events::Events::default(),
             counts: Arc::default(),
+            trash_window: chrono::TimeDelta::days(trash::DEFAULT_DAYS.into()),
             sqlite_writer: Arc::new(Mutex::new(())),
         }
+    }
+
+    /// The same context with customers restorable for `days` after a soft
+    /// delete (and purged after).
+    pub fn with_trash_days(mut self, days: u32) -> Self {
+        self.trash_window = chrono::TimeDelta::days(days.into());
+        self
     }
 
     /// Begins a transaction that will write, as the server itself
@@ -160,6 +197,7 @@ impl Ctx {
         Ok(WriteTxn {
             txn,
             tally: Default::default(),
+            history: Default::default(),
             origin,
             _writer: writer,
         })

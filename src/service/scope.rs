@@ -10,7 +10,8 @@
 //! change. Imports only `entity` and `auth`: no other `service` module.
 
 use entity::{
-    agent, conversation, customer, customer_count, customer_phone, customer_tag, message, ticket,
+    agent, conversation, customer, customer_change, customer_count, customer_phone, customer_tag,
+    erasure, message, ticket,
 };
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
 
@@ -124,6 +125,32 @@ pub fn update_tickets(tenant: &str) -> UpdateMany<ticket::Entity> {
 /// Deletes of a tenant's tickets.
 pub fn delete_tickets(tenant: &str) -> DeleteMany<ticket::Entity> {
     ticket::Entity::delete_many().filter(ticket::Column::TenantId.eq(tenant))
+}
+
+/// Updates of a tenant's conversations.
+pub fn update_conversations(tenant: &str) -> UpdateMany<conversation::Entity> {
+    conversation::Entity::update_many().filter(conversation::Column::TenantId.eq(tenant))
+}
+
+/// Updates of a tenant's messages.
+pub fn update_messages(tenant: &str) -> UpdateMany<message::Entity> {
+    message::Entity::update_many().filter(message::Column::TenantId.eq(tenant))
+}
+
+/// The caller's tenant's change history.
+pub fn changes(actor: &Actor) -> Select<customer_change::Entity> {
+    customer_change::Entity::find()
+        .filter(customer_change::Column::TenantId.eq(actor.tenant.as_str()))
+}
+
+/// Updates of a tenant's change history.
+pub fn update_changes(tenant: &str) -> UpdateMany<customer_change::Entity> {
+    customer_change::Entity::update_many().filter(customer_change::Column::TenantId.eq(tenant))
+}
+
+/// The caller's tenant's erasure receipts.
+pub fn erasures(actor: &Actor) -> Select<erasure::Entity> {
+    erasure::Entity::find().filter(erasure::Column::TenantId.eq(actor.tenant.as_str()))
 }
 
 /// The caller's tenant's agents.

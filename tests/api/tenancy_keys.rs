@@ -362,7 +362,9 @@ async fn all_rows(db: &DatabaseConnection) -> Rows {
             let known = customer::Column::iter().filter(|c| {
                 !matches!(
                     c,
-                    customer::Column::ExternalId | customer::Column::DeletedAt
+                    customer::Column::ExternalId
+                        | customer::Column::DeletedAt
+                        | customer::Column::StatusBeforeDelete
                 )
             });
             let mut rows = customer::Entity::find()

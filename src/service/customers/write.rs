@@ -288,6 +288,13 @@ async fn apply_changes(
         m.preferred_agent_id = p.preferred_agent_id;
     }
     if let Some(s) = c.status {
+        // Setting a status other than INACTIVE is how legacy clients undo a
+        // soft delete: it takes the customer out of the trash, so the sweep
+        // never purges a customer someone made active again.
+        if s != CustomerStatus::Inactive && m.deleted_at.is_some() {
+            m.deleted_at = None;
+            m.status_before_delete = None;
+        }
         // A blocked customer stays blocked; the new status is the one unblock restores.
         if m.is_blocked {
             m.status_before_block = Some(s);
@@ -418,8 +425,13 @@ pub struct Deleted {
     pub message: &'static str,
 }
 
-/// Soft delete (status INACTIVE, idempotent) or, for admins, hard delete of
-/// the customer with its conversations, messages and tickets in one transaction.
+/// Soft delete (status INACTIVE, idempotent, and into the trash) or, for
+/// admins, hard delete of the customer with its conversations, messages and
+/// tickets in one transaction.
+///
+/// The trash: the first soft delete stamps `deleted_at` and keeps the status
+/// it replaced (`status_before_delete`, the one unblock returns to when the
+/// customer is blocked) for `trash::restore`; a repeated one changes nothing.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -> Result<Deleted> {
     if permanent {
@@ -430,31 +442,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
     let txn = ctx.write_as(actor, Source::Api).await?;
     let current = customer_rows::lock(&*txn, actor, id).await?;
     if permanent {
-        let tenant = current.tenant_id.as_str();
-        scope::delete_messages(tenant)
-            .filter(message::Column::CustomerId.eq(id))
-            .exec(&*txn)
-            .await?;
-        scope::delete_tickets(tenant)
-            .filter(ticket::Column::CustomerId.eq(id))
-            .exec(&*txn)
-            .await?;
-        scope::delete_conversations(tenant)
-            .filter(conversation::Column::CustomerId.eq(id))
-            .exec(&*txn)
-            .await?;
-        scope::delete_tags(tenant)
-            .filter(customer_tag::Column::CustomerId.eq(id))
-            .exec(&*txn)
-            .await?;
-        scope::delete_phones(tenant)
-            .filter(customer_phone::Column::CustomerId.eq(id))
-            .exec(&*txn)
-            .await?;
-        scope::delete_customers(tenant)
-            .filter(customer::Column::Id.eq(id))
-            .exec(&*txn)
-            .await?;
+        purge(&txn, &current.tenant_id, &[current.id]).await?;
         txn.customer_removed(&current);
         txn.commit().await?;
         publish(ctx, actor, ChangeKind::Deleted, id).await;
@@ -464,17 +452,26 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
         });
     }
     let inactive = CustomerStatus::Inactive;
-    let mut active = current.clone().into_active_model();
-    if current.is_blocked {
-        // Still blocked; unblocking later leaves it deactivated.
-        active.status_before_block = Set(Some(inactive));
-    } else {
-        active.status = Set(inactive);
+    let mut m = current.clone();
+    if m.deleted_at.is_none() {
+        let replaced = if m.is_blocked {
+            m.status_before_block.unwrap_or(CustomerStatus::Active)
+        } else {
+            m.status
+        };
+        m.status_before_delete = Some(replaced);
+        m.deleted_at = Some(time::now());
     }
-    let changed = active.is_changed();
+    if m.is_blocked {
+        // Still blocked; unblocking later leaves it deactivated.
+        m.status_before_block = Some(inactive);
+    } else {
+        m.status = inactive;
+    }
+    let changed = m != current;
     if changed {
-        active.updated_at = Set(time::now());
-        let updated = active.update(&*txn).await?;
+        m.updated_at = time::now();
+        let updated = customer_rows::save(&*txn, m).await?;
         txn.customer_changed(&current, &updated);
     }
     txn.commit().await?;
@@ -485,6 +482,42 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: CustomerId, permanent: bool) -
         permanent: false,
         message: "Customer deactivated",
     })
+}
+
+/// Deletes customers of one tenant for good with everything that hangs off
+/// them: messages, tickets, conversations, tag and phone rows, then the
+/// customer rows. The caller locked the rows and calls
+/// [`WriteTxn::customer_removed`] for each.
+pub(crate) async fn purge(txn: &WriteTxn, tenant: &str, ids: &[Uuid]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = || ids.iter().copied();
+    scope::delete_messages(tenant)
+        .filter(message::Column::CustomerId.is_in(ids()))
+        .exec(&**txn)
+        .await?;
+    scope::delete_tickets(tenant)
+        .filter(ticket::Column::CustomerId.is_in(ids()))
+        .exec(&**txn)
+        .await?;
+    scope::delete_conversations(tenant)
+        .filter(conversation::Column::CustomerId.is_in(ids()))
+        .exec(&**txn)
+        .await?;
+    scope::delete_tags(tenant)
+        .filter(customer_tag::Column::CustomerId.is_in(ids()))
+        .exec(&**txn)
+        .await?;
+    scope::delete_phones(tenant)
+        .filter(customer_phone::Column::CustomerId.is_in(ids()))
+        .exec(&**txn)
+        .await?;
+    scope::delete_customers(tenant)
+        .filter(customer::Column::Id.is_in(ids()))
+        .exec(&**txn)
+        .await?;
+    Ok(())
 }
 
 /// Field errors of one import row, as one line.
