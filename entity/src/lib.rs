@@ -14,6 +14,7 @@ pub mod customer_phone;
 pub mod customer_tag;
 pub mod enums;
 pub mod json;
+pub mod merge_record;
 pub mod message;
 pub mod ticket;
 
@@ -33,6 +34,7 @@ pub mod prelude {
     pub use super::customer_count::Entity as CustomerCount;
     pub use super::customer_phone::Entity as CustomerPhone;
     pub use super::customer_tag::Entity as CustomerTag;
+    pub use super::merge_record::Entity as MergeRecord;
     pub use super::message::Entity as Message;
     pub use super::ticket::Entity as Ticket;
 }

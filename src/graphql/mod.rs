@@ -11,6 +11,7 @@ mod edges;
 mod export_link;
 mod inputs;
 pub mod loaders;
+mod merges;
 mod mutation;
 mod playground;
 mod query;

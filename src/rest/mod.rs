@@ -9,6 +9,7 @@ mod body;
 mod bulk;
 mod customers;
 mod export;
+mod merges;
 pub mod openapi;
 pub mod responses;
 pub mod shapes;
@@ -39,6 +40,13 @@ pub fn routes() -> Router<AppState> {
             get(customers::list_customers).post(customers::create_customer),
         )
         .route("/api/v2/customers/stats/summary", get(customers::get_stats))
+        .route("/api/v2/customers/duplicates", get(merges::list_duplicates))
+        .route("/api/v2/customers/{id}/merge", post(merges::merge_customers))
+        .route("/api/v2/customers/merges/{id}", get(merges::get_merge))
+        .route(
+            "/api/v2/customers/merges/{id}/undo",
+            post(merges::undo_merge),
+        )
         .route("/api/v2/customers/export", get(export::export_customers))
         .route(
             "/api/v2/customers/bulk/import",
