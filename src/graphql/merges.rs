@@ -197,11 +197,7 @@ impl MergeQuery {
     async fn customer_duplicates(
         &self,
         cx: &Context<'_>,
-        #[graphql(
-            default = 20,
-            desc = "Groups to return, 0 to 100."
-        )]
-        first: Option<i32>,
+        #[graphql(default = 20, desc = "Groups to return, 0 to 100.")] first: Option<i32>,
         #[graphql(desc = "Take groups after this cursor (an edge's `cursor`).")] after: Option<
             String,
         >,

@@ -83,7 +83,10 @@ pub struct MergeRecordAnswer<'a> {
 
 /// The body of a merge: `{others: [id, ...]}`.
 #[derive(ToSchema)]
-#[allow(dead_code, reason = "schema only: the handler reads the body field by field")]
+#[allow(
+    dead_code,
+    reason = "schema only: the handler reads the body field by field"
+)]
 pub struct MergeBody {
     /// The customers to merge into the path's customer: 1 to 20, each once.
     pub others: Vec<uuid::Uuid>,

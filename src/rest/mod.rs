@@ -41,7 +41,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v2/customers/stats/summary", get(customers::get_stats))
         .route("/api/v2/customers/duplicates", get(merges::list_duplicates))
-        .route("/api/v2/customers/{id}/merge", post(merges::merge_customers))
+        .route(
+            "/api/v2/customers/{id}/merge",
+            post(merges::merge_customers),
+        )
         .route("/api/v2/customers/merges/{id}", get(merges::get_merge))
         .route(
             "/api/v2/customers/merges/{id}/undo",

@@ -261,10 +261,12 @@ async fn shared_keys(ctx: &Ctx, tenant: &str) -> Result<Vec<Shared>> {
     ));
     out.extend(shared(
         ReasonKind::NameAndPhoneSuffix,
-        suffixes.into_iter().filter_map(|(suffix, id, first, last)| {
-            let name = name_key(first.as_deref(), last.as_deref())?;
-            Some((format!("{name} · {suffix}"), id))
-        }),
+        suffixes
+            .into_iter()
+            .filter_map(|(suffix, id, first, last)| {
+                let name = name_key(first.as_deref(), last.as_deref())?;
+                Some((format!("{name} · {suffix}"), id))
+            }),
     ));
     Ok(out)
 }

@@ -483,7 +483,10 @@ pub async fn merge(
     customer_rows::replace_tags(&*txn, &saved, &saved.tags.0).await?;
 
     let count = |of: &[(Uuid, Uuid)], id: Uuid| -> Vec<Uuid> {
-        of.iter().filter(|(_, o)| *o == id).map(|(x, _)| *x).collect()
+        of.iter()
+            .filter(|(_, o)| *o == id)
+            .map(|(x, _)| *x)
+            .collect()
     };
     let removed: Vec<Removed> = other_rows
         .into_iter()
@@ -581,9 +584,7 @@ async fn primary_gone(txn: &WriteTxn, actor: &Actor, m: &merge_record::Model) ->
              undo that merge first",
             l.primary_id, l.id
         )),
-        None => unsafe_undo(format!(
-            "the primary customer {primary} no longer exists"
-        )),
+        None => unsafe_undo(format!("the primary customer {primary} no longer exists")),
     }
 }
 
@@ -880,9 +881,6 @@ mod tests {
                 .map(|n| format!("5299920{n:05}"))
                 .collect(),
         );
-        assert!(matches!(
-            fold_in(&a, &[b]),
-            Err(Error::BadUserInput { .. })
-        ));
+        assert!(matches!(fold_in(&a, &[b]), Err(Error::BadUserInput { .. })));
     }
 }

@@ -95,8 +95,18 @@ fn sorted(ids: &[&String]) -> Vec<String> {
 
 async fn each_reason_is_found_with_its_confidence_on_both_faces(app: TestApp) {
     // Argentina: a mobile written without its "9" is stored as a landline.
-    let ar_mobile = create_in(&app, "default", json!({ "phoneNumber": "+54 9 11 2345-6789" })).await;
-    let ar_plain = create_in(&app, "default", json!({ "phoneNumber": "+54 11 2345-6789" })).await;
+    let ar_mobile = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "+54 9 11 2345-6789" }),
+    )
+    .await;
+    let ar_plain = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "+54 11 2345-6789" }),
+    )
+    .await;
     // Mexico: a row holding the legacy "52 1" spelling.
     let mx_new = create_in(&app, "default", json!({ "phoneNumber": "529991112233" })).await;
     let mx_old = create_in(&app, "default", json!({ "phoneNumber": "529991112244" })).await;
@@ -107,29 +117,89 @@ async fn each_reason_is_found_with_its_confidence_on_both_faces(app: TestApp) {
     store_number(&app, &br_nine, "529991113001", "5511987654321").await;
     store_number(&app, &br_eight, "529991113002", "551187654321").await;
     // The same email, in other cases.
-    let mail_a = create_in(&app, "default", json!({ "phoneNumber": "529991114001", "email": "Ana@Example.com" })).await;
-    let mail_b = create_in(&app, "default", json!({ "phoneNumber": "529991114002", "email": "ana@example.COM " })).await;
+    let mail_a = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529991114001", "email": "Ana@Example.com" }),
+    )
+    .await;
+    let mail_b = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529991114002", "email": "ana@example.COM " }),
+    )
+    .await;
     // The same folded name, numbers ending alike.
-    let name_a = create_in(&app, "default", json!({ "phoneNumber": "529991234567", "firstName": "José", "lastName": "Pérez" })).await;
-    let name_b = create_in(&app, "default", json!({ "phoneNumber": "529981234567", "firstName": "JOSE", "lastName": "perez" })).await;
+    let name_a = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529991234567", "firstName": "José", "lastName": "Pérez" }),
+    )
+    .await;
+    let name_b = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529981234567", "firstName": "JOSE", "lastName": "perez" }),
+    )
+    .await;
     // Email and name + suffix together.
-    let both_a = create_in(&app, "default", json!({ "phoneNumber": "528117654321", "firstName": "Lía", "email": "lia@x.mx" })).await;
-    let both_b = create_in(&app, "default", json!({ "phoneNumber": "523317654321", "firstName": "lia", "email": "LIA@x.mx" })).await;
+    let both_a = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "528117654321", "firstName": "Lía", "email": "lia@x.mx" }),
+    )
+    .await;
+    let both_b = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "523317654321", "firstName": "lia", "email": "LIA@x.mx" }),
+    )
+    .await;
     // Alone: same name, other digits; same digits, other name.
-    create_in(&app, "default", json!({ "phoneNumber": "529997654000", "firstName": "José", "lastName": "Pérez" })).await;
-    create_in(&app, "default", json!({ "phoneNumber": "529977654000", "firstName": "Otro" })).await;
+    create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529997654000", "firstName": "José", "lastName": "Pérez" }),
+    )
+    .await;
+    create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529977654000", "firstName": "Otro" }),
+    )
+    .await;
 
     let viewer = app.token(Role::Viewer, "default");
     let body = app.rest_as(&viewer).get_ok(DUPLICATES).await;
     assert_eq!(body["success"], true, "{body}");
     let groups = rest_groups(&body);
     let want = vec![
-        (0.96, sorted(&[&both_a, &both_b]), vec!["email".to_owned(), "name_and_phone_suffix".to_owned()]),
-        (0.95, sorted(&[&ar_mobile, &ar_plain]), vec!["phone_variant".to_owned()]),
-        (0.95, sorted(&[&mx_new, &mx_old]), vec!["phone_variant".to_owned()]),
-        (0.95, sorted(&[&br_nine, &br_eight]), vec!["phone_variant".to_owned()]),
+        (
+            0.96,
+            sorted(&[&both_a, &both_b]),
+            vec!["email".to_owned(), "name_and_phone_suffix".to_owned()],
+        ),
+        (
+            0.95,
+            sorted(&[&ar_mobile, &ar_plain]),
+            vec!["phone_variant".to_owned()],
+        ),
+        (
+            0.95,
+            sorted(&[&mx_new, &mx_old]),
+            vec!["phone_variant".to_owned()],
+        ),
+        (
+            0.95,
+            sorted(&[&br_nine, &br_eight]),
+            vec!["phone_variant".to_owned()],
+        ),
         (0.9, sorted(&[&mail_a, &mail_b]), vec!["email".to_owned()]),
-        (0.6, sorted(&[&name_a, &name_b]), vec!["name_and_phone_suffix".to_owned()]),
+        (
+            0.6,
+            sorted(&[&name_a, &name_b]),
+            vec!["name_and_phone_suffix".to_owned()],
+        ),
     ];
     let mut got = groups.clone();
     let mut expected = want.clone();
@@ -148,7 +218,10 @@ async fn each_reason_is_found_with_its_confidence_on_both_faces(app: TestApp) {
         .as_array()
         .expect("groups")
         .iter()
-        .find(|g| g["customers"][0]["_id"] == ar_mobile.as_str() || g["customers"][1]["_id"] == ar_mobile.as_str())
+        .find(|g| {
+            g["customers"][0]["_id"] == ar_mobile.as_str()
+                || g["customers"][1]["_id"] == ar_mobile.as_str()
+        })
         .expect("the Argentine group");
     assert_eq!(ar["reasons"][0]["value"], "541123456789", "{ar}");
     let names = body["groups"]
@@ -196,9 +269,7 @@ async fn each_reason_is_found_with_its_confidence_on_both_faces(app: TestApp) {
         .get_ok(&format!("{DUPLICATES}?minConfidence=0.9"))
         .await;
     assert_eq!(strong["totalCount"], 5, "{strong}");
-    let data = app
-        .gql_data(&viewer, QUERY, json!({ "min": 0.95 }))
-        .await;
+    let data = app.gql_data(&viewer, QUERY, json!({ "min": 0.95 })).await;
     assert_eq!(data["customerDuplicates"]["totalCount"], 4);
 }
 
@@ -247,7 +318,11 @@ async fn groups_page_by_cursor(app: TestApp) {
         .as_array()
         .expect("edges")
         .iter()
-        .chain(rest["customerDuplicates"]["edges"].as_array().expect("edges"))
+        .chain(
+            rest["customerDuplicates"]["edges"]
+                .as_array()
+                .expect("edges"),
+        )
         .map(|e| e["cursor"].as_str().expect("cursor"))
         .collect();
     assert_eq!(cursors, seen);
@@ -269,9 +344,24 @@ async fn groups_page_by_cursor(app: TestApp) {
 }
 
 async fn the_trash_and_other_tenants_are_left_out(app: TestApp) {
-    let a = create_in(&app, "default", json!({ "phoneNumber": "529991115001", "email": "x@x.com" })).await;
-    let b = create_in(&app, "default", json!({ "phoneNumber": "529991115002", "email": "x@x.com" })).await;
-    let c = create_in(&app, "default", json!({ "phoneNumber": "529991115003", "email": "x@x.com" })).await;
+    let a = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529991115001", "email": "x@x.com" }),
+    )
+    .await;
+    let b = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529991115002", "email": "x@x.com" }),
+    )
+    .await;
+    let c = create_in(
+        &app,
+        "default",
+        json!({ "phoneNumber": "529991115003", "email": "x@x.com" }),
+    )
+    .await;
     // Another tenant has the same email and the same numbers.
     for n in 1..=3 {
         create_in(

@@ -66,10 +66,18 @@ async fn busy_customer(app: &TestApp, n: usize, extra: Value) -> String {
         }
         if k == 0 {
             let admin = app.admin();
-            app.gql_data(&admin, SET_STATUS, json!({ "id": conversation, "status": "RESOLVED" }))
-                .await;
-            app.gql_data(&admin, RATE, json!({ "id": conversation, "rating": 2 + (n % 3) as i64 }))
-                .await;
+            app.gql_data(
+                &admin,
+                SET_STATUS,
+                json!({ "id": conversation, "status": "RESOLVED" }),
+            )
+            .await;
+            app.gql_data(
+                &admin,
+                RATE,
+                json!({ "id": conversation, "rating": 2 + (n % 3) as i64 }),
+            )
+            .await;
             app.gql_data(
                 &admin,
                 CREATE_TICKET,
@@ -123,7 +131,13 @@ async fn scalar(app: &TestApp, sql: &str) -> i64 {
 /// Rows that point at a customer that does not exist (must be none).
 async fn orphans(app: &TestApp) -> i64 {
     let mut n = 0;
-    for table in ["conversations", "messages", "tickets", "customer_phones", "customer_tags"] {
+    for table in [
+        "conversations",
+        "messages",
+        "tickets",
+        "customer_phones",
+        "customer_tags",
+    ] {
         n += scalar(
             app,
             &format!(
@@ -153,10 +167,8 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
     .await;
     let c = busy_customer(&app, 3, json!({ "tags": ["c"] })).await;
     let bystander = busy_customer(&app, 4, json!({})).await;
-    let before: Vec<Value> = futures::future::join_all(
-        [&a, &b, &c, &bystander].map(|id| details(&app, id)),
-    )
-    .await;
+    let before: Vec<Value> =
+        futures::future::join_all([&a, &b, &c, &bystander].map(|id| details(&app, id))).await;
     let stat = |d: &Value, k: &str| d["customer"]["statistics"][k].as_i64().expect(k);
 
     let (status, body) = app
@@ -173,7 +185,10 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
     assert_eq!(merge["moved"]["messages"], 12);
     assert_eq!(merge["moved"]["tickets"], 2);
     assert_eq!(merge["moved"]["tags"], json!(["late", "c"]));
-    assert_eq!(merge["moved"]["phones"], json!([phone(2), phone(12), phone(3)]));
+    assert_eq!(
+        merge["moved"]["phones"],
+        json!([phone(2), phone(12), phone(3)])
+    );
     assert_eq!(merge["moved"]["customFields"], json!(["shoe"]));
     assert_eq!(merge["moved"]["filled"], json!(["email"]));
     assert_eq!(
@@ -193,7 +208,12 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
     );
     assert_eq!(primary["email"], "ana@x.com");
     assert_eq!(primary["firstName"], "Ana");
-    for k in ["totalConversations", "totalMessages", "totalTickets", "resolvedConversations"] {
+    for k in [
+        "totalConversations",
+        "totalMessages",
+        "totalTickets",
+        "resolvedConversations",
+    ] {
         let sum: i64 = before[..3].iter().map(|d| stat(d, k)).sum();
         assert_eq!(
             primary["statistics"][k].as_i64(),
@@ -209,7 +229,10 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     assert_eq!(app.rest().total().await, 2);
-    let summary = app.rest().get_ok(&format!("{CUSTOMERS}/stats/summary")).await;
+    let summary = app
+        .rest()
+        .get_ok(&format!("{CUSTOMERS}/stats/summary"))
+        .await;
     assert_eq!(summary["summary"]["totalCustomers"], 2, "{summary}");
     let listed = app.rest().get_ok(&format!("{CUSTOMERS}?tags=late")).await;
     assert_eq!(listed["pagination"]["total"], 1);
@@ -221,7 +244,10 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
             .await;
         assert_eq!(data["customerByPhone"]["id"], a.as_str(), "{number}");
     }
-    let found = app.rest().get_ok(&format!("{CUSTOMERS}?search=ana@x.com")).await;
+    let found = app
+        .rest()
+        .get_ok(&format!("{CUSTOMERS}?search=ana@x.com"))
+        .await;
     assert_eq!(found["customers"][0]["_id"], a.as_str(), "{found}");
     let conversations = app
         .rest()
@@ -234,10 +260,7 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
 
     // The record reads back (admin only).
     let id = merge["id"].as_str().expect("merge id").to_owned();
-    let record = app
-        .rest()
-        .get_ok(&format!("{CUSTOMERS}/merges/{id}"))
-        .await;
+    let record = app.rest().get_ok(&format!("{CUSTOMERS}/merges/{id}")).await;
     assert_eq!(record["merge"], *merge);
 
     // The undo restores each customer exactly.
@@ -268,7 +291,9 @@ async fn a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone(app: Tes
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["code"], "CONFLICT");
     assert!(
-        again["error"].as_str().is_some_and(|e| e.contains("already undone")),
+        again["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("already undone")),
         "{again}"
     );
 }
@@ -325,7 +350,14 @@ async fn graphql_merges_publish_events_and_later_rows_stay_with_the_primary(app:
         .as_array()
         .expect("conversations")
         .iter()
-        .find(|c| c["_id"] != newer && b_before["recentConversations"].as_array().expect("recent").iter().any(|r| r["_id"] == c["_id"]))
+        .find(|c| {
+            c["_id"] != newer
+                && b_before["recentConversations"]
+                    .as_array()
+                    .expect("recent")
+                    .iter()
+                    .any(|r| r["_id"] == c["_id"])
+        })
         .expect("a conversation of b")["_id"]
         .clone();
     app.new_message(&moved, "INBOUND", &Utc::now().to_rfc3339())
@@ -348,7 +380,10 @@ async fn graphql_merges_publish_events_and_later_rows_stay_with_the_primary(app:
     let b_now = details(&app, &b).await;
     assert_eq!(
         b_now["customer"]["statistics"]["totalMessages"],
-        b_before["customer"]["statistics"]["totalMessages"].as_i64().expect("n") + 1
+        b_before["customer"]["statistics"]["totalMessages"]
+            .as_i64()
+            .expect("n")
+            + 1
     );
     recount_fixes_nothing(&app, "after an undo with later rows").await;
     assert_eq!(orphans(&app).await, 0);
@@ -371,7 +406,10 @@ async fn bad_merges_are_refused_clearly(app: TestApp) {
         uuid_of(&body["customer"]).to_string()
     };
     app.rest()
-        .patch(&format!("{}/block", customer_path(&blocked)), json!({ "isBlocked": true, "blockReason": "spam" }))
+        .patch(
+            &format!("{}/block", customer_path(&blocked)),
+            json!({ "isBlocked": true, "blockReason": "spam" }),
+        )
         .await;
     let trash_id: uuid::Uuid = trashed.parse().expect("uuid");
     entity::customer::Entity::update_many()
@@ -399,10 +437,17 @@ async fn bad_merges_are_refused_clearly(app: TestApp) {
     }
     // The same on GraphQL, named as its argument.
     let body = app
-        .gql(&app.admin(), MERGE, json!({ "primary": a, "others": [blocked] }))
+        .gql(
+            &app.admin(),
+            MERGE,
+            json!({ "primary": a, "others": [blocked] }),
+        )
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["fields"][0]["field"], "otherIds");
+    assert_eq!(
+        body["errors"][0]["extensions"]["fields"][0]["field"],
+        "otherIds"
+    );
     // A trashed primary.
     let (status, body) = app
         .rest()
@@ -449,10 +494,17 @@ async fn bad_merges_are_refused_clearly(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Nothing above wrote anything.
     assert_eq!(
-        scalar(&app, "SELECT count(*) FROM customers WHERE tenant_id = 'default'").await,
+        scalar(
+            &app,
+            "SELECT count(*) FROM customers WHERE tenant_id = 'default'"
+        )
+        .await,
         4
     );
-    assert_eq!(scalar(&app, "SELECT count(*) FROM customer_merges").await, 0);
+    assert_eq!(
+        scalar(&app, "SELECT count(*) FROM customer_merges").await,
+        0
+    );
     let (status, body) = app
         .rest()
         .post(&merge_path(&blocked), json!({ "others": [b] }))
@@ -476,7 +528,10 @@ async fn an_unsafe_or_late_undo_is_refused_saying_why(app: TestApp) {
     // Too late: a merge 31 days old.
     let a = app.new_customer(1).await.to_string();
     let b = app.new_customer(2).await.to_string();
-    let (_, body) = app.rest().post(&merge_path(&a), json!({ "others": [b] })).await;
+    let (_, body) = app
+        .rest()
+        .post(&merge_path(&a), json!({ "others": [b] }))
+        .await;
     let old = body["merge"]["id"].as_str().expect("id").to_owned();
     merge_record::Entity::update_many()
         .col_expr(
@@ -488,12 +543,20 @@ async fn an_unsafe_or_late_undo_is_refused_saying_why(app: TestApp) {
         .expect("age the merge");
     let (status, body) = app.rest().post(&undo_path(&old), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("30 days")), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("30 days")),
+        "{body}"
+    );
 
     // A restored number now held by a third customer.
     let c = app.new_customer(3).await.to_string();
     let d = app.new_customer(4).await.to_string();
-    let (_, body) = app.rest().post(&merge_path(&c), json!({ "others": [d] })).await;
+    let (_, body) = app
+        .rest()
+        .post(&merge_path(&c), json!({ "others": [d] }))
+        .await;
     let taken = body["merge"]["id"].as_str().expect("id").to_owned();
     app.rest()
         .put(&customer_path(&c), json!({ "alternativePhones": [] }))
@@ -507,9 +570,15 @@ async fn an_unsafe_or_late_undo_is_refused_saying_why(app: TestApp) {
     let f = app.new_customer(5).await.to_string();
     let g = app.new_customer(6).await.to_string();
     let h = app.new_customer(7).await.to_string();
-    let (_, body) = app.rest().post(&merge_path(&f), json!({ "others": [g] })).await;
+    let (_, body) = app
+        .rest()
+        .post(&merge_path(&f), json!({ "others": [g] }))
+        .await;
     let first = body["merge"]["id"].as_str().expect("id").to_owned();
-    let (_, body) = app.rest().post(&merge_path(&h), json!({ "others": [f] })).await;
+    let (_, body) = app
+        .rest()
+        .post(&merge_path(&h), json!({ "others": [f] }))
+        .await;
     let second = body["merge"]["id"].as_str().expect("id").to_owned();
     let (status, body) = app.rest().post(&undo_path(&first), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
