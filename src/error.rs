@@ -51,6 +51,11 @@ pub enum Error {
     /// naming the holder; this variant is what reaches a caller otherwise.
     #[error("{}", .0.describe())]
     Taken(UniqueKey),
+    /// 409: the request contradicts what is stored now (a merge already
+    /// undone, or one whose undo would overwrite later changes); the
+    /// message says what to do.
+    #[error("{0}")]
+    Conflict(String),
     /// 413: the body is over the route's limit.
     #[error("request body is too large")]
     PayloadTooLarge,
@@ -109,7 +114,7 @@ impl Error {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
-            Self::PhoneTaken { .. } | Self::Taken(_) => "CONFLICT",
+            Self::PhoneTaken { .. } | Self::Taken(_) | Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable | Self::Disabled(_) => "SERVICE_UNAVAILABLE",
@@ -134,7 +139,7 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-            Self::PhoneTaken { .. } | Self::Taken(_) => StatusCode::CONFLICT,
+            Self::PhoneTaken { .. } | Self::Taken(_) | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -6,8 +6,9 @@ use sea_orm::entity::prelude::*;
 use crate::enums::{CustomerSegment, CustomerSource, CustomerStatus};
 use crate::json::{Address, CommunicationHours, JsonObject, StringList};
 
-/// A row of `customers`.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// A row of `customers`. Serializable, so a merge can keep a removed
+/// customer's whole row to restore it.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "customers")]
 pub struct Model {
     /// Leads every key of the table: rows of one tenant never meet another's.

@@ -16,6 +16,7 @@ pub mod customer_tag;
 pub mod enums;
 pub mod erasure;
 pub mod json;
+pub mod merge_record;
 pub mod message;
 pub mod ticket;
 
@@ -37,6 +38,7 @@ pub mod prelude {
     pub use super::customer_phone::Entity as CustomerPhone;
     pub use super::customer_tag::Entity as CustomerTag;
     pub use super::erasure::Entity as Erasure;
+    pub use super::merge_record::Entity as MergeRecord;
     pub use super::message::Entity as Message;
     pub use super::ticket::Entity as Ticket;
 }

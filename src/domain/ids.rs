@@ -76,6 +76,11 @@ id_type!(
     "conversation"
 );
 id_type!(
+    /// A merge of customers (its record, kept for the undo).
+    MergeId,
+    "merge"
+);
+id_type!(
     /// A message's id.
     MessageId,
     "message"

@@ -13,6 +13,7 @@ mod export_link;
 mod history;
 mod inputs;
 pub mod loaders;
+mod merges;
 mod mutation;
 mod playground;
 mod query;

@@ -17,6 +17,7 @@ pub struct Mutation(
     CustomerMutation,
     ConversationMutation,
     super::history::HistoryMutation,
+    super::merges::MergeMutation,
 );
 
 /// Writes of customers.

@@ -20,6 +20,7 @@ pub struct Query(
     super::connection::CustomerConnectionQuery,
     super::export_link::ExportQuery,
     super::history::HistoryQuery,
+    super::merges::MergeQuery,
 );
 
 /// Reads of customers, conversations and agents.

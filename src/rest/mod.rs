@@ -10,6 +10,7 @@ mod bulk;
 mod customers;
 mod export;
 mod history;
+mod merges;
 pub mod openapi;
 pub mod responses;
 pub mod shapes;
@@ -40,6 +41,16 @@ pub fn routes() -> Router<AppState> {
             get(customers::list_customers).post(customers::create_customer),
         )
         .route("/api/v2/customers/stats/summary", get(customers::get_stats))
+        .route("/api/v2/customers/duplicates", get(merges::list_duplicates))
+        .route(
+            "/api/v2/customers/{id}/merge",
+            post(merges::merge_customers),
+        )
+        .route("/api/v2/customers/merges/{id}", get(merges::get_merge))
+        .route(
+            "/api/v2/customers/merges/{id}/undo",
+            post(merges::undo_merge),
+        )
         .route("/api/v2/customers/export", get(export::export_customers))
         .route(
             "/api/v2/customers/bulk/import",

@@ -14,7 +14,7 @@ use super::responses::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use super::{customers, export, history, shapes};
+use super::{customers, export, history, merges, shapes};
 use crate::error::Error;
 use crate::http::assets::{self, Asset};
 
@@ -28,7 +28,7 @@ use crate::http::assets::{self, Asset};
             the error envelope `{success: false, error, code, details?}`. Documents carry `_id` \
             beside `id` (the same value); timestamps are UTC RFC 3339 with milliseconds; enum \
             values are lowercase. A `viewer` token reads only, an `agent` token reads and \
-            writes, hard delete and bulk import need `admin`.",
+            writes, hard delete, bulk import and merges need `admin`.",
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
@@ -48,6 +48,10 @@ use crate::http::assets::{self, Asset};
         history::restore_customer,
         history::erase_customer,
         history::list_erasures,
+        merges::list_duplicates,
+        merges::merge_customers,
+        merges::get_merge,
+        merges::undo_merge,
     ),
     components(
         schemas(
@@ -187,6 +191,10 @@ mod tests {
             ("/api/v2/customers/{id}/restore", &["post"]),
             ("/api/v2/customers/{id}/erase", &["post"]),
             ("/api/v2/customers/{id}/erasure", &["get"]),
+            ("/api/v2/customers/duplicates", &["get"]),
+            ("/api/v2/customers/{id}/merge", &["post"]),
+            ("/api/v2/customers/merges/{id}", &["get"]),
+            ("/api/v2/customers/merges/{id}/undo", &["post"]),
         ] {
             for method in methods {
                 assert!(

@@ -280,6 +280,29 @@ fn recount_customer(
     (m, conversations)
 }
 
+/// One customer's derived columns recomputed from its rows, exactly as a
+/// recount would, for a writer that moved rows between customers (a merge
+/// and its undo): its conversations whose counters differ are written
+/// back, the customer is returned for the writer to save (and count).
+pub(crate) async fn recount_one<C: ConnectionTrait>(
+    db: &C,
+    stored: customer::Model,
+) -> Result<customer::Model> {
+    let id = stored.id;
+    let tenant = stored.tenant_id.clone();
+    let mut rel = related(db, &tenant, &[id]).await?;
+    let stored_conversations = rel.conversations.remove(&id).unwrap_or_default();
+    let tickets = rel.tickets.remove(&id).unwrap_or_default();
+    let (fresh, conversations) =
+        recount_customer(stored, &stored_conversations, &rel.messages, &tickets);
+    for (fresh, stored) in conversations.into_iter().zip(&stored_conversations) {
+        if fresh != *stored {
+            save_row::<conversation::ActiveModel>(db, fresh).await?;
+        }
+    }
+    Ok(fresh)
+}
+
 /// The numbers and tags a customer's own columns say it has.
 fn listed(m: &customer::Model) -> (BTreeSet<String>, BTreeSet<String>) {
     let phones = std::iter::once(&m.phone_number)

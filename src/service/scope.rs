@@ -11,7 +11,7 @@
 
 use entity::{
     agent, conversation, customer, customer_change, customer_count, customer_phone, customer_tag,
-    erasure, message, ticket,
+    erasure, merge_record, message, ticket,
 };
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
 
@@ -87,6 +87,11 @@ pub fn conversations_in(tenant: &str) -> Select<conversation::Entity> {
     conversation::Entity::find().filter(conversation::Column::TenantId.eq(tenant))
 }
 
+/// Updates of a tenant's conversations.
+pub fn update_conversations(tenant: &str) -> UpdateMany<conversation::Entity> {
+    conversation::Entity::update_many().filter(conversation::Column::TenantId.eq(tenant))
+}
+
 /// Deletes of a tenant's conversations.
 pub fn delete_conversations(tenant: &str) -> DeleteMany<conversation::Entity> {
     conversation::Entity::delete_many().filter(conversation::Column::TenantId.eq(tenant))
@@ -100,6 +105,11 @@ pub fn messages(actor: &Actor) -> Select<message::Entity> {
 /// A tenant's messages.
 pub fn messages_in(tenant: &str) -> Select<message::Entity> {
     message::Entity::find().filter(message::Column::TenantId.eq(tenant))
+}
+
+/// Updates of a tenant's messages.
+pub fn update_messages(tenant: &str) -> UpdateMany<message::Entity> {
+    message::Entity::update_many().filter(message::Column::TenantId.eq(tenant))
 }
 
 /// Deletes of a tenant's messages.
@@ -127,16 +137,6 @@ pub fn delete_tickets(tenant: &str) -> DeleteMany<ticket::Entity> {
     ticket::Entity::delete_many().filter(ticket::Column::TenantId.eq(tenant))
 }
 
-/// Updates of a tenant's conversations.
-pub fn update_conversations(tenant: &str) -> UpdateMany<conversation::Entity> {
-    conversation::Entity::update_many().filter(conversation::Column::TenantId.eq(tenant))
-}
-
-/// Updates of a tenant's messages.
-pub fn update_messages(tenant: &str) -> UpdateMany<message::Entity> {
-    message::Entity::update_many().filter(message::Column::TenantId.eq(tenant))
-}
-
 /// The caller's tenant's change history.
 pub fn changes(actor: &Actor) -> Select<customer_change::Entity> {
     customer_change::Entity::find()
@@ -151,6 +151,11 @@ pub fn update_changes(tenant: &str) -> UpdateMany<customer_change::Entity> {
 /// The caller's tenant's erasure receipts.
 pub fn erasures(actor: &Actor) -> Select<erasure::Entity> {
     erasure::Entity::find().filter(erasure::Column::TenantId.eq(actor.tenant.as_str()))
+}
+
+/// The caller's tenant's merge records.
+pub fn merges(actor: &Actor) -> Select<merge_record::Entity> {
+    merge_record::Entity::find().filter(merge_record::Column::TenantId.eq(actor.tenant.as_str()))
 }
 
 /// The caller's tenant's agents.
