@@ -527,6 +527,10 @@ fn graphql_error(e: &Error, message: Option<String>) -> async_graphql::Error {
                 ext.set("field", field.as_str());
                 ext.set("existingId", existing_id.as_str());
             }
+            Error::ExternalIdTaken { existing_id } => {
+                ext.set("field", "externalId");
+                ext.set("existingId", existing_id.as_str());
+            }
             _ => {}
         }
     })

@@ -95,6 +95,11 @@ pub fn error_response(error: &Error) -> Response {
             message: error.to_string(),
             existing_id: Some(existing_id.clone()),
         }]),
+        Error::ExternalIdTaken { existing_id } => Some(vec![shapes::ErrorDetail {
+            field: "externalId".to_owned(),
+            message: error.to_string(),
+            existing_id: Some(existing_id.clone()),
+        }]),
         _ => None,
     };
     let body = shapes::ErrorBody {
