@@ -49,6 +49,10 @@ pub enum Error {
     /// 409: the external id already belongs to another customer of the tenant.
     #[error("external id already belongs to another customer")]
     ExternalIdTaken { existing_id: String },
+    /// 409: an `Idempotency-Key` used with another body, or whose first
+    /// request is still running.
+    #[error("{0}")]
+    IdempotencyConflict(&'static str),
     /// 409: a write collided with a unique key, as the database named it.
     /// The service that wrote turns a phone's into [`Error::PhoneTaken`],
     /// naming the holder; this variant is what reaches a caller otherwise.
@@ -112,7 +116,10 @@ impl Error {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
-            Self::PhoneTaken { .. } | Self::ExternalIdTaken { .. } | Self::Taken(_) => "CONFLICT",
+            Self::PhoneTaken { .. }
+            | Self::ExternalIdTaken { .. }
+            | Self::IdempotencyConflict(_)
+            | Self::Taken(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable | Self::Disabled(_) => "SERVICE_UNAVAILABLE",
@@ -137,9 +144,10 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-            Self::PhoneTaken { .. } | Self::ExternalIdTaken { .. } | Self::Taken(_) => {
-                StatusCode::CONFLICT
-            },
+            Self::PhoneTaken { .. }
+            | Self::ExternalIdTaken { .. }
+            | Self::IdempotencyConflict(_)
+            | Self::Taken(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

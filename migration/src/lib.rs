@@ -9,6 +9,7 @@ mod m20261126_000002_search;
 mod m20261127_000003_tenant_keys;
 mod m20261130_000004_counts;
 mod m20261201_000005_identity_and_trash;
+mod m20261201_000007_imports;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_tenant_keys::Migration),
             Box::new(m20261130_000004_counts::Migration),
             Box::new(m20261201_000005_identity_and_trash::Migration),
+            Box::new(m20261201_000007_imports::Migration),
         ]
     }
 }

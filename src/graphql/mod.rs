@@ -9,6 +9,7 @@ mod conversation_mutation;
 mod documents;
 mod edges;
 mod export_link;
+mod imports;
 mod inputs;
 pub mod loaders;
 mod mutation;

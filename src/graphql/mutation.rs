@@ -13,7 +13,11 @@ use crate::service::{customers, import};
 
 /// The root of writes, one part per noun.
 #[derive(MergedObject, Default)]
-pub struct Mutation(CustomerMutation, ConversationMutation);
+pub struct Mutation(
+    CustomerMutation,
+    ConversationMutation,
+    super::imports::ImportMutation,
+);
 
 /// Writes of customers.
 #[derive(Default)]

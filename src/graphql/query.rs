@@ -19,6 +19,7 @@ pub struct Query(
     CustomerQuery,
     super::connection::CustomerConnectionQuery,
     super::export_link::ExportQuery,
+    super::imports::ImportQuery,
 );
 
 /// Reads of customers, conversations and agents.

@@ -9,6 +9,8 @@ mod body;
 mod bulk;
 mod customers;
 mod export;
+mod import_formats;
+mod imports;
 pub mod openapi;
 pub mod responses;
 pub mod shapes;
@@ -44,6 +46,27 @@ pub fn routes() -> Router<AppState> {
             "/api/v2/customers/bulk/import",
             // Reads its body itself, as it arrives, up to IMPORT_BODY_LIMIT.
             post(customers::import_customers),
+        )
+        .route(
+            "/api/v2/customers/upsert",
+            post(imports::upsert_customers)
+                .layer(DefaultBodyLimit::max(imports::UPSERT_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v2/customers/imports",
+            get(imports::list_import_jobs).post(imports::start_import_job),
+        )
+        .route(
+            "/api/v2/customers/imports/{id}",
+            get(imports::get_import_job),
+        )
+        .route(
+            "/api/v2/customers/imports/{id}/cancel",
+            post(imports::cancel_import_job),
+        )
+        .route(
+            "/api/v2/customers/imports/{id}/errors.csv",
+            get(imports::import_job_errors),
         )
         .route(
             "/api/v2/customers/{id}",
