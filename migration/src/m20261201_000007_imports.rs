@@ -9,8 +9,8 @@
 //!   row that was not committed).
 //! - `import_errors`: the rows of a job that were not stored, one line per
 //!   field error (row number, field, code, message).
-//! - `customers_tenant_email`: upsert and import look customers up by email,
-//!   a batch at a time.
+//!
+//! Lookups by email use the `customers_tenant_email` index of migration 3.
 
 use sea_orm_migration::prelude::*;
 
@@ -66,13 +66,6 @@ enum ImportErrors {
     Field,
     Code,
     Message,
-}
-
-#[derive(DeriveIden)]
-enum Customers {
-    Table,
-    TenantId,
-    Email,
 }
 
 #[async_trait::async_trait]
@@ -220,28 +213,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("customers_tenant_email")
-                    .table(Customers::Table)
-                    .col(Customers::TenantId)
-                    .col(Customers::Email)
-                    .to_owned(),
-            )
-            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("customers_tenant_email")
-                    .table(Customers::Table)
-                    .to_owned(),
-            )
-            .await?;
         for table in [
             ImportErrors::Table.into_iden(),
             ImportJobs::Table.into_iden(),

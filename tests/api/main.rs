@@ -42,3 +42,4 @@ mod smoke;
 mod statistics;
 mod subscriptions;
 mod tenancy_keys;
+mod upsert;
