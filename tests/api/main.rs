@@ -29,6 +29,7 @@ mod hostile_races;
 mod hostile_rate_limit;
 mod hostile_websocket;
 mod http_faces;
+mod import_jobs;
 mod metrics;
 mod nested_lists;
 mod recount;

@@ -508,7 +508,8 @@ where
         .filter(import_job::Column::Id.eq(job))
         .exec(&ctx.db)
         .await?;
-    let mut rows = Box::pin(rows);
+    // Fused: the last batch ends at the rows' end, which is not polled again.
+    let mut rows = Box::pin(rows.fuse());
     let mut seen = Seen::default();
     loop {
         let mut batch: Vec<Item> = Vec::with_capacity(JOB_BATCH);
