@@ -26,9 +26,7 @@ use crate::auth::Actor;
 use crate::domain::customer::{CustomerChanges, CustomerInput, Field, Mode};
 use crate::domain::ids::CustomerId;
 use crate::domain::time;
-use crate::error::{
-    is_retryable_conflict, is_unique_violation, Error, FieldError, Result, UniqueKey,
-};
+use crate::error::{is_retryable_conflict, is_unique_violation, Error, FieldError, Result};
 
 /// Most rows one import may carry.
 pub const MAX_IMPORT_ROWS: usize = 50_000;
@@ -346,8 +344,7 @@ async fn store_batch<R: ImportRow>(
         };
         let cause = db_error(&error);
         // The database names the key: a phone another writer took.
-        let taken = matches!(error, Error::Taken(UniqueKey::Phone))
-            || cause.is_some_and(is_unique_violation);
+        let taken = matches!(error, Error::Taken(_)) || cause.is_some_and(is_unique_violation);
         if !taken && !cause.is_some_and(is_retryable_conflict) {
             return Err(error);
         }
