@@ -45,11 +45,15 @@ impl From<batch::MatchKey> for CustomerMatchKey {
 /// What became of an item or row.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 pub enum ImportRowStatus {
+    /// A customer was created.
     Created,
+    /// The matched customer was changed.
     Updated,
+    /// The matched customer already was as the row says.
     Unchanged,
     /// Imports only: the row repeats an earlier row's key, or (mode CREATE) matches a stored customer.
     Duplicate,
+    /// Not applied; `errors` says why.
     Failed,
 }
 
@@ -165,6 +169,7 @@ pub struct ImportJob(jobs::Job);
 /// An import running in the background.
 #[Object]
 impl ImportJob {
+    /// The job's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -192,18 +197,23 @@ impl ImportJob {
     async fn rows_read(&self) -> f64 {
         self.0.rows_read as f64
     }
+    /// Rows that created a customer.
     async fn created(&self) -> f64 {
         self.0.created as f64
     }
+    /// Rows that changed the customer they matched.
     async fn updated(&self) -> f64 {
         self.0.updated as f64
     }
+    /// Rows that matched a customer already as they say.
     async fn unchanged(&self) -> f64 {
         self.0.unchanged as f64
     }
+    /// Rows repeating an earlier row's key or customer (or, mode create, matching a stored customer).
     async fn duplicate(&self) -> f64 {
         self.0.duplicate as f64
     }
+    /// Rows not stored for a reason in `errors`.
     async fn failed(&self) -> f64 {
         self.0.failed as f64
     }
@@ -215,12 +225,15 @@ impl ImportJob {
     async fn error(&self) -> Option<&str> {
         self.0.error.as_deref()
     }
+    /// When the job was started.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
+    /// When it began to run (it may wait, queued, behind other jobs).
     async fn started_at(&self) -> Option<DateTime> {
         self.0.started_at.map(DateTime)
     }
+    /// When it ended.
     async fn finished_at(&self) -> Option<DateTime> {
         self.0.finished_at.map(DateTime)
     }
@@ -260,7 +273,11 @@ pub struct ImportQuery;
 #[Object]
 impl ImportQuery {
     /// An import job of the caller's tenant (REST `POST /api/v2/customers/imports` starts one).
-    async fn import_job(&self, cx: &Context<'_>, id: ID) -> async_graphql::Result<ImportJob> {
+    async fn import_job(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The job's id.")] id: ID,
+    ) -> async_graphql::Result<ImportJob> {
         let (ctx, actor) = caller(cx)?;
         Ok(ImportJob(
             jobs::get(ctx, actor, job_id(&id).gql()?).await.gql()?,
@@ -332,7 +349,7 @@ impl ImportMutation {
     async fn cancel_import_job(
         &self,
         cx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The job to stop.")] id: ID,
     ) -> async_graphql::Result<ImportJob> {
         let (ctx, actor) = caller(cx)?;
         Ok(ImportJob(

@@ -495,7 +495,10 @@ fn merged(current: &customer::Model, c: CustomerChanges) -> customer::Model {
 }
 
 /// A planned write (a batch holds at most a thousand; boxing saves nothing).
-#[expect(clippy::large_enum_variant, reason = "short-lived, one per row of a batch")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "short-lived, one per row of a batch"
+)]
 enum Write {
     Insert(customer::Model),
     Update {
