@@ -46,6 +46,13 @@ pub enum Error {
         phone: String,
         existing_id: String,
     },
+    /// 409: the external id already belongs to another customer of the tenant.
+    #[error("external id already belongs to another customer")]
+    ExternalIdTaken { existing_id: String },
+    /// 409: an `Idempotency-Key` used with another body, or whose first
+    /// request is still running.
+    #[error("{0}")]
+    IdempotencyConflict(&'static str),
     /// 409: a write collided with a unique key, as the database named it.
     /// The service that wrote turns a phone's into [`Error::PhoneTaken`],
     /// naming the holder; this variant is what reaches a caller otherwise.
@@ -114,7 +121,11 @@ impl Error {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput { .. } | Self::UnsupportedMediaType => "BAD_USER_INPUT",
-            Self::PhoneTaken { .. } | Self::Taken(_) | Self::Conflict(_) => "CONFLICT",
+            Self::PhoneTaken { .. }
+            | Self::ExternalIdTaken { .. }
+            | Self::IdempotencyConflict(_)
+            | Self::Taken(_)
+            | Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable | Self::Disabled(_) => "SERVICE_UNAVAILABLE",
@@ -139,7 +150,11 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-            Self::PhoneTaken { .. } | Self::Taken(_) | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PhoneTaken { .. }
+            | Self::ExternalIdTaken { .. }
+            | Self::IdempotencyConflict(_)
+            | Self::Taken(_)
+            | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -182,6 +197,8 @@ pub enum UniqueKey {
     /// (tenant_id, phone), or the `customers_tenant_phone` index on a
     /// customer's own number.
     Phone,
+    /// A customer's external id: the `customers_tenant_external_id` index.
+    ExternalId,
 }
 
 impl UniqueKey {
@@ -189,6 +206,7 @@ impl UniqueKey {
     fn describe(self) -> &'static str {
         match self {
             UniqueKey::Phone => "phone number already belongs to another customer",
+            UniqueKey::ExternalId => "external id already belongs to another customer",
         }
     }
 }
@@ -207,6 +225,12 @@ const UNIQUE_KEYS: &[(&str, &str, &[&str], UniqueKey)] = &[
         "customers",
         &["tenant_id", "phone_number"],
         UniqueKey::Phone,
+    ),
+    (
+        "customers_tenant_external_id",
+        "customers",
+        &["tenant_id", "external_id"],
+        UniqueKey::ExternalId,
     ),
 ];
 

@@ -198,6 +198,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Import jobs a stop interrupted are failed, with what they committed.
+    service::import::jobs::recover(&db)
+        .await
+        .context("could not recover interrupted import jobs")?;
     let ctx = service::Ctx::new(db, region).with_trash_days(config.trash_days);
     // On PostgreSQL, hear the change events of every instance (subscriptions).
     ctx.events

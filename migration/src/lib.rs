@@ -10,6 +10,7 @@ mod m20261127_000003_tenant_keys;
 mod m20261130_000004_counts;
 mod m20261201_000005_identity_and_trash;
 mod m20261201_000006_history;
+mod m20261201_000007_imports;
 mod m20261201_000008_merges;
 
 /// Every migration, oldest first.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_counts::Migration),
             Box::new(m20261201_000005_identity_and_trash::Migration),
             Box::new(m20261201_000006_history::Migration),
+            Box::new(m20261201_000007_imports::Migration),
             Box::new(m20261201_000008_merges::Migration),
         ]
     }

@@ -121,6 +121,8 @@ pub struct CustomerInput {
     pub preferences: Field<PreferencesInput>,
     pub status: Field<CustomerStatus>,
     pub notes: Field<String>,
+    /// The customer's id in another system (a shop, a marketing list).
+    pub external_id: Field<String>,
 }
 
 /// Validated changes: `None` leaves a field as it is; for nullable fields
@@ -141,6 +143,8 @@ pub struct CustomerChanges {
     pub preferences: Option<Preferences>,
     pub status: Option<CustomerStatus>,
     pub notes: Option<Option<String>>,
+    /// Trimmed; unique per tenant (the database's index says so).
+    pub external_id: Option<Option<String>>,
 }
 
 /// Whether input creates a customer (phone required) or updates one.
@@ -161,6 +165,8 @@ const MAX_EMAIL_CHARS: usize = 254;
 const MAX_URL_CHARS: usize = 2048;
 const MAX_NOTES_CHARS: usize = 10_000;
 const MAX_CUSTOM_FIELDS: usize = 100;
+/// Longest external id, in characters.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 200;
 
 /// Collects field errors while input is checked, so one answer names them all.
 #[derive(Debug, Default)]
@@ -296,6 +302,12 @@ impl CustomerInput {
         out.first_name = optional_text(&mut e, "firstName", self.first_name, MAX_NAME_CHARS);
         out.last_name = optional_text(&mut e, "lastName", self.last_name, MAX_NAME_CHARS);
         out.notes = free_text(&mut e, "notes", self.notes, MAX_NOTES_CHARS);
+        out.external_id = optional_text(
+            &mut e,
+            "externalId",
+            self.external_id,
+            MAX_EXTERNAL_ID_CHARS,
+        );
 
         out.email = optional_text(&mut e, "email", self.email, MAX_EMAIL_CHARS).map(|email| {
             let email = email.map(|m| m.to_lowercase());

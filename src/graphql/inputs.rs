@@ -168,6 +168,8 @@ pub struct CreateCustomerInput {
     pub status: Option<CustomerStatus>,
     /// Free-form notes of the desk about the customer.
     pub notes: Option<String>,
+    /// The customer's id in another system (a shop, a marketing list); trimmed, at most 200 characters, unique per tenant (a taken one is a CONFLICT naming its holder).
+    pub external_id: Option<String>,
 }
 
 impl CreateCustomerInput {
@@ -188,6 +190,7 @@ impl CreateCustomerInput {
             preferences: Field::from(self.preferences).map(Into::into),
             status: Field::from(self.status).map(Into::into),
             notes: self.notes.into(),
+            external_id: self.external_id.into(),
         })
     }
 }
@@ -231,6 +234,8 @@ pub struct UpdateCustomerInput {
     pub status: MaybeUndefined<CustomerStatus>,
     /// Free-form notes of the desk about the customer.
     pub notes: MaybeUndefined<String>,
+    /// The customer's id in another system; null clears it; unique per tenant.
+    pub external_id: MaybeUndefined<String>,
 }
 
 impl UpdateCustomerInput {
@@ -251,6 +256,7 @@ impl UpdateCustomerInput {
             preferences: field(self.preferences).map(Into::into),
             status: field(self.status).map(Into::into),
             notes: field(self.notes),
+            external_id: field(self.external_id),
         })
     }
 }

@@ -11,6 +11,7 @@ mod documents;
 mod edges;
 mod export_link;
 mod history;
+mod imports;
 mod inputs;
 pub mod loaders;
 mod merges;
@@ -528,6 +529,10 @@ fn graphql_error(e: &Error, message: Option<String>) -> async_graphql::Error {
                 field, existing_id, ..
             } => {
                 ext.set("field", field.as_str());
+                ext.set("existingId", existing_id.as_str());
+            }
+            Error::ExternalIdTaken { existing_id } => {
+                ext.set("field", "externalId");
                 ext.set("existingId", existing_id.as_str());
             }
             _ => {}

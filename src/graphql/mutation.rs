@@ -18,6 +18,7 @@ pub struct Mutation(
     ConversationMutation,
     super::history::HistoryMutation,
     super::merges::MergeMutation,
+    super::imports::ImportMutation,
 );
 
 /// Writes of customers.

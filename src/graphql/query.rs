@@ -21,6 +21,7 @@ pub struct Query(
     super::export_link::ExportQuery,
     super::history::HistoryQuery,
     super::merges::MergeQuery,
+    super::imports::ImportQuery,
 );
 
 /// Reads of customers, conversations and agents.

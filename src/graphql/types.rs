@@ -139,6 +139,11 @@ impl Customer {
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
+
+    /// The customer's id in another system (a shop, a marketing list); unique per tenant.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
     /// Counts and averages over the customer's conversations, messages and tickets.
     async fn statistics(&self) -> Statistics {
         Statistics(self.0.statistics)

@@ -279,6 +279,7 @@ pub fn customer_input(
         source: r.enumeration("source", CustomerSource::parse, CustomerSource::expected),
         status: r.enumeration("status", CustomerStatus::parse, CustomerStatus::expected),
         notes: r.string("notes"),
+        external_id: r.string("externalId"),
         ..Default::default()
     };
     input.custom_fields = r.object("customFields").map(Clone::clone);

@@ -115,12 +115,23 @@ pub fn rows(req: Request, limit: usize) -> Result<ImportRows> {
 /// Parses the body, sending each row as it is read, then the error that
 /// ended it, if any (unless nobody is listening any more).
 fn parse(reader: impl io::Read, tx: &mpsc::Sender<Result<RawRow>>) {
+    parse_body(reader, tx, false);
+}
+
+/// Parses a body as [`parse`] does; with `bare_list` a body that is just the
+/// list of customers is taken too (import jobs, which also read an export).
+pub(super) fn parse_body(
+    reader: impl io::Read,
+    tx: &mpsc::Sender<Result<RawRow>>,
+    bare_list: bool,
+) {
     let reader = io::BufReader::with_capacity(READ_BUFFER, reader);
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut problem = None;
     let body = BodyVisitor {
         tx,
         problem: &mut problem,
+        bare_list,
     };
     let Err(e) = de.deserialize_any(body).and_then(|()| de.end()) else {
         return;
@@ -154,6 +165,8 @@ fn parse(reader: impl io::Read, tx: &mpsc::Sender<Result<RawRow>>) {
 struct BodyVisitor<'a> {
     tx: &'a mpsc::Sender<Result<RawRow>>,
     problem: &'a mut Option<Error>,
+    /// Whether a bare list of customers is a body too.
+    bare_list: bool,
 }
 
 impl<'de> Visitor<'de> for BodyVisitor<'_> {
@@ -161,6 +174,18 @@ impl<'de> Visitor<'de> for BodyVisitor<'_> {
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
+    }
+
+    /// A bare list of customers (an import job's JSON body may be one).
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        if !self.bare_list {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        }
+        RowsSeed {
+            tx: self.tx,
+            problem: &mut *self.problem,
+        }
+        .visit_seq(seq)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {

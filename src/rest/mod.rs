@@ -10,6 +10,8 @@ mod bulk;
 mod customers;
 mod export;
 mod history;
+mod import_formats;
+mod imports;
 mod merges;
 pub mod openapi;
 pub mod responses;
@@ -56,6 +58,27 @@ pub fn routes() -> Router<AppState> {
             "/api/v2/customers/bulk/import",
             // Reads its body itself, as it arrives, up to IMPORT_BODY_LIMIT.
             post(customers::import_customers),
+        )
+        .route(
+            "/api/v2/customers/upsert",
+            post(imports::upsert_customers)
+                .layer(DefaultBodyLimit::max(imports::UPSERT_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v2/customers/imports",
+            get(imports::list_import_jobs).post(imports::start_import_job),
+        )
+        .route(
+            "/api/v2/customers/imports/{id}",
+            get(imports::get_import_job),
+        )
+        .route(
+            "/api/v2/customers/imports/{id}/cancel",
+            post(imports::cancel_import_job),
+        )
+        .route(
+            "/api/v2/customers/imports/{id}/errors.csv",
+            get(imports::import_job_errors),
         )
         .route(
             "/api/v2/customers/{id}",
@@ -118,6 +141,11 @@ pub fn error_response(error: &Error) -> Response {
             field, existing_id, ..
         } => Some(vec![shapes::ErrorDetail {
             field: field.clone(),
+            message: error.to_string(),
+            existing_id: Some(existing_id.clone()),
+        }]),
+        Error::ExternalIdTaken { existing_id } => Some(vec![shapes::ErrorDetail {
+            field: "externalId".to_owned(),
             message: error.to_string(),
             existing_id: Some(existing_id.clone()),
         }]),

@@ -14,7 +14,7 @@ use super::responses::{
     BadRequest, Conflict, Forbidden, Internal, NotFound, PayloadTooLarge, RateLimited,
     Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use super::{customers, export, history, merges, shapes};
+use super::{customers, export, history, imports, merges, shapes};
 use crate::error::Error;
 use crate::http::assets::{self, Asset};
 
@@ -32,6 +32,12 @@ use crate::http::assets::{self, Asset};
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
+        imports::upsert_customers,
+        imports::start_import_job,
+        imports::list_import_jobs,
+        imports::get_import_job,
+        imports::cancel_import_job,
+        imports::import_job_errors,
         customers::list_customers,
         customers::create_customer,
         customers::get_stats,

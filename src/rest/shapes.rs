@@ -286,6 +286,8 @@ pub struct CustomerChanges {
     /// `blocked` is refused: use the block route.
     pub status: Option<CustomerStatus>,
     pub notes: Option<String>,
+    /// The customer's id in another system; unique per tenant (a taken one is a 409 naming its holder).
+    pub external_id: Option<String>,
 }
 
 /// A customer's preferences as sent.
@@ -406,4 +408,112 @@ pub struct DeleteParams {
     /// `false` (the default) deactivates (status `inactive`); `true` (admin
     /// only) removes the customer with its conversations, messages and tickets.
     pub permanent: Option<bool>,
+}
+
+/// `POST /api/v2/customers/upsert`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UpsertBody {
+    /// At most 1,000 customers; each is a create body, or the fields to change of the customer it matches.
+    pub customers: Vec<CustomerChanges>,
+    /// Keys matched, in order of preference: `phone`, `email`, `externalId` (all three when omitted).
+    #[schema(value_type = Option<Vec<String>>)]
+    pub r#match: Option<Vec<String>>,
+}
+
+/// One item's or row's result.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RowResultShape {
+    /// The item's index from 0 (upsert) or the row's number from 1 (import errors).
+    pub index: u64,
+    /// `created`, `updated`, `unchanged`, `duplicate` (imports) or `failed`.
+    pub status: String,
+    /// The customer created, updated or matched.
+    pub id: Option<uuid::Uuid>,
+    /// `phone`, `email` or `externalId` when a stored customer matched.
+    pub matched_on: Option<String>,
+    /// The value that matched (a canonical phone, an email, an external id).
+    pub matched_value: Option<String>,
+    /// Why the item was not applied: `{field, code, message}` each.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// Counts of an upsert.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UpsertCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+}
+
+/// The answer of an upsert.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UpsertAnswer {
+    pub success: Succeeded,
+    pub results: UpsertCounts,
+    pub items: Vec<RowResultShape>,
+}
+
+/// The query of `POST /api/v2/customers/imports`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ImportJobParams {
+    /// `create`, `update` or `upsert` (the default).
+    pub mode: Option<String>,
+    /// `true`: write nothing, report what a real run would do.
+    #[param(rename = "dryRun")]
+    pub dry_run: Option<bool>,
+    /// Keys matched, comma-separated: `phone,email,externalId` (the default).
+    pub r#match: Option<String>,
+}
+
+/// An import job.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ImportJobShape {
+    pub id: uuid::Uuid,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    pub mode: String,
+    pub match_on: Vec<String>,
+    pub dry_run: bool,
+    /// `csv`, `ndjson` or `json`.
+    pub format: String,
+    /// Rows judged in committed batches: created + updated + unchanged + duplicate + failed.
+    pub rows_read: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub duplicate: i64,
+    pub failed: i64,
+    /// Share of the body processed, 0 to 1.
+    pub progress: f64,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// One import job.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportJobAnswer {
+    pub success: Succeeded,
+    pub job: ImportJobShape,
+}
+
+/// The tenant's import jobs.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportJobList {
+    pub success: Succeeded,
+    pub jobs: Vec<ImportJobShape>,
 }

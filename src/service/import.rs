@@ -6,6 +6,11 @@
 //! read: an import refused part-way (over the row cap, a malformed body)
 //! stores nothing, and no transaction waits on the client's network.
 
+pub mod batch;
+pub mod idempotency;
+pub mod jobs;
+pub mod upsert;
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -21,9 +26,7 @@ use crate::auth::Actor;
 use crate::domain::customer::{CustomerChanges, CustomerInput, Field, Mode};
 use crate::domain::ids::CustomerId;
 use crate::domain::time;
-use crate::error::{
-    is_retryable_conflict, is_unique_violation, Error, FieldError, Result, UniqueKey,
-};
+use crate::error::{is_retryable_conflict, is_unique_violation, Error, FieldError, Result};
 
 /// Most rows one import may carry.
 pub const MAX_IMPORT_ROWS: usize = 50_000;
@@ -341,8 +344,7 @@ async fn store_batch<R: ImportRow>(
         };
         let cause = db_error(&error);
         // The database names the key: a phone another writer took.
-        let taken = matches!(error, Error::Taken(UniqueKey::Phone))
-            || cause.is_some_and(is_unique_violation);
+        let taken = matches!(error, Error::Taken(_)) || cause.is_some_and(is_unique_violation);
         if !taken && !cause.is_some_and(is_retryable_conflict) {
             return Err(error);
         }
@@ -466,4 +468,35 @@ async fn write_batch<R: ImportRow>(
         .map(|(_, id)| Event::customer(&actor.tenant, ChangeKind::Created, *id));
     ctx.events.publish(&ctx.db, events.collect()).await;
     Ok(written)
+}
+
+/// One batch of upsert or import written, tried again (up to
+/// [`MAX_ATTEMPTS`] times, with a jittered pause) when it lost a race to
+/// another writer: a number or external id taken meanwhile (the next try
+/// sees its holder), a deadlock or a serialization failure. Nothing of a
+/// try that failed stands.
+pub(crate) async fn write_retrying(
+    ctx: &Ctx,
+    actor: &Actor,
+    options: &batch::Options,
+    items: &[batch::Item],
+    seen: &batch::Seen,
+) -> Result<batch::Written> {
+    let mut attempt = 1;
+    loop {
+        let error = match batch::write_batch(ctx, actor, options, items.to_vec(), seen).await {
+            Ok(written) => return Ok(written),
+            Err(e) => e,
+        };
+        let cause = db_error(&error);
+        let lost = matches!(error, Error::Taken(_))
+            || cause.is_some_and(|c| is_unique_violation(c) || is_retryable_conflict(c));
+        if !lost || attempt >= MAX_ATTEMPTS {
+            return Err(error);
+        }
+        let pause = 5 * u64::from(attempt) + rand::random::<u64>() % 10;
+        tracing::debug!(attempt, "import batch lost a race; trying again");
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        attempt += 1;
+    }
 }

@@ -36,6 +36,10 @@ pub struct Customer {
     pub is_blocked: bool,
     pub block_reason: Option<String>,
     pub notes: Option<String>,
+    /// The customer's id in another system; left out of REST documents when
+    /// none, so the legacy shape of customers without one is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub statistics: Statistics,
     #[serde(with = "time::serde_ms::option")]
     pub first_contact: Option<DateTime<Utc>>,
@@ -102,6 +106,7 @@ impl From<customer::Model> for Customer {
             is_blocked: m.is_blocked,
             block_reason: m.block_reason,
             notes: m.notes,
+            external_id: m.external_id,
             statistics: Statistics {
                 total_conversations: m.total_conversations,
                 open_conversations: m.open_conversations,
@@ -209,6 +214,7 @@ pub(crate) mod strategies {
                     is_blocked: false,
                     block_reason: None,
                     notes,
+                    external_id: None,
                     statistics: Statistics {
                         total_conversations: 0,
                         open_conversations: 0,

@@ -51,6 +51,25 @@ async fn phone_conflict<C: ConnectionTrait>(
     }))
 }
 
+/// The customer other than `except` holding `external_id`, as a 409.
+pub(crate) async fn external_id_conflict<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    external_id: Option<&str>,
+    except: Option<CustomerId>,
+) -> Result<Option<Error>> {
+    let Some(external_id) = external_id else {
+        return Ok(None);
+    };
+    let mut q = scope::customers(actor).filter(customer::Column::ExternalId.eq(external_id));
+    if let Some(id) = except {
+        q = q.filter(customer::Column::Id.ne(id));
+    }
+    Ok(q.one(db).await?.map(|holder| Error::ExternalIdTaken {
+        existing_id: holder.id.to_string(),
+    }))
+}
+
 /// The numbers a customer answers to, each with the field it came from.
 fn phones_of<'a>(
     primary: &'a PhoneNumber,
@@ -127,6 +146,7 @@ pub(crate) fn new_model(
         preferred_agent_id: prefs.preferred_agent_id,
         status: changes.status.unwrap_or(CustomerStatus::Active),
         notes: changes.notes.flatten(),
+        external_id: changes.external_id.flatten(),
         ..ledger::new_customer(&actor.tenant, Uuid::now_v7(), now)
     })
 }
@@ -173,6 +193,12 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CustomerInput) -> Result<Cu
         let txn = ctx.write_as(actor, Source::Api).await?;
         check_agent(&*txn, actor, changes.preferences.as_ref()).await?;
         if let Some(conflict) = phone_conflict(&*txn, actor, &phones, None).await? {
+            return Err(conflict);
+        }
+        let external_id = changes.external_id.clone().flatten();
+        if let Some(conflict) =
+            external_id_conflict(&*txn, actor, external_id.as_deref(), None).await?
+        {
             return Err(conflict);
         }
         let model = new_model(actor, changes.clone(), time::now())?;
@@ -225,6 +251,12 @@ pub async fn update(
         if let Some(conflict) = phone_conflict(&*txn, actor, &phones, Some(id)).await? {
             return Err(conflict);
         }
+        let external_id = changes.external_id.clone().flatten();
+        if let Some(conflict) =
+            external_id_conflict(&*txn, actor, external_id.as_deref(), Some(id)).await?
+        {
+            return Err(conflict);
+        }
         let updated = apply_changes(&txn, current, changes.clone()).await?;
         txn.commit().await?;
         Ok(Customer::from(updated))
@@ -269,6 +301,9 @@ async fn apply_changes(
     }
     if let Some(v) = c.notes {
         m.notes = v;
+    }
+    if let Some(v) = c.external_id {
+        m.external_id = v;
     }
     if let Some(v) = c.address {
         m.address = v;

@@ -91,6 +91,10 @@ impl TestApp {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
+        // As the binary does at start: jobs a stop interrupted are failed.
+        service::import::jobs::recover(&db)
+            .await
+            .expect("recover jobs");
         let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
         ctx.events
             .listen(&ctx.db, &url)
@@ -109,6 +113,33 @@ impl TestApp {
             statements,
             _dir: dir,
         })
+    }
+
+    /// A second server over this one's database, started as the binary
+    /// starts (a restart after a crash, as far as the database can tell).
+    pub async fn restart(&self) -> TestApp {
+        let config = test_config(&self.url);
+        let db = clientela::db::connect_and_migrate(&self.url, config.db_max_connections)
+            .await
+            .expect("migrate");
+        let keys = Keys::new(&config, Some(SECRET)).expect("keys");
+        service::import::jobs::recover(&db)
+            .await
+            .expect("recover jobs");
+        let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
+        let state = AppState::configured(ctx, keys.clone(), &config.graphql, &config.limits);
+        let app = clientela::app(state, Duration::from_secs(30));
+        let addr = spawn_server(app, &config.limits).await;
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            backend: self.backend,
+            url: self.url.clone(),
+            db,
+            keys,
+            statements: Arc::new(AtomicUsize::new(0)),
+            _dir: None,
+        }
     }
 
     /// How many SQL statements the server has run so far.

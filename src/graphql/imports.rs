@@ -1,0 +1,359 @@
+//! Upsert and import jobs on the GraphQL face: `upsertCustomers`,
+//! `importJob`, `importJobs`, `cancelImportJob`. Resolvers call the
+//! service's `import::upsert` and `import::jobs`; the objects wrap its structs.
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+
+use super::inputs::UpdateCustomerInput;
+use super::scalars::DateTime;
+use super::{caller, GqlResult};
+use crate::error::Error;
+use crate::service::import::batch::{self, Outcome, RowResult};
+use crate::service::import::{jobs, upsert};
+
+/// What an upsert matches stored customers by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum CustomerMatchKey {
+    /// Any canonical variant of the item's numbers against every number a customer answers to.
+    Phone,
+    /// The email, case-insensitively.
+    Email,
+    /// The external id, exactly.
+    ExternalId,
+}
+
+impl From<CustomerMatchKey> for batch::MatchKey {
+    fn from(k: CustomerMatchKey) -> Self {
+        match k {
+            CustomerMatchKey::Phone => batch::MatchKey::Phone,
+            CustomerMatchKey::Email => batch::MatchKey::Email,
+            CustomerMatchKey::ExternalId => batch::MatchKey::ExternalId,
+        }
+    }
+}
+
+impl From<batch::MatchKey> for CustomerMatchKey {
+    fn from(k: batch::MatchKey) -> Self {
+        match k {
+            batch::MatchKey::Phone => CustomerMatchKey::Phone,
+            batch::MatchKey::Email => CustomerMatchKey::Email,
+            batch::MatchKey::ExternalId => CustomerMatchKey::ExternalId,
+        }
+    }
+}
+
+/// What became of an item or row.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ImportRowStatus {
+    /// A customer was created.
+    Created,
+    /// The matched customer was changed.
+    Updated,
+    /// The matched customer already was as the row says.
+    Unchanged,
+    /// Imports only: the row repeats an earlier row's key, or (mode CREATE) matches a stored customer.
+    Duplicate,
+    /// Not applied; `errors` says why.
+    Failed,
+}
+
+impl From<Outcome> for ImportRowStatus {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Created => ImportRowStatus::Created,
+            Outcome::Updated => ImportRowStatus::Updated,
+            Outcome::Unchanged => ImportRowStatus::Unchanged,
+            Outcome::Duplicate => ImportRowStatus::Duplicate,
+            Outcome::Failed => ImportRowStatus::Failed,
+        }
+    }
+}
+
+/// Why an item or row was not applied.
+#[derive(SimpleObject)]
+pub struct ImportRowError {
+    /// The row's number in the file from 1 (jobs), or the item's index from 0 (upsert).
+    pub row: i64,
+    /// The input field at fault, or `row` for the row as a whole.
+    pub field: String,
+    /// INVALID, DUPLICATE, NOT_FOUND, AMBIGUOUS or CONFLICT.
+    pub code: String,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// One item's result.
+pub struct UpsertItemResult(RowResult);
+
+/// One item's result.
+#[Object]
+impl UpsertItemResult {
+    /// The item's index in the input list, from 0.
+    async fn index(&self) -> i64 {
+        i64::try_from(self.0.row).unwrap_or(i64::MAX)
+    }
+
+    /// CREATED, UPDATED, UNCHANGED or FAILED.
+    async fn status(&self) -> ImportRowStatus {
+        self.0.outcome.into()
+    }
+
+    /// The customer created, updated or matched.
+    async fn id(&self) -> Option<ID> {
+        self.0.id.map(|id| ID(id.to_string()))
+    }
+
+    /// The key that matched a stored customer.
+    async fn matched_on(&self) -> Option<CustomerMatchKey> {
+        self.0.matched_on.map(Into::into)
+    }
+
+    /// The value that matched (a canonical phone, an email, an external id).
+    async fn matched_value(&self) -> Option<&str> {
+        self.0.matched_value.as_deref()
+    }
+
+    /// Why the item was not applied (empty unless FAILED).
+    async fn errors(&self) -> Vec<ImportRowError> {
+        row_errors(&self.0)
+    }
+}
+
+fn row_errors(r: &RowResult) -> Vec<ImportRowError> {
+    r.errors
+        .iter()
+        .map(|e| ImportRowError {
+            row: i64::try_from(r.row).unwrap_or(i64::MAX),
+            field: e.field.clone(),
+            code: e.code.to_owned(),
+            message: e.message.clone(),
+        })
+        .collect()
+}
+
+/// What an upsert did.
+pub struct UpsertResult(upsert::UpsertReport);
+
+/// What an upsert did.
+#[Object]
+impl UpsertResult {
+    /// Items that created a customer.
+    async fn created(&self) -> i32 {
+        count(self.0.created)
+    }
+    /// Items that changed the customer they matched.
+    async fn updated(&self) -> i32 {
+        count(self.0.updated)
+    }
+    /// Items that matched a customer already as they say.
+    async fn unchanged(&self) -> i32 {
+        count(self.0.unchanged)
+    }
+    /// Items not applied.
+    async fn failed(&self) -> i32 {
+        count(self.0.failed)
+    }
+    /// One result per item, in input order.
+    async fn items(&self) -> Vec<UpsertItemResult> {
+        self.0.items.iter().cloned().map(UpsertItemResult).collect()
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// An import running in the background.
+pub struct ImportJob(jobs::Job);
+
+/// An import running in the background.
+#[Object]
+impl ImportJob {
+    /// The job's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// queued, running, succeeded, failed or cancelled.
+    async fn status(&self) -> &str {
+        self.0.status
+    }
+    /// create, update or upsert.
+    async fn mode(&self) -> &str {
+        &self.0.mode
+    }
+    /// The keys rows are matched by.
+    async fn match_on(&self) -> &[String] {
+        &self.0.match_on
+    }
+    /// True when the job writes nothing and only reports.
+    async fn dry_run(&self) -> bool {
+        self.0.dry_run
+    }
+    /// csv, ndjson or json.
+    async fn format(&self) -> &str {
+        &self.0.format
+    }
+    /// Rows judged in committed batches: created + updated + unchanged + duplicate + failed.
+    async fn rows_read(&self) -> f64 {
+        self.0.rows_read as f64
+    }
+    /// Rows that created a customer.
+    async fn created(&self) -> f64 {
+        self.0.created as f64
+    }
+    /// Rows that changed the customer they matched.
+    async fn updated(&self) -> f64 {
+        self.0.updated as f64
+    }
+    /// Rows that matched a customer already as they say.
+    async fn unchanged(&self) -> f64 {
+        self.0.unchanged as f64
+    }
+    /// Rows repeating an earlier row's key or customer (or, mode create, matching a stored customer).
+    async fn duplicate(&self) -> f64 {
+        self.0.duplicate as f64
+    }
+    /// Rows not stored for a reason in `errors`.
+    async fn failed(&self) -> f64 {
+        self.0.failed as f64
+    }
+    /// Share of the uploaded body processed, 0 to 1.
+    async fn progress(&self) -> f64 {
+        self.0.progress
+    }
+    /// Why the job failed, when it did.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    /// When the job was started.
+    async fn created_at(&self) -> DateTime {
+        DateTime(self.0.created_at)
+    }
+    /// When it began to run (it may wait, queued, behind other jobs).
+    async fn started_at(&self) -> Option<DateTime> {
+        self.0.started_at.map(DateTime)
+    }
+    /// When it ended.
+    async fn finished_at(&self) -> Option<DateTime> {
+        self.0.finished_at.map(DateTime)
+    }
+    /// The rows not stored, by row number: those after row `after`, at most `first` (up to 1,000) lines.
+    async fn errors(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(default = 0, desc = "Only rows after this row number.")] after: Option<i32>,
+        #[graphql(default = 100, desc = "Most lines returned, up to 1,000.")] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<ImportRowError>> {
+        let (ctx, actor) = caller(cx)?;
+        let limit = u64::try_from(first.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
+        let lines = jobs::errors(ctx, actor, self.0.id, i64::from(after.unwrap_or(0)), limit)
+            .await
+            .gql()?;
+        Ok(lines
+            .into_iter()
+            .map(|l| ImportRowError {
+                row: l.row,
+                field: l.field,
+                code: l.code,
+                message: l.message,
+            })
+            .collect())
+    }
+}
+
+fn job_id(id: &ID) -> Result<uuid::Uuid, Error> {
+    uuid::Uuid::parse_str(id.trim()).map_err(|_| Error::NotFound("import job"))
+}
+
+/// Reads of import jobs.
+#[derive(Default)]
+pub struct ImportQuery;
+
+/// Reads of import jobs.
+#[Object]
+impl ImportQuery {
+    /// An import job of the caller's tenant (REST `POST /api/v2/customers/imports` starts one).
+    async fn import_job(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The job's id.")] id: ID,
+    ) -> async_graphql::Result<ImportJob> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(ImportJob(
+            jobs::get(ctx, actor, job_id(&id).gql()?).await.gql()?,
+        ))
+    }
+
+    /// The caller's tenant's import jobs, newest first (at most 100).
+    async fn import_jobs(&self, cx: &Context<'_>) -> async_graphql::Result<Vec<ImportJob>> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(jobs::list(ctx, actor)
+            .await
+            .gql()?
+            .into_iter()
+            .map(ImportJob)
+            .collect())
+    }
+}
+
+/// Writes of upsert and import jobs.
+#[derive(Default)]
+pub struct ImportMutation;
+
+/// Writes of upsert and import jobs.
+#[Object]
+impl ImportMutation {
+    /// Creates or updates up to 1,000 customers, each matched to a stored one by phone (any canonical variant, primary or alternative), email (case-insensitive) or externalId, in the order of `match`. An item matching two different customers fails as AMBIGUOUS; sending the same items again leaves them UNCHANGED. Needs AGENT or ADMIN.
+    async fn upsert_customers(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(
+            desc = "The customers: a create input, or the fields to change of the customer matched."
+        )]
+        input: Vec<UpdateCustomerInput>,
+        #[graphql(
+            name = "match",
+            default_with = "Some(vec![CustomerMatchKey::Phone, CustomerMatchKey::Email, CustomerMatchKey::ExternalId])",
+            desc = "The keys matched, in order of preference."
+        )]
+        match_on: Option<Vec<CustomerMatchKey>>,
+    ) -> async_graphql::Result<UpsertResult> {
+        let (ctx, actor) = caller(cx)?;
+        if input.len() > upsert::MAX_UPSERT_ITEMS {
+            return Err(Error::invalid(
+                "input",
+                format!("at most {} items per upsert", upsert::MAX_UPSERT_ITEMS),
+            ))
+            .gql();
+        }
+        let items = input
+            .into_iter()
+            .map(|i| {
+                i.into_input().map_err(|e| match e {
+                    Error::BadUserInput { fields, .. } => fields,
+                    other => vec![crate::error::FieldError::new("customer", other.to_string())],
+                })
+            })
+            .collect();
+        let keys = match_on
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(UpsertResult(
+            upsert::upsert(ctx, actor, items, keys).await.gql()?,
+        ))
+    }
+
+    /// Stops an import job before its next batch (batches already committed stay). Needs AGENT or ADMIN.
+    async fn cancel_import_job(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(desc = "The job to stop.")] id: ID,
+    ) -> async_graphql::Result<ImportJob> {
+        let (ctx, actor) = caller(cx)?;
+        Ok(ImportJob(
+            jobs::cancel(ctx, actor, job_id(&id).gql()?).await.gql()?,
+        ))
+    }
+}

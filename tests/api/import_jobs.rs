@@ -1,0 +1,372 @@
+//! Import jobs over real HTTP, on both databases: every format (CSV, NDJSON,
+//! JSON) and mode (create, update, upsert) with counts that add up; a dry
+//! run reports exactly what the real run then does and writes nothing;
+//! duplicates inside the file; an export re-imports unchanged; the errors
+//! CSV; cancel; a job left running by a crash is failed at the next start;
+//! tenancy and roles; the counters equal count(*) after imports.
+
+use std::time::Duration;
+
+use clientela::auth::Role;
+use entity::{customer, import_job};
+use reqwest::{Method, StatusCode};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::{json, Value};
+
+use crate::helpers::rest::{CUSTOMERS, EXPORT};
+use crate::helpers::TestApp;
+
+const IMPORTS: &str = "/api/v2/customers/imports";
+const GQL_JOB: &str = "query($id: ID!) { importJob(id: $id) {
+  id status mode dryRun rowsRead created updated unchanged duplicate failed progress error
+  errors { row field code message }
+} }";
+
+async fn stored(app: &TestApp) -> u64 {
+    customer::Entity::find()
+        .filter(customer::Column::TenantId.eq("default"))
+        .count(&app.db)
+        .await
+        .expect("count")
+}
+
+/// Starts a job with `body` as `content_type`; its id.
+async fn start(app: &TestApp, query: &str, content_type: &str, body: String) -> String {
+    let resp = app
+        .request(Method::POST, &format!("{IMPORTS}?{query}"), &app.admin())
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["job"]["status"], "queued", "{body}");
+    body["job"]["id"].as_str().expect("id").to_owned()
+}
+
+/// Waits for a job to end; the job.
+async fn finished(app: &TestApp, id: &str) -> Value {
+    for _ in 0..600 {
+        let job = app.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not end");
+}
+
+/// The job's counts add up to its rows read.
+fn assert_adds_up(job: &Value) {
+    let sum: i64 = ["created", "updated", "unchanged", "duplicate", "failed"]
+        .iter()
+        .map(|k| job[k].as_i64().expect("count"))
+        .sum();
+    assert_eq!(sum, job["rowsRead"].as_i64().expect("rows"), "{job}");
+}
+
+fn counts(job: &Value) -> Value {
+    json!([
+        job["rowsRead"],
+        job["created"],
+        job["updated"],
+        job["unchanged"],
+        job["duplicate"],
+        job["failed"]
+    ])
+}
+
+const CSV: &str =
+    "phoneNumber,firstName,lastName,email,status,segment,tags,notes,createdAt,lastInteraction\n\
+\"5219990001001\",\"Ana\",\"\",\"ana@example.com\",\"active\",\"vip\",\"a;b\",\"'=1+1\",\"\",\"\"\n\
+\"+52 (999) 000-1001\",\"Dup\",\"\",\"\",\"active\",\"new\",\"\",\"\",\"\",\"\"\n\
+\"5219990001002\",\"Bo\",\"\",\"not-an-email\",\"active\",\"new\",\"\",\"\",\"\",\"\"\n\
+\"5219990001003\",\"Cy\",\"\",\"\",\"active\",\"new\",\"\",\"\",\"\",\"\"\n";
+
+async fn csv_upsert_counts_add_up_and_a_dry_run_reports_what_the_real_run_does(app: TestApp) {
+    app.create_customer(json!({"phoneNumber": "5219990001003", "firstName": "Old"}))
+        .await;
+    let dry = finished(
+        &app,
+        &start(&app, "mode=upsert&dryRun=true", "text/csv", CSV.to_owned()).await,
+    )
+    .await;
+    assert_eq!(dry["status"], "succeeded", "{dry}");
+    assert_eq!(dry["dryRun"], true);
+    assert_adds_up(&dry);
+    assert_eq!(stored(&app).await, 1, "a dry run writes nothing");
+    let real = finished(
+        &app,
+        &start(&app, "mode=upsert", "text/csv", CSV.to_owned()).await,
+    )
+    .await;
+    assert_eq!(real["status"], "succeeded", "{real}");
+    assert_adds_up(&real);
+    assert_eq!(counts(&dry), counts(&real), "dry {dry}\nreal {real}");
+    assert_eq!(counts(&real), json!([4, 1, 1, 0, 1, 1]));
+    assert_eq!(real["progress"], 1.0);
+    assert_eq!(stored(&app).await, 2);
+    let ana = app.rest().get_ok(&format!("{CUSTOMERS}?search=ana")).await;
+    assert_eq!(
+        ana["customers"][0]["notes"], "=1+1",
+        "the export's guard is read back"
+    );
+    assert_eq!(ana["customers"][0]["tags"], json!(["a", "b"]));
+    // Errors: over GraphQL and as CSV.
+    let id = real["id"].as_str().expect("id");
+    let data = app.gql_data(&app.admin(), GQL_JOB, json!({"id": id})).await;
+    let errors = data["importJob"]["errors"]
+        .as_array()
+        .expect("errors")
+        .clone();
+    assert_eq!(errors.len(), 2, "{data}");
+    assert_eq!(errors[0]["row"], 2);
+    assert_eq!(errors[0]["code"], "DUPLICATE");
+    assert_eq!(errors[1]["row"], 3);
+    assert_eq!(errors[1]["field"], "email");
+    let resp = app
+        .request(
+            Method::GET,
+            &format!("{IMPORTS}/{id}/errors.csv"),
+            &app.admin(),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.expect("text");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "row,field,code,message");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with("2,phoneNumber,DUPLICATE,"), "{text}");
+}
+
+async fn every_format_and_mode_counts_add_up(app: TestApp) {
+    let ndjson = "{\"phoneNumber\":\"5219990002001\",\"externalId\":\"e1\"}\n\n{\"phoneNumber\":\"5219990002002\"}\n[1]\n";
+    let job = finished(
+        &app,
+        &start(
+            &app,
+            "mode=create",
+            "application/x-ndjson",
+            ndjson.to_owned(),
+        )
+        .await,
+    )
+    .await;
+    assert_adds_up(&job);
+    assert_eq!(counts(&job), json!([3, 2, 0, 0, 0, 1]), "{job}");
+    let json_body = json!({"customers": [
+        {"externalId": "e1", "firstName": "Upd"},
+        {"externalId": "nobody", "firstName": "X"},
+        {"phoneNumber": "5219990002002"},
+    ]})
+    .to_string();
+    let job = finished(
+        &app,
+        &start(
+            &app,
+            "mode=update&match=externalId,phone",
+            "application/json",
+            json_body,
+        )
+        .await,
+    )
+    .await;
+    assert_adds_up(&job);
+    assert_eq!(counts(&job), json!([3, 0, 1, 1, 0, 1]), "{job}");
+    // A bare list is a JSON body too; create mode reports a stored number as a duplicate.
+    let list =
+        json!([{"phoneNumber": "5219990002001"}, {"phoneNumber": "5219990002003"}]).to_string();
+    let job = finished(
+        &app,
+        &start(&app, "mode=create", "application/json", list).await,
+    )
+    .await;
+    assert_eq!(counts(&job), json!([2, 1, 0, 0, 1, 0]), "{job}");
+    assert_eq!(stored(&app).await, 3);
+    // Counters equal count(*).
+    assert_eq!(app.rest().total().await, stored(&app).await);
+    // Bad input before anything runs.
+    let resp = app
+        .request(Method::POST, &format!("{IMPORTS}?mode=merge"), &app.admin())
+        .header("content-type", "text/csv")
+        .body("phoneNumber\n1\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = app
+        .request(Method::POST, IMPORTS, &app.admin())
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+async fn an_export_re_imports_unchanged(app: TestApp) {
+    for n in 0..30 {
+        app.create_customer(json!({
+            "phoneNumber": format!("52199900030{n:02}"), "firstName": format!("N{n}"),
+            "email": format!("n{n}@example.com"), "tags": ["x", "y"], "notes": "=SUM(A1)",
+            "segment": "vip", "externalId": format!("ext-{n}"),
+        }))
+        .await;
+    }
+    for format in ["csv", "json"] {
+        let resp = app
+            .request(
+                Method::GET,
+                &format!("{EXPORT}?format={format}"),
+                &app.admin(),
+            )
+            .send()
+            .await
+            .expect("send");
+        let body = resp.text().await.expect("text");
+        let content_type = if format == "csv" {
+            "text/csv"
+        } else {
+            "application/json"
+        };
+        let job = finished(&app, &start(&app, "mode=upsert", content_type, body).await).await;
+        assert_adds_up(&job);
+        assert_eq!(counts(&job), json!([30, 0, 0, 30, 0, 0]), "{format}: {job}");
+    }
+    assert_eq!(stored(&app).await, 30);
+}
+
+async fn a_cancelled_job_stops_and_keeps_only_committed_batches(app: TestApp) {
+    let rows: String = (0..5000)
+        .map(|i| format!("{{\"phoneNumber\":\"52199800{i:05}\"}}\n"))
+        .collect();
+    let id = start(&app, "mode=create", "application/x-ndjson", rows).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{IMPORTS}/{id}/cancel"),
+            &app.admin(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let job = finished(&app, &id).await;
+    assert_adds_up(&job);
+    assert!(
+        ["cancelled", "succeeded"].contains(&job["status"].as_str().expect("status")),
+        "{job}"
+    );
+    if job["status"] == "cancelled" {
+        assert!(job["rowsRead"].as_i64().expect("rows") < 5000, "{job}");
+    }
+    assert_eq!(
+        stored(&app).await,
+        job["created"].as_u64().expect("created")
+    );
+    // GraphQL cancel of an ended job leaves it as it is.
+    let data = app
+        .gql_data(
+            &app.admin(),
+            "mutation($id: ID!) { cancelImportJob(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(data["cancelImportJob"]["status"], job["status"]);
+}
+
+async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp) {
+    let id = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now();
+    import_job::ActiveModel {
+        id: Set(id),
+        tenant_id: Set("default".into()),
+        agent: Set("admin-agent".into()),
+        status: Set("running".into()),
+        mode: Set("upsert".into()),
+        match_on: Set("phone".into()),
+        dry_run: Set(false),
+        format: Set("csv".into()),
+        bytes_total: Set(1000),
+        bytes_read: Set(400),
+        rows_read: Set(2000),
+        created: Set(1500),
+        updated: Set(400),
+        unchanged: Set(50),
+        duplicate: Set(30),
+        failed: Set(20),
+        error: Set(None),
+        cancel_requested: Set(false),
+        created_at: Set(now),
+        started_at: Set(Some(now)),
+        finished_at: Set(None),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .expect("insert");
+    let again = app.restart().await;
+    let job = again.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(job["error"]
+        .as_str()
+        .expect("error")
+        .contains("interrupted"));
+    assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+    let data = again
+        .gql_data(&again.admin(), "{ importJobs { id status } }", json!({}))
+        .await;
+    assert_eq!(data["importJobs"][0]["status"], "failed");
+}
+
+async fn viewers_read_jobs_and_another_tenant_s_job_is_not_found(app: TestApp) {
+    let id = start(
+        &app,
+        "mode=create",
+        "text/csv",
+        "phoneNumber\n5219990004001\n".to_owned(),
+    )
+    .await;
+    finished(&app, &id).await;
+    let viewer = app.token(Role::Viewer, "default");
+    let (status, _) = app
+        .call(Method::GET, &format!("{IMPORTS}/{id}"), &viewer, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = app
+        .request(Method::POST, IMPORTS, &viewer)
+        .header("content-type", "text/csv")
+        .body("phoneNumber\n5219990004002\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let other = app.token(Role::Admin, "other");
+    let (status, body) = app
+        .call(Method::GET, &format!("{IMPORTS}/{id}"), &other, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let gql = app.gql(&other, GQL_JOB, json!({"id": id})).await;
+    assert_eq!(gql["errors"][0]["extensions"]["code"], "NOT_FOUND", "{gql}");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("{IMPORTS}/{id}/errors.csv"),
+            &other,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+crate::db_tests!(
+    csv_upsert_counts_add_up_and_a_dry_run_reports_what_the_real_run_does,
+    every_format_and_mode_counts_add_up,
+    an_export_re_imports_unchanged,
+    a_cancelled_job_stops_and_keeps_only_committed_batches,
+    a_job_left_running_by_a_crash_is_failed_at_the_next_start,
+    viewers_read_jobs_and_another_tenant_s_job_is_not_found,
+);
