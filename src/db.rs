@@ -30,6 +30,9 @@ pub async fn analyze(db: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bytes of memory past which SQLite frees cached pages (process-wide).
+const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 << 20;
+
 /// Connects to `url` without migrating.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -43,7 +46,15 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         .sqlx_logging(false)
         // Every pooled SQLite connection enforces the tenant-led foreign keys
         // (sqlx's default too; said here so no URL or default can lose it).
-        .map_sqlx_sqlite_opts(|sqlite| sqlite.foreign_keys(true));
+        .map_sqlx_sqlite_opts(|sqlite| {
+            // SQLite's caches (pages, FTS5 doclists) of all connections
+            // together give memory back above this many bytes, instead of
+            // each connection keeping its own 2 MB page cache full: the
+            // database file stays in the operating system's cache anyway.
+            sqlite
+                .foreign_keys(true)
+                .pragma("soft_heap_limit", SQLITE_SOFT_HEAP_LIMIT.to_string())
+        });
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers (an export, say) run while one writer writes.
