@@ -19,7 +19,7 @@ import csv
 import re
 import sys
 
-SCENARIOS = ["S1", "S2", "S3a", "S3b", "S4", "S5", "S6"]
+SCENARIOS = ["S1", "S2", "S3a", "S3b", "S4", "S5", "S6", "ST"]
 TITLES = {"S1": "list page 1", "S2": "status+segment+tags", "S3a": "search name", "S3b": "search phone",
           "S4": "detail+stats+5 recent", "S5": "50 x 5 recent (nested)", "S6": "page 200"}
 FACES = {"rest": 0, "graphql": 1, "sql": 2}
