@@ -333,7 +333,7 @@ pub async fn list_import_jobs(State(ctx): State<Ctx>, Auth(actor): Auth) -> Resu
     params(("id" = String, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The job", body = super::shapes::ImportJobAnswer),
-        super::responses::Errors,
+        super::responses::Errors, super::responses::NotFound,
     )
 )]
 /// `GET /api/v2/customers/imports/{id}` (any role; another tenant's is 404).
@@ -354,7 +354,7 @@ pub async fn get_import_job(
     params(("id" = String, Path, description = "The job's id")),
     responses(
         (status = 200, description = "The job", body = super::shapes::ImportJobAnswer),
-        super::responses::Errors, super::responses::Forbidden,
+        super::responses::Errors, super::responses::Forbidden, super::responses::NotFound,
     )
 )]
 /// `POST /api/v2/customers/imports/{id}/cancel` (AGENT or ADMIN).
@@ -375,7 +375,7 @@ pub async fn cancel_import_job(
     params(("id" = String, Path, description = "The job's id")),
     responses(
         (status = 200, description = "`row,field,code,message`, one line per field error", content((String = "text/csv"))),
-        super::responses::Errors,
+        super::responses::Errors, super::responses::NotFound,
     )
 )]
 /// `GET /api/v2/customers/imports/{id}/errors.csv` (any role), streamed a page at a time.

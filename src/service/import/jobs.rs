@@ -199,7 +199,10 @@ pub async fn create(ctx: &Ctx, actor: &Actor, spec: &JobSpec, bytes_total: u64) 
         finished_at: Set(None),
         updated_at: Set(now),
     };
-    Ok(row.insert(&ctx.db).await?.into())
+    let txn = ctx.write().await?;
+    let row = row.insert(&*txn).await?;
+    txn.commit().await?;
+    Ok(row.into())
 }
 
 /// The caller's tenant's job with this id (any role); another tenant's is NOT_FOUND.
@@ -245,19 +248,23 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: Uuid) -> Result<Job> {
             .filter(import_job::Column::TenantId.eq(&actor.tenant))
             .filter(import_job::Column::Id.eq(id))
     };
+    let txn = ctx.write().await?;
     scoped()
         .col_expr(import_job::Column::CancelRequested, Expr::value(true))
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
         .filter(import_job::Column::Status.is_in(["queued", "running"]))
-        .exec(&ctx.db)
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     if job.status == "queued" {
+        let txn = ctx.write().await?;
         scoped()
             .col_expr(import_job::Column::Status, Expr::value("cancelled"))
             .col_expr(import_job::Column::FinishedAt, Expr::value(now))
             .filter(import_job::Column::Status.eq("queued"))
-            .exec(&ctx.db)
+            .exec(&*txn)
             .await?;
+        txn.commit().await?;
     }
     get(ctx, actor, id).await
 }
@@ -500,14 +507,16 @@ where
         return Ok(JobStatus::Cancelled);
     }
     let now = time::now();
+    let txn = ctx.write().await?;
     import_job::Entity::update_many()
         .col_expr(import_job::Column::Status, Expr::value("running"))
         .col_expr(import_job::Column::StartedAt, Expr::value(now))
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
         .filter(import_job::Column::Id.eq(job))
-        .exec(&ctx.db)
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     // Fused: the last batch ends at the rows' end, which is not polled again.
     let mut rows = Box::pin(rows.fuse());
     let mut seen = Seen::default();
@@ -546,12 +555,14 @@ where
     }
     // Every row processed: the body is read to its end.
     let total = find(&ctx.db, actor, job).await?.bytes_total;
+    let txn = ctx.write().await?;
     import_job::Entity::update_many()
         .col_expr(import_job::Column::BytesRead, Expr::value(total))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
         .filter(import_job::Column::Id.eq(job))
-        .exec(&ctx.db)
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     Ok(JobStatus::Succeeded)
 }
 
