@@ -271,14 +271,11 @@ pub async fn update(
     }
 }
 
-async fn apply_changes(
-    txn: &WriteTxn,
-    current: customer::Model,
-    c: CustomerChanges,
-) -> Result<customer::Model> {
-    let mut alternatives = current.alternative_phones.0.clone();
-    let phones_changed = c.phone_number.is_some() || c.alternative_phones.is_some();
+/// `current` with `changes` applied, as an update stores them, without
+/// writing; `updated_at` unchanged. The import plans its updates with it.
+pub(crate) fn with_changes(current: &customer::Model, c: CustomerChanges) -> customer::Model {
     let mut m = current.clone();
+    let mut alternatives = m.alternative_phones.0.clone();
     if let Some(p) = c.phone_number {
         m.phone_number = p.into_string();
     }
@@ -286,7 +283,7 @@ async fn apply_changes(
         alternatives = phone_strings(&alts);
     }
     alternatives.retain(|p| *p != m.phone_number);
-    m.alternative_phones = StringList(alternatives.clone());
+    m.alternative_phones = StringList(alternatives);
     if let Some(v) = c.first_name {
         m.first_name = v;
     }
@@ -323,13 +320,6 @@ async fn apply_changes(
         m.preferred_agent_id = p.preferred_agent_id;
     }
     if let Some(s) = c.status {
-        // Setting a status other than INACTIVE is how legacy clients undo a
-        // soft delete: it takes the customer out of the trash, so the sweep
-        // never purges a customer someone made active again.
-        if s != CustomerStatus::Inactive && m.deleted_at.is_some() {
-            m.deleted_at = None;
-            m.status_before_delete = None;
-        }
         // A blocked customer stays blocked; the new status is the one unblock restores.
         if m.is_blocked {
             m.status_before_block = Some(s);
@@ -337,17 +327,36 @@ async fn apply_changes(
             m.status = s;
         }
     }
+    if let Some(tags) = c.tags {
+        m.tags = StringList(tags);
+    }
     m.search_text = search::document(
         &m.phone_number,
         m.first_name.as_deref(),
         m.last_name.as_deref(),
         m.email.as_deref(),
     );
-    m.updated_at = time::now();
-    let tags = c.tags;
-    if let Some(tags) = &tags {
-        m.tags = StringList(tags.clone());
+    m
+}
+
+async fn apply_changes(
+    txn: &WriteTxn,
+    current: customer::Model,
+    c: CustomerChanges,
+) -> Result<customer::Model> {
+    let phones_changed = c.phone_number.is_some() || c.alternative_phones.is_some();
+    // Setting a status other than INACTIVE is how legacy clients undo a soft
+    // delete: it takes the customer out of the trash, so the sweep never
+    // purges a customer someone made active again.
+    let revives = c.status.is_some_and(|s| s != CustomerStatus::Inactive);
+    let tags = c.tags.clone();
+    let mut m = with_changes(&current, c);
+    if revives && m.deleted_at.is_some() {
+        m.deleted_at = None;
+        m.status_before_delete = None;
     }
+    m.updated_at = time::now();
+    let alternatives = m.alternative_phones.0.clone();
     let updated = customer_rows::save(&**txn, m).await?;
     txn.customer_changed(&current, &updated);
     if phones_changed {

@@ -18,7 +18,6 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
-use entity::json::{JsonObject, StringList};
 use entity::{agent, customer, customer_phone};
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -26,9 +25,9 @@ use uuid::Uuid;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerChanges, CustomerInput, CustomerStatus, Field, Mode};
 use crate::domain::ids::CustomerId;
-use crate::domain::{search, time};
+use crate::domain::time;
 use crate::error::{FieldError, Result};
-use crate::service::customers::new_model;
+use crate::service::customers::{new_model, with_changes};
 use crate::service::events::{ChangeKind, Event};
 use crate::service::history::Source;
 use crate::service::{customer_rows, insert_chunked, Ctx, WriteTxn};
@@ -427,73 +426,6 @@ async fn holders(
     Ok(h)
 }
 
-/// A stored customer with `changes` applied, as the customer update applies
-/// them (`customers::update`), without writing; `updated_at` unchanged.
-fn merged(current: &customer::Model, c: CustomerChanges) -> customer::Model {
-    let mut m = current.clone();
-    let mut alternatives = m.alternative_phones.0.clone();
-    if let Some(p) = c.phone_number {
-        m.phone_number = p.into_string();
-    }
-    if let Some(alts) = c.alternative_phones {
-        alternatives = alts.into_iter().map(|p| p.into_string()).collect();
-    }
-    alternatives.retain(|p| *p != m.phone_number);
-    m.alternative_phones = StringList(alternatives);
-    if let Some(v) = c.first_name {
-        m.first_name = v;
-    }
-    if let Some(v) = c.last_name {
-        m.last_name = v;
-    }
-    if let Some(v) = c.email {
-        m.email = v;
-    }
-    if let Some(v) = c.avatar {
-        m.avatar = v;
-    }
-    if let Some(v) = c.notes {
-        m.notes = v;
-    }
-    if let Some(v) = c.external_id {
-        m.external_id = v;
-    }
-    if let Some(v) = c.address {
-        m.address = v;
-    }
-    if let Some(v) = c.segment {
-        m.segment = v;
-    }
-    if let Some(v) = c.source {
-        m.source = v;
-    }
-    if let Some(v) = c.custom_fields {
-        m.custom_fields = JsonObject(v);
-    }
-    if let Some(p) = c.preferences {
-        m.preferred_language = p.language;
-        m.communication_hours = p.communication_hours;
-        m.preferred_agent_id = p.preferred_agent_id;
-    }
-    if let Some(s) = c.status {
-        if m.is_blocked {
-            m.status_before_block = Some(s);
-        } else {
-            m.status = s;
-        }
-    }
-    if let Some(tags) = c.tags {
-        m.tags = StringList(tags);
-    }
-    m.search_text = search::document(
-        &m.phone_number,
-        m.first_name.as_deref(),
-        m.last_name.as_deref(),
-        m.email.as_deref(),
-    );
-    m
-}
-
 /// A planned write (a batch holds at most a thousand; boxing saves nothing).
 #[expect(
     clippy::large_enum_variant,
@@ -853,7 +785,7 @@ fn judge(
             None,
         );
     }
-    let new = merged(current, r.changes);
+    let new = with_changes(current, r.changes);
     if new == *current {
         return (matched_result(Outcome::Unchanged, Vec::new()), None);
     }
