@@ -406,8 +406,17 @@ fn cursor(c: &Change) -> String {
     encode_cursor(c.at, c.id)
 }
 
-fn parse_cursor(text: &str) -> Result<(DateTime<Utc>, Uuid)> {
-    decode_cursor(text)
+/// The rows after `(at, id)` in a list ordered by `at_column` then
+/// `id_column`, both descending: the keyset condition of [`decode_cursor`]'s
+/// cursors.
+pub(crate) fn before<C: ColumnTrait>(
+    at_column: C,
+    id_column: C,
+    (at, id): (DateTime<Utc>, Uuid),
+) -> Condition {
+    Condition::any()
+        .add(at_column.lt(at))
+        .add(Condition::all().add(at_column.eq(at)).add(id_column.lt(id)))
 }
 
 /// Reads an [`encode_cursor`] cursor given as `after`; 400 when it is not one.
@@ -461,16 +470,11 @@ pub async fn connection(
     let first = first_of(first)?;
     let mut q = scope::changes(actor).filter(customer_change::Column::CustomerId.eq(id));
     if let Some(after) = after {
-        let (at, entry) = parse_cursor(after)?;
-        q = q.filter(
-            Condition::any()
-                .add(customer_change::Column::At.lt(at))
-                .add(
-                    Condition::all()
-                        .add(customer_change::Column::At.eq(at))
-                        .add(customer_change::Column::Id.lt(entry)),
-                ),
-        );
+        q = q.filter(before(
+            customer_change::Column::At,
+            customer_change::Column::Id,
+            decode_cursor(after)?,
+        ));
     }
     let mut rows = q
         .order_by_desc(customer_change::Column::At)
@@ -585,7 +589,7 @@ mod tests {
             source: "api".into(),
             at: time::now(),
         };
-        assert_eq!(parse_cursor(&cursor(&c)).expect("reads"), (c.at, c.id));
-        assert!(parse_cursor("nope").is_err());
+        assert_eq!(decode_cursor(&cursor(&c)).expect("reads"), (c.at, c.id));
+        assert!(decode_cursor("nope").is_err());
     }
 }

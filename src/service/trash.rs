@@ -21,9 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::customer;
 use sea_orm::sea_query::{LockBehavior, LockType};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::customers::{self, Customer};
@@ -81,16 +79,11 @@ pub async fn connection(
     let first = history::first_of(first)?;
     let mut q = scope::customers(actor).filter(customer::Column::DeletedAt.is_not_null());
     if let Some(after) = after {
-        let (at, id) = history::decode_cursor(after)?;
-        q = q.filter(
-            Condition::any()
-                .add(customer::Column::DeletedAt.lt(at))
-                .add(
-                    Condition::all()
-                        .add(customer::Column::DeletedAt.eq(at))
-                        .add(customer::Column::Id.lt(id)),
-                ),
-        );
+        q = q.filter(history::before(
+            customer::Column::DeletedAt,
+            customer::Column::Id,
+            history::decode_cursor(after)?,
+        ));
     }
     let mut rows = q
         .order_by_desc(customer::Column::DeletedAt)
