@@ -620,7 +620,7 @@ async fn erase_removes_personal_data_everywhere_and_keeps_the_statistics(app: Te
                 "Ana",
                 "rez",
                 "example",
-                "60",
+                "Calle 60",
                 "PEPA",
                 &phone(30),
                 &phone(31),
