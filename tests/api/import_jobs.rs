@@ -362,6 +362,61 @@ async fn viewers_read_jobs_and_another_tenant_s_job_is_not_found(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Jobs start, write and end while agents edit at once: on SQLite every
+/// write must take the single writer's turn, or a write landing between
+/// another transaction's read and its write fails it ("database is locked").
+async fn jobs_ending_while_agents_edit_fail_nobody(app: TestApp) {
+    const JOBS: u64 = 40;
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let c = app
+                .create_customer(json!({"phoneNumber": format!("52199700{i:05}")}))
+                .await;
+            ids.push(c["id"].as_str().expect("id").to_owned());
+        }
+        ids
+    };
+    // One job after another (each polled until it ends, under the rate limit).
+    let jobs = async {
+        let mut jobs = Vec::new();
+        for j in 0..JOBS {
+            let rows = format!("phoneNumber\n52199600{j:05}\n52199601{j:05}\n");
+            let id = start(&app, "mode=upsert", "text/csv", rows).await;
+            jobs.push(finished(&app, &id).await);
+        }
+        jobs
+    };
+    let edits = futures::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        let app = &app;
+        async move {
+            let mut failures = Vec::new();
+            for round in 0..6 {
+                let (status, body) = app
+                    .call(
+                        Method::PUT,
+                        &format!("{CUSTOMERS}/{id}"),
+                        &app.admin(),
+                        Some(json!({"notes": format!("edit {i}.{round}")})),
+                    )
+                    .await;
+                if status != StatusCode::OK {
+                    failures.push(format!("{status} {body}"));
+                }
+            }
+            failures
+        }
+    }));
+    let (jobs, edits) = tokio::join!(jobs, edits);
+    let failures: Vec<String> = edits.into_iter().flatten().collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    for job in jobs {
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["created"], 2, "{job}");
+    }
+    assert_eq!(stored(&app).await, 20 + JOBS * 2);
+}
+
 crate::db_tests!(
     csv_upsert_counts_add_up_and_a_dry_run_reports_what_the_real_run_does,
     every_format_and_mode_counts_add_up,
@@ -369,4 +424,5 @@ crate::db_tests!(
     a_cancelled_job_stops_and_keeps_only_committed_batches,
     a_job_left_running_by_a_crash_is_failed_at_the_next_start,
     viewers_read_jobs_and_another_tenant_s_job_is_not_found,
+    jobs_ending_while_agents_edit_fail_nobody,
 );

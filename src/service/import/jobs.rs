@@ -362,7 +362,7 @@ pub fn spawn<S>(
                 (JobStatus::Failed, Some(message))
             }
         };
-        if let Err(e) = finish(&ctx.db, &actor, job, status, error).await {
+        if let Err(e) = finish(&ctx, &actor, job, status, error).await {
             e.log();
         }
         done();
@@ -371,13 +371,14 @@ pub fn spawn<S>(
 
 /// Sets a job's final status (unless a stop already ended it).
 async fn finish(
-    db: &DatabaseConnection,
+    ctx: &Ctx,
     actor: &Actor,
     job: Uuid,
     status: JobStatus,
     error: Option<String>,
 ) -> Result<()> {
     let now = time::now();
+    let txn = ctx.write().await?;
     import_job::Entity::update_many()
         .col_expr(import_job::Column::Status, Expr::value(status.as_str()))
         .col_expr(import_job::Column::Error, Expr::value(error))
@@ -386,8 +387,9 @@ async fn finish(
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
         .filter(import_job::Column::Id.eq(job))
         .filter(import_job::Column::Status.is_in(["queued", "running"]))
-        .exec(db)
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -503,20 +505,24 @@ async fn run<S>(
 where
     S: Stream<Item = Result<Item>> + Send,
 {
-    if stop_requested(&ctx.db, actor, job).await? {
-        return Ok(JobStatus::Cancelled);
-    }
+    // Only a queued job nobody asked to stop starts; a cancel that came
+    // first keeps its `cancelled`, which this must not overwrite.
     let now = time::now();
     let txn = ctx.write().await?;
-    import_job::Entity::update_many()
+    let started = import_job::Entity::update_many()
         .col_expr(import_job::Column::Status, Expr::value("running"))
         .col_expr(import_job::Column::StartedAt, Expr::value(now))
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
         .filter(import_job::Column::Id.eq(job))
+        .filter(import_job::Column::Status.eq("queued"))
+        .filter(import_job::Column::CancelRequested.eq(false))
         .exec(&*txn)
         .await?;
     txn.commit().await?;
+    if started.rows_affected == 0 {
+        return Ok(JobStatus::Cancelled);
+    }
     // Fused: the last batch ends at the rows' end, which is not polled again.
     let mut rows = Box::pin(rows.fuse());
     let mut seen = Seen::default();
