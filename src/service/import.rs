@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod idempotency;
 pub mod jobs;
+mod seen;
 pub mod upsert;
 
 use std::collections::{HashMap, HashSet};

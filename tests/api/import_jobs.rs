@@ -417,6 +417,68 @@ async fn jobs_ending_while_agents_edit_fail_nobody(app: TestApp) {
     assert_eq!(stored(&app).await, 20 + JOBS * 2);
 }
 
+/// A row repeating a row of an earlier batch (a job writes 1,000 rows per
+/// transaction) is still a duplicate of it, in a real run as in a dry run:
+/// the job's keys outlive each batch.
+async fn a_duplicate_of_a_row_batches_earlier_is_found(app: TestApp) {
+    let mut rows = String::new();
+    for i in 1..=2500 {
+        let line = match i {
+            // Row 5's phone spelled another way, two batches later.
+            2100 => "{\"phoneNumber\":\"+52 1 999 500 0005\"}".to_owned(),
+            // Row 7's customer matched again through its email.
+            2400 => "{\"phoneNumber\":\"5219995099999\",\"email\":\"C7@example.com\"}".to_owned(),
+            _ => format!("{{\"phoneNumber\":\"521999500{i:04}\",\"email\":\"c{i}@example.com\"}}"),
+        };
+        rows.push_str(&line);
+        rows.push('\n');
+    }
+    let dry = start(
+        &app,
+        "mode=upsert&matchOn=phone,email&dryRun=true",
+        "application/x-ndjson",
+        rows.clone(),
+    )
+    .await;
+    let dry = finished(&app, &dry).await;
+    assert_eq!(stored(&app).await, 0, "a dry run writes nothing");
+    let real = start(
+        &app,
+        "mode=upsert&matchOn=phone,email",
+        "application/x-ndjson",
+        rows,
+    )
+    .await;
+    let real = finished(&app, &real).await;
+    for job in [&dry, &real] {
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_adds_up(job);
+        assert_eq!(job["created"], 2498, "{job}");
+        assert_eq!(job["duplicate"], 2, "{job}");
+    }
+    assert_eq!(stored(&app).await, 2498);
+    let id = real["id"].as_str().expect("id");
+    let data = app.gql_data(&app.admin(), GQL_JOB, json!({"id": id})).await;
+    let errors = &data["importJob"]["errors"];
+    assert_eq!(errors[0]["row"], 2100, "{errors}");
+    assert_eq!(errors[0]["code"], "DUPLICATE", "{errors}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("row 5"),
+        "{errors}"
+    );
+    assert_eq!(errors[1]["row"], 2400, "{errors}");
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .expect("message")
+            .contains("row 7"),
+        "{errors}"
+    );
+}
+
 crate::db_tests!(
     csv_upsert_counts_add_up_and_a_dry_run_reports_what_the_real_run_does,
     every_format_and_mode_counts_add_up,
@@ -425,4 +487,5 @@ crate::db_tests!(
     a_job_left_running_by_a_crash_is_failed_at_the_next_start,
     viewers_read_jobs_and_another_tenant_s_job_is_not_found,
     jobs_ending_while_agents_edit_fail_nobody,
+    a_duplicate_of_a_row_batches_earlier_is_found,
 );

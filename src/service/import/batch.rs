@@ -32,6 +32,8 @@ use crate::service::events::{ChangeKind, Event};
 use crate::service::history::Source;
 use crate::service::{customer_rows, insert_chunked, Ctx, WriteTxn};
 
+pub use super::seen::{Known, Seen};
+
 /// What a row is matched to stored customers by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MatchKey {
@@ -197,18 +199,6 @@ impl RowResult {
     }
 }
 
-/// The keys rows of one import claimed, as 64-bit hashes with the row that
-/// claimed each: a few bytes per key however long the import (a million
-/// rows take tens of megabytes, not the rows themselves).
-#[derive(Debug, Default)]
-pub struct Seen(HashMap<u64, u32>);
-
-impl Seen {
-    fn get(&self, key: u64) -> Option<u32> {
-        self.0.get(&key).copied()
-    }
-}
-
 /// A key's hash: its kind and its text.
 fn key_hash(kind: u8, text: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -249,7 +239,7 @@ impl Written {
     /// Commits, records the batch's keys and tells subscribers what changed.
     pub async fn commit(self, ctx: &Ctx, actor: &Actor, seen: &mut Seen) -> Result<Vec<RowResult>> {
         self.txn.commit().await?;
-        seen.0.extend(self.claimed);
+        seen.record(self.claimed).await?;
         let events: Vec<Event> = self
             .results
             .iter()
@@ -269,9 +259,9 @@ impl Written {
     }
 
     /// Rolls back (a dry run), recording the batch's keys as a real run would.
-    pub fn discard(self, seen: &mut Seen) -> Vec<RowResult> {
-        seen.0.extend(self.claimed);
-        self.results
+    pub async fn discard(self, seen: &mut Seen) -> Result<Vec<RowResult>> {
+        seen.record(self.claimed).await?;
+        Ok(self.results)
     }
 }
 
@@ -481,26 +471,36 @@ pub async fn write_batch(
         !unknown
     });
     let by_email = options.match_on.contains(&MatchKey::Email);
+    let row_keys = |r: &Prepared| -> Vec<(u64, &'static str, String)> {
+        let mut keys: Vec<(u64, &'static str, String)> = r
+            .phones
+            .iter()
+            .map(|p| (key_hash(K_PHONE, p), "phone number", p.clone()))
+            .collect();
+        if let Some(e) = &r.external_id {
+            keys.push((key_hash(K_EXTERNAL, e), "external id", e.clone()));
+        }
+        if let (true, Some(e)) = (by_email, &r.email) {
+            keys.push((key_hash(K_EMAIL, e), "email", e.clone()));
+        }
+        keys
+    };
+    // What earlier batches claimed of this batch's keys, in one lookup.
+    let keys: Vec<u64> = rows
+        .iter()
+        .flat_map(|r| row_keys(r).into_iter().map(|(k, ..)| k))
+        .collect();
+    let mut known = seen.known(&keys).await?;
     // Keys shared with an earlier row (of the import or of this batch).
     let mut claimed: Vec<(u64, u32)> = Vec::new();
     let mut local: HashMap<u64, u32> = HashMap::new();
     let earlier =
-        |local: &HashMap<u64, u32>, k: u64| seen.get(k).or_else(|| local.get(&k).copied());
+        |local: &HashMap<u64, u32>, k: u64| known.get(k).or_else(|| local.get(&k).copied());
     rows.retain(|r| {
-        let mut keys: Vec<(u64, &'static str, &str)> = r
-            .phones
-            .iter()
-            .map(|p| (key_hash(K_PHONE, p), "phone number", p.as_str()))
-            .collect();
-        if let Some(e) = &r.external_id {
-            keys.push((key_hash(K_EXTERNAL, e), "external id", e));
-        }
-        if let (true, Some(e)) = (by_email, &r.email) {
-            keys.push((key_hash(K_EMAIL, e), "email", e));
-        }
+        let keys = row_keys(r);
         if let Some((what, value, first)) = keys
             .iter()
-            .find_map(|(k, what, value)| Some((*what, *value, earlier(&local, *k)?)))
+            .find_map(|(k, what, value)| Some((*what, value.as_str(), earlier(&local, *k)?)))
         {
             let field = match what {
                 "phone number" => "phoneNumber",
@@ -527,6 +527,13 @@ pub async fn write_batch(
     });
 
     let h = holders(&txn, actor, &rows, by_email).await?;
+    // And of the customers the rows match.
+    let keys: Vec<u64> = h
+        .customers
+        .keys()
+        .map(|id| key_hash(K_CUSTOMER, &id.to_string()))
+        .collect();
+    known.extend(seen.known(&keys).await?);
     let now = time::now();
     let mut writes: Vec<(usize, Write)> = Vec::new();
     for r in rows {
@@ -537,7 +544,7 @@ pub async fn write_batch(
             &h,
             r,
             now,
-            seen,
+            &known,
             &mut local,
             &mut claimed,
         );
@@ -567,7 +574,7 @@ fn judge(
     h: &Holders,
     r: Prepared,
     now: DateTime<Utc>,
-    seen: &Seen,
+    seen: &Known,
     local: &mut HashMap<u64, u32>,
     claimed: &mut Vec<(u64, u32)>,
 ) -> (RowResult, Option<Write>) {

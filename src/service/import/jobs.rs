@@ -525,7 +525,7 @@ where
     }
     // Fused: the last batch ends at the rows' end, which is not polled again.
     let mut rows = Box::pin(rows.fuse());
-    let mut seen = Seen::default();
+    let mut seen = Seen::on_disk().await?;
     loop {
         let mut batch: Vec<Item> = Vec::with_capacity(JOB_BATCH);
         while batch.len() < JOB_BATCH {
@@ -544,7 +544,7 @@ where
         let written = write_retrying(ctx, actor, &spec.options, &batch, &seen).await?;
         drop(batch);
         if spec.dry_run {
-            let results = written.discard(&mut seen);
+            let results = written.discard(&mut seen).await?;
             let txn = ctx.write().await?;
             record(&*txn, actor, job, &results, read).await?;
             txn.commit().await?;
