@@ -1063,6 +1063,77 @@ mod tests {
     }
 
     #[test]
+    fn scrubbing_clears_only_the_erased_persons_copies_and_values() {
+        let mut a = customer(1, "529991000001");
+        let mut b = customer(2, "529991000002");
+        b.first_name = Some("Beto".into());
+        b.email = Some("beto@x.com".into());
+        b.alternative_phones = StringList(vec!["529991000022".into()]);
+        b.custom_fields = JsonObject(
+            json!({"plan": "silver", "rfc": "BETO"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let mut c = customer(3, "529991000003");
+        c.first_name = Some("Cy".into());
+        c.custom_fields = JsonObject(
+            json!({"plan": "bronze", "shoe": 42})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        a.custom_fields = JsonObject(
+            json!({"plan": "gold"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let (_, gained, kept) = fold_in(&a, &[b.clone(), c.clone()]).expect("folds");
+        let removed = |row: &customer::Model| Removed {
+            row: row.clone(),
+            conversations: Vec::new(),
+            tickets: Vec::new(),
+            messages: 0,
+        };
+        let mut snapshot = Snapshot {
+            others: vec![removed(&b), removed(&c)],
+            moved: Moved {
+                phones: gained.phones.clone(),
+                ..Moved::default()
+            },
+            gained,
+            kept,
+            erased: Vec::new(),
+        };
+        assert!(scrub(&mut snapshot, &HashSet::from([b.id])));
+        let text = serde_json::to_string(&snapshot).expect("json");
+        for secret in [
+            "Beto",
+            "beto@x.com",
+            "529991000002",
+            "529991000022",
+            "silver",
+            "BETO",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(snapshot.others[1].row, c, "another person's copy stays");
+        assert_eq!(snapshot.gained.phones, ["529991000003"]);
+        assert_eq!(snapshot.moved.phones, ["529991000003"]);
+        assert_eq!(
+            Value::Object(snapshot.gained.custom_fields.clone()),
+            json!({"shoe": 42})
+        );
+        assert_eq!(snapshot.kept.len(), 1);
+        assert_eq!(snapshot.kept[0].customer_id, CustomerId::from(c.id));
+        assert!(
+            !scrub(&mut snapshot, &HashSet::from([b.id])),
+            "twice: nothing"
+        );
+    }
+
+    #[test]
     fn too_many_numbers_after_folding_are_refused() {
         let a = customer(1, "529991000001");
         let mut b = customer(2, "529991000002");
