@@ -46,7 +46,7 @@ pub struct TrashedCustomerEdge {
 /// What one erased kind of personal data was, and how many values or rows.
 #[derive(SimpleObject)]
 pub struct ErasedItem {
-    /// `customer.<field>` for a field of the customer, or phoneNumbers, messageBodies, conversationSubjects, ticketSubjects, historyValues.
+    /// `customer.<field>` for a field of the customer, or phoneNumbers, messageBodies, conversationSubjects, ticketSubjects, historyValues, mergeRecords (merge records that kept some of the person's data), mergedCustomers (customers merged into this one, erased with it).
     pub what: String,
     /// How many values or rows.
     pub count: i32,

@@ -11,9 +11,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 
+use uuid::Uuid;
+
 use super::{insert_chunked, scope};
 use crate::auth::Actor;
 use crate::domain::ids::CustomerId;
+use crate::domain::search;
 use crate::error::{Error, Result};
 
 /// The caller's tenant's customer row with this id, or none.
@@ -44,6 +47,49 @@ pub async fn lock<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(Error::NotFound("customer"))
+}
+
+/// The placeholder that replaces an erased customer's phone number:
+/// `erased-<id without dashes>`, unique since the id is, and never a number
+/// anyone can write or look up, since real numbers are digits only.
+pub fn placeholder_phone(id: Uuid) -> String {
+    format!("erased-{}", id.simple())
+}
+
+/// Clears a customer row's personal fields as an erasure does (names,
+/// email, avatar, address, notes, block reason, external id, custom fields,
+/// alternative numbers; the number becomes [`placeholder_phone`] and the
+/// search text follows); the names of those that held a value. The one
+/// list of what is personal in a row: the erasure applies it to the stored
+/// customer and to the copies merge records keep.
+pub fn clear_personal(m: &mut customer::Model) -> Vec<&'static str> {
+    let mut erased = Vec::new();
+    let mut take = |field: &'static str, had: bool| {
+        if had {
+            erased.push(field);
+        }
+    };
+    take("firstName", m.first_name.take().is_some());
+    take("lastName", m.last_name.take().is_some());
+    take("email", m.email.take().is_some());
+    take("avatar", m.avatar.take().is_some());
+    take("address", m.address.take().is_some());
+    take("notes", m.notes.take().is_some());
+    take("blockReason", m.block_reason.take().is_some());
+    take("externalId", m.external_id.take().is_some());
+    take(
+        "customFields",
+        !std::mem::take(&mut m.custom_fields).0.is_empty(),
+    );
+    take(
+        "alternativePhones",
+        !std::mem::take(&mut m.alternative_phones).0.is_empty(),
+    );
+    let placeholder = placeholder_phone(m.id);
+    take("phoneNumber", m.phone_number != placeholder);
+    m.phone_number = placeholder;
+    m.search_text = search::document(&m.phone_number, None, None, None);
+    erased
 }
 
 /// Writes every column of a customer row back.

@@ -10,14 +10,19 @@
 //!   email find nothing;
 //! - message bodies become `[erased]`, conversation subjects are cleared and
 //!   ticket subjects become `[erased]`;
-//! - the personal values in the change history become `"[erased]"`.
+//! - the personal values in the change history become `"[erased]"`;
+//! - the merge records lose what they kept of the person: the customers
+//!   merged into this one (the same person, by the merging admin's word)
+//!   are cleared like it, with their history, wherever a record keeps
+//!   them, and a merge the erasure reached can no longer be undone
+//!   ([`merges::erase_person`]).
 //!
 //! Kept: the customer row and its id, status, segment, source, tags,
 //! preferences, every statistic and date, and the conversations, messages
 //! and tickets as rows (so counts, response times and ratings stay exact).
 //! The receipt (id, time, actor, what was erased with counts) is stored
 //! ([`entity::erasure`]) and outlives the customer. Imports `customer_rows`,
-//! `history` and `scope`.
+//! `history`, `merges` and `scope`.
 
 use chrono::{DateTime, Utc};
 use entity::{conversation, customer, erasure, message, ticket};
@@ -28,10 +33,10 @@ use uuid::Uuid;
 
 use super::events::ChangeKind;
 use super::history::{self, Source};
-use super::{customer_rows, scope, Ctx};
+use super::{customer_rows, merges, scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::ids::CustomerId;
-use crate::domain::{search, time};
+use crate::domain::time;
 use crate::error::{Error, Result};
 
 /// What replaces an erased message body or ticket subject.
@@ -42,7 +47,9 @@ pub const ERASED_TEXT: &str = "[erased]";
 pub struct ErasedItem {
     /// What was erased: `customer.<field>` for a field of the customer,
     /// `phoneNumbers`, `messageBodies`, `conversationSubjects`,
-    /// `ticketSubjects` or `historyValues`.
+    /// `ticketSubjects`, `historyValues`, `mergeRecords` (merge records
+    /// that kept some of the person's data) or `mergedCustomers` (customers
+    /// merged into this one, whose kept copies and history were erased too).
     pub what: String,
     /// How many values or rows.
     pub count: u64,
@@ -79,41 +86,7 @@ impl From<erasure::Model> for Receipt {
     }
 }
 
-/// The placeholder that replaces an erased customer's phone number.
-pub fn placeholder_phone(id: Uuid) -> String {
-    format!("erased-{}", id.simple())
-}
-
-/// Clears the customer's personal fields; the names of those that held a value.
-fn clear(m: &mut customer::Model) -> Vec<&'static str> {
-    let mut erased = Vec::new();
-    let mut take = |field: &'static str, had: bool| {
-        if had {
-            erased.push(field);
-        }
-    };
-    take("firstName", m.first_name.take().is_some());
-    take("lastName", m.last_name.take().is_some());
-    take("email", m.email.take().is_some());
-    take("avatar", m.avatar.take().is_some());
-    take("address", m.address.take().is_some());
-    take("notes", m.notes.take().is_some());
-    take("blockReason", m.block_reason.take().is_some());
-    take("externalId", m.external_id.take().is_some());
-    take(
-        "customFields",
-        !std::mem::take(&mut m.custom_fields).0.is_empty(),
-    );
-    take(
-        "alternativePhones",
-        !std::mem::take(&mut m.alternative_phones).0.is_empty(),
-    );
-    let placeholder = placeholder_phone(m.id);
-    take("phoneNumber", m.phone_number != placeholder);
-    m.phone_number = placeholder;
-    m.search_text = search::document(&m.phone_number, None, None, None);
-    erased
-}
+pub use super::customer_rows::placeholder_phone;
 
 /// Erases a customer's personal data everywhere it is kept and stores the
 /// receipt (ADMIN). Erasing again erases what was added since (a receipt
@@ -126,7 +99,7 @@ pub async fn erase(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Receipt> 
     let tenant = current.tenant_id.clone();
     let phones_before = 1 + current.alternative_phones.0.len() as u64;
     let mut m = current.clone();
-    let fields = clear(&mut m);
+    let fields = customer_rows::clear_personal(&mut m);
     let mut items: Vec<ErasedItem> = fields
         .iter()
         .map(|f| ErasedItem {
@@ -169,15 +142,23 @@ pub async fn erase(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Receipt> 
         .exec(&*txn)
         .await?
         .rows_affected;
-    // The history written before this transaction; this erasure's own
-    // entries are written without the values they replaced.
-    let history_values = history::scrub(&*txn, &tenant, id.uuid()).await?;
+    let receipt_id = Uuid::now_v7();
+    let merged = merges::erase_person(&txn, actor, id, receipt_id).await?;
+    // The history written before this transaction (this erasure's own
+    // entries are written without the values they replaced), and that of
+    // the customers merged into this one, the same person.
+    let mut history_values = history::scrub(&*txn, &tenant, id.uuid()).await?;
+    for folded in &merged.folded {
+        history_values += history::scrub(&*txn, &tenant, *folded).await?;
+    }
     for (what, count) in [
         ("phoneNumbers", phones_erased),
         ("messageBodies", bodies),
         ("conversationSubjects", subjects),
         ("ticketSubjects", tickets),
         ("historyValues", history_values),
+        ("mergeRecords", merged.records),
+        ("mergedCustomers", merged.folded.len() as u64),
     ] {
         items.push(ErasedItem {
             what: what.to_owned(),
@@ -185,7 +166,7 @@ pub async fn erase(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Receipt> 
         });
     }
     let receipt = Receipt {
-        id: Uuid::now_v7(),
+        id: receipt_id,
         customer_id: id,
         erased_at: time::now(),
         actor: actor.agent.clone(),

@@ -23,7 +23,9 @@
 //! overwrite something written since: the primary is gone (deleted, or
 //! merged into another customer), in the trash, or answers to one of the
 //! restored numbers as its own; a restored number or external id is now
-//! another customer's.
+//! another customer's; or bring back what an erasure removed: once an
+//! erasure reached the record (the primary, or a customer merged into it,
+//! was erased), the merge stands for good.
 //!
 //! Both lock every customer they write in id order before writing
 //! (PostgreSQL `SELECT ... ORDER BY id FOR UPDATE`; SQLite has one writer at
@@ -32,7 +34,8 @@
 //! the first removed gone, and fails with NOT_FOUND.
 //!
 //! Imports `customers` (views), `customer_rows`, `recount`, `scope`,
-//! `events` and `history`; nothing imports this module but the faces.
+//! `events` and `history`; imported by the faces and by `erasure`, which
+//! calls [`erase_person`] so an erasure reaches what the records keep.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -158,6 +161,16 @@ struct Gained {
     external_id: Option<String>,
 }
 
+/// An erasure that reached a standing merge: the merge can no longer be
+/// undone, since the undo would restore rows without the data it removed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ErasedBy {
+    /// The customer erased.
+    customer: Uuid,
+    /// Its erasure receipt.
+    receipt: Uuid,
+}
+
 /// The JSON of `customer_merges.snapshot`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Snapshot {
@@ -165,6 +178,10 @@ struct Snapshot {
     gained: Gained,
     kept: Vec<KeptValue>,
     moved: Moved,
+    /// Erasures that removed personal data from this record (absent in
+    /// records no erasure reached).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    erased: Vec<ErasedBy>,
 }
 
 impl Snapshot {
@@ -521,6 +538,7 @@ pub async fn merge(
         gained,
         kept,
         moved,
+        erased: Vec::new(),
     };
     let row = merge_record::Model {
         tenant_id: actor.tenant.clone(),
@@ -595,8 +613,27 @@ pub async fn unmerge(ctx: &Ctx, actor: &Actor, id: MergeId) -> Result<Merged> {
     actor.require_admin()?;
     let txn = ctx.write_as(actor, Source::Merge).await?;
     let tenant = actor.tenant.as_str();
-    let record = scope::merges(actor)
-        .filter(merge_record::Column::Id.eq(id.uuid()))
+    let find = || scope::merges(actor).filter(merge_record::Column::Id.eq(id.uuid()));
+    // Its customers are locked before the record (below), as an erasure
+    // does, which changes the record while holding its customer: the two
+    // never wait for each other in a circle. Who was merged never changes.
+    let head = find().one(&*txn).await?.ok_or(Error::NotFound("merge"))?;
+    let mut ids: Vec<CustomerId> = Snapshot::read(&head)?
+        .others
+        .iter()
+        .map(|o| CustomerId::from(o.row.id))
+        .collect();
+    ids.push(head.primary_id.into());
+    // The primary, and any restored id that exists again (it cannot, short
+    // of hand-written SQL), locked in id order.
+    let present = scope::customers(actor)
+        .filter(customer::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(customer::Column::Id)
+        .lock_exclusive()
+        .all(&*txn)
+        .await?;
+    // Read again, locked: an undo or erasure that committed meanwhile shows.
+    let record = find()
         .lock_exclusive()
         .one(&*txn)
         .await?
@@ -615,20 +652,13 @@ pub async fn unmerge(ctx: &Ctx, actor: &Actor, id: MergeId) -> Result<Merged> {
         )));
     }
     let snapshot = Snapshot::read(&record)?;
-    let mut ids: Vec<CustomerId> = snapshot
-        .others
-        .iter()
-        .map(|o| CustomerId::from(o.row.id))
-        .collect();
-    ids.push(record.primary_id.into());
-    // The primary, and any restored id that exists again (it cannot, short
-    // of hand-written SQL), locked in id order.
-    let present = scope::customers(actor)
-        .filter(customer::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(customer::Column::Id)
-        .lock_exclusive()
-        .all(&*txn)
-        .await?;
+    if let Some(e) = snapshot.erased.first() {
+        return Err(unsafe_undo(format!(
+            "the personal data of customer {} was erased (erasure {}), so the merged \
+             customers cannot be restored",
+            e.customer, e.receipt
+        )));
+    }
     let Some(old_primary) = present.iter().find(|c| c.id == record.primary_id).cloned() else {
         return Err(primary_gone(&txn, actor, &record).await);
     };
@@ -791,6 +821,166 @@ pub async fn unmerge(ctx: &Ctx, actor: &Actor, id: MergeId) -> Result<Merged> {
     })
 }
 
+/// What erasing a person removed from the merge records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ErasedFromMerges {
+    /// Merge records that held some of the person's personal data.
+    pub records: u64,
+    /// The customers standing merges folded into the erased one (directly
+    /// or through earlier merges): copies of the same person, whose rows the
+    /// records kept.
+    pub folded: Vec<Uuid>,
+}
+
+/// Removes the personal data of the customer `subject` from the caller's
+/// merge records, in the erasure's transaction (which holds the customer's
+/// row), and marks each standing merge it reached so that it can no longer
+/// be undone (receipt `receipt`).
+///
+/// The person is the customer and every customer a standing merge folded
+/// into it, directly or through earlier merges: the admin who merged said
+/// they were one person, and the customer's row, which the erasure clears,
+/// holds their numbers, email and fields. Their kept rows, the values the
+/// primary gained from them, and their values that lost to the primary's
+/// are cleared, in every record (standing or undone) that holds them. A
+/// customer an undo restored is a person of its own again: erasing the
+/// primary leaves its copy in the undone record alone, and erasing it
+/// clears that copy.
+pub(crate) async fn erase_person(
+    txn: &WriteTxn,
+    actor: &Actor,
+    subject: CustomerId,
+    receipt: Uuid,
+) -> Result<ErasedFromMerges> {
+    // Only the small columns of every record: which customers each names.
+    let heads: Vec<(Uuid, Uuid, StringList, Option<DateTime<Utc>>)> = scope::merges(actor)
+        .select_only()
+        .column(merge_record::Column::Id)
+        .column(merge_record::Column::PrimaryId)
+        .column(merge_record::Column::OtherIds)
+        .column(merge_record::Column::UndoneAt)
+        .order_by_asc(merge_record::Column::Id)
+        .into_tuple()
+        .all(&**txn)
+        .await?;
+    let others_of =
+        |list: &StringList| -> Vec<Uuid> { list.0.iter().filter_map(|o| o.parse().ok()).collect() };
+    let mut person: HashSet<Uuid> = HashSet::from([subject.uuid()]);
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (_, primary, others, undone) in &heads {
+            if undone.is_none() && person.contains(primary) {
+                for o in others_of(others) {
+                    grew |= person.insert(o);
+                }
+            }
+        }
+    }
+    let mut erased = ErasedFromMerges {
+        records: 0,
+        folded: person
+            .iter()
+            .copied()
+            .filter(|id| *id != subject.uuid())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    for (id, primary, others, undone) in &heads {
+        let standing = undone.is_none();
+        let touches =
+            person.contains(primary) || others_of(others).iter().any(|o| person.contains(o));
+        if !touches {
+            continue;
+        }
+        let Some(record) = scope::merges(actor)
+            .filter(merge_record::Column::Id.eq(*id))
+            .lock_exclusive()
+            .one(&**txn)
+            .await?
+        else {
+            continue;
+        };
+        let mut snapshot = Snapshot::read(&record)?;
+        let mut changed = scrub(&mut snapshot, &person);
+        // The first erasure that reaches a standing merge ends its undo; a
+        // later one is named too when it found something more to erase.
+        if standing && (changed || snapshot.erased.is_empty()) {
+            snapshot.erased.push(ErasedBy {
+                customer: subject.uuid(),
+                receipt,
+            });
+            changed = true;
+        }
+        if changed {
+            let mut active = record.into_active_model();
+            active.snapshot = Set(serde_json::to_value(&snapshot).map_err(Error::internal)?);
+            sea_orm::ActiveModelTrait::update(active, &**txn).await?;
+            erased.records += 1;
+        }
+    }
+    Ok(erased)
+}
+
+/// Clears from a merge record's snapshot the personal data of the customers
+/// `person`: their kept rows (as an erasure clears a customer), the
+/// numbers, email, external id and custom fields the primary gained from
+/// them, and their values that lost. Whether anything changed.
+fn scrub(s: &mut Snapshot, person: &HashSet<Uuid>) -> bool {
+    let mut phones: HashSet<String> = HashSet::new();
+    let mut emails: HashSet<String> = HashSet::new();
+    let mut external_ids: HashSet<String> = HashSet::new();
+    let mut fields: Vec<(String, Value)> = Vec::new();
+    let mut changed = false;
+    for o in s.others.iter_mut().filter(|o| person.contains(&o.row.id)) {
+        let row = &o.row;
+        phones.insert(row.phone_number.clone());
+        phones.extend(row.alternative_phones.0.iter().cloned());
+        emails.extend(row.email.clone());
+        external_ids.extend(row.external_id.clone());
+        fields.extend(
+            row.custom_fields
+                .0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        changed |= !customer_rows::clear_personal(&mut o.row).is_empty();
+    }
+    let before = (
+        s.gained.phones.len(),
+        s.moved.phones.len(),
+        s.gained.custom_fields.len(),
+        s.kept.len(),
+    );
+    s.gained.phones.retain(|p| !phones.contains(p));
+    s.moved.phones.retain(|p| !phones.contains(p));
+    s.gained
+        .custom_fields
+        .retain(|k, v| !fields.iter().any(|(fk, fv)| fk == k && fv == v));
+    s.kept.retain(|k| !person.contains(&k.customer_id.uuid()));
+    changed |= before
+        != (
+            s.gained.phones.len(),
+            s.moved.phones.len(),
+            s.gained.custom_fields.len(),
+            s.kept.len(),
+        );
+    if s.gained.email.as_ref().is_some_and(|e| emails.contains(e)) {
+        s.gained.email = None;
+        changed = true;
+    }
+    if s.gained
+        .external_id
+        .as_ref()
+        .is_some_and(|e| external_ids.contains(e))
+    {
+        s.gained.external_id = None;
+        changed = true;
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -869,6 +1059,77 @@ mod tests {
                 field: "customFields.plan".into(),
                 value: json!("silver"),
             }]
+        );
+    }
+
+    #[test]
+    fn scrubbing_clears_only_the_erased_persons_copies_and_values() {
+        let mut a = customer(1, "529991000001");
+        let mut b = customer(2, "529991000002");
+        b.first_name = Some("Beto".into());
+        b.email = Some("beto@x.com".into());
+        b.alternative_phones = StringList(vec!["529991000022".into()]);
+        b.custom_fields = JsonObject(
+            json!({"plan": "silver", "rfc": "BETO"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let mut c = customer(3, "529991000003");
+        c.first_name = Some("Cy".into());
+        c.custom_fields = JsonObject(
+            json!({"plan": "bronze", "shoe": 42})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        a.custom_fields = JsonObject(
+            json!({"plan": "gold"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let (_, gained, kept) = fold_in(&a, &[b.clone(), c.clone()]).expect("folds");
+        let removed = |row: &customer::Model| Removed {
+            row: row.clone(),
+            conversations: Vec::new(),
+            tickets: Vec::new(),
+            messages: 0,
+        };
+        let mut snapshot = Snapshot {
+            others: vec![removed(&b), removed(&c)],
+            moved: Moved {
+                phones: gained.phones.clone(),
+                ..Moved::default()
+            },
+            gained,
+            kept,
+            erased: Vec::new(),
+        };
+        assert!(scrub(&mut snapshot, &HashSet::from([b.id])));
+        let text = serde_json::to_string(&snapshot).expect("json");
+        for secret in [
+            "Beto",
+            "beto@x.com",
+            "529991000002",
+            "529991000022",
+            "silver",
+            "BETO",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(snapshot.others[1].row, c, "another person's copy stays");
+        assert_eq!(snapshot.gained.phones, ["529991000003"]);
+        assert_eq!(snapshot.moved.phones, ["529991000003"]);
+        assert_eq!(
+            Value::Object(snapshot.gained.custom_fields.clone()),
+            json!({"shoe": 42})
+        );
+        assert_eq!(snapshot.kept.len(), 1);
+        assert_eq!(snapshot.kept[0].customer_id, CustomerId::from(c.id));
+        assert!(
+            !scrub(&mut snapshot, &HashSet::from([b.id])),
+            "twice: nothing"
         );
     }
 

@@ -29,7 +29,6 @@ use super::events::ChangeKind;
 use super::history::{self, Source};
 use super::{customer_rows, scope, Ctx};
 use crate::auth::Actor;
-use crate::domain::customer::CustomerStatus;
 use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::domain::time;
@@ -156,14 +155,7 @@ pub async fn restore(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Custome
         ));
     }
     let mut m = current.clone();
-    let before = m.status_before_delete.unwrap_or(CustomerStatus::Active);
-    if m.is_blocked {
-        m.status_before_block = Some(before);
-    } else {
-        m.status = before;
-    }
-    m.deleted_at = None;
-    m.status_before_delete = None;
+    customers::revive(&mut m, false);
     m.updated_at = now;
     let restored = customer_rows::save(&*txn, m).await?;
     txn.customer_changed(&current, &restored);

@@ -14,7 +14,8 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::rest::{
-    self, all_routes, assert_error, id_of, reads, routes_of, writes, CUSTOMERS,
+    self, admin_reads, all_routes, assert_error, id_of, reads, records_of, routes_of, writes,
+    CUSTOMERS, IMPORTS,
 };
 use crate::helpers::tokens::{bearer, claims, now, sign, sign_with, valid_claims, FOREIGN_SECRET};
 use crate::helpers::{TestApp, SECRET};
@@ -389,7 +390,7 @@ async fn a_viewer_reads_everything_but_may_not_write(app: TestApp) {
         let (status, body) = app.rest_as(&viewer).send(method, &path, None).await;
         assert_eq!(status, StatusCode::OK, "viewer reads {path}: {body}");
     }
-    for (method, path, body) in writes(&id) {
+    for (method, path, body) in admin_reads(&id).into_iter().chain(writes(&id)) {
         let (status, resp) = app.rest_as(&viewer).send(method.clone(), &path, body).await;
         assert_eq!(
             status,
@@ -585,6 +586,93 @@ async fn another_tenants_customer_is_not_found_on_every_route_and_stays_untouche
     assert_eq!(after, before, "the other tenant's customer is untouched");
 }
 
+/// A merge and a finished import job of the default tenant: their ids.
+async fn a_merge_and_an_import_job(app: &TestApp) -> (String, String) {
+    let a = id_of(
+        &app.create_customer(json!({ "phoneNumber": "529991234501" }))
+            .await,
+    );
+    let b = id_of(
+        &app.create_customer(json!({ "phoneNumber": "529991234502" }))
+            .await,
+    );
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{a}/merge"), json!({ "others": [b] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let merge = body["merge"]["id"].as_str().expect("merge id").to_owned();
+    let (status, body) = app
+        .rest()
+        .post(
+            &format!("{IMPORTS}?mode=upsert"),
+            json!([{ "phoneNumber": "529991234503" }, { "phoneNumber": "bad" }]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = body["job"]["id"].as_str().expect("job id").to_owned();
+    for _ in 0..600 {
+        let body = app.rest().get_ok(&format!("{IMPORTS}/{job}")).await;
+        if ["succeeded", "failed", "cancelled"]
+            .contains(&body["job"]["status"].as_str().unwrap_or(""))
+        {
+            return (merge, job);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {job} did not end");
+}
+
+async fn merges_and_import_jobs_answer_by_role_and_stay_in_their_tenant(app: TestApp) {
+    let (merge, job) = a_merge_and_an_import_job(&app).await;
+    let [reads, admin_reads, writes] = records_of(&merge, &job);
+    let records = [
+        format!("{CUSTOMERS}/merges/{merge}"),
+        format!("{IMPORTS}/{job}"),
+    ];
+    let mut before = Vec::new();
+    for path in &records {
+        before.push(app.rest().get_ok(path).await);
+    }
+    let viewer = app.token(Role::Viewer, "default");
+    for (method, path, _) in &reads {
+        let (status, body) = app.rest_as(&viewer).send(method.clone(), path, None).await;
+        assert_eq!(status, StatusCode::OK, "viewer reads {path}: {body}");
+    }
+    for (method, path, body) in admin_reads.iter().chain(&writes) {
+        let (status, resp) = app
+            .rest_as(&viewer)
+            .send(method.clone(), path, body.clone())
+            .await;
+        assert_error(status, &resp, StatusCode::FORBIDDEN, "FORBIDDEN");
+    }
+    let agent = app.token(Role::Agent, "default");
+    for (method, path, body) in &admin_reads {
+        let (status, resp) = app
+            .rest_as(&agent)
+            .send(method.clone(), path, body.clone())
+            .await;
+        assert_error(status, &resp, StatusCode::FORBIDDEN, "FORBIDDEN");
+    }
+    let other = app.token(Role::Admin, "tenant-b");
+    for (method, path, body) in reads.iter().chain(&admin_reads).chain(&writes) {
+        let (status, resp) = app
+            .rest_as(&other)
+            .send(method.clone(), path, body.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "tenant B {method} {path}: {resp}"
+        );
+        assert_error(status, &resp, StatusCode::NOT_FOUND, "NOT_FOUND");
+    }
+    for (path, before) in records.iter().zip(before) {
+        let after = app.rest().get_ok(path).await;
+        assert_eq!(after, before, "{path} is untouched by the refused requests");
+    }
+}
+
 async fn lists_search_and_stats_never_show_another_tenants_customers(app: TestApp) {
     app.create_customer(json!({ "phoneNumber": "529991234567", "firstName": "Alice", "tags": ["shared"], "segment": "vip" }))
         .await;
@@ -692,6 +780,7 @@ crate::db_tests!(
     an_agent_may_not_bulk_import_but_an_admin_may,
     tenants_never_see_or_touch_each_others_customers,
     another_tenants_customer_is_not_found_on_every_route_and_stays_untouched,
+    merges_and_import_jobs_answer_by_role_and_stay_in_their_tenant,
     lists_search_and_stats_never_show_another_tenants_customers,
     the_same_phone_may_exist_once_in_each_tenant,
 );

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use clientela::auth::Role;
-use entity::merge_record;
+use entity::{customer_change, merge_record};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
@@ -645,10 +645,234 @@ async fn overlapping_merges_at_once_stay_consistent(app: TestApp) {
     assert_eq!(app.rest().total().await as i64, total);
 }
 
+/// The JSON text of every stored merge record's snapshot, read with SQL.
+async fn stored_snapshots(app: &TestApp) -> Vec<String> {
+    merge_record::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("merge records")
+        .into_iter()
+        .map(|m| m.snapshot.to_string())
+        .collect()
+}
+
+/// Asserts no stored merge record holds any of `secrets`.
+async fn assert_no_record_holds(app: &TestApp, secrets: &[&str], when: &str) {
+    for snapshot in stored_snapshots(app).await {
+        for secret in secrets {
+            assert!(
+                !snapshot.contains(secret),
+                "{when}: a merge record still holds {secret}: {snapshot}"
+            );
+        }
+    }
+}
+
+/// The count of one item of an erasure receipt.
+fn erased_count(receipt: &Value, what: &str) -> Option<u64> {
+    receipt["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["what"] == what)
+        .and_then(|i| i["count"].as_u64())
+}
+
+async fn erasing_the_primary_erases_what_its_merge_records_kept_and_the_undo_is_refused(
+    app: TestApp,
+) {
+    let a = uuid_of(
+        &app.create_customer(json!({
+            "phoneNumber": phone(1), "firstName": "Ana", "lastName": "Pérez",
+            "customFields": { "plan": "gold" },
+        }))
+        .await,
+    )
+    .to_string();
+    let b = uuid_of(
+        &app.create_customer(json!({
+            "phoneNumber": phone(2), "alternativePhones": [phone(12)],
+            "firstName": "Anita", "lastName": "Perez", "email": "anita@example.org",
+            "externalId": "crm-77", "notes": "llama por la tarde",
+            "customFields": { "plan": "silver", "rfc": "PEPA800101" },
+        }))
+        .await,
+    )
+    .to_string();
+    let c = uuid_of(
+        &app.create_customer(json!({
+            "phoneNumber": phone(3), "firstName": "Nena", "email": "nena@example.net",
+        }))
+        .await,
+    )
+    .to_string();
+    // c into b, then b into a: all three are one person, Ana.
+    let (status, body) = app
+        .rest()
+        .post(&merge_path(&b), json!({ "others": [c] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = body["merge"]["id"].as_str().expect("id").to_owned();
+    let (status, body) = app
+        .rest()
+        .post(&merge_path(&a), json!({ "others": [b] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = body["merge"]["id"].as_str().expect("id").to_owned();
+    let secrets = [
+        "Anita",
+        "Nena",
+        "Perez",
+        "example.org",
+        "example.net",
+        "crm-77",
+        "tarde",
+        "silver",
+        "PEPA",
+        &phone(1),
+        &phone(2),
+        &phone(12),
+        &phone(3),
+    ];
+    let held = stored_snapshots(&app).await.concat();
+    assert!(
+        ["Anita", "Nena", "silver", &phone(12)]
+            .iter()
+            .all(|s| held.contains(s)),
+        "the records keep the merged customers: {held}"
+    );
+
+    // A customer merged away is gone: the person is erased through the primary.
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{b}/erase"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{a}/erase"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_no_record_holds(&app, &secrets, "after erasing the primary").await;
+    let receipt = &body["erasure"];
+    assert_eq!(erased_count(receipt, "mergeRecords"), Some(2), "{receipt}");
+    assert_eq!(
+        erased_count(receipt, "mergedCustomers"),
+        Some(2),
+        "{receipt}"
+    );
+    // Nor does the history the merged customers left behind.
+    let merged: Vec<uuid::Uuid> = [&b, &c]
+        .iter()
+        .map(|id| id.parse().expect("uuid"))
+        .collect();
+    let history = customer_change::Entity::find()
+        .filter(customer_change::Column::CustomerId.is_in(merged))
+        .all(&app.db)
+        .await
+        .expect("history");
+    assert!(!history.is_empty(), "the merged customers have a history");
+    for entry in &history {
+        for value in [&entry.old_value, &entry.new_value].into_iter().flatten() {
+            for secret in &secrets {
+                assert!(!value.contains(secret), "{entry:?}");
+            }
+        }
+    }
+
+    // Neither merge can be undone any more, on either face, and nothing moved.
+    for merge in [&second, &first] {
+        let (status, body) = app.rest().post(&undo_path(merge), json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "CONFLICT", "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("was erased") && e.contains(&a)),
+            "says the data was erased, and whose: {body}"
+        );
+        let body = app.gql(&app.admin(), UNMERGE, json!({ "id": merge })).await;
+        assert_eq!(code(&body), "CONFLICT", "{body}");
+    }
+    assert_eq!(app.rest().total().await, 1, "nobody was restored");
+    // The record still says what happened, without the person's data.
+    let record = app
+        .rest()
+        .get_ok(&format!("{CUSTOMERS}/merges/{second}"))
+        .await;
+    assert_eq!(record["merge"]["otherIds"], json!([b]), "{record}");
+    assert_eq!(record["merge"]["moved"]["phones"], json!([]), "{record}");
+    assert_eq!(record["merge"]["keptValues"], json!([]), "{record}");
+    // Erasing again finds nothing more to erase in the records.
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{a}/erase"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(erased_count(&body["erasure"], "mergeRecords"), Some(0));
+    recount_fixes_nothing(&app, "after the erasure").await;
+}
+
+async fn erasing_a_customer_an_undo_restored_clears_its_copy_in_the_undone_merge(app: TestApp) {
+    let a = uuid_of(
+        &app.create_customer(json!({
+            "phoneNumber": phone(21), "firstName": "Ana", "customFields": { "plan": "gold" },
+        }))
+        .await,
+    )
+    .to_string();
+    let b = uuid_of(
+        &app.create_customer(json!({
+            "phoneNumber": phone(22), "firstName": "Beto", "email": "beto@example.com",
+            "customFields": { "plan": "silver" },
+        }))
+        .await,
+    )
+    .to_string();
+    let (status, body) = app
+        .rest()
+        .post(&merge_path(&a), json!({ "others": [b] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let merge = body["merge"]["id"].as_str().expect("id").to_owned();
+    let (status, body) = app.rest().post(&undo_path(&merge), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let betos = ["Beto", "beto@example.com", "silver", &phone(22)];
+
+    // The undo said they are two people: erasing Ana leaves Beto's copy.
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{a}/erase"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let held = stored_snapshots(&app).await.concat();
+    assert!(betos.iter().all(|s| held.contains(s)), "{held}");
+    assert_eq!(erased_count(&body["erasure"], "mergeRecords"), Some(0));
+    assert_eq!(erased_count(&body["erasure"], "mergedCustomers"), Some(0));
+    assert_eq!(details(&app, &b).await["customer"]["firstName"], "Beto");
+
+    // Erasing Beto clears it.
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{b}/erase"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_no_record_holds(&app, &betos, "after erasing the restored customer").await;
+    assert_eq!(erased_count(&body["erasure"], "mergeRecords"), Some(1));
+    let record = app
+        .rest()
+        .get_ok(&format!("{CUSTOMERS}/merges/{merge}"))
+        .await;
+    assert!(record["merge"]["undoneAt"].is_string(), "{record}");
+}
+
 crate::db_tests!(
     a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone,
     graphql_merges_publish_events_and_later_rows_stay_with_the_primary,
     bad_merges_are_refused_clearly,
     an_unsafe_or_late_undo_is_refused_saying_why,
     overlapping_merges_at_once_stay_consistent,
+    erasing_the_primary_erases_what_its_merge_records_kept_and_the_undo_is_refused,
+    erasing_a_customer_an_undo_restored_clears_its_copy_in_the_undone_merge,
 );

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::rest::{
-    self, assert_error, assert_invalid, id_of, routes_of, CODES, CUSTOMERS,
+    self, assert_error, assert_invalid, id_of, records_of, routes_of, CODES, CUSTOMERS,
 };
 use crate::helpers::{read_response, TestApp};
 
@@ -271,7 +271,8 @@ async fn an_unknown_or_malformed_id_is_not_found(app: TestApp) {
         "00000000-0000-0000-0000-000000000000",
         "%27%20OR%20%271%27%3D%271",
     ] {
-        for (method, path, body) in routes_of(id) {
+        let by_record = records_of(id, id).into_iter().flatten();
+        for (method, path, body) in routes_of(id).into_iter().chain(by_record) {
             let (status, resp) = app.rest().send(method.clone(), &path, body).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {resp}");
             assert_error(status, &resp, StatusCode::NOT_FOUND, "NOT_FOUND");

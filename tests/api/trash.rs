@@ -754,6 +754,248 @@ async fn two_erasures_at_once_end_consistent(app: TestApp) {
     assert_counters_exact(&app, "default").await;
 }
 
+/// The stored row of customer `id`.
+async fn row(app: &TestApp, id: &str) -> customer::Model {
+    customer::Entity::find()
+        .filter(customer::Column::Id.eq(Uuid::parse_str(id).expect("uuid")))
+        .one(&app.db)
+        .await
+        .expect("read")
+        .expect("row")
+}
+
+/// Soft-deletes customer `id` (into the trash).
+async fn trash(app: &TestApp, id: &str) {
+    let (status, body) = app.rest().delete(&format!("{CUSTOMERS}/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// The ids in the trash, newest deletion first.
+async fn trashed_ids(app: &TestApp) -> Vec<String> {
+    let body = app.rest().get_ok(&format!("{CUSTOMERS}/trash")).await;
+    body["customers"]
+        .as_array()
+        .expect("customers")
+        .iter()
+        .map(|c| c["_id"].as_str().expect("_id").to_owned())
+        .collect()
+}
+
+const UPSERT: &str = "mutation($input: [UpdateCustomerInput!]!) {
+  upsertCustomers(input: $input) { created updated unchanged failed items { status id matchedOn } }
+}";
+
+async fn an_upsert_matching_a_trashed_customer_brings_it_back_on_both_faces(app: TestApp) {
+    let ana = app
+        .create_customer(json!({ "phoneNumber": phone(50), "firstName": "Ana", "status": "vip" }))
+        .await["_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bo = app.new_customer(51).await.to_string();
+    let cy = app.new_customer(52).await.to_string();
+    let di = app.new_customer(53).await.to_string();
+    for id in [&ana, &bo, &cy, &di] {
+        trash(&app, id).await;
+    }
+    let body = json!({ "customers": [
+        { "phoneNumber": phone(50), "firstName": "Ana María" },
+        { "phoneNumber": phone(51) },
+        { "phoneNumber": phone(52), "firstName": "Cy", "status": "inactive" },
+    ] });
+    let (status, answer) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/upsert"), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (
+            &answer["results"]["created"],
+            &answer["results"]["updated"],
+            &answer["results"]["unchanged"]
+        ),
+        (&json!(0), &json!(3), &json!(0)),
+        "{answer}"
+    );
+    for (item, id) in answer["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .zip([&ana, &bo, &cy])
+    {
+        assert_eq!(item["id"], id.as_str(), "{answer}");
+        assert_eq!(item["matchedOn"], "phone", "{answer}");
+    }
+    // Out of the trash with the status the delete replaced, as a restore does.
+    let a = row(&app, &ana).await;
+    assert!(a.deleted_at.is_none() && a.status_before_delete.is_none());
+    assert_eq!(a.status.as_str(), "vip");
+    assert_eq!(a.first_name.as_deref(), Some("Ana María"));
+    assert!(row(&app, &bo).await.deleted_at.is_none());
+    // A row that says inactive leaves its customer in the trash, changed.
+    let c = row(&app, &cy).await;
+    assert!(c.deleted_at.is_some());
+    assert_eq!(c.first_name.as_deref(), Some("Cy"));
+    assert_eq!(trashed_ids(&app).await, [di.clone(), cy.clone()]);
+    // The history says the import took it out.
+    let history = customer_change::Entity::find()
+        .filter(customer_change::Column::CustomerId.eq(Uuid::parse_str(&ana).expect("uuid")))
+        .filter(customer_change::Column::Field.eq("deletedAt"))
+        .all(&app.db)
+        .await
+        .expect("history");
+    let revival = history.last().expect("a deletedAt entry");
+    assert_eq!(revival.new_value.as_deref(), Some("null"), "{history:?}");
+    assert_eq!(revival.source, "import", "{history:?}");
+    // Sent again, nothing changes.
+    let (_, again) = app.rest().post(&format!("{CUSTOMERS}/upsert"), body).await;
+    assert_eq!(again["results"]["unchanged"], 3, "{again}");
+
+    // GraphQL, an agent, a status given: that status.
+    let agent = app.token(Role::Agent, "default");
+    let data = app
+        .gql_data(
+            &agent,
+            UPSERT,
+            json!({ "input": [{ "phoneNumber": phone(53), "status": "ACTIVE" }] }),
+        )
+        .await;
+    let result = &data["upsertCustomers"];
+    assert_eq!(result["updated"], 1, "{data}");
+    assert_eq!(result["items"][0]["id"], di.as_str(), "{data}");
+    let d = row(&app, &di).await;
+    assert!(d.deleted_at.is_none());
+    assert_eq!(d.status.as_str(), "active");
+    assert_eq!(trashed_ids(&app).await, [cy]);
+    assert_counters_exact(&app, "default").await;
+}
+
+/// Starts an import job of `csv` with `query`; the job as it ended.
+async fn import_csv(app: &TestApp, query: &str, csv: String) -> Value {
+    let resp = app
+        .request(
+            Method::POST,
+            &format!("{CUSTOMERS}/imports?{query}"),
+            &app.admin(),
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["job"]["id"].as_str().expect("id").to_owned();
+    for _ in 0..600 {
+        let job = app
+            .rest()
+            .get_ok(&format!("{CUSTOMERS}/imports/{id}"))
+            .await["job"]
+            .clone();
+        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or("")) {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not end");
+}
+
+/// `[rowsRead, created, updated, unchanged, duplicate, failed]` of a job.
+fn job_counts(job: &Value) -> Value {
+    json!([
+        job["rowsRead"],
+        job["created"],
+        job["updated"],
+        job["unchanged"],
+        job["duplicate"],
+        job["failed"]
+    ])
+}
+
+async fn an_import_job_matching_trashed_customers_brings_them_back_but_their_export_re_imports_unchanged(
+    app: TestApp,
+) {
+    let eva = app
+        .create_customer(json!({ "phoneNumber": phone(60), "email": "eva@example.com" }))
+        .await["_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let fe = app.new_customer(61).await.to_string();
+    let gil = app.new_customer(62).await.to_string();
+    let (status, body) = app
+        .rest()
+        .patch(
+            &format!("{CUSTOMERS}/{gil}/block"),
+            json!({ "isBlocked": true, "blockReason": "spam" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for id in [&eva, &fe, &gil] {
+        trash(&app, id).await;
+    }
+    // Their export says inactive and blocked: it re-imports unchanged, and
+    // they stay in the trash.
+    let export = app
+        .request(
+            Method::GET,
+            &format!("{CUSTOMERS}/export?format=csv"),
+            &app.admin(),
+        )
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    let job = import_csv(&app, "mode=upsert", export).await;
+    assert_eq!(job_counts(&job), json!([3, 0, 0, 3, 0, 0]), "{job}");
+    assert_eq!(trashed_ids(&app).await.len(), 3);
+
+    // A list from elsewhere brings the matches back; a dry run says so first.
+    let csv = format!(
+        "phoneNumber,firstName,email\n{},Eva,\n{},,\n",
+        phone(60),
+        phone(61)
+    );
+    for (query, trashed) in [("mode=upsert&dryRun=true", 3), ("mode=update", 1)] {
+        let job = import_csv(&app, query, csv.clone()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(
+            job_counts(&job),
+            json!([2, 0, 2, 0, 0, 0]),
+            "{query}: {job}"
+        );
+        assert_eq!(trashed_ids(&app).await.len(), trashed, "{query}");
+    }
+    let e = row(&app, &eva).await;
+    assert!(e.deleted_at.is_none());
+    assert_eq!(e.status.as_str(), "active");
+    assert_eq!(e.first_name.as_deref(), Some("Eva"));
+    assert!(row(&app, &fe).await.deleted_at.is_none());
+    assert_eq!(trashed_ids(&app).await, [gil.as_str()]);
+
+    // Create mode: the trashed customer's number is taken, and it says where.
+    let job = import_csv(&app, "mode=create", format!("phoneNumber\n{}\n", phone(62))).await;
+    assert_eq!(job_counts(&job), json!([1, 0, 0, 0, 1, 0]), "{job}");
+    let data = app
+        .gql_data(
+            &app.admin(),
+            "query($id: ID!) { importJob(id: $id) { errors { row code message } } }",
+            json!({ "id": job["id"] }),
+        )
+        .await;
+    let error = &data["importJob"]["errors"][0];
+    assert_eq!(error["code"], "DUPLICATE", "{data}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&gil) && message.contains("trash"),
+        "{data}"
+    );
+    assert_counters_exact(&app, "default").await;
+}
+
 crate::db_tests!(
     the_trash_lists_soft_deleted_customers_and_restore_brings_back_their_status,
     restore_after_the_window_is_refused,
@@ -761,4 +1003,6 @@ crate::db_tests!(
     restore_racing_the_sweep_ends_one_way_or_the_other,
     erase_removes_personal_data_everywhere_and_keeps_the_statistics,
     two_erasures_at_once_end_consistent,
+    an_upsert_matching_a_trashed_customer_brings_it_back_on_both_faces,
+    an_import_job_matching_trashed_customers_brings_them_back_but_their_export_re_imports_unchanged,
 );

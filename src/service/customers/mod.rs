@@ -26,4 +26,4 @@ pub use read::{
 pub(crate) use view::strategies;
 pub use view::{Customer, PreferencesView, Statistics};
 pub use write::{create, delete, set_blocked, update, update_tags, Deleted};
-pub(crate) use write::{describe, new_model, purge, with_changes};
+pub(crate) use write::{describe, new_model, purge, revive, with_changes};

@@ -339,6 +339,26 @@ pub(crate) fn with_changes(current: &customer::Model, c: CustomerChanges) -> cus
     m
 }
 
+/// Takes a customer row out of the trash, as a restore does: `deleted_at`
+/// is cleared and, unless `status_set` (the write gave the status itself),
+/// the status the soft delete replaced returns (while blocked, as the status
+/// unblock returns to). A customer not in the trash stays as it is.
+pub(crate) fn revive(m: &mut customer::Model, status_set: bool) {
+    if m.deleted_at.is_none() {
+        return;
+    }
+    if !status_set {
+        let before = m.status_before_delete.unwrap_or(CustomerStatus::Active);
+        if m.is_blocked {
+            m.status_before_block = Some(before);
+        } else {
+            m.status = before;
+        }
+    }
+    m.deleted_at = None;
+    m.status_before_delete = None;
+}
+
 async fn apply_changes(
     txn: &WriteTxn,
     current: customer::Model,
@@ -351,9 +371,8 @@ async fn apply_changes(
     let revives = c.status.is_some_and(|s| s != CustomerStatus::Inactive);
     let tags = c.tags.clone();
     let mut m = with_changes(&current, c);
-    if revives && m.deleted_at.is_some() {
-        m.deleted_at = None;
-        m.status_before_delete = None;
+    if revives {
+        revive(&mut m, true);
     }
     m.updated_at = time::now();
     let alternatives = m.alternative_phones.0.clone();

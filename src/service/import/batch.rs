@@ -13,6 +13,13 @@
 //! `duplicate` of that row ([`Seen`]). So what a row does depends only on
 //! the rows stored before the import began, which is why a dry run (each
 //! batch rolled back) reports exactly what a real run would.
+//!
+//! A row that matches a customer in the trash takes it out, as a restore
+//! does (the history says `import`), and counts as `updated`: its numbers
+//! still belong to that customer, so it is the person the row describes,
+//! and the sweep would otherwise purge what the row wrote. Only a row that
+//! itself says `inactive` or `blocked` leaves it there (an export of a
+//! trashed customer says so, and re-imports unchanged).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -27,7 +34,7 @@ use crate::domain::customer::{CustomerChanges, CustomerInput, CustomerStatus, Fi
 use crate::domain::ids::CustomerId;
 use crate::domain::time;
 use crate::error::{FieldError, Result};
-use crate::service::customers::{new_model, with_changes};
+use crate::service::customers::{new_model, revive, with_changes};
 use crate::service::events::{ChangeKind, Event};
 use crate::service::history::Source;
 use crate::service::{customer_rows, insert_chunked, Ctx, WriteTxn};
@@ -767,13 +774,21 @@ fn judge(
         claimed.push((k, row32));
     }
     if options.mode == ImportMode::Create {
+        let trashed = if current.deleted_at.is_some() {
+            ", which is in the trash (restore it, or import in upsert or update mode)"
+        } else {
+            ""
+        };
         return (
             matched_result(
                 Outcome::Duplicate,
                 vec![RowError::new(
                     key.field(),
                     "DUPLICATE",
-                    format!("{} {value} already belongs to customer {id}", key.as_str()),
+                    format!(
+                        "{} {value} already belongs to customer {id}{trashed}",
+                        key.as_str()
+                    ),
                 )],
             ),
             None,
@@ -792,7 +807,18 @@ fn judge(
             None,
         );
     }
-    let new = with_changes(current, r.changes);
+    // A match in the trash comes out of it (as a restore would, the history
+    // saying `import`): the row says this person is a customer, its numbers
+    // still belong to the match so no other customer could take them, and
+    // left there the sweep would purge what the row just wrote. A row that
+    // itself says inactive or blocked (an exported customer in the trash
+    // says so) leaves it there, as the update route does.
+    let stays_in_trash = r.blocked || matches!(r.changes.status, Some(CustomerStatus::Inactive));
+    let status_set = r.changes.status.is_some();
+    let mut new = with_changes(current, r.changes);
+    if !stays_in_trash {
+        revive(&mut new, status_set);
+    }
     if new == *current {
         return (matched_result(Outcome::Unchanged, Vec::new()), None);
     }

@@ -13,6 +13,10 @@ pub const CUSTOMERS: &str = "/api/v2/customers";
 pub const IMPORT: &str = "/api/v2/customers/bulk/import";
 /// The export download.
 pub const EXPORT: &str = "/api/v2/customers/export";
+/// Idempotent upsert.
+pub const UPSERT: &str = "/api/v2/customers/upsert";
+/// Import jobs.
+pub const IMPORTS: &str = "/api/v2/customers/imports";
 
 /// The codes the contract knows.
 pub const CODES: &[&str] = &[
@@ -191,12 +195,25 @@ pub fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
 /// One request of a route table: method, path and JSON body.
 pub type Route = (Method, String, Option<Value>);
 
-/// Every request about customer `id` by its id: two reads, then every
-/// write (each would change the customer if it went through).
-pub fn routes_of(id: &str) -> Vec<Route> {
+/// The reads of customer `id` any role may make.
+fn reads_of(id: &str) -> Vec<Route> {
+    ["", "/conversations", "/history"]
+        .into_iter()
+        .map(|tail| (Method::GET, format!("{CUSTOMERS}/{id}{tail}"), None))
+        .collect()
+}
+
+/// The reads of customer `id` only an admin may make (erasure receipts).
+fn admin_reads_of(id: &str) -> Vec<Route> {
+    vec![(Method::GET, format!("{CUSTOMERS}/{id}/erasure"), None)]
+}
+
+/// A customer id no fixture uses: the others a merge names in the tables.
+const ANOTHER_CUSTOMER: &str = "0190f5a2-0000-7000-8000-00000000beef";
+
+/// The writes to customer `id` (each would change it if it went through).
+fn writes_of(id: &str) -> Vec<Route> {
     vec![
-        (Method::GET, format!("{CUSTOMERS}/{id}"), None),
-        (Method::GET, format!("{CUSTOMERS}/{id}/conversations"), None),
         (
             Method::PUT,
             format!("{CUSTOMERS}/{id}"),
@@ -217,6 +234,13 @@ pub fn routes_of(id: &str) -> Vec<Route> {
             format!("{CUSTOMERS}/{id}/block"),
             Some(json!({ "isBlocked": false })),
         ),
+        (Method::POST, format!("{CUSTOMERS}/{id}/restore"), None),
+        (
+            Method::POST,
+            format!("{CUSTOMERS}/{id}/merge"),
+            Some(json!({ "others": [ANOTHER_CUSTOMER] })),
+        ),
+        (Method::POST, format!("{CUSTOMERS}/{id}/erase"), None),
         (Method::DELETE, format!("{CUSTOMERS}/{id}"), None),
         (
             Method::DELETE,
@@ -226,22 +250,40 @@ pub fn routes_of(id: &str) -> Vec<Route> {
     ]
 }
 
-/// Every read of the customer routes, customer `id`'s included.
+/// Every request about customer `id` by its id: the reads (any role's,
+/// then an admin's), then every write (each would change the customer if
+/// it went through).
+pub fn routes_of(id: &str) -> Vec<Route> {
+    reads_of(id)
+        .into_iter()
+        .chain(admin_reads_of(id))
+        .chain(writes_of(id))
+        .collect()
+}
+
+/// Every read of the customer routes any role may make, customer `id`'s
+/// included.
 pub fn reads(id: &str) -> Vec<Route> {
     let collection = [
         CUSTOMERS.to_owned(),
         format!("{CUSTOMERS}/stats/summary"),
         format!("{EXPORT}?format=json"),
         format!("{EXPORT}?format=csv"),
+        format!("{CUSTOMERS}/trash"),
+        format!("{CUSTOMERS}/duplicates"),
+        format!("{CUSTOMERS}/imports"),
     ];
-    let by_id = routes_of(id)
-        .into_iter()
-        .filter(|(method, _, _)| *method == Method::GET);
     collection
         .into_iter()
         .map(|path| (Method::GET, path, None))
-        .chain(by_id)
+        .chain(reads_of(id))
         .collect()
+}
+
+/// Every read only an admin may make (they show erased or merged-away
+/// people's data), customer `id`'s included.
+pub fn admin_reads(id: &str) -> Vec<Route> {
+    admin_reads_of(id)
 }
 
 /// Every write of the customer routes, to customer `id` or creating
@@ -258,14 +300,48 @@ pub fn writes(id: &str) -> Vec<Route> {
             IMPORT.to_owned(),
             Some(json!({ "customers": [{ "phoneNumber": "529990000002" }] })),
         ),
+        (
+            Method::POST,
+            UPSERT.to_owned(),
+            Some(json!({ "customers": [{ "phoneNumber": "529990000003" }] })),
+        ),
+        (
+            Method::POST,
+            format!("{IMPORTS}?mode=create"),
+            Some(json!([{ "phoneNumber": "529990000004" }])),
+        ),
     ];
-    let by_id = routes_of(id)
-        .into_iter()
-        .filter(|(method, _, _)| *method != Method::GET);
-    creates.into_iter().chain(by_id).collect()
+    creates.into_iter().chain(writes_of(id)).collect()
 }
 
-/// Every route that needs a token: [`reads`] and [`writes`].
+/// Every request about merge `merge` or import job `job` by its id: the
+/// reads any role may make, the reads only an admin may make, the writes.
+pub fn records_of(merge: &str, job: &str) -> [Vec<Route>; 3] {
+    [
+        vec![
+            (Method::GET, format!("{IMPORTS}/{job}"), None),
+            (Method::GET, format!("{IMPORTS}/{job}/errors.csv"), None),
+        ],
+        vec![(Method::GET, format!("{CUSTOMERS}/merges/{merge}"), None)],
+        vec![
+            (
+                Method::POST,
+                format!("{CUSTOMERS}/merges/{merge}/undo"),
+                None,
+            ),
+            (Method::POST, format!("{IMPORTS}/{job}/cancel"), None),
+        ],
+    ]
+}
+
+/// Every route that needs a token: [`reads`], [`admin_reads`], [`writes`]
+/// and [`records_of`] (with ids nobody has: a token is checked first).
 pub fn all_routes(id: &str) -> Vec<Route> {
-    reads(id).into_iter().chain(writes(id)).collect()
+    let unknown = "0190f5a2-0000-7000-8000-0000000dead0";
+    reads(id)
+        .into_iter()
+        .chain(admin_reads(id))
+        .chain(writes(id))
+        .chain(records_of(unknown, unknown).into_iter().flatten())
+        .collect()
 }
