@@ -329,8 +329,13 @@ fn fold_in(
                 gained.tags.push(tag.clone());
             }
         }
+        // An erased customer's placeholder is no number: it stays with its row.
+        let placeholder = customer_rows::placeholder_phone(other.id);
         for phone in std::iter::once(&other.phone_number).chain(&other.alternative_phones.0) {
-            if *phone != m.phone_number && !m.alternative_phones.0.contains(phone) {
+            if *phone != placeholder
+                && *phone != m.phone_number
+                && !m.alternative_phones.0.contains(phone)
+            {
                 m.alternative_phones.0.push(phone.clone());
                 gained.phones.push(phone.clone());
             }

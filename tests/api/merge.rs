@@ -867,6 +867,33 @@ async fn erasing_a_customer_an_undo_restored_clears_its_copy_in_the_undone_merge
     assert!(record["merge"]["undoneAt"].is_string(), "{record}");
 }
 
+/// An erased customer merged into another gives it its conversations, not
+/// its placeholder number (`erased-...` is no number anyone has).
+async fn an_erased_customer_merged_in_gives_no_placeholder_number(app: TestApp) {
+    let a = uuid_of(
+        &app.create_customer(json!({ "phoneNumber": phone(31) }))
+            .await,
+    )
+    .to_string();
+    let b = uuid_of(
+        &app.create_customer(json!({ "phoneNumber": phone(32) }))
+            .await,
+    )
+    .to_string();
+    let (status, body) = app
+        .rest()
+        .post(&format!("{CUSTOMERS}/{b}/erase"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .rest()
+        .post(&merge_path(&a), json!({ "others": [b] }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let alternatives = &details(&app, &a).await["customer"]["alternativePhones"];
+    assert_eq!(alternatives, &json!([]), "{alternatives}");
+}
+
 crate::db_tests!(
     a_merge_moves_rows_unites_fields_and_an_undo_restores_everyone,
     graphql_merges_publish_events_and_later_rows_stay_with_the_primary,
@@ -875,4 +902,5 @@ crate::db_tests!(
     overlapping_merges_at_once_stay_consistent,
     erasing_the_primary_erases_what_its_merge_records_kept_and_the_undo_is_refused,
     erasing_a_customer_an_undo_restored_clears_its_copy_in_the_undone_merge,
+    an_erased_customer_merged_in_gives_no_placeholder_number,
 );
