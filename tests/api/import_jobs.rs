@@ -278,14 +278,22 @@ async fn a_cancelled_job_stops_and_keeps_only_committed_batches(app: TestApp) {
     assert_eq!(data["cancelImportJob"]["status"], job["status"]);
 }
 
-async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp) {
+/// Inserts a job row as a server would have left it: `status`, run by
+/// `owner`, whose last heartbeat was at `heartbeat` (both None: a row from
+/// before leases), with counts of committed batches.
+async fn job_row(
+    app: &TestApp,
+    status: &str,
+    owner: Option<&str>,
+    heartbeat: Option<chrono::DateTime<chrono::Utc>>,
+) -> uuid::Uuid {
     let id = uuid::Uuid::now_v7();
     let now = chrono::Utc::now();
     import_job::ActiveModel {
         id: Set(id),
         tenant_id: Set("default".into()),
         agent: Set("admin-agent".into()),
-        status: Set("running".into()),
+        status: Set(status.into()),
         mode: Set("upsert".into()),
         match_on: Set("phone".into()),
         dry_run: Set(false),
@@ -301,25 +309,58 @@ async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp)
         error: Set(None),
         cancel_requested: Set(false),
         created_at: Set(now),
-        started_at: Set(Some(now)),
+        started_at: Set((status == "running").then_some(now)),
         finished_at: Set(None),
         updated_at: Set(now),
+        owner: Set(owner.map(str::to_owned)),
+        heartbeat_at: Set(heartbeat),
     }
     .insert(&app.db)
     .await
     .expect("insert");
+    id
+}
+
+async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp) {
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    let crashed = job_row(&app, "running", Some("crashed-server"), Some(long_ago)).await;
+    // Queued when a server from before leases stopped: no owner, no heartbeat.
+    let old = job_row(&app, "queued", None, None).await;
+    // Another server sharing the database runs this one: its heartbeat is fresh.
+    let alive = job_row(
+        &app,
+        "running",
+        Some("live-server"),
+        Some(chrono::Utc::now()),
+    )
+    .await;
     let again = app.restart().await;
-    let job = again.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
-    assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["error"]
-        .as_str()
-        .expect("error")
-        .contains("interrupted"));
-    assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+    for id in [crashed, old] {
+        let job = again.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(job["error"]
+            .as_str()
+            .expect("error")
+            .contains("interrupted"));
+        assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+        assert!(job["finishedAt"].is_string(), "{job}");
+    }
+    let job = again.rest().get_ok(&format!("{IMPORTS}/{alive}")).await["job"].clone();
+    assert_eq!(
+        job["status"], "running",
+        "a job another live server runs is not failed by this one's start: {job}"
+    );
+    assert!(job["error"].is_null(), "{job}");
     let data = again
         .gql_data(&again.admin(), "{ importJobs { id status } }", json!({}))
         .await;
-    assert_eq!(data["importJobs"][0]["status"], "failed");
+    let statuses: Vec<&str> = data["importJobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["running", "failed", "failed"], "{data}");
 }
 
 async fn viewers_read_jobs_and_another_tenant_s_job_is_not_found(app: TestApp) {
@@ -426,3 +467,128 @@ crate::db_tests!(
     viewers_read_jobs_and_another_tenant_s_job_is_not_found,
     jobs_ending_while_agents_edit_fail_nobody,
 );
+
+/// Jobs under a short lease: the heartbeat keeps a live server's job alive
+/// past its lease whatever another server's recovery does, and a job whose
+/// server went silent is failed by the periodic recovery of a server that
+/// keeps running (no restart needed).
+mod leased {
+    use std::time::{Duration, Instant};
+
+    use clientela::service::import::jobs;
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    use super::{assert_adds_up, counts, finished, job_row, start, stored, IMPORTS};
+    use crate::helpers::{Backend, TestApp};
+
+    /// Short for a test, long enough for a heartbeat or two to be late on a
+    /// busy machine (several a lease are written).
+    const LEASE: Duration = Duration::from_secs(4);
+
+    async fn make(backend: Backend) -> Option<TestApp> {
+        TestApp::with_job_lease(backend, LEASE).await
+    }
+
+    async fn a_job_a_live_server_runs_outlives_its_lease_and_another_server_s_recoveries(
+        app: TestApp,
+    ) {
+        // Far more rows than the test lets it run: it is cancelled once
+        // another server's recovery has run past its lease a few times.
+        const ROWS: usize = 100_000;
+        // A second server on the same database, recovering as often as it can.
+        let other = app.restart().await;
+        let rows: String = (0..ROWS)
+            .map(|i| format!("{{\"phoneNumber\":\"5219950{i:06}\"}}\n"))
+            .collect();
+        let id = start(&app, "mode=create", "application/x-ndjson", rows).await;
+        let began = Instant::now();
+        let mut recovered_past_the_lease = 0;
+        let job = loop {
+            jobs::recover(&other.ctx).await.expect("recover");
+            let job = app.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+            if job["finishedAt"].is_string() {
+                break job;
+            }
+            if job["status"] == "running" && began.elapsed() > LEASE * 3 / 2 {
+                recovered_past_the_lease += 1;
+                if recovered_past_the_lease == 3 {
+                    let (status, body) = app
+                        .call(
+                            Method::POST,
+                            &format!("{IMPORTS}/{id}/cancel"),
+                            &app.admin(),
+                            None,
+                        )
+                        .await;
+                    assert_eq!(status, StatusCode::OK, "{body}");
+                }
+            }
+            assert!(began.elapsed() < Duration::from_secs(300), "{job}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(
+            recovered_past_the_lease >= 3,
+            "the job ended within one and a half leases ({:?}): give it more rows: {job}",
+            began.elapsed()
+        );
+        assert_eq!(
+            job["status"], "cancelled",
+            "the live server's job was never failed by the other's recovery: {job}"
+        );
+        assert!(job["error"].is_null(), "{job}");
+        assert_adds_up(&job);
+        assert!(job["rowsRead"].as_u64().expect("rows") > 0, "{job}");
+        assert_eq!(
+            stored(&app).await,
+            job["created"].as_u64().expect("created")
+        );
+    }
+
+    async fn a_job_whose_server_went_silent_is_failed_by_a_running_server(app: TestApp) {
+        // A fresh heartbeat from a server that then stops writing any.
+        let id = job_row(
+            &app,
+            "running",
+            Some("silent-server"),
+            Some(chrono::Utc::now()),
+        )
+        .await;
+        let began = Instant::now();
+        let job = loop {
+            let job = app.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+            if job["status"] != "running" {
+                break job;
+            }
+            assert!(
+                began.elapsed() < LEASE * 10,
+                "still running after ten leases: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            began.elapsed() >= LEASE / 2,
+            "failed before its lease ran out"
+        );
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(job["error"]
+            .as_str()
+            .expect("error")
+            .contains("interrupted"));
+        assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+        // A job this server runs meanwhile is untouched by its own recovery.
+        let own = start(
+            &app,
+            "mode=create",
+            "text/csv",
+            "phoneNumber\n5219994001001\n".to_owned(),
+        )
+        .await;
+        assert_eq!(finished(&app, &own).await["status"], "succeeded");
+    }
+
+    crate::db_tests!(with make =>
+        a_job_a_live_server_runs_outlives_its_lease_and_another_server_s_recoveries,
+        a_job_whose_server_went_silent_is_failed_by_a_running_server,
+    );
+}
