@@ -592,3 +592,257 @@ mod leased {
         a_job_whose_server_went_silent_is_failed_by_a_running_server,
     );
 }
+
+/// `startImportJob` over a real multipart request, as Apollo Client's
+/// upload link sends it: `operations`, `map`, then the file.
+mod over_graphql {
+    use clientela::auth::Role;
+    use reqwest::multipart::{Form, Part};
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+
+    use super::{counts, finished, start, stored, CSV};
+    use crate::helpers::TestApp;
+
+    const START: &str =
+        "mutation($file: Upload!, $format: ImportFileFormat, $mode: ImportMode, $dryRun: Boolean) {
+  startImportJob(file: $file, format: $format, mode: $mode, dryRun: $dryRun) {
+    id status mode matchOn dryRun format rowsRead
+  }
+}";
+
+    /// Sends `startImportJob` with `file` (its name and content type) and
+    /// `variables`; the status and the answer.
+    async fn upload(
+        app: &TestApp,
+        token: &str,
+        query: &str,
+        variables: Value,
+        file: (&str, &str, Vec<u8>),
+    ) -> (StatusCode, Value) {
+        let (name, content_type, bytes) = file;
+        let mut variables = variables;
+        variables["file"] = Value::Null;
+        let form = Form::new()
+            .text(
+                "operations",
+                json!({ "query": query, "variables": variables }).to_string(),
+            )
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part(
+                "0",
+                Part::bytes(bytes)
+                    .file_name(name.to_owned())
+                    .mime_str(content_type)
+                    .expect("mime"),
+            );
+        let resp = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(token)
+            .header("apollo-require-preflight", "true")
+            .multipart(form)
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status();
+        (status, resp.json().await.expect("json"))
+    }
+
+    async fn a_csv_job_started_over_graphql_counts_as_the_same_file_over_rest(app: TestApp) {
+        app.create_customer(json!({"phoneNumber": "5219990001003", "firstName": "Old"}))
+            .await;
+        let (status, body) = upload(
+            &app,
+            &app.admin(),
+            START,
+            json!({ "dryRun": true }),
+            ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let job = &body["data"]["startImportJob"];
+        assert_eq!(job["status"], "queued", "{body}");
+        assert_eq!(
+            job["format"], "csv",
+            "the format is the file's content type's"
+        );
+        assert_eq!(job["mode"], "upsert");
+        assert_eq!(job["dryRun"], true);
+        assert_eq!(job["matchOn"], json!(["phone", "email", "externalId"]));
+        let dry = finished(&app, job["id"].as_str().expect("id")).await;
+        assert_eq!(dry["status"], "succeeded", "{dry}");
+        assert_eq!(stored(&app).await, 1, "a dry run writes nothing");
+        // The same file over REST, then over GraphQL for real.
+        let rest = finished(
+            &app,
+            &start(&app, "mode=upsert&dryRun=true", "text/csv", CSV.to_owned()).await,
+        )
+        .await;
+        assert_eq!(counts(&dry), counts(&rest), "graphql {dry}\nrest {rest}");
+        let (_, body) = upload(
+            &app,
+            &app.admin(),
+            START,
+            json!({ "mode": "UPSERT" }),
+            ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
+        )
+        .await;
+        let id = body["data"]["startImportJob"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned();
+        let real = finished(&app, &id).await;
+        assert_eq!(counts(&real), json!([4, 1, 1, 0, 1, 1]), "{real}");
+        assert_eq!(counts(&real), counts(&rest));
+        assert_eq!(stored(&app).await, 2);
+        // Read back over GraphQL, errors included.
+        let data = app
+            .gql_data(&app.admin(), super::GQL_JOB, json!({ "id": id }))
+            .await;
+        assert_eq!(data["importJob"]["status"], "succeeded");
+        assert_eq!(
+            data["importJob"]["errors"][0]["code"], "DUPLICATE",
+            "{data}"
+        );
+        // A file of no known content type, with its format given.
+        let ndjson = b"{\"phoneNumber\":\"5219990005001\"}\n{\"phoneNumber\":\"5219990005002\"}\n";
+        let (_, body) = upload(
+            &app,
+            &app.admin(),
+            START,
+            json!({ "format": "NDJSON", "mode": "CREATE" }),
+            ("export.txt", "application/octet-stream", ndjson.to_vec()),
+        )
+        .await;
+        let job = finished(
+            &app,
+            body["data"]["startImportJob"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}")),
+        )
+        .await;
+        assert_eq!(job["format"], "ndjson");
+        assert_eq!(counts(&job), json!([2, 2, 0, 0, 0, 0]), "{job}");
+    }
+
+    async fn a_viewer_cannot_start_an_import_job_over_graphql(app: TestApp) {
+        let viewer = app.token(Role::Viewer, "default");
+        let (status, body) = upload(
+            &app,
+            &viewer,
+            START,
+            json!({}),
+            ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{body}"
+        );
+        assert!(body["data"].is_null(), "{body}");
+        // No job was recorded.
+        let data = app
+            .gql_data(&app.admin(), "{ importJobs { id } }", json!({}))
+            .await;
+        assert_eq!(data["importJobs"], json!([]));
+        // A viewer's upload is held to the ordinary body limit (1 MiB).
+        let big = vec![b'x'; 1024 * 1024 + 1];
+        let (status, body) = upload(
+            &app,
+            &viewer,
+            START,
+            json!({}),
+            ("customers.csv", "text/csv", big),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+    }
+
+    async fn a_bad_format_is_a_clear_error(app: TestApp) {
+        let admin = app.admin();
+        // A value the enum does not have.
+        let (_, body) = upload(
+            &app,
+            &admin,
+            START,
+            json!({ "format": "XLSX" }),
+            ("customers.xlsx", "application/octet-stream", b"x".to_vec()),
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(
+            message.contains("ImportFileFormat") && message.contains("XLSX"),
+            "{message}"
+        );
+        // No format given, and none the file's content type or name names.
+        let (_, body) = upload(
+            &app,
+            &admin,
+            START,
+            json!({}),
+            ("customers.txt", "text/plain", b"phoneNumber\n1\n".to_vec()),
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["fields"][0]["field"], "format",
+            "{body}"
+        );
+        // A file whose content is not its format fails its job, as over REST.
+        let (_, body) = upload(
+            &app,
+            &admin,
+            START,
+            json!({ "format": "CSV" }),
+            ("customers.csv", "text/csv", b"name\nAna\n".to_vec()),
+        )
+        .await;
+        let job = finished(
+            &app,
+            body["data"]["startImportJob"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}")),
+        )
+        .await;
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(
+            job["error"]
+                .as_str()
+                .expect("error")
+                .contains("phoneNumber"),
+            "{job}"
+        );
+        // A multipart POST without a preflight header is refused (CSRF).
+        let form = Form::new()
+            .text("operations", json!({ "query": START }).to_string())
+            .text("map", "{}");
+        let resp = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&admin)
+            .multipart(form)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.expect("json");
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(message.contains("apollo-require-preflight"), "{message}");
+    }
+
+    crate::db_tests!(
+        a_csv_job_started_over_graphql_counts_as_the_same_file_over_rest,
+        a_viewer_cannot_start_an_import_job_over_graphql,
+        a_bad_format_is_a_clear_error,
+    );
+}
