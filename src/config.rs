@@ -262,6 +262,10 @@ pub struct ServeConfig {
     /// Seconds between two sweeps of the trash (at least 1).
     #[arg(long, env = "CLIENTELA_TRASH_SWEEP_SECS", default_value_t = 600)]
     pub trash_sweep_secs: u64,
+
+    /// Seconds an import job's server may go without writing the job's heartbeat before any server sharing the database marks the job failed (at least 1).
+    #[arg(long, env = "CLIENTELA_IMPORT_JOB_LEASE_SECS", default_value_t = 60)]
+    pub import_job_lease_secs: u64,
 }
 
 impl ServeConfig {
@@ -278,6 +282,11 @@ impl ServeConfig {
     /// The period of the trash sweep as a duration.
     pub fn trash_sweep_period(&self) -> Duration {
         Duration::from_secs(self.trash_sweep_secs.max(1))
+    }
+
+    /// The lease of import jobs as a duration.
+    pub fn import_job_lease(&self) -> Duration {
+        Duration::from_secs(self.import_job_lease_secs.max(1))
     }
 }
 

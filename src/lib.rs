@@ -31,7 +31,7 @@ pub use http::AppState;
 /// [`faces`].
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
     let routes = Router::new()
-        .merge(graphql::routes(&state))
+        .merge(graphql::routes(&state, rest::import_file_rows))
         .merge(rest::routes())
         .merge(http::probes());
     http::layers(routes, state, faces(), request_timeout)

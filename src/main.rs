@@ -198,11 +198,14 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         None
     };
-    // Import jobs a stop interrupted are failed, with what they committed.
-    service::import::jobs::recover(&db)
+    let ctx = service::Ctx::new(db, region)
+        .with_trash_days(config.trash_days)
+        .with_job_lease(config.import_job_lease());
+    // Import jobs whose server stopped (its lease ran out) are failed, with
+    // what they committed; jobs other live servers run are left alone.
+    service::import::jobs::recover(&ctx)
         .await
         .context("could not recover interrupted import jobs")?;
-    let ctx = service::Ctx::new(db, region).with_trash_days(config.trash_days);
     // On PostgreSQL, hear the change events of every instance (subscriptions).
     ctx.events
         .listen(&ctx.db, &url)
@@ -241,6 +244,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let period = config.trash_sweep_period();
         tokio::spawn(async move {
             service::trash::run_sweeper(ctx, period, async move { shutdown.begun().await }).await;
+        })
+    };
+    // Fails the import jobs of servers that stopped, every half lease; stops with the server.
+    let recovery = {
+        let (ctx, shutdown) = (state.ctx.clone(), state.shutdown.clone());
+        tokio::spawn(async move {
+            service::import::jobs::run_recovery(ctx, async move { shutdown.begun().await }).await;
         })
     };
     let db = state.ctx.db.clone();
@@ -286,6 +296,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if tokio::time::timeout(grace, sweeper).await.is_err() {
         tracing::warn!("the trash sweep was still running after the shutdown grace period");
     }
+    let _ = tokio::time::timeout(grace, recovery).await;
     tracing::info!("stopped");
     Ok(())
 }

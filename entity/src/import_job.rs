@@ -39,6 +39,12 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,
+    /// The server process running the job (its random id per process); only
+    /// it can run the job, whose upload is on its disk.
+    pub owner: Option<String>,
+    /// When the owner last said it still runs the job; older than the lease
+    /// (or NULL) while queued or running, the job is failed by recovery.
+    pub heartbeat_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261201_000005_identity_and_trash;
 mod m20261201_000006_history;
 mod m20261201_000007_imports;
 mod m20261201_000008_merges;
+mod m20261201_000009_import_job_lease;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_history::Migration),
             Box::new(m20261201_000007_imports::Migration),
             Box::new(m20261201_000008_merges::Migration),
+            Box::new(m20261201_000009_import_job_lease::Migration),
         ]
     }
 }

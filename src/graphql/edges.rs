@@ -30,7 +30,7 @@ pub struct Refusal {
 
 impl Refusal {
     /// 400 BAD_USER_INPUT saying `message`.
-    fn input(message: impl Into<String>) -> Self {
+    pub(super) fn input(message: impl Into<String>) -> Self {
         Self {
             error: super::input_error(message),
             message: None,
@@ -38,7 +38,7 @@ impl Refusal {
     }
 
     /// 413 PAYLOAD_TOO_LARGE saying `message`.
-    fn too_large(message: impl Into<String>) -> Self {
+    pub(super) fn too_large(message: impl Into<String>) -> Self {
         Self {
             error: Error::PayloadTooLarge,
             message: Some(message.into()),
@@ -48,6 +48,15 @@ impl Refusal {
     /// The refusal as the answer to a request with these headers.
     pub fn respond(self, request: &HeaderMap) -> Response {
         super::respond(&self.error, self.message, request)
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            message: None,
+        }
     }
 }
 
@@ -62,14 +71,36 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A POST must say JSON: a browser's simple request (a form, `text/plain`)
-/// cannot, so a cross-site page cannot send one without a preflight.
+/// cannot, so a cross-site page cannot send one without a preflight. A file
+/// upload (`multipart/form-data`, which a form can send) must also carry a
+/// preflight header, as Apollo Server asks of it (Apollo Client's upload
+/// link sends `apollo-require-preflight: true`).
 pub fn check_post(headers: &HeaderMap) -> Result<(), Refusal> {
     match media_type(headers).as_deref() {
         Some("application/json") | Some("application/graphql-response+json") => Ok(()),
+        Some("multipart/form-data") if has_preflight_header(headers) => Ok(()),
+        Some("multipart/form-data") => Err(Refusal::input(
+            "a multipart POST /graphql (a file upload) needs an `apollo-require-preflight: true` \
+             header; any other POST needs Content-Type: application/json (CSRF prevention)",
+        )),
         _ => Err(Refusal::input(
-            "POST /graphql needs Content-Type: application/json (CSRF prevention)",
+            "POST /graphql needs Content-Type: application/json, or multipart/form-data for a \
+             file upload (CSRF prevention)",
         )),
     }
+}
+
+/// Whether a request carries a header a browser's simple request cannot:
+/// `apollo-require-preflight` or `x-apollo-operation-name` (Apollo Server's rule).
+fn has_preflight_header(headers: &HeaderMap) -> bool {
+    ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| !v.trim().is_empty())
+        })
 }
 
 /// A GET runs only when it could not be a browser's simple request: it has a
@@ -83,15 +114,7 @@ pub fn check_get(headers: &HeaderMap) -> Result<(), Refusal> {
             "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain"
         )
     });
-    let preflight_header = ["apollo-require-preflight", "x-apollo-operation-name"]
-        .iter()
-        .any(|name| {
-            headers
-                .get(*name)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| !v.trim().is_empty())
-        });
-    if non_simple || preflight_header {
+    if non_simple || has_preflight_header(headers) {
         Ok(())
     } else {
         Err(Refusal::input(

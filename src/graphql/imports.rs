@@ -1,8 +1,9 @@
 //! Upsert and import jobs on the GraphQL face: `upsertCustomers`,
-//! `importJob`, `importJobs`, `cancelImportJob`. Resolvers call the
-//! service's `import::upsert` and `import::jobs`; the objects wrap its structs.
+//! `startImportJob` (a file upload), `importJob`, `importJobs`,
+//! `cancelImportJob`. Resolvers call the service's `import::upsert` and
+//! `import::jobs`; the objects wrap its structs.
 
-use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, Object, SimpleObject, Upload, ID};
 
 use super::inputs::UpdateCustomerInput;
 use super::scalars::DateTime;
@@ -41,6 +42,51 @@ impl From<batch::MatchKey> for CustomerMatchKey {
         }
     }
 }
+
+/// What an import job does with a row.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ImportMode {
+    /// New customers only: a row matching a stored one is a DUPLICATE.
+    Create,
+    /// Stored customers only: a row matching none fails (NOT_FOUND).
+    Update,
+    /// Updates the customer a row matches, creates one otherwise.
+    Upsert,
+}
+
+impl From<ImportMode> for batch::ImportMode {
+    fn from(m: ImportMode) -> Self {
+        match m {
+            ImportMode::Create => batch::ImportMode::Create,
+            ImportMode::Update => batch::ImportMode::Update,
+            ImportMode::Upsert => batch::ImportMode::Upsert,
+        }
+    }
+}
+
+/// The format of an import file.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ImportFileFormat {
+    /// A header row naming the export's columns (phoneNumber, firstName, lastName, email, status, segment, tags, notes, externalId, ...), then one customer a row; `tags` and `alternativePhones` `;`-separated.
+    Csv,
+    /// One customer object per line.
+    Ndjson,
+    /// `{"customers": [...]}`, an export, or a bare list of customers.
+    Json,
+}
+
+impl From<ImportFileFormat> for jobs::Format {
+    fn from(f: ImportFileFormat) -> Self {
+        match f {
+            ImportFileFormat::Csv => jobs::Format::Csv,
+            ImportFileFormat::Ndjson => jobs::Format::Ndjson,
+            ImportFileFormat::Json => jobs::Format::Json,
+        }
+    }
+}
+
+/// The reader of import files, which the app hands to the schema (see [`super::routes`]).
+pub struct FileRows(pub jobs::ReadRows);
 
 /// What became of an item or row.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -272,7 +318,7 @@ pub struct ImportQuery;
 /// Reads of import jobs.
 #[Object]
 impl ImportQuery {
-    /// An import job of the caller's tenant (REST `POST /api/v2/customers/imports` starts one).
+    /// An import job of the caller's tenant (`startImportJob` or REST `POST /api/v2/customers/imports` starts one).
     async fn import_job(
         &self,
         cx: &Context<'_>,
@@ -342,6 +388,76 @@ impl ImportMutation {
             .collect();
         Ok(UpsertResult(
             upsert::upsert(ctx, actor, items, keys).await.gql()?,
+        ))
+    }
+
+    /// Starts an import job over an uploaded file, as REST `POST /api/v2/customers/imports` does: send the operation as a multipart request (the GraphQL multipart request spec, as Apollo Client's upload link does, with an `apollo-require-preflight: true` header). The file is read as the job runs, a batch of 1,000 rows per transaction; follow it with `importJob`. Needs AGENT or ADMIN.
+    async fn start_import_job(
+        &self,
+        cx: &Context<'_>,
+        #[graphql(
+            desc = "The file: CSV with a header row of the export's columns, NDJSON (one customer per line), or JSON (`{\"customers\": [...]}`, an export, or a bare list)."
+        )]
+        file: Upload,
+        #[graphql(
+            desc = "The file's format; when absent, the one the file's content type names (text/csv, application/x-ndjson, application/json), else its name's extension (.csv, .ndjson or .jsonl, .json)."
+        )]
+        format: Option<ImportFileFormat>,
+        #[graphql(
+            default_with = "Some(ImportMode::Upsert)",
+            desc = "What is done with each row."
+        )]
+        mode: Option<ImportMode>,
+        #[graphql(
+            name = "match",
+            default_with = "Some(vec![CustomerMatchKey::Phone, CustomerMatchKey::Email, CustomerMatchKey::ExternalId])",
+            desc = "The keys rows are matched to stored customers by, in order of preference."
+        )]
+        match_on: Option<Vec<CustomerMatchKey>>,
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "True reports exactly what the import would do and writes no customer."
+        )]
+        dry_run: Option<bool>,
+    ) -> async_graphql::Result<ImportJob> {
+        let (ctx, actor) = caller(cx)?;
+        // Refused before the file is looked at, as the REST route does.
+        actor.require_writer().gql()?;
+        let upload = file.value(cx).map_err(Error::internal).gql()?;
+        let format = match format {
+            Some(format) => format.into(),
+            None => jobs::Format::of_file(upload.content_type.as_deref(), &upload.filename)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "format",
+                        "the file's format is unknown: give `format` (CSV, NDJSON or JSON), or \
+                         upload the file as text/csv, application/x-ndjson or application/json",
+                    )
+                })
+                .gql()?,
+        };
+        let size = upload
+            .content
+            .metadata()
+            .map(|m| m.len())
+            .map_err(Error::internal)
+            .gql()?;
+        let keys = match_on
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let spec = jobs::spec(
+            mode.unwrap_or(ImportMode::Upsert).into(),
+            keys,
+            dry_run.unwrap_or(false),
+            format,
+        );
+        let FileRows(read_rows) = cx.data::<FileRows>()?;
+        Ok(ImportJob(
+            jobs::start(ctx, actor, spec, upload.content, size, *read_rows, ())
+                .await
+                .gql()?,
         ))
     }
 

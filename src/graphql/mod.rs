@@ -21,6 +21,7 @@ mod query;
 mod scalars;
 mod subscription;
 mod types;
+mod upload;
 mod ws;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use crate::auth::{Actor, Keys};
 use crate::config::GraphqlConfig;
 use crate::error::Error;
 use crate::http::{AppState, Identity};
+use crate::service::import::jobs::ReadRows;
 use crate::service::Ctx;
 
 pub use mutation::Mutation;
@@ -56,8 +58,20 @@ pub const ADMIN_BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// extension and two registry lookups per field), which cost more than the
 /// rest of a list's resolution; what they would do is done by [`Endpoint`]
 /// before the engine gets the request.
-pub fn build_schema(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> AppSchema {
-    schema_validating(ctx, keys, limits, async_graphql::ValidationMode::Strict)
+/// `read_rows` reads the files of import jobs started over GraphQL.
+pub fn build_schema(
+    ctx: Ctx,
+    keys: Arc<Keys>,
+    limits: &GraphqlConfig,
+    read_rows: ReadRows,
+) -> AppSchema {
+    schema_validating(
+        ctx,
+        keys,
+        limits,
+        read_rows,
+        async_graphql::ValidationMode::Strict,
+    )
 }
 
 /// [`build_schema`] with validation in `mode`.
@@ -65,11 +79,13 @@ fn schema_validating(
     ctx: Ctx,
     keys: Arc<Keys>,
     limits: &GraphqlConfig,
+    read_rows: ReadRows,
     mode: async_graphql::ValidationMode,
 ) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
         .data(keys)
+        .data(imports::FileRows(read_rows))
         .limit_complexity(limits.graphql_max_complexity)
         .validation_mode(mode);
     if !limits.graphql_introspection {
@@ -104,12 +120,13 @@ type Prepared = (async_graphql::Request, Option<(String, documents::Verdict)>);
 impl Endpoint {
     /// The endpoint over a schema built from `ctx` and `keys`, with the
     /// limits of `limits` (depth, complexity, aliases, introspection, the
-    /// document cache and persisted queries).
-    pub fn new(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig) -> Self {
+    /// document cache and persisted queries); `read_rows` reads the files
+    /// of import jobs.
+    pub fn new(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig, read_rows: ReadRows) -> Self {
         let fast = async_graphql::ValidationMode::Fast;
         Endpoint {
-            schema: build_schema(ctx.clone(), keys.clone(), limits),
-            validated: schema_validating(ctx, keys, limits, fast),
+            schema: build_schema(ctx.clone(), keys.clone(), limits, read_rows),
+            validated: schema_validating(ctx, keys, limits, read_rows, fast),
             documents: std::num::NonZeroUsize::new(limits.graphql_apq_cache)
                 .map(|entries| documents::Documents::new(entries, limits.graphql_apq_cache_bytes)),
             guard: edges::DocumentGuard {
@@ -253,9 +270,16 @@ struct GraphqlState {
 }
 
 /// The GraphQL routes, over a schema built from `state` (its service
-/// context, keys and GraphQL limits).
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let endpoint = Endpoint::new(state.ctx.clone(), state.keys.clone(), &state.graphql);
+/// context, keys and GraphQL limits). `read_rows` reads the files of import
+/// jobs (`startImportJob`): the app hands over the REST face's readers, so
+/// both faces read a file alike without this face importing that one.
+pub fn routes(state: &AppState, read_rows: ReadRows) -> Router<AppState> {
+    let endpoint = Endpoint::new(
+        state.ctx.clone(),
+        state.keys.clone(),
+        &state.graphql,
+        read_rows,
+    );
     Router::new()
         .route(
             "/graphql",
@@ -276,7 +300,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 struct Caller(Actor);
 
 /// `POST /graphql`: one operation, or a JSON array of at most
-/// `CLIENTELA_GRAPHQL_MAX_BATCH`; the body must say JSON (CSRF prevention).
+/// `CLIENTELA_GRAPHQL_MAX_BATCH`; the body must say JSON (CSRF prevention),
+/// or be a file upload (`multipart/form-data` with a preflight header, see
+/// [`upload`]).
 ///
 /// The caller is known before the body is read: without a valid token the
 /// answer is 401 and nothing of the body is read, parsed or cached. Only an
@@ -296,6 +322,14 @@ async fn graphql_handler(
         return refusal.respond(&parts.headers);
     }
     let limit = body_limit(&actor);
+    if upload::is_multipart(&parts.headers) {
+        return match upload::batch_request(&parts.headers, body, &actor, limit, &state.graphql)
+            .await
+        {
+            Ok(batch) => execute(&state.ctx, &endpoint, actor, batch, false).await,
+            Err(refusal) => refusal.respond(&parts.headers),
+        };
+    }
     let declared = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)

@@ -23,44 +23,17 @@ use super::body::customer_input;
 use super::bulk::{parse_body, RawRow};
 use crate::error::{Error, FieldError, Result};
 use crate::service::import::batch::Item;
+use crate::service::import::jobs::Format;
 use crate::service::import::ImportRow;
 
 /// Rows parsed ahead of the job.
 const ROWS_AHEAD: usize = 256;
 
-/// An import body's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Ndjson,
-    Json,
-}
-
-impl Format {
-    /// The format a Content-Type names; 415 for any other.
-    pub fn of(content_type: Option<&str>) -> Result<Format> {
-        let mime = content_type
-            .and_then(|v| v.split(';').next())
-            .map(|m| m.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        match mime.as_str() {
-            "text/csv" => Ok(Format::Csv),
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
-                Ok(Format::Ndjson)
-            }
-            "application/json" => Ok(Format::Json),
-            _ => Err(Error::UnsupportedMediaType),
-        }
-    }
-
-    /// `csv`, `ndjson` or `json`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Ndjson => "ndjson",
-            Format::Json => "json",
-        }
-    }
+/// The format a Content-Type names; 415 for any other.
+pub fn format_of(content_type: Option<&str>) -> Result<Format> {
+    content_type
+        .and_then(Format::of_media_type)
+        .ok_or(Error::UnsupportedMediaType)
 }
 
 /// A reader that counts the bytes read through it (a job's progress).
@@ -77,11 +50,12 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Starts parsing `reader` as `format` on a blocking thread: the rows in
-/// order, numbered from 1, then the error that ended them, if any. `read`
-/// counts the bytes consumed.
+/// Starts parsing an uploaded file as `format` on a blocking thread: the
+/// rows in order, numbered from 1, then the error that ended them, if any.
+/// `read` counts the bytes consumed. Both faces' import jobs read their
+/// files with it (a [`crate::service::import::jobs::ReadRows`]).
 pub fn rows(
-    reader: impl Read + Send + 'static,
+    reader: std::fs::File,
     format: Format,
     read: Arc<AtomicU64>,
 ) -> mpsc::Receiver<Result<Item>> {
@@ -242,17 +216,15 @@ mod tests {
     #[test]
     fn formats_follow_the_content_type() {
         assert_eq!(
-            Format::of(Some("text/csv; charset=utf-8")).ok(),
+            format_of(Some("text/csv; charset=utf-8")).ok(),
             Some(Format::Csv)
         );
         assert_eq!(
-            Format::of(Some("application/x-ndjson")).ok(),
+            format_of(Some("application/x-ndjson")).ok(),
             Some(Format::Ndjson)
         );
-        assert_eq!(
-            Format::of(Some("application/json")).ok(),
-            Some(Format::Json)
-        );
-        assert!(Format::of(Some("text/plain")).is_err());
+        assert_eq!(format_of(Some("application/json")).ok(), Some(Format::Json));
+        assert!(format_of(Some("text/plain")).is_err());
+        assert!(format_of(None).is_err());
     }
 }

@@ -11,11 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-
 use super::body::{customer_input, flag};
-use super::import_formats::{self, Format};
+use super::import_formats;
 use super::{error_response, is_json, Auth, QueryPairs};
 use crate::auth::Actor;
 use crate::error::{Error, FieldError, Result};
@@ -181,8 +178,6 @@ pub async fn upsert_customers(
     }
 }
 
-/// Largest body of an import job (a file of a few million rows).
-pub const JOB_BODY_LIMIT: usize = 2 * 1024 * 1024 * 1024;
 /// Error lines read per query of the errors CSV.
 const ERROR_PAGE: u64 = 5000;
 
@@ -272,7 +267,7 @@ pub async fn start_import_job(
     req: Request,
 ) -> Result<Response> {
     actor.require_writer()?;
-    let format = Format::of(
+    let format = import_formats::format_of(
         req.headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
@@ -284,24 +279,10 @@ pub async fn start_import_job(
     };
     let dry_run = flag(&q, "dryRun", false)?;
     let keys = match_keys(q.get("match").map(|m| Value::String(m.to_owned())).as_ref())?;
-    let spec = jobs::spec(mode, keys, dry_run, format.as_str());
-    let (upload, size) = save_body(req, JOB_BODY_LIMIT).await?;
-    let job = jobs::create(&ctx, &actor, &spec, size).await?;
+    let spec = jobs::spec(mode, keys, dry_run, format);
+    let (upload, size) = save_body(req, jobs::UPLOAD_LIMIT).await?;
     let file = std::fs::File::open(&upload.0).map_err(Error::internal)?;
-    let read = Arc::new(AtomicU64::new(0));
-    let receiver = import_formats::rows(file, format, read.clone());
-    let rows = futures::stream::unfold(receiver, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    jobs::spawn(
-        ctx.clone(),
-        actor.clone(),
-        job.id,
-        spec,
-        rows,
-        read,
-        move || drop(upload),
-    );
+    let job = jobs::start(&ctx, &actor, spec, file, size, import_formats::rows, upload).await?;
     Ok((StatusCode::ACCEPTED, Json(job_json(&job))).into_response())
 }
 

@@ -17,6 +17,8 @@ pub mod openapi;
 pub mod responses;
 pub mod shapes;
 
+pub use import_formats::rows as import_file_rows;
+
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, FromRequestParts, Request};

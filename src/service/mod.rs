@@ -60,6 +60,12 @@ pub struct Ctx {
     /// How long a soft-deleted customer stays restorable before the sweep
     /// purges it ([`trash`]).
     pub trash_window: chrono::TimeDelta,
+    /// This server process's id, made at random once per process: the owner
+    /// of the import jobs it runs ([`import::jobs`]).
+    pub instance: uuid::Uuid,
+    /// How long an import job's owner may go without a heartbeat before any
+    /// server's recovery takes it for stopped ([`import::jobs::recover`]).
+    pub job_lease: std::time::Duration,
     /// Serializes write transactions on SQLite, which has one writer at a
     /// time: a deferred transaction that reads and then writes would fail
     /// with SQLITE_BUSY when another writer got there first.
@@ -164,6 +170,8 @@ impl Ctx {
             events: events::Events::default(),
             counts: Arc::default(),
             trash_window: chrono::TimeDelta::days(trash::DEFAULT_DAYS.into()),
+            instance: uuid::Uuid::now_v7(),
+            job_lease: import::jobs::DEFAULT_LEASE,
             sqlite_writer: Arc::new(Mutex::new(())),
         }
     }
@@ -172,6 +180,12 @@ impl Ctx {
     /// delete (and purged after).
     pub fn with_trash_days(mut self, days: u32) -> Self {
         self.trash_window = chrono::TimeDelta::days(days.into());
+        self
+    }
+
+    /// The same context with import jobs leased for `lease` (see [`Ctx::job_lease`]).
+    pub fn with_job_lease(mut self, lease: std::time::Duration) -> Self {
+        self.job_lease = lease;
         self
     }
 

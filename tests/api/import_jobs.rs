@@ -278,14 +278,22 @@ async fn a_cancelled_job_stops_and_keeps_only_committed_batches(app: TestApp) {
     assert_eq!(data["cancelImportJob"]["status"], job["status"]);
 }
 
-async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp) {
+/// Inserts a job row as a server would have left it: `status`, run by
+/// `owner`, whose last heartbeat was at `heartbeat` (both None: a row from
+/// before leases), with counts of committed batches.
+async fn job_row(
+    app: &TestApp,
+    status: &str,
+    owner: Option<&str>,
+    heartbeat: Option<chrono::DateTime<chrono::Utc>>,
+) -> uuid::Uuid {
     let id = uuid::Uuid::now_v7();
     let now = chrono::Utc::now();
     import_job::ActiveModel {
         id: Set(id),
         tenant_id: Set("default".into()),
         agent: Set("admin-agent".into()),
-        status: Set("running".into()),
+        status: Set(status.into()),
         mode: Set("upsert".into()),
         match_on: Set("phone".into()),
         dry_run: Set(false),
@@ -301,25 +309,58 @@ async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp)
         error: Set(None),
         cancel_requested: Set(false),
         created_at: Set(now),
-        started_at: Set(Some(now)),
+        started_at: Set((status == "running").then_some(now)),
         finished_at: Set(None),
         updated_at: Set(now),
+        owner: Set(owner.map(str::to_owned)),
+        heartbeat_at: Set(heartbeat),
     }
     .insert(&app.db)
     .await
     .expect("insert");
+    id
+}
+
+async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp) {
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
+    let crashed = job_row(&app, "running", Some("crashed-server"), Some(long_ago)).await;
+    // Queued when a server from before leases stopped: no owner, no heartbeat.
+    let old = job_row(&app, "queued", None, None).await;
+    // Another server sharing the database runs this one: its heartbeat is fresh.
+    let alive = job_row(
+        &app,
+        "running",
+        Some("live-server"),
+        Some(chrono::Utc::now()),
+    )
+    .await;
     let again = app.restart().await;
-    let job = again.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
-    assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["error"]
-        .as_str()
-        .expect("error")
-        .contains("interrupted"));
-    assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+    for id in [crashed, old] {
+        let job = again.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(job["error"]
+            .as_str()
+            .expect("error")
+            .contains("interrupted"));
+        assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+        assert!(job["finishedAt"].is_string(), "{job}");
+    }
+    let job = again.rest().get_ok(&format!("{IMPORTS}/{alive}")).await["job"].clone();
+    assert_eq!(
+        job["status"], "running",
+        "a job another live server runs is not failed by this one's start: {job}"
+    );
+    assert!(job["error"].is_null(), "{job}");
     let data = again
         .gql_data(&again.admin(), "{ importJobs { id status } }", json!({}))
         .await;
-    assert_eq!(data["importJobs"][0]["status"], "failed");
+    let statuses: Vec<&str> = data["importJobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .map(|j| j["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["running", "failed", "failed"], "{data}");
 }
 
 async fn viewers_read_jobs_and_another_tenant_s_job_is_not_found(app: TestApp) {
@@ -489,3 +530,382 @@ crate::db_tests!(
     jobs_ending_while_agents_edit_fail_nobody,
     a_duplicate_of_a_row_batches_earlier_is_found,
 );
+
+/// Jobs under a short lease: the heartbeat keeps a live server's job alive
+/// past its lease whatever another server's recovery does, and a job whose
+/// server went silent is failed by the periodic recovery of a server that
+/// keeps running (no restart needed).
+mod leased {
+    use std::time::{Duration, Instant};
+
+    use clientela::service::import::jobs;
+    use reqwest::{Method, StatusCode};
+    use serde_json::json;
+
+    use super::{assert_adds_up, counts, finished, job_row, start, stored, IMPORTS};
+    use crate::helpers::{Backend, TestApp};
+
+    /// Short for a test, long enough for a heartbeat or two to be late on a
+    /// busy machine (several a lease are written).
+    const LEASE: Duration = Duration::from_secs(4);
+
+    async fn make(backend: Backend) -> Option<TestApp> {
+        TestApp::with_job_lease(backend, LEASE).await
+    }
+
+    async fn a_job_a_live_server_runs_outlives_its_lease_and_another_server_s_recoveries(
+        app: TestApp,
+    ) {
+        // Far more rows than the test lets it run: it is cancelled once
+        // another server's recovery has run past its lease a few times.
+        const ROWS: usize = 100_000;
+        // A second server on the same database, recovering as often as it can.
+        let other = app.restart().await;
+        let rows: String = (0..ROWS)
+            .map(|i| format!("{{\"phoneNumber\":\"5219950{i:06}\"}}\n"))
+            .collect();
+        let id = start(&app, "mode=create", "application/x-ndjson", rows).await;
+        let began = Instant::now();
+        let mut recovered_past_the_lease = 0;
+        let job = loop {
+            jobs::recover(&other.ctx).await.expect("recover");
+            let job = app.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+            if job["finishedAt"].is_string() {
+                break job;
+            }
+            if job["status"] == "running" && began.elapsed() > LEASE * 3 / 2 {
+                recovered_past_the_lease += 1;
+                if recovered_past_the_lease == 3 {
+                    let (status, body) = app
+                        .call(
+                            Method::POST,
+                            &format!("{IMPORTS}/{id}/cancel"),
+                            &app.admin(),
+                            None,
+                        )
+                        .await;
+                    assert_eq!(status, StatusCode::OK, "{body}");
+                }
+            }
+            assert!(began.elapsed() < Duration::from_secs(300), "{job}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(
+            recovered_past_the_lease >= 3,
+            "the job ended within one and a half leases ({:?}): give it more rows: {job}",
+            began.elapsed()
+        );
+        assert_eq!(
+            job["status"], "cancelled",
+            "the live server's job was never failed by the other's recovery: {job}"
+        );
+        assert!(job["error"].is_null(), "{job}");
+        assert_adds_up(&job);
+        assert!(job["rowsRead"].as_u64().expect("rows") > 0, "{job}");
+        assert_eq!(
+            stored(&app).await,
+            job["created"].as_u64().expect("created")
+        );
+    }
+
+    async fn a_job_whose_server_went_silent_is_failed_by_a_running_server(app: TestApp) {
+        // A fresh heartbeat from a server that then stops writing any.
+        let id = job_row(
+            &app,
+            "running",
+            Some("silent-server"),
+            Some(chrono::Utc::now()),
+        )
+        .await;
+        let began = Instant::now();
+        let job = loop {
+            let job = app.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
+            if job["status"] != "running" {
+                break job;
+            }
+            assert!(
+                began.elapsed() < LEASE * 10,
+                "still running after ten leases: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            began.elapsed() >= LEASE / 2,
+            "failed before its lease ran out"
+        );
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(job["error"]
+            .as_str()
+            .expect("error")
+            .contains("interrupted"));
+        assert_eq!(counts(&job), json!([2000, 1500, 400, 50, 30, 20]));
+        // A job this server runs meanwhile is untouched by its own recovery.
+        let own = start(
+            &app,
+            "mode=create",
+            "text/csv",
+            "phoneNumber\n5219994001001\n".to_owned(),
+        )
+        .await;
+        assert_eq!(finished(&app, &own).await["status"], "succeeded");
+    }
+
+    crate::db_tests!(with make =>
+        a_job_a_live_server_runs_outlives_its_lease_and_another_server_s_recoveries,
+        a_job_whose_server_went_silent_is_failed_by_a_running_server,
+    );
+}
+
+/// `startImportJob` over a real multipart request, as Apollo Client's
+/// upload link sends it: `operations`, `map`, then the file.
+mod over_graphql {
+    use clientela::auth::Role;
+    use reqwest::multipart::{Form, Part};
+    use reqwest::StatusCode;
+    use serde_json::{json, Value};
+
+    use super::{counts, finished, start, stored, CSV};
+    use crate::helpers::TestApp;
+
+    const START: &str =
+        "mutation($file: Upload!, $format: ImportFileFormat, $mode: ImportMode, $dryRun: Boolean) {
+  startImportJob(file: $file, format: $format, mode: $mode, dryRun: $dryRun) {
+    id status mode matchOn dryRun format rowsRead
+  }
+}";
+
+    /// Sends `startImportJob` with `file` (its name and content type) and
+    /// `variables`; the status and the answer.
+    async fn upload(
+        app: &TestApp,
+        token: &str,
+        query: &str,
+        variables: Value,
+        file: (&str, &str, Vec<u8>),
+    ) -> (StatusCode, Value) {
+        let (name, content_type, bytes) = file;
+        let mut variables = variables;
+        variables["file"] = Value::Null;
+        let form = Form::new()
+            .text(
+                "operations",
+                json!({ "query": query, "variables": variables }).to_string(),
+            )
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part(
+                "0",
+                Part::bytes(bytes)
+                    .file_name(name.to_owned())
+                    .mime_str(content_type)
+                    .expect("mime"),
+            );
+        let resp = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(token)
+            .header("apollo-require-preflight", "true")
+            .multipart(form)
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status();
+        (status, resp.json().await.expect("json"))
+    }
+
+    async fn a_csv_job_started_over_graphql_counts_as_the_same_file_over_rest(app: TestApp) {
+        app.create_customer(json!({"phoneNumber": "5219990001003", "firstName": "Old"}))
+            .await;
+        let (status, body) = upload(
+            &app,
+            &app.admin(),
+            START,
+            json!({ "dryRun": true }),
+            ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let job = &body["data"]["startImportJob"];
+        assert_eq!(job["status"], "queued", "{body}");
+        assert_eq!(
+            job["format"], "csv",
+            "the format is the file's content type's"
+        );
+        assert_eq!(job["mode"], "upsert");
+        assert_eq!(job["dryRun"], true);
+        assert_eq!(job["matchOn"], json!(["phone", "email", "externalId"]));
+        let dry = finished(&app, job["id"].as_str().expect("id")).await;
+        assert_eq!(dry["status"], "succeeded", "{dry}");
+        assert_eq!(stored(&app).await, 1, "a dry run writes nothing");
+        // The same file over REST, then over GraphQL for real.
+        let rest = finished(
+            &app,
+            &start(&app, "mode=upsert&dryRun=true", "text/csv", CSV.to_owned()).await,
+        )
+        .await;
+        assert_eq!(counts(&dry), counts(&rest), "graphql {dry}\nrest {rest}");
+        let (_, body) = upload(
+            &app,
+            &app.admin(),
+            START,
+            json!({ "mode": "UPSERT" }),
+            ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
+        )
+        .await;
+        let id = body["data"]["startImportJob"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned();
+        let real = finished(&app, &id).await;
+        assert_eq!(counts(&real), json!([4, 1, 1, 0, 1, 1]), "{real}");
+        assert_eq!(counts(&real), counts(&rest));
+        assert_eq!(stored(&app).await, 2);
+        // Read back over GraphQL, errors included.
+        let data = app
+            .gql_data(&app.admin(), super::GQL_JOB, json!({ "id": id }))
+            .await;
+        assert_eq!(data["importJob"]["status"], "succeeded");
+        assert_eq!(
+            data["importJob"]["errors"][0]["code"], "DUPLICATE",
+            "{data}"
+        );
+        // A file of no known content type, with its format given.
+        let ndjson = b"{\"phoneNumber\":\"5219990005001\"}\n{\"phoneNumber\":\"5219990005002\"}\n";
+        let (_, body) = upload(
+            &app,
+            &app.admin(),
+            START,
+            json!({ "format": "NDJSON", "mode": "CREATE" }),
+            ("export.txt", "application/octet-stream", ndjson.to_vec()),
+        )
+        .await;
+        let job = finished(
+            &app,
+            body["data"]["startImportJob"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}")),
+        )
+        .await;
+        assert_eq!(job["format"], "ndjson");
+        assert_eq!(counts(&job), json!([2, 2, 0, 0, 0, 0]), "{job}");
+    }
+
+    async fn a_viewer_cannot_start_an_import_job_over_graphql(app: TestApp) {
+        let viewer = app.token(Role::Viewer, "default");
+        let (status, body) = upload(
+            &app,
+            &viewer,
+            START,
+            json!({}),
+            ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{body}"
+        );
+        assert!(body["data"].is_null(), "{body}");
+        // No job was recorded.
+        let data = app
+            .gql_data(&app.admin(), "{ importJobs { id } }", json!({}))
+            .await;
+        assert_eq!(data["importJobs"], json!([]));
+        // A viewer's upload is held to the ordinary body limit (1 MiB).
+        let big = vec![b'x'; 1024 * 1024 + 1];
+        let (status, body) = upload(
+            &app,
+            &viewer,
+            START,
+            json!({}),
+            ("customers.csv", "text/csv", big),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE");
+    }
+
+    async fn a_bad_format_is_a_clear_error(app: TestApp) {
+        let admin = app.admin();
+        // A value the enum does not have.
+        let (_, body) = upload(
+            &app,
+            &admin,
+            START,
+            json!({ "format": "XLSX" }),
+            ("customers.xlsx", "application/octet-stream", b"x".to_vec()),
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(
+            message.contains("ImportFileFormat") && message.contains("XLSX"),
+            "{message}"
+        );
+        // No format given, and none the file's content type or name names.
+        let (_, body) = upload(
+            &app,
+            &admin,
+            START,
+            json!({}),
+            ("customers.txt", "text/plain", b"phoneNumber\n1\n".to_vec()),
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["fields"][0]["field"], "format",
+            "{body}"
+        );
+        // A file whose content is not its format fails its job, as over REST.
+        let (_, body) = upload(
+            &app,
+            &admin,
+            START,
+            json!({ "format": "CSV" }),
+            ("customers.csv", "text/csv", b"name\nAna\n".to_vec()),
+        )
+        .await;
+        let job = finished(
+            &app,
+            body["data"]["startImportJob"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{body}")),
+        )
+        .await;
+        assert_eq!(job["status"], "failed", "{job}");
+        assert!(
+            job["error"]
+                .as_str()
+                .expect("error")
+                .contains("phoneNumber"),
+            "{job}"
+        );
+        // A multipart POST without a preflight header is refused (CSRF).
+        let form = Form::new()
+            .text("operations", json!({ "query": START }).to_string())
+            .text("map", "{}");
+        let resp = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&admin)
+            .multipart(form)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: Value = resp.json().await.expect("json");
+        let message = body["errors"][0]["message"].as_str().expect("message");
+        assert!(message.contains("apollo-require-preflight"), "{message}");
+    }
+
+    crate::db_tests!(
+        a_csv_job_started_over_graphql_counts_as_the_same_file_over_rest,
+        a_viewer_cannot_start_an_import_job_over_graphql,
+        a_bad_format_is_a_clear_error,
+    );
+}

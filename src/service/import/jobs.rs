@@ -5,25 +5,37 @@
 //! Counts are never half-counted: each batch adds its counts (and its
 //! errors) to the job's row in the batch's own transaction, so what the job
 //! shows is exactly what was committed. A dry run rolls each batch back and
-//! records its counts in a transaction of their own. A job left `running`
-//! or `queued` when the server stopped is marked `failed` at the next start
-//! ([`recover`]), keeping the counts of the batches it committed. (This
-//! assumes one server per database runs jobs, as the deployment does.)
+//! records its counts in a transaction of their own.
+//!
+//! Several servers may share one database, and the upload lives on the disk
+//! of the server that received it, so a job is run by that server only: its
+//! owner ([`Ctx::instance`], a random id per process). While the job is
+//! queued or running the owner writes a heartbeat every few seconds (and
+//! with each batch). A job whose heartbeat is older than the lease
+//! ([`Ctx::job_lease`], default [`DEFAULT_LEASE`]) lost its owner (a crash,
+//! a stop): every server's [`recover`], at start and then periodically
+//! ([`run_recovery`]), marks it `failed`, keeping the counts of the batches
+//! it committed. A job whose owner is alive is never touched by another
+//! server. A batch records its counts only while its job is still running
+//! under its owner, so a job failed by recovery gets no more rows.
 //!
 //! A cancel sets a flag on the row; the runner reads it before each batch
 //! and stops there (batches already committed stay).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::{import_error, import_job};
 use futures::{Stream, StreamExt};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::batch::{ImportMode, Item, MatchKey, Options, Outcome, RowResult, Seen};
@@ -39,6 +51,90 @@ pub const JOB_BATCH: usize = 1000;
 const RUNNING_AT_ONCE: usize = 2;
 /// Most jobs [`list`] returns.
 pub const MAX_LISTED: u64 = 100;
+/// Largest uploaded file of a job (a file of a few million rows), on either face.
+pub const UPLOAD_LIMIT: usize = 2 * 1024 * 1024 * 1024;
+/// How long a job's owner may go without a heartbeat before recovery takes
+/// it for stopped, unless configured (`CLIENTELA_IMPORT_JOB_LEASE_SECS`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// The text of a job failed by recovery.
+const INTERRUPTED: &str = "interrupted: the server stopped while the job ran; \
+                           the counts are those of the batches committed before";
+
+/// How often an owner writes its jobs' heartbeat: several times per lease,
+/// so a slow write or two never lets the lease run out.
+fn heartbeat_period(lease: Duration) -> Duration {
+    (lease / 6).max(Duration::from_millis(50))
+}
+
+/// How often [`run_recovery`] looks for jobs whose lease ran out.
+pub fn recovery_period(lease: Duration) -> Duration {
+    (lease / 2).max(Duration::from_millis(100))
+}
+
+/// An import file's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A header row naming the export's columns, then one customer a row.
+    Csv,
+    /// One customer object per line.
+    Ndjson,
+    /// `{customers: [...]}`, an export, or a bare list.
+    Json,
+}
+
+impl Format {
+    /// The format a media type (a Content-Type, parameters allowed) names.
+    pub fn of_media_type(media_type: &str) -> Option<Format> {
+        let mime = media_type
+            .split(';')
+            .next()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match mime.as_str() {
+            "text/csv" => Some(Format::Csv),
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+                Some(Format::Ndjson)
+            }
+            "application/json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// The format a file name's extension names (`.csv`, `.ndjson` or `.jsonl`, `.json`).
+    pub fn of_file_name(name: &str) -> Option<Format> {
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// The format of an uploaded file: the one its media type names, else
+    /// the one its name's extension names.
+    pub fn of_file(media_type: Option<&str>, name: &str) -> Option<Format> {
+        media_type
+            .and_then(Format::of_media_type)
+            .or_else(|| Format::of_file_name(name))
+    }
+
+    /// `csv`, `ndjson` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// Reads an uploaded file's rows as `format` says, on a thread of its own:
+/// the rows in order, numbered from 1, then the error that ended them, if
+/// any; the bytes consumed are counted in the `AtomicU64` (the progress).
+/// The REST face's readers (they read its customer documents, the export's
+/// columns), handed to both faces by the app.
+pub type ReadRows = fn(std::fs::File, Format, Arc<AtomicU64>) -> mpsc::Receiver<Result<Item>>;
 
 /// A job's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +182,7 @@ impl JobStatus {
 pub struct JobSpec {
     pub options: Options,
     pub dry_run: bool,
-    /// `csv`, `ndjson` or `json`.
-    pub format: String,
+    pub format: Format,
 }
 
 /// A job as both faces show it.
@@ -164,9 +259,42 @@ pub struct JobError {
     pub message: String,
 }
 
-/// Records a new job (AGENT or ADMIN), `queued`, for a body of `bytes_total` bytes.
+/// Starts a job (AGENT or ADMIN) over an uploaded `file` of `size` bytes,
+/// read by `read_rows` as `spec.format` says, as it goes (never whole in
+/// memory); the job is recorded `queued` and owned by this server, which
+/// runs it in the background. `keep` is dropped when the job ends, however
+/// it ends (a face's guard that removes the upload). The job as recorded.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn create(ctx: &Ctx, actor: &Actor, spec: &JobSpec, bytes_total: u64) -> Result<Job> {
+pub async fn start(
+    ctx: &Ctx,
+    actor: &Actor,
+    spec: JobSpec,
+    file: std::fs::File,
+    size: u64,
+    read_rows: ReadRows,
+    keep: impl Send + 'static,
+) -> Result<Job> {
+    let job = create(ctx, actor, &spec, size).await?;
+    let read = Arc::new(AtomicU64::new(0));
+    let receiver = read_rows(file, spec.format, read.clone());
+    let rows = futures::stream::unfold(receiver, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    spawn(
+        ctx.clone(),
+        actor.clone(),
+        job.id,
+        spec,
+        rows,
+        read,
+        move || drop(keep),
+    );
+    Ok(job)
+}
+
+/// Records a new job (AGENT or ADMIN), `queued` and owned by this server,
+/// for a body of `bytes_total` bytes.
+async fn create(ctx: &Ctx, actor: &Actor, spec: &JobSpec, bytes_total: u64) -> Result<Job> {
     actor.require_writer()?;
     let now = time::now();
     let row = import_job::ActiveModel {
@@ -183,7 +311,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, spec: &JobSpec, bytes_total: u64) 
             .collect::<Vec<_>>()
             .join(",")),
         dry_run: Set(spec.dry_run),
-        format: Set(spec.format.clone()),
+        format: Set(spec.format.as_str().to_owned()),
         bytes_total: Set(i64::try_from(bytes_total).unwrap_or(i64::MAX)),
         bytes_read: Set(0),
         rows_read: Set(0),
@@ -198,6 +326,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, spec: &JobSpec, bytes_total: u64) 
         started_at: Set(None),
         finished_at: Set(None),
         updated_at: Set(now),
+        owner: Set(Some(ctx.instance.to_string())),
+        heartbeat_at: Set(Some(now)),
     };
     let txn = ctx.write().await?;
     let row = row.insert(&*txn).await?;
@@ -298,31 +428,122 @@ pub async fn errors(
         .collect())
 }
 
-/// Marks every job left `queued` or `running` (by a server that stopped) as
-/// failed, with the counts its committed batches left; how many there were.
-pub async fn recover(db: &DatabaseConnection) -> Result<u64> {
+/// Marks failed every job left `queued` or `running` whose owner's
+/// heartbeat is older than the lease (or was never written: a job from
+/// before leases), with the counts its committed batches left; jobs whose
+/// owner is alive, on this server or another, are left alone. How many it
+/// failed. Safe on any number of servers at once: the jobs are locked as
+/// they are picked, skipping any row a transaction holds (on PostgreSQL, an
+/// owner committing a batch, which refreshes the heartbeat, or another
+/// recovery); an owner's heartbeat waiting on the lock then finds its job
+/// failed and stops.
+#[tracing::instrument(skip_all, err)]
+pub async fn recover(ctx: &Ctx) -> Result<u64> {
+    let lease = chrono::TimeDelta::from_std(ctx.job_lease).unwrap_or(chrono::TimeDelta::MAX);
+    let txn = ctx.write().await?;
+    // The clock is read once the writer slot is held: a heartbeat waiting
+    // for it is not judged by a time from before the wait.
     let now = time::now();
+    let cutoff = now
+        .checked_sub_signed(lease)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let active = || import_job::Column::Status.is_in(["queued", "running"]);
+    // Served by `import_jobs_status_heartbeat` (status, heartbeat_at).
+    let stale: Vec<Uuid> = import_job::Entity::find()
+        .select_only()
+        .column(import_job::Column::Id)
+        .filter(active())
+        .filter(
+            Condition::any()
+                .add(import_job::Column::HeartbeatAt.is_null())
+                .add(import_job::Column::HeartbeatAt.lt(cutoff)),
+        )
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_tuple()
+        .all(&*txn)
+        .await?;
+    if stale.is_empty() {
+        return Ok(0);
+    }
     let done = import_job::Entity::update_many()
         .col_expr(import_job::Column::Status, Expr::value("failed"))
-        .col_expr(
-            import_job::Column::Error,
-            Expr::value(
-                "interrupted: the server stopped while the job ran; \
-                 the counts are those of the batches committed before",
-            ),
-        )
+        .col_expr(import_job::Column::Error, Expr::value(INTERRUPTED))
         .col_expr(import_job::Column::FinishedAt, Expr::value(now))
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
-        .filter(import_job::Column::Status.is_in(["queued", "running"]))
-        .exec(db)
+        .filter(import_job::Column::Id.is_in(stale))
+        .filter(active())
+        .exec(&*txn)
         .await?;
+    txn.commit().await?;
     if done.rows_affected > 0 {
         tracing::warn!(
             jobs = done.rows_affected,
-            "import jobs interrupted by a stop marked failed"
+            "import jobs whose server stopped (no heartbeat within the lease) marked failed"
         );
     }
     Ok(done.rows_affected)
+}
+
+/// Runs [`recover`] every [`recovery_period`] of the lease until `stop`
+/// resolves (the first run at once). A recovery under way when it does is
+/// dropped (its transaction rolls back). Failures are logged and retried
+/// next period.
+pub async fn run_recovery(ctx: Ctx, stop: impl Future<Output = ()>) {
+    let mut stop = std::pin::pin!(stop);
+    let mut ticks = tokio::time::interval(recovery_period(ctx.job_lease));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        tokio::select! {
+            () = &mut stop => break,
+            recovered = recover(&ctx) => {
+                if let Err(e) = recovered {
+                    tracing::warn!(error = %e, "import job recovery failed; retrying next period");
+                }
+            }
+        }
+    }
+}
+
+/// Writes this server's heartbeat on its job while the job is queued or
+/// running; whether it still was (a job that ended, or that recovery took
+/// for stopped, is not this server's to keep alive).
+async fn heartbeat(ctx: &Ctx, job: Uuid) -> Result<bool> {
+    let txn = ctx.write().await?;
+    let done = import_job::Entity::update_many()
+        .col_expr(import_job::Column::HeartbeatAt, Expr::value(time::now()))
+        .filter(import_job::Column::Id.eq(job))
+        .filter(import_job::Column::Owner.eq(ctx.instance.to_string()))
+        .filter(import_job::Column::Status.is_in(["queued", "running"]))
+        .exec(&*txn)
+        .await?;
+    txn.commit().await?;
+    Ok(done.rows_affected > 0)
+}
+
+/// Beats for `job` every [`heartbeat_period`] until `stop` resolves or the
+/// job is no longer this server's. A failed write is logged and tried again
+/// at the next beat (the lease outlasts several).
+async fn keep_alive(ctx: Ctx, job: Uuid, stop: impl Future<Output = ()>) {
+    let mut stop = std::pin::pin!(stop);
+    let mut ticks = tokio::time::interval(heartbeat_period(ctx.job_lease));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once; `create` wrote the first heartbeat.
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        match heartbeat(&ctx, job).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => tracing::warn!(error = %e, %job, "an import job's heartbeat failed"),
+        }
+    }
 }
 
 /// The permits of jobs running at once.
@@ -333,10 +554,10 @@ fn permits() -> Arc<tokio::sync::Semaphore> {
         .clone()
 }
 
-/// Runs a job in the background over `rows` (read by the face from the
-/// uploaded body; `bytes_read` says how far it got). `done` runs when the job
-/// ends, however it ends (the face removes its upload).
-pub fn spawn<S>(
+/// Runs a job in the background over `rows` (read from the uploaded body;
+/// `bytes_read` says how far it got), keeping its heartbeat meanwhile.
+/// `done` runs when the job ends, however it ends (the upload is removed).
+fn spawn<S>(
     ctx: Ctx,
     actor: Actor,
     job: Uuid,
@@ -348,6 +569,10 @@ pub fn spawn<S>(
     S: Stream<Item = Result<Item>> + Send + 'static,
 {
     tokio::spawn(async move {
+        let (beating, stop_beating) = tokio::sync::oneshot::channel::<()>();
+        let beats = tokio::spawn(keep_alive(ctx.clone(), job, async move {
+            let _ = stop_beating.await;
+        }));
         let permit = permits().acquire_owned().await;
         let outcome = run(&ctx, &actor, job, &spec, rows, &bytes_read).await;
         drop(permit);
@@ -365,6 +590,8 @@ pub fn spawn<S>(
         if let Err(e) = finish(&ctx, &actor, job, status, error).await {
             e.log();
         }
+        drop(beating);
+        let _ = beats.await;
         done();
     });
 }
@@ -386,6 +613,7 @@ async fn finish(
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
         .filter(import_job::Column::Id.eq(job))
+        .filter(import_job::Column::Owner.eq(ctx.instance.to_string()))
         .filter(import_job::Column::Status.is_in(["queued", "running"]))
         .exec(&*txn)
         .await?;
@@ -428,17 +656,22 @@ impl Counts {
     }
 }
 
-/// Adds a batch's counts and errors to the job, in `db` (the batch's transaction).
+/// Adds a batch's counts and errors to the job, in `db` (the batch's
+/// transaction), and refreshes its heartbeat; whether the job was still
+/// running under this server (when not, recovery failed it meanwhile, and
+/// the batch must not be committed).
 async fn record(
     db: &impl ConnectionTrait,
+    ctx: &Ctx,
     actor: &Actor,
     job: Uuid,
     results: &[RowResult],
     bytes_read: u64,
-) -> Result<()> {
+) -> Result<bool> {
     let c = Counts::of(results);
     let add = |col: import_job::Column, n: i64| Expr::col(col).add(n);
-    import_job::Entity::update_many()
+    let now = time::now();
+    let recorded = import_job::Entity::update_many()
         .col_expr(
             import_job::Column::RowsRead,
             add(import_job::Column::RowsRead, c.rows),
@@ -467,11 +700,17 @@ async fn record(
             import_job::Column::BytesRead,
             Expr::value(i64::try_from(bytes_read).unwrap_or(i64::MAX)),
         )
-        .col_expr(import_job::Column::UpdatedAt, Expr::value(time::now()))
+        .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
+        .col_expr(import_job::Column::HeartbeatAt, Expr::value(now))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
         .filter(import_job::Column::Id.eq(job))
+        .filter(import_job::Column::Owner.eq(ctx.instance.to_string()))
+        .filter(import_job::Column::Status.eq("running"))
         .exec(db)
         .await?;
+    if recorded.rows_affected == 0 {
+        return Ok(false);
+    }
     let lines: Vec<import_error::ActiveModel> = results
         .iter()
         .flat_map(|r| {
@@ -490,7 +729,7 @@ async fn record(
         })
         .collect();
     insert_chunked(db, lines).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The job's work: batches until the rows end, an error, or a cancel.
@@ -546,10 +785,15 @@ where
         if spec.dry_run {
             let results = written.discard(&mut seen).await?;
             let txn = ctx.write().await?;
-            record(&*txn, actor, job, &results, read).await?;
+            if !record(&*txn, ctx, actor, job, &results, read).await? {
+                return Ok(JobStatus::Failed);
+            }
             txn.commit().await?;
         } else {
-            record(&*written.txn, actor, job, &written.results, read).await?;
+            // A job recovery failed meanwhile: the batch rolls back (dropped).
+            if !record(&*written.txn, ctx, actor, job, &written.results, read).await? {
+                return Ok(JobStatus::Failed);
+            }
             let results = written.commit(ctx, actor, &mut seen).await?;
             metrics::counter!("import_rows_total").increment(
                 results
@@ -573,13 +817,13 @@ where
 }
 
 /// The options of a job from its parts as a face read them.
-pub fn spec(mode: ImportMode, match_on: Vec<MatchKey>, dry_run: bool, format: &str) -> JobSpec {
+pub fn spec(mode: ImportMode, match_on: Vec<MatchKey>, dry_run: bool, format: Format) -> JobSpec {
     JobSpec {
         options: Options {
             mode,
             match_on: super::upsert::normalize_keys(match_on),
         },
         dry_run,
-        format: format.to_owned(),
+        format,
     }
 }

@@ -55,6 +55,8 @@ pub struct TestApp {
     pub keys: Keys,
     /// SQL statements the server has run so far (SeaORM's metric callback).
     pub statements: Arc<AtomicUsize>,
+    /// The server's service context (its process id as import job owner, its lease).
+    pub ctx: service::Ctx,
     /// Keeps the SQLite file's folder alive for the test.
     _dir: Option<tempfile::TempDir>,
 }
@@ -71,6 +73,19 @@ impl TestApp {
     pub async fn with_config(
         backend: Backend,
         change: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
+        Self::with_settings(backend, change, service::import::jobs::DEFAULT_LEASE).await
+    }
+
+    /// A server like [`TestApp::new`]'s whose import jobs are leased for `lease`.
+    pub async fn with_job_lease(backend: Backend, lease: Duration) -> Option<TestApp> {
+        Self::with_settings(backend, |_| {}, lease).await
+    }
+
+    async fn with_settings(
+        backend: Backend,
+        change: impl FnOnce(&mut Config),
+        lease: Duration,
     ) -> Option<TestApp> {
         let (url, dir) = match backend {
             Backend::Sqlite => {
@@ -91,16 +106,14 @@ impl TestApp {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
-        // As the binary does at start: jobs a stop interrupted are failed.
-        service::import::jobs::recover(&db)
-            .await
-            .expect("recover jobs");
-        let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
+        let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX).with_job_lease(lease);
+        recover_jobs(&ctx).await;
         ctx.events
             .listen(&ctx.db, &url)
             .await
             .expect("listen for change events");
-        let state = AppState::configured(ctx, keys.clone(), &config.graphql, &config.limits);
+        let state =
+            AppState::configured(ctx.clone(), keys.clone(), &config.graphql, &config.limits);
         let app = clientela::app(state, Duration::from_secs(30));
         let addr = spawn_server(app, &config.limits).await;
         Some(TestApp {
@@ -111,23 +124,25 @@ impl TestApp {
             db,
             keys,
             statements,
+            ctx,
             _dir: dir,
         })
     }
 
     /// A second server over this one's database, started as the binary
-    /// starts (a restart after a crash, as far as the database can tell).
+    /// starts (a restart after a crash, as far as the database can tell; or
+    /// another instance beside this one), with this one's job lease.
     pub async fn restart(&self) -> TestApp {
         let config = test_config(&self.url);
         let db = clientela::db::connect_and_migrate(&self.url, config.db_max_connections)
             .await
             .expect("migrate");
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
-        service::import::jobs::recover(&db)
-            .await
-            .expect("recover jobs");
-        let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
-        let state = AppState::configured(ctx, keys.clone(), &config.graphql, &config.limits);
+        let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX)
+            .with_job_lease(self.ctx.job_lease);
+        recover_jobs(&ctx).await;
+        let state =
+            AppState::configured(ctx.clone(), keys.clone(), &config.graphql, &config.limits);
         let app = clientela::app(state, Duration::from_secs(30));
         let addr = spawn_server(app, &config.limits).await;
         TestApp {
@@ -138,6 +153,7 @@ impl TestApp {
             db,
             keys,
             statements: Arc::new(AtomicUsize::new(0)),
+            ctx,
             _dir: None,
         }
     }
@@ -201,6 +217,18 @@ impl TestApp {
         socket.write_all(head.as_bytes()).await.expect("send head");
         socket
     }
+}
+
+/// As the binary does at start: import jobs whose server stopped (their
+/// lease ran out) are failed, then again every half lease while the test runs.
+async fn recover_jobs(ctx: &service::Ctx) {
+    service::import::jobs::recover(ctx)
+        .await
+        .expect("recover jobs");
+    tokio::spawn(service::import::jobs::run_recovery(
+        ctx.clone(),
+        std::future::pending(),
+    ));
 }
 
 /// Serves `app` on 127.0.0.1:0 the way the binary does (connection limits
