@@ -220,6 +220,39 @@ impl Ctx {
     }
 }
 
+/// Runs `task` every `period` (the first run at once) until `stop`
+/// resolves; a run under way when it does is dropped, so a transaction it
+/// had open rolls back. A failed run is logged (as `what`) and the next
+/// period tries again. The background work of `serve` (the trash sweep,
+/// import job recovery) runs this way.
+pub async fn every<F, Fut>(
+    period: std::time::Duration,
+    what: &'static str,
+    stop: impl std::future::Future<Output = ()>,
+    mut task: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64>>,
+{
+    let mut stop = std::pin::pin!(stop);
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        tokio::select! {
+            () = &mut stop => break,
+            done = task() => {
+                if let Err(e) = done {
+                    tracing::warn!(error = %e, "{what} failed; retrying next period");
+                }
+            }
+        }
+    }
+}
+
 /// Most bound parameters one INSERT carries, under SQLite's limit (32766)
 /// and PostgreSQL's (65535).
 const MAX_INSERT_PARAMS: usize = 30_000;
@@ -272,3 +305,45 @@ macro_rules! id_values {
 }
 
 id_values!(CustomerId, ConversationId, MessageId, TicketId, AgentId);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::every;
+    use crate::error::Error;
+
+    #[tokio::test]
+    async fn every_keeps_going_after_a_failure_and_stops_when_told() {
+        let runs = AtomicU32::new(0);
+        let (tell, stop) = tokio::sync::oneshot::channel::<()>();
+        let task = every(
+            Duration::from_millis(10),
+            "a test task",
+            async move {
+                let _ = stop.await;
+            },
+            || async {
+                // Every run fails; the next period tries again.
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err::<u64, _>(Error::internal(anyhow::anyhow!("failing on purpose")))
+            },
+        );
+        let stopper = async {
+            while runs.load(Ordering::SeqCst) < 3 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let _ = tell.send(());
+        };
+        tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(task, stopper)
+        })
+        .await
+        .expect("every stops once told");
+        let after = runs.load(Ordering::SeqCst);
+        assert!(after >= 3, "{after} runs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), after, "no run after the stop");
+    }
+}

@@ -240,21 +240,6 @@ async fn purge_batch(ctx: &Ctx, tenant: &str, ids: &[Uuid], cutoff: DateTime<Utc
 /// flight rolls back (its transaction is never committed). Failures are
 /// logged and retried next period.
 pub async fn run_sweeper(ctx: Ctx, period: Duration, stop: impl Future<Output = ()>) {
-    let mut stop = std::pin::pin!(stop);
-    let mut ticks = tokio::time::interval(period.max(Duration::from_secs(1)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = ticks.tick() => {}
-        }
-        tokio::select! {
-            () = &mut stop => break,
-            swept = sweep(&ctx, time::now()) => {
-                if let Err(e) = swept {
-                    tracing::warn!(error = %e, "the trash sweep failed; retrying next period");
-                }
-            }
-        }
-    }
+    let period = period.max(Duration::from_secs(1));
+    super::every(period, "the trash sweep", stop, || sweep(&ctx, time::now())).await;
 }

@@ -489,23 +489,8 @@ pub async fn recover(ctx: &Ctx) -> Result<u64> {
 /// dropped (its transaction rolls back). Failures are logged and retried
 /// next period.
 pub async fn run_recovery(ctx: Ctx, stop: impl Future<Output = ()>) {
-    let mut stop = std::pin::pin!(stop);
-    let mut ticks = tokio::time::interval(recovery_period(ctx.job_lease));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = ticks.tick() => {}
-        }
-        tokio::select! {
-            () = &mut stop => break,
-            recovered = recover(&ctx) => {
-                if let Err(e) = recovered {
-                    tracing::warn!(error = %e, "import job recovery failed; retrying next period");
-                }
-            }
-        }
-    }
+    let period = recovery_period(ctx.job_lease);
+    crate::service::every(period, "import job recovery", stop, || recover(&ctx)).await;
 }
 
 /// Writes this server's heartbeat on its job while the job is queued or
