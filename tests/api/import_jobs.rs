@@ -4,19 +4,16 @@
 //! duplicates inside the file; an export re-imports unchanged; the errors
 //! CSV; cancel; a job left running by a crash is failed at the next start;
 //! tenancy and roles; the counters equal count(*) after imports.
-
-use std::time::Duration;
-
 use clientela::auth::Role;
 use entity::{customer, import_job};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 
+use crate::helpers::imports::{counts, finished, start, IMPORTS};
 use crate::helpers::rest::{CUSTOMERS, EXPORT};
 use crate::helpers::TestApp;
 
-const IMPORTS: &str = "/api/v2/customers/imports";
 const GQL_JOB: &str = "query($id: ID!) { importJob(id: $id) {
   id status mode dryRun rowsRead created updated unchanged duplicate failed progress error
   errors { row field code message }
@@ -30,34 +27,6 @@ async fn stored(app: &TestApp) -> u64 {
         .expect("count")
 }
 
-/// Starts a job with `body` as `content_type`; its id.
-async fn start(app: &TestApp, query: &str, content_type: &str, body: String) -> String {
-    let resp = app
-        .request(Method::POST, &format!("{IMPORTS}?{query}"), &app.admin())
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    let status = resp.status();
-    let body: Value = resp.json().await.expect("json");
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(body["job"]["status"], "queued", "{body}");
-    body["job"]["id"].as_str().expect("id").to_owned()
-}
-
-/// Waits for a job to end; the job.
-async fn finished(app: &TestApp, id: &str) -> Value {
-    for _ in 0..600 {
-        let job = app.rest().get_ok(&format!("{IMPORTS}/{id}")).await["job"].clone();
-        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or("")) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} did not end");
-}
-
 /// The job's counts add up to its rows read.
 fn assert_adds_up(job: &Value) {
     let sum: i64 = ["created", "updated", "unchanged", "duplicate", "failed"]
@@ -65,17 +34,6 @@ fn assert_adds_up(job: &Value) {
         .map(|k| job[k].as_i64().expect("count"))
         .sum();
     assert_eq!(sum, job["rowsRead"].as_i64().expect("rows"), "{job}");
-}
-
-fn counts(job: &Value) -> Value {
-    json!([
-        job["rowsRead"],
-        job["created"],
-        job["updated"],
-        job["unchanged"],
-        job["duplicate"],
-        job["failed"]
-    ])
 }
 
 const CSV: &str =

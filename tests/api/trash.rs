@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::helpers::fixtures::phone;
 use crate::helpers::graphql::{code, ADD_MESSAGE, CREATE_CONVERSATION, CREATE_TICKET, RATE};
+use crate::helpers::imports::{counts, finished, start};
 use crate::helpers::TestApp;
 
 const CUSTOMERS: &str = "/api/v2/customers";
@@ -872,45 +873,7 @@ async fn an_upsert_matching_a_trashed_customer_brings_it_back_on_both_faces(app:
 
 /// Starts an import job of `csv` with `query`; the job as it ended.
 async fn import_csv(app: &TestApp, query: &str, csv: String) -> Value {
-    let resp = app
-        .request(
-            Method::POST,
-            &format!("{CUSTOMERS}/imports?{query}"),
-            &app.admin(),
-        )
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("send");
-    let status = resp.status();
-    let body: Value = resp.json().await.expect("json");
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let id = body["job"]["id"].as_str().expect("id").to_owned();
-    for _ in 0..600 {
-        let job = app
-            .rest()
-            .get_ok(&format!("{CUSTOMERS}/imports/{id}"))
-            .await["job"]
-            .clone();
-        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap_or("")) {
-            return job;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("job {id} did not end");
-}
-
-/// `[rowsRead, created, updated, unchanged, duplicate, failed]` of a job.
-fn job_counts(job: &Value) -> Value {
-    json!([
-        job["rowsRead"],
-        job["created"],
-        job["updated"],
-        job["unchanged"],
-        job["duplicate"],
-        job["failed"]
-    ])
+    finished(app, &start(app, query, "text/csv", csv).await).await
 }
 
 async fn an_import_job_matching_trashed_customers_brings_them_back_but_their_export_re_imports_unchanged(
@@ -950,7 +913,7 @@ async fn an_import_job_matching_trashed_customers_brings_them_back_but_their_exp
         .await
         .expect("text");
     let job = import_csv(&app, "mode=upsert", export).await;
-    assert_eq!(job_counts(&job), json!([3, 0, 0, 3, 0, 0]), "{job}");
+    assert_eq!(counts(&job), json!([3, 0, 0, 3, 0, 0]), "{job}");
     assert_eq!(trashed_ids(&app).await.len(), 3);
 
     // A list from elsewhere brings the matches back; a dry run says so first.
@@ -962,11 +925,7 @@ async fn an_import_job_matching_trashed_customers_brings_them_back_but_their_exp
     for (query, trashed) in [("mode=upsert&dryRun=true", 3), ("mode=update", 1)] {
         let job = import_csv(&app, query, csv.clone()).await;
         assert_eq!(job["status"], "succeeded", "{job}");
-        assert_eq!(
-            job_counts(&job),
-            json!([2, 0, 2, 0, 0, 0]),
-            "{query}: {job}"
-        );
+        assert_eq!(counts(&job), json!([2, 0, 2, 0, 0, 0]), "{query}: {job}");
         assert_eq!(trashed_ids(&app).await.len(), trashed, "{query}");
     }
     let e = row(&app, &eva).await;
@@ -978,7 +937,7 @@ async fn an_import_job_matching_trashed_customers_brings_them_back_but_their_exp
 
     // Create mode: the trashed customer's number is taken, and it says where.
     let job = import_csv(&app, "mode=create", format!("phoneNumber\n{}\n", phone(62))).await;
-    assert_eq!(job_counts(&job), json!([1, 0, 0, 0, 1, 0]), "{job}");
+    assert_eq!(counts(&job), json!([1, 0, 0, 0, 1, 0]), "{job}");
     let data = app
         .gql_data(
             &app.admin(),

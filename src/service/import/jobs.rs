@@ -493,6 +493,13 @@ pub async fn run_recovery(ctx: Ctx, stop: impl Future<Output = ()>) {
     crate::service::every(period, "import job recovery", stop, || recover(&ctx)).await;
 }
 
+/// Job `job` while this server owns it.
+fn owned(ctx: &Ctx, job: Uuid) -> Condition {
+    Condition::all()
+        .add(import_job::Column::Id.eq(job))
+        .add(import_job::Column::Owner.eq(ctx.instance.to_string()))
+}
+
 /// Writes this server's heartbeat on its job while the job is queued or
 /// running; whether it still was (a job that ended, or that recovery took
 /// for stopped, is not this server's to keep alive).
@@ -500,8 +507,7 @@ async fn heartbeat(ctx: &Ctx, job: Uuid) -> Result<bool> {
     let txn = ctx.write().await?;
     let done = import_job::Entity::update_many()
         .col_expr(import_job::Column::HeartbeatAt, Expr::value(time::now()))
-        .filter(import_job::Column::Id.eq(job))
-        .filter(import_job::Column::Owner.eq(ctx.instance.to_string()))
+        .filter(owned(ctx, job))
         .filter(import_job::Column::Status.is_in(["queued", "running"]))
         .exec(&*txn)
         .await?;
@@ -597,8 +603,7 @@ async fn finish(
         .col_expr(import_job::Column::FinishedAt, Expr::value(now))
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
-        .filter(import_job::Column::Id.eq(job))
-        .filter(import_job::Column::Owner.eq(ctx.instance.to_string()))
+        .filter(owned(ctx, job))
         .filter(import_job::Column::Status.is_in(["queued", "running"]))
         .exec(&*txn)
         .await?;
@@ -688,8 +693,7 @@ async fn record(
         .col_expr(import_job::Column::UpdatedAt, Expr::value(now))
         .col_expr(import_job::Column::HeartbeatAt, Expr::value(now))
         .filter(import_job::Column::TenantId.eq(&actor.tenant))
-        .filter(import_job::Column::Id.eq(job))
-        .filter(import_job::Column::Owner.eq(ctx.instance.to_string()))
+        .filter(owned(ctx, job))
         .filter(import_job::Column::Status.eq("running"))
         .exec(db)
         .await?;

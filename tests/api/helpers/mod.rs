@@ -13,6 +13,7 @@
 
 pub mod fixtures;
 pub mod graphql;
+pub mod imports;
 mod postgres;
 pub mod rest;
 pub mod snapshot;
