@@ -340,6 +340,33 @@ struct Holders {
     customers: HashMap<Uuid, customer::Model>,
 }
 
+/// The caller's customers whose `column` (an optional text key: email,
+/// external id) is one of `values`, as (value, id).
+async fn holders_of(
+    txn: &WriteTxn,
+    actor: &Actor,
+    column: customer::Column,
+    values: impl Iterator<Item = &str>,
+) -> Result<Vec<(String, Uuid)>> {
+    let values: Vec<&str> = values.collect();
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(Option<String>, Uuid)> = customer::Entity::find()
+        .filter(customer::Column::TenantId.eq(&actor.tenant))
+        .filter(column.is_in(values))
+        .select_only()
+        .column(column)
+        .column(customer::Column::Id)
+        .into_tuple()
+        .all(&**txn)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(value, id)| Some((value?, id)))
+        .collect())
+}
+
 /// One query per key kind for the whole batch, then one for the customers
 /// found (locked until the transaction ends, where the database locks rows).
 async fn holders(
@@ -365,42 +392,17 @@ async fn holders(
             .await?;
         h.phones = found.into_iter().collect();
     }
-    let emails: Vec<&str> = rows.iter().filter_map(|r| r.email.as_deref()).collect();
-    if by_email && !emails.is_empty() {
-        let found: Vec<(Option<String>, Uuid)> = customer::Entity::find()
-            .filter(customer::Column::TenantId.eq(&actor.tenant))
-            .filter(customer::Column::Email.is_in(emails))
-            .select_only()
-            .column(customer::Column::Email)
-            .column(customer::Column::Id)
-            .into_tuple()
-            .all(&**txn)
-            .await?;
-        for (email, id) in found {
-            if let Some(email) = email {
-                h.emails.entry(email).or_default().push(id);
-            }
+    if by_email {
+        let emails = rows.iter().filter_map(|r| r.email.as_deref());
+        for (email, id) in holders_of(txn, actor, customer::Column::Email, emails).await? {
+            h.emails.entry(email).or_default().push(id);
         }
     }
-    let external: Vec<&str> = rows
-        .iter()
-        .filter_map(|r| r.external_id.as_deref())
+    let external = rows.iter().filter_map(|r| r.external_id.as_deref());
+    h.external_ids = holders_of(txn, actor, customer::Column::ExternalId, external)
+        .await?
+        .into_iter()
         .collect();
-    if !external.is_empty() {
-        let found: Vec<(Option<String>, Uuid)> = customer::Entity::find()
-            .filter(customer::Column::TenantId.eq(&actor.tenant))
-            .filter(customer::Column::ExternalId.is_in(external))
-            .select_only()
-            .column(customer::Column::ExternalId)
-            .column(customer::Column::Id)
-            .into_tuple()
-            .all(&**txn)
-            .await?;
-        h.external_ids = found
-            .into_iter()
-            .filter_map(|(e, id)| Some((e?, id)))
-            .collect();
-    }
     let mut ids: Vec<Uuid> = h
         .phones
         .values()
