@@ -171,7 +171,7 @@ fn csv_rows(rows: &[CsvRow]) -> Result<Vec<u8>> {
         .quote_style(csv::QuoteStyle::Always)
         .from_writer(Vec::with_capacity(rows.len() * 160));
     for row in rows {
-        let tags = row.tags()?.join(";");
+        let tags = row.tags.join(";");
         let created = time::format(&row.created_at);
         let last = time::format(&row.last_interaction);
         let cells = [

@@ -24,11 +24,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use entity::customer;
 use futures::Stream;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, FromQueryResult, PaginatorTrait,
-    QueryFilter, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, PaginatorTrait,
+    QueryFilter, QuerySelect, QueryTrait, Select, Statement,
 };
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::customers::{order, Customer, CustomerFilter};
@@ -87,9 +87,14 @@ impl ExportRow for Customer {
 }
 
 /// The reference's CSV columns of a customer, read without the rest of its
-/// row: no statistics, no JSON objects to decode. `tags` is the stored JSON
-/// array as text, decoded by [`CsvRow::tags`].
-#[derive(Debug, Clone, FromQueryResult)]
+/// row: no statistics, no JSON objects to decode.
+///
+/// A page of them is read as ONE value: the database builds a JSON array of
+/// the page's rows (each an array of the columns, in the order of this
+/// struct's fields) and the server decodes it in one pass. Row by row, each
+/// SQLite row would be handed from the connection's thread to the task on
+/// its own; a page is one handoff.
+#[derive(Debug, Clone, Deserialize)]
 pub struct CsvRow {
     pub id: Uuid,
     pub phone_number: String,
@@ -98,17 +103,10 @@ pub struct CsvRow {
     pub email: Option<String>,
     pub status: CustomerStatus,
     pub segment: CustomerSegment,
-    tags_json: String,
+    pub tags: Vec<String>,
     pub notes: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_interaction: DateTime<Utc>,
-}
-
-impl CsvRow {
-    /// The customer's tags, in their order.
-    pub fn tags(&self) -> Result<Vec<String>> {
-        serde_json::from_str(&self.tags_json).map_err(Error::internal)
-    }
 }
 
 impl From<&Customer> for CsvRow {
@@ -122,13 +120,23 @@ impl From<&Customer> for CsvRow {
             email: c.email.clone(),
             status: c.status,
             segment: c.segment,
-            tags_json: serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".to_owned()),
+            tags: c.tags.clone(),
             notes: c.notes.clone(),
             created_at: c.created_at,
             last_interaction: c.last_interaction,
         }
     }
 }
+
+/// The columns of a [`CsvRow`], in its fields' order, as each backend puts
+/// them in a JSON array: SQLite keeps ids as 16-byte blobs (sent as hex) and
+/// tags as JSON text (embedded with `json()`); PostgreSQL's uuid, jsonb and
+/// timestamptz are JSON as they are. Timestamps are the stored RFC 3339
+/// text (SQLite) or PostgreSQL's ISO form, both read back exactly.
+const CSV_COLUMNS_SQLITE: &str = "json_array(lower(hex(id)), phone_number, first_name, \
+    last_name, email, status, segment, json(tags), notes, created_at, last_interaction)";
+const CSV_COLUMNS_POSTGRES: &str = "json_build_array(id, phone_number, first_name, last_name, \
+    email, status, segment, tags, notes, created_at, last_interaction)";
 
 impl ExportRow for CsvRow {
     const PAGE_ROWS: u64 = 1024;
@@ -142,7 +150,8 @@ impl ExportRow for CsvRow {
 
     async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
         use customer::Column;
-        Ok(rows
+        let backend = db.get_database_backend();
+        let page = rows
             .select_only()
             .columns([
                 Column::Id,
@@ -152,13 +161,39 @@ impl ExportRow for CsvRow {
                 Column::Email,
                 Column::Status,
                 Column::Segment,
+                Column::Tags,
+                Column::Notes,
+                Column::CreatedAt,
+                Column::LastInteraction,
             ])
-            // JSON (SQLite) or jsonb (PostgreSQL) as its text.
-            .column_as(Expr::cust("CAST(customers.tags AS TEXT)"), "tags_json")
-            .columns([Column::Notes, Column::CreatedAt, Column::LastInteraction])
-            .into_model::<CsvRow>()
-            .all(db)
-            .await?)
+            .build(backend);
+        // The page's own order again inside the aggregate: the array lists
+        // the rows exactly as the page query ordered them.
+        let sql = match backend {
+            DbBackend::Postgres => format!(
+                "SELECT CAST(json_agg({CSV_COLUMNS_POSTGRES} ORDER BY created_at, id) AS TEXT) \
+                 AS page FROM ({}) AS page",
+                page.sql
+            ),
+            _ => format!(
+                "SELECT json_group_array({CSV_COLUMNS_SQLITE} ORDER BY created_at, id) \
+                 AS page FROM ({}) AS page",
+                page.sql
+            ),
+        };
+        let values = page.values.map(|v| v.0).unwrap_or_default();
+        let row = db
+            .query_one(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        // An empty page is `[]` on SQLite and NULL on PostgreSQL.
+        let text: Option<String> = match row {
+            Some(row) => row.try_get("", "page")?,
+            None => None,
+        };
+        match text {
+            Some(text) => serde_json::from_str(&text).map_err(Error::internal),
+            None => Ok(Vec::new()),
+        }
     }
 }
 
