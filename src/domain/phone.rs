@@ -192,6 +192,18 @@ mod tests {
     use super::*;
     use phonenumber::country;
 
+    /// Default regions the tests and properties read numbers in.
+    const REGIONS: [Id; 8] = [
+        country::MX,
+        country::BR,
+        country::AR,
+        country::US,
+        country::GB,
+        country::IT,
+        country::DE,
+        country::AC,
+    ];
+
     #[test]
     fn common_spellings_resolve_to_one_canonical_customer() {
         let cases: &[(&str, Id, &[&str])] = &[
@@ -446,16 +458,7 @@ mod tests {
             }
         };
 
-        let regions = [
-            country::MX,
-            country::BR,
-            country::AR,
-            country::US,
-            country::GB,
-            country::IT,
-            country::DE,
-            country::AC,
-        ];
+        let regions = REGIONS;
         for input in &odd {
             for region in regions {
                 check(input, region);
@@ -540,18 +543,6 @@ mod tests {
         use proptest::prelude::*;
 
         use super::*;
-
-        /// Default regions the properties read numbers in.
-        const REGIONS: [Id; 8] = [
-            country::MX,
-            country::BR,
-            country::AR,
-            country::US,
-            country::GB,
-            country::IT,
-            country::DE,
-            country::AC,
-        ];
 
         fn region() -> impl Strategy<Value = Id> {
             prop::sample::select(REGIONS.to_vec())

@@ -7,7 +7,7 @@ use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::fixtures::phone;
+use crate::helpers::fixtures::{imported_ids, phone};
 use crate::helpers::TestApp;
 
 /// Customers, each with two conversations of four messages.
@@ -53,18 +53,10 @@ async fn seed(app: &TestApp) -> Seeded {
         .map(|i| json!({ "phoneNumber": phone(i), "firstName": format!("Customer {i}") }))
         .collect();
     let body_json = app.import_all(rows).await;
-    let customers: Vec<(Uuid, usize)> = body_json["details"]["success"]
-        .as_array()
-        .expect("imported customers")
-        .iter()
-        .map(|c| {
-            let id = Uuid::parse_str(c["id"].as_str().expect("id")).expect("uuid");
-            let phone_number = c["phoneNumber"].as_str().expect("phone");
-            let index = (0..CUSTOMERS)
-                .find(|i| phone(*i) == phone_number)
-                .expect("an imported phone");
-            (id, index)
-        })
+    let phones: Vec<String> = (0..CUSTOMERS).map(phone).collect();
+    let customers: Vec<(Uuid, usize)> = imported_ids(&body_json, &phones)
+        .into_iter()
+        .zip(0..)
         .collect();
 
     let agent = app

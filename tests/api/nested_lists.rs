@@ -16,7 +16,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, State
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::fixtures::{at, phone};
+use crate::helpers::fixtures::{at, imported_ids, phone};
 use crate::helpers::TestApp;
 
 const CUSTOMERS: usize = 45;
@@ -168,21 +168,11 @@ async fn seed(app: &TestApp) -> World {
         .map(|i| json!({ "phoneNumber": phone(i), "firstName": format!("Nested {i}") }))
         .collect();
     let answer = app.import_all(rows).await;
-    let mut ids: Vec<(usize, Uuid)> = answer["details"]["success"]
-        .as_array()
-        .expect("imported customers")
-        .iter()
-        .map(|c| {
-            let id = Uuid::parse_str(c["id"].as_str().expect("id")).expect("uuid");
-            let phone_number = c["phoneNumber"].as_str().expect("phone");
-            let i = (0..CUSTOMERS)
-                .find(|i| phone(*i) == phone_number)
-                .expect("an imported phone");
-            (i, id)
-        })
+    let phones: Vec<String> = (0..CUSTOMERS).map(phone).collect();
+    let ids: Vec<(usize, Uuid)> = imported_ids(&answer, &phones)
+        .into_iter()
+        .enumerate()
         .collect();
-    ids.sort();
-    assert_eq!(ids.len(), CUSTOMERS);
 
     let base = at("2024-03-01T00:00:00Z");
     let statuses = [

@@ -136,3 +136,19 @@ pub fn import_indexes(answer: &Value, key: &str) -> Vec<u64> {
         .map(|row| row["index"].as_u64().expect("index"))
         .collect()
 }
+
+/// The ids an import answer reports under `details.success`, in the order of
+/// `phones` (the numbers of the rows sent, as stored).
+#[track_caller]
+pub fn imported_ids(answer: &Value, phones: &[String]) -> Vec<Uuid> {
+    let by_phone: std::collections::HashMap<&str, Uuid> = answer["details"]["success"]
+        .as_array()
+        .expect("imported customers")
+        .iter()
+        .map(|c| (c["phoneNumber"].as_str().expect("phone"), uuid_of(&c["id"])))
+        .collect();
+    phones
+        .iter()
+        .map(|p| *by_phone.get(p.as_str()).expect("an imported phone"))
+        .collect()
+}
