@@ -122,8 +122,30 @@ fn parse_role(s: &str) -> Result<Role, String> {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+/// At most two glibc malloc arenas. By default glibc gives threads up to
+/// eight arenas per core, and the server has many threads (the runtime's,
+/// one per pooled SQLite connection, blocking work): each arena keeps its
+/// own freed memory, which showed as a third of the resident memory under
+/// load. Set before any thread starts, so every thread shares the two.
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets an allocator parameter; it is called
+    // before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "clientela=info,tower_http=info".into());
