@@ -3,6 +3,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::ChangeSource;
+use crate::json::JsonText;
+
 /// A row of `customer_changes`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "customer_changes")]
@@ -18,14 +21,15 @@ pub struct Model {
     /// The field's GraphQL name (`firstName`, `tags`, ...), or `*` for the
     /// removal of the whole customer.
     pub field: String,
-    /// The value before, as JSON text; `None` when the field was absent.
-    pub old_value: Option<String>,
-    /// The value after, as JSON text; `None` when the field is gone.
-    pub new_value: Option<String>,
+    /// The value before (stored as JSON text); `None` when the field was absent.
+    pub old_value: Option<JsonText<Json>>,
+    /// The value after (stored as JSON text); `None` when the field is gone.
+    pub new_value: Option<JsonText<Json>>,
     /// The writer's `sub`, or `system`.
     pub agent: String,
-    /// `api`, `import`, `merge`, `block`, `restore`, `erase` or `system`.
-    pub source: String,
+    /// The path the write took (`api`, `import`, `merge`, `block`,
+    /// `restore`, `erase` or `system`).
+    pub source: ChangeSource,
     /// When the write committed.
     pub at: DateTimeUtc,
 }

@@ -1,6 +1,6 @@
 //! The closed sets of lowercase strings that columns store (customer status,
 //! segment and source; conversation status; message direction; ticket
-//! status), defined once: the model fields are these enums, SeaORM reads and
+//! status; the source of a recorded change), defined once: the model fields are these enums, SeaORM reads and
 //! writes them as the very strings the columns always held (no database enum
 //! type, no migration), and the server re-exports them from its `domain`.
 //!
@@ -12,26 +12,30 @@
 
 /// Defines a closed set of lowercase strings, stored and sent in REST as the
 /// string: the enum, `ALL`, `as_str`, `parse`, `expected`, and serde as the
-/// string. `column` in front of the name also makes it a SeaORM string
+/// string. Variants may carry their own `///` docs. `column` in front of the name also makes it a SeaORM string
 /// column type (`DeriveActiveEnum`) storing the same spellings. The GraphQL
 /// face declares its own enum for each, so nothing of GraphQL is derived.
 #[macro_export]
 macro_rules! string_enum {
-    ($(#[$meta:meta])* column $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* column $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash,
             sea_orm::EnumIter, sea_orm::DeriveActiveEnum,
         )]
         #[sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)")]
-        pub enum $name { $(#[sea_orm(string_value = $text)] $variant),+ }
+        pub enum $name { $($(#[$vmeta])* #[sea_orm(string_value = $text)] $variant),+ }
 
         $crate::string_enum!(@helpers $name { $($variant = $text),+ });
     };
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         $crate::string_enum!(@helpers $name { $($variant = $text),+ });
     };
@@ -131,6 +135,25 @@ string_enum!(
     /// Whether a ticket still needs work.
     column TicketStatus { Open = "open", Closed = "closed" }
 );
+string_enum!(
+    /// The path a customer write took, as the change history stores it.
+    column ChangeSource {
+        /// A create, update, tag change or delete through either face.
+        Api = "api",
+        /// A row of an import or an upsert batch.
+        Import = "import",
+        /// A merge of duplicates, or its undoing.
+        Merge = "merge",
+        /// A block or an unblock.
+        Block = "block",
+        /// A restore from the trash.
+        Restore = "restore",
+        /// An erasure of the customer's personal data.
+        Erase = "erase",
+        /// The server itself: the trash sweep, a recount, the seed.
+        System = "system",
+    }
+);
 
 #[cfg(feature = "utoipa")]
 string_enum_schema!(
@@ -191,6 +214,7 @@ mod tests {
         check(ConversationStatus::ALL, ConversationStatus::as_str);
         check(MessageDirection::ALL, MessageDirection::as_str);
         check(TicketStatus::ALL, TicketStatus::as_str);
+        check(ChangeSource::ALL, ChangeSource::as_str);
         assert_eq!(CustomerSource::SocialMedia.to_value(), "social_media");
         assert!(CustomerStatus::try_from_value(&"Active".to_owned()).is_err());
     }

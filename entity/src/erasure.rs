@@ -2,6 +2,23 @@
 //! what was erased with how many rows. Kept after the customer is gone.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::json::JsonText;
+
+/// One kind of personal data an erasure removed, and how many values or rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct ErasedItem {
+    /// What was erased: `customer.<field>` for a field of the customer,
+    /// `phoneNumbers`, `messageBodies`, `conversationSubjects`,
+    /// `ticketSubjects`, `historyValues`, `mergeRecords` (merge records
+    /// that kept some of the person's data) or `mergedCustomers` (customers
+    /// merged into this one, whose kept copies and history were erased too).
+    pub what: String,
+    /// How many values or rows.
+    pub count: u64,
+}
 
 /// A row of `erasures`.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -19,8 +36,9 @@ pub struct Model {
     pub erased_at: DateTimeUtc,
     /// The `sub` of the admin who erased.
     pub agent: String,
-    /// JSON array of `{"what": ..., "count": n}`, in the order erased.
-    pub items: String,
+    /// What was erased, in the order erased: stored as the JSON text of an
+    /// array of `{"what": ..., "count": n}`.
+    pub items: JsonText<Vec<ErasedItem>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,9 +2,12 @@
 //! each as the JSON it always was (`FromJsonQueryResult`): the same keys in
 //! the same order, every key written, `null` for what is absent, so rows
 //! written before these types existed read back unchanged. The server
-//! re-exports the address and hours types from its `domain`.
+//! re-exports the address and hours types from its `domain`. [`JsonText`]
+//! types the JSON that `text` columns hold.
 
+use sea_orm::sea_query::{ArrayType, ColumnType, Nullable, ValueType, ValueTypeErr};
 use sea_orm::FromJsonQueryResult;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -47,6 +50,70 @@ pub struct StringList(pub Vec<String>);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, FromJsonQueryResult)]
 #[serde(transparent)]
 pub struct JsonObject(pub Map<String, Value>);
+
+/// A value stored as JSON text in a `text` column (the erasure receipts'
+/// items, the history's values): read and written as the typed value, stored
+/// as exactly the text `serde_json` writes for it, on every backend. The
+/// `jsonb` columns use `FromJsonQueryResult` instead; a `text` column cannot,
+/// since PostgreSQL's driver reads JSON values from `json`/`jsonb` only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonText<T>(pub T);
+
+impl<T: Serialize> JsonText<T> {
+    /// The stored text.
+    pub fn text(&self) -> String {
+        // Serializing a value of a type with string keys cannot fail; `null`
+        // would only stand for a type that can never be stored.
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "null".to_owned())
+    }
+}
+
+impl<T: Serialize> From<JsonText<T>> for sea_orm::Value {
+    fn from(value: JsonText<T>) -> Self {
+        sea_orm::Value::String(Some(Box::new(value.text())))
+    }
+}
+
+impl<T: DeserializeOwned> sea_orm::TryGetable for JsonText<T> {
+    fn try_get_by<I: sea_orm::ColIdx>(
+        res: &sea_orm::QueryResult,
+        index: I,
+    ) -> Result<Self, sea_orm::TryGetError> {
+        let text = String::try_get_by(res, index)?;
+        serde_json::from_str(&text)
+            .map(JsonText)
+            .map_err(|e| sea_orm::TryGetError::DbErr(sea_orm::DbErr::Json(e.to_string())))
+    }
+}
+
+impl<T: DeserializeOwned> ValueType for JsonText<T> {
+    fn try_from(value: sea_orm::Value) -> Result<Self, ValueTypeErr> {
+        match value {
+            sea_orm::Value::String(Some(text)) => serde_json::from_str(&text)
+                .map(JsonText)
+                .map_err(|_| ValueTypeErr),
+            _ => Err(ValueTypeErr),
+        }
+    }
+
+    fn type_name() -> String {
+        "JsonText".to_owned()
+    }
+
+    fn array_type() -> ArrayType {
+        ArrayType::String
+    }
+
+    fn column_type() -> ColumnType {
+        ColumnType::Text
+    }
+}
+
+impl<T> Nullable for JsonText<T> {
+    fn null() -> sea_orm::Value {
+        sea_orm::Value::String(None)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -98,6 +165,26 @@ mod tests {
                 city: Some("Lima".into()),
                 ..Address::default()
             })
+        );
+    }
+
+    #[test]
+    fn json_text_is_stored_as_the_text_serde_writes_and_reads_back() {
+        let value = JsonText(json!({"b": [1, 2.5], "a": null}));
+        let stored: sea_orm::Value = value.clone().into();
+        assert_eq!(
+            stored,
+            sea_orm::Value::String(Some(Box::new(r#"{"b":[1,2.5],"a":null}"#.to_owned())))
+        );
+        assert_eq!(
+            <JsonText<Value> as ValueType>::try_from(stored).ok(),
+            Some(value)
+        );
+        assert!(
+            <JsonText<Value> as ValueType>::try_from(sea_orm::Value::String(Some(Box::new(
+                "not json".to_owned()
+            ))))
+            .is_err()
         );
     }
 }

@@ -41,7 +41,7 @@ impl CustomerChange {
     }
     /// Through what: api, import, merge, block, restore, erase or system.
     async fn source(&self) -> &str {
-        &self.0.source
+        self.0.source.as_str()
     }
     /// When the write committed.
     async fn at(&self) -> DateTime {

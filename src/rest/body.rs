@@ -48,20 +48,24 @@ macro_rules! doc_schema {
         }
 
         impl utoipa::ToSchema for $name {
-            fn schemas(
-                schemas: &mut Vec<(
-                    String,
-                    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-                )>,
-            ) {
-                schemas.push((
-                    <$inner as utoipa::ToSchema>::name().into_owned(),
-                    <$inner as utoipa::PartialSchema>::schema(),
-                ));
-                <$inner as utoipa::ToSchema>::schemas(schemas);
+            fn schemas(schemas: &mut Schemas) {
+                register::<$inner>(schemas);
             }
         }
     };
+}
+
+/// The named schemas an OpenAPI document collects.
+pub type Schemas = Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)>;
+
+/// Adds `T`'s schema under its name, and the schemas it refers to: what a
+/// hand-written schema that refers to `T` must register.
+pub fn register<T: utoipa::ToSchema>(schemas: &mut Schemas) {
+    schemas.push((T::name().into_owned(), T::schema()));
+    T::schemas(schemas);
 }
 
 doc_schema!(

@@ -64,7 +64,7 @@ pub async fn list_customers(
     path = "/api/v2/customers/{id}",
     tag = "customers",
     summary = "A customer with conversation counts and the 5 newest conversations",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     responses(
         (status = 200, description = "The customer", body = super::shapes::CustomerDetails),
         responses::Errors, responses::NotFound,
@@ -123,7 +123,7 @@ pub async fn create_customer(
     path = "/api/v2/customers/{id}",
     tag = "customers",
     summary = "Change a customer (a partial update)",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     request_body(content = super::shapes::CustomerChanges, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
@@ -147,7 +147,7 @@ pub async fn update_customer(
     path = "/api/v2/customers/{id}/tags",
     tag = "customers",
     summary = "Set, add or remove tags",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     request_body(content = super::shapes::TagsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
@@ -185,7 +185,7 @@ pub async fn update_tags(
     path = "/api/v2/customers/{id}/block",
     tag = "customers",
     summary = "Block or unblock a customer",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     request_body(content = super::shapes::BlockBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The changed customer", body = super::shapes::CustomerAnswer),
@@ -217,7 +217,7 @@ pub async fn set_blocked(
     path = "/api/v2/customers/{id}",
     tag = "customers",
     summary = "Deactivate a customer, or delete it for good (admin)",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::DeleteParams),
+    params(super::shapes::CustomerPath, super::shapes::DeleteParams),
     responses(
         (status = 200, description = "What was done", body = super::shapes::MessageAnswer),
         responses::Errors, responses::Forbidden, responses::NotFound,
@@ -270,7 +270,7 @@ pub async fn get_stats(State(ctx): State<Ctx>, Auth(actor): Auth) -> Result<Resp
     path = "/api/v2/customers/{id}/conversations",
     tag = "customers",
     summary = "A customer's conversations, newest first",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)"), super::shapes::PageParams, super::shapes::ConversationParams),
+    params(super::shapes::CustomerPath, super::shapes::PageParams, super::shapes::ConversationParams),
     responses(
         (status = 200, description = "A page of conversations", body = super::shapes::ConversationList),
         responses::Errors, responses::NotFound,

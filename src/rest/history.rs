@@ -49,22 +49,14 @@ impl utoipa::PartialSchema for TrashedDocument {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::AllOfBuilder::new()
             .item(<CustomerDocument as utoipa::PartialSchema>::schema())
-            .item(utoipa::openapi::Ref::from_schema_name("TrashTimes"))
+            .item(utoipa::openapi::Ref::from_schema_name(TrashTimes::name()))
             .into()
     }
 }
 
 impl ToSchema for TrashedDocument {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        schemas.push((
-            "TrashTimes".to_owned(),
-            <TrashTimes as utoipa::PartialSchema>::schema(),
-        ));
+    fn schemas(schemas: &mut body::Schemas) {
+        body::register::<TrashTimes>(schemas);
         <CustomerDocument as ToSchema>::schemas(schemas);
     }
 }
@@ -147,7 +139,7 @@ pub async fn list_trash(
     path = "/api/v2/customers/{id}/history",
     tag = "customers",
     summary = "A customer's change history, newest first (also after a hard delete)",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an id the tenant never had, a malformed one, or one of another tenant, is 404)"), super::shapes::PageParams),
+    params(super::shapes::PastCustomerPath, super::shapes::PageParams),
     responses(
         (status = 200, description = "A page of the history", body = HistoryList),
         responses::Errors, responses::NotFound,
@@ -175,7 +167,7 @@ pub async fn list_history(
     path = "/api/v2/customers/{id}/restore",
     tag = "customers",
     summary = "Take a customer out of the trash (agent or admin), within CLIENTELA_TRASH_DAYS of its deletion",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     responses(
         (status = 200, description = "The restored customer, with the status it had before the delete", body = CustomerAnswer),
         responses::Errors, responses::Forbidden, responses::NotFound,
@@ -200,7 +192,7 @@ pub async fn restore_customer(
     path = "/api/v2/customers/{id}/erase",
     tag = "customers",
     summary = "Erase a customer's personal data (admin), keeping its anonymous statistics",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     responses(
         (status = 200, description = "The stored erasure receipt", body = ErasureAnswer),
         responses::Errors, responses::Forbidden, responses::NotFound,
@@ -225,7 +217,7 @@ pub async fn erase_customer(
     path = "/api/v2/customers/{id}/erasure",
     tag = "customers",
     summary = "A customer's erasure receipts (admin), newest first, also after it was deleted",
-    params(("id" = uuid::Uuid, Path, description = "The customer's id (an id the tenant never had, a malformed one, or one of another tenant, is 404)")),
+    params(super::shapes::PastCustomerPath),
     responses(
         (status = 200, description = "The receipts", body = ErasureList),
         responses::Errors, responses::Forbidden, responses::NotFound,

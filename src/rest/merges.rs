@@ -192,7 +192,7 @@ fn others_of(body: &serde_json::Map<String, Value>) -> Result<Vec<CustomerId>> {
     path = "/api/v2/customers/{id}/merge",
     tag = "customers",
     summary = "Merge customers into this one (admin); undo within 30 days",
-    params(("id" = uuid::Uuid, Path, description = "The customer to keep (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::CustomerPath),
     request_body(content = MergeBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The merge record and the kept customer", body = MergeAnswer),
@@ -248,7 +248,7 @@ fn merge_answer(merged: &merges::Merged) -> Response {
     path = "/api/v2/customers/merges/{id}",
     tag = "customers",
     summary = "A merge record (admin)",
-    params(("id" = uuid::Uuid, Path, description = "The merge's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::MergePath),
     responses(
         (status = 200, description = "The merge record", body = MergeRecordAnswer),
         responses::Errors, responses::Forbidden, responses::NotFound,
@@ -274,7 +274,7 @@ pub async fn get_merge(
     path = "/api/v2/customers/merges/{id}/undo",
     tag = "customers",
     summary = "Undo a merge within 30 days (admin)",
-    params(("id" = uuid::Uuid, Path, description = "The merge's id (an unknown or malformed id, or one of another tenant, is 404)")),
+    params(super::shapes::MergePath),
     responses(
         (status = 200, description = "The merge record (now undone), the kept customer and the restored ones", body = MergeAnswer),
         (status = 409, description = "Already undone, older than 30 days, or undoing would overwrite a later change (`CONFLICT`; the message says which)", body = super::shapes::ErrorBody),

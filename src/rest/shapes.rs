@@ -328,6 +328,34 @@ pub struct ImportBody {
     pub customers: Vec<CustomerChanges>,
 }
 
+/// The `{id}` of a customer's route.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct CustomerPath {
+    /// The customer's id (an unknown or malformed id, or one of another tenant, is 404)
+    pub id: uuid::Uuid,
+}
+
+/// The `{id}` of a route that also answers for a customer deleted for good
+/// (its history, its erasure receipts).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct PastCustomerPath {
+    /// The customer's id (an id the tenant never had, a malformed one, or one of another tenant, is 404)
+    pub id: uuid::Uuid,
+}
+
+/// The `{id}` of a merge's route.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct MergePath {
+    /// The merge's id (an unknown or malformed id, or one of another tenant, is 404)
+    pub id: uuid::Uuid,
+}
+
 /// The page of a list: `page` and `limit`.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -25,10 +25,11 @@
 //! `history`, `merges` and `scope`.
 
 use chrono::{DateTime, Utc};
+use entity::json::JsonText;
 use entity::{conversation, customer, erasure, message, ticket};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::events::ChangeKind;
@@ -42,18 +43,7 @@ use crate::error::{Error, Result};
 /// What replaces an erased message body or ticket subject.
 pub const ERASED_TEXT: &str = "[erased]";
 
-/// One kind of personal data an erasure removed, and how many values or rows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErasedItem {
-    /// What was erased: `customer.<field>` for a field of the customer,
-    /// `phoneNumbers`, `messageBodies`, `conversationSubjects`,
-    /// `ticketSubjects`, `historyValues`, `mergeRecords` (merge records
-    /// that kept some of the person's data) or `mergedCustomers` (customers
-    /// merged into this one, whose kept copies and history were erased too).
-    pub what: String,
-    /// How many values or rows.
-    pub count: u64,
-}
+pub use entity::erasure::ErasedItem;
 
 /// The receipt of an erasure, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -81,7 +71,7 @@ impl From<erasure::Model> for Receipt {
             customer_id: m.customer_id.into(),
             erased_at: m.erased_at,
             actor: m.agent,
-            items: serde_json::from_str(&m.items).unwrap_or_default(),
+            items: m.items.0,
         }
     }
 }
@@ -178,7 +168,7 @@ pub async fn erase(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Receipt> 
         customer_id: id.uuid(),
         erased_at: receipt.erased_at,
         agent: receipt.actor.clone(),
-        items: serde_json::to_string(&receipt.items).map_err(Error::internal)?,
+        items: JsonText(receipt.items.clone()),
     };
     erasure::Entity::insert(row.into_active_model())
         .exec_without_returning(&*txn)

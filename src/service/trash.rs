@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use entity::customer;
 use sea_orm::sea_query::{LockBehavior, LockType};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use uuid::Uuid;
 
 use super::customers::{self, Customer};
@@ -57,6 +57,15 @@ pub struct TrashPage {
     pub has_next_page: bool,
 }
 
+/// The trash's order: newest deletion first, ties broken by the id.
+const NEWEST_FIRST: (customer::Column, customer::Column) =
+    (customer::Column::DeletedAt, customer::Column::Id);
+
+/// The caller's customers in the trash.
+fn in_trash(actor: &Actor) -> Select<customer::Entity> {
+    scope::customers(actor).filter(customer::Column::DeletedAt.is_not_null())
+}
+
 fn trashed(ctx: &Ctx, m: customer::Model) -> Option<Trashed> {
     let deleted_at = m.deleted_at?;
     Some(Trashed {
@@ -75,23 +84,8 @@ pub async fn connection(
     first: Option<i64>,
     after: Option<&str>,
 ) -> Result<TrashPage> {
-    let first = history::first_of(first)?;
-    let mut q = scope::customers(actor).filter(customer::Column::DeletedAt.is_not_null());
-    if let Some(after) = after {
-        q = q.filter(history::before(
-            customer::Column::DeletedAt,
-            customer::Column::Id,
-            history::decode_cursor(after)?,
-        ));
-    }
-    let mut rows = q
-        .order_by_desc(customer::Column::DeletedAt)
-        .order_by_desc(customer::Column::Id)
-        .limit(first + 1)
-        .all(&ctx.db)
-        .await?;
-    let has_next_page = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    let (rows, has_next_page) =
+        history::after_cursor(&ctx.db, in_trash(actor), NEWEST_FIRST, first, after).await?;
     let items = rows
         .into_iter()
         .filter_map(|m| trashed(ctx, m))
@@ -115,18 +109,11 @@ pub async fn page(
     actor: &Actor,
     page: PageRequest,
 ) -> Result<(Vec<Trashed>, Pagination)> {
-    let q = scope::customers(actor).filter(customer::Column::DeletedAt.is_not_null());
-    let total = q.clone().count(&ctx.db).await?;
-    let rows = q
-        .order_by_desc(customer::Column::DeletedAt)
-        .order_by_desc(customer::Column::Id)
-        .offset(page.offset())
-        .limit(page.limit)
-        .all(&ctx.db)
-        .await?;
+    let (rows, pagination) =
+        history::numbered(&ctx.db, in_trash(actor), NEWEST_FIRST, page).await?;
     Ok((
         rows.into_iter().filter_map(|m| trashed(ctx, m)).collect(),
-        page.pagination(total),
+        pagination,
     ))
 }
 
@@ -239,6 +226,7 @@ async fn purge_batch(ctx: &Ctx, tenant: &str, ids: &[Uuid], cutoff: DateTime<Utc
 /// when it does is dropped: the batches it committed stay purged, the one in
 /// flight rolls back (its transaction is never committed). Failures are
 /// logged and retried next period.
+#[tracing::instrument(skip_all, fields(period.secs = period.as_secs()))]
 pub async fn run_sweeper(ctx: Ctx, period: Duration, stop: impl Future<Output = ()>) {
     let period = period.max(Duration::from_secs(1));
     super::every(period, "the trash sweep", stop, || sweep(&ctx, time::now())).await;

@@ -107,13 +107,7 @@ async fn every_write_records_what_changed_who_and_through_what(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for blocked in [true, false] {
-        let (status, body) = rest
-            .patch(
-                &format!("{CUSTOMERS}/{id}/block"),
-                json!({ "isBlocked": blocked, "blockReason": "spam" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        rest.set_blocked(&id, blocked).await;
     }
     // Soft delete, then restore.
     rest.expect(Method::DELETE, &format!("{CUSTOMERS}/{id}"), StatusCode::OK)
@@ -299,13 +293,7 @@ async fn another_tenant_sees_no_history(app: TestApp) {
 
 async fn history_outlives_a_hard_delete(app: TestApp) {
     let id = app.new_customer(4).await.to_string();
-    app.rest()
-        .expect(
-            Method::DELETE,
-            &format!("{CUSTOMERS}/{id}?permanent=true"),
-            StatusCode::OK,
-        )
-        .await;
+    app.rest().hard_delete(&id).await;
     let viewer = app.token(Role::Viewer, "default");
     let entries = rest_history(&app, &viewer, &id).await;
     assert_eq!(entries[0]["field"], "*", "{entries:#?}");

@@ -125,6 +125,26 @@ impl Rest<'_> {
         self.send(Method::DELETE, path, None).await
     }
 
+    /// Deletes the customer `id` for good (`?permanent=true`), which must
+    /// answer 200.
+    pub async fn hard_delete(&self, id: &str) {
+        let path = format!("{CUSTOMERS}/{id}?permanent=true");
+        self.expect(Method::DELETE, &path, StatusCode::OK).await;
+    }
+
+    /// Blocks (with the reason `spam`) or unblocks the customer `id`, which
+    /// must answer 200.
+    pub async fn set_blocked(&self, id: &str, blocked: bool) {
+        let path = format!("{CUSTOMERS}/{id}/block");
+        let (status, body) = self
+            .patch(
+                &path,
+                json!({ "isBlocked": blocked, "blockReason": "spam" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "PATCH {path}: {body}");
+    }
+
     /// The customer list's `pagination.total` for this caller.
     pub async fn total(&self) -> u64 {
         let list = self.get_ok(CUSTOMERS).await;
