@@ -194,23 +194,17 @@ pub(super) fn judge(
         matched_value: Some(value.clone()),
         errors,
     };
+    let duplicate = |message: String| {
+        let error = RowError::new(field_of(key), "DUPLICATE", message);
+        (matched_result(Outcome::Duplicate, vec![error]), None)
+    };
     // A customer an earlier row matched is not matched again.
     let customer_key = key_hash(K_CUSTOMER, &id.to_string());
     if let Some(first) = seen
         .get(customer_key)
         .or_else(|| local.get(&customer_key).copied())
     {
-        return (
-            matched_result(
-                Outcome::Duplicate,
-                vec![RowError::new(
-                    field_of(key),
-                    "DUPLICATE",
-                    format!("customer {id} was matched by row {first}"),
-                )],
-            ),
-            None,
-        );
+        return duplicate(format!("customer {id} was matched by row {first}"));
     }
     let Some(current) = h.customers.get(&id) else {
         // Deleted between the lookups: nothing to match any more.
@@ -247,20 +241,10 @@ pub(super) fn judge(
         } else {
             ""
         };
-        return (
-            matched_result(
-                Outcome::Duplicate,
-                vec![RowError::new(
-                    field_of(key),
-                    "DUPLICATE",
-                    format!(
-                        "{} {value} already belongs to customer {id}{trashed}",
-                        key.as_str()
-                    ),
-                )],
-            ),
-            None,
-        );
+        return duplicate(format!(
+            "{} {value} already belongs to customer {id}{trashed}",
+            key.as_str()
+        ));
     }
     if r.blocked && !current.is_blocked {
         return (
