@@ -1,6 +1,7 @@
-//! The closed sets of lowercase strings that columns store (customer status,
-//! segment and source; conversation status; message direction; ticket
-//! status; the source of a recorded change), defined once: the model fields are these enums, SeaORM reads and
+//! The closed sets of strings that columns store (customer status, segment
+//! and source; conversation status; message direction; ticket status; the
+//! source of a recorded change; an import job's status, mode, format and
+//! match keys), defined once: the model fields are these enums, SeaORM reads and
 //! writes them as the very strings the columns always held (no database enum
 //! type, no migration), and the server re-exports them from its `domain`.
 //!
@@ -155,8 +156,54 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Where an import job stands: `queued` (waiting for a turn), `running`,
+    /// then `succeeded`, `failed` or `cancelled`.
+    column ImportJobStatus {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+string_enum!(
+    /// What an import does with a row: `create` (new customers only, a row
+    /// matching a stored one is a duplicate), `update` (stored customers
+    /// only, a row matching none fails) or `upsert` (updates the customer a
+    /// row matches, creates one otherwise).
+    column ImportMode { Create = "create", Update = "update", Upsert = "upsert" }
+);
+string_enum!(
+    /// An import file's format: `csv` (a header row naming the export's
+    /// columns, then one customer a row), `ndjson` (one customer object per
+    /// line) or `json` (`{customers: [...]}`, an export, or a bare list).
+    column ImportFormat { Csv = "csv", Ndjson = "ndjson", Json = "json" }
+);
+string_enum!(
+    /// What an import row is matched to stored customers by: `phone` (any of
+    /// the row's canonical numbers against every number a customer answers
+    /// to), `email` (case-insensitively) or `externalId` (exactly). A job's
+    /// list of them is [`MatchKeys`](crate::import_job::MatchKeys).
+    MatchKey { Phone = "phone", Email = "email", ExternalId = "externalId" }
+);
+
+impl ImportJobStatus {
+    /// The statuses of a job that has not ended (its owner keeps it alive).
+    pub const ACTIVE: [ImportJobStatus; 2] = [ImportJobStatus::Queued, ImportJobStatus::Running];
+
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        !Self::ACTIVE.contains(&self)
+    }
+}
+
 #[cfg(feature = "utoipa")]
 string_enum_schema!(
+    ImportJobStatus,
+    ImportMode,
+    ImportFormat,
+    MatchKey,
     CustomerStatus,
     CustomerSegment,
     CustomerSource,
@@ -215,8 +262,21 @@ mod tests {
         check(MessageDirection::ALL, MessageDirection::as_str);
         check(TicketStatus::ALL, TicketStatus::as_str);
         check(ChangeSource::ALL, ChangeSource::as_str);
+        check(ImportJobStatus::ALL, ImportJobStatus::as_str);
+        check(ImportMode::ALL, ImportMode::as_str);
+        check(ImportFormat::ALL, ImportFormat::as_str);
         assert_eq!(CustomerSource::SocialMedia.to_value(), "social_media");
         assert!(CustomerStatus::try_from_value(&"Active".to_owned()).is_err());
+    }
+
+    #[test]
+    fn only_queued_and_running_jobs_have_not_ended() {
+        let active: Vec<_> = ImportJobStatus::ALL
+            .iter()
+            .filter(|s| !s.is_final())
+            .copied()
+            .collect();
+        assert_eq!(active, ImportJobStatus::ACTIVE);
     }
 
     #[test]

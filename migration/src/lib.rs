@@ -1,6 +1,6 @@
 //! Clientela's schema as SeaORM migrations, one set for SQLite and PostgreSQL;
 //! backend-specific pieces (the trigram search index, the SQLite table
-//! rebuild behind tenant-led keys) branch on the backend.
+//! rebuild behind tenant-led keys, shared in [`rekey`]) branch on the backend.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -13,6 +13,8 @@ mod m20261201_000006_history;
 mod m20261201_000007_imports;
 mod m20261201_000008_merges;
 mod m20261201_000009_import_job_lease;
+mod m20261202_000010_import_keys;
+mod rekey;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -30,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_imports::Migration),
             Box::new(m20261201_000008_merges::Migration),
             Box::new(m20261201_000009_import_job_lease::Migration),
+            Box::new(m20261202_000010_import_keys::Migration),
         ]
     }
 }

@@ -75,12 +75,12 @@ pub enum ImportFileFormat {
     Json,
 }
 
-impl From<ImportFileFormat> for jobs::Format {
+impl From<ImportFileFormat> for jobs::ImportFormat {
     fn from(f: ImportFileFormat) -> Self {
         match f {
-            ImportFileFormat::Csv => jobs::Format::Csv,
-            ImportFileFormat::Ndjson => jobs::Format::Ndjson,
-            ImportFileFormat::Json => jobs::Format::Json,
+            ImportFileFormat::Csv => jobs::ImportFormat::Csv,
+            ImportFileFormat::Ndjson => jobs::ImportFormat::Ndjson,
+            ImportFileFormat::Json => jobs::ImportFormat::Json,
         }
     }
 }
@@ -219,17 +219,20 @@ impl ImportJob {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    // Status, mode, format and keys are strings in this contract (the
+    // spellings REST shows), not GraphQL enums: changing their types would
+    // break clients that read them.
     /// queued, running, succeeded, failed or cancelled.
     async fn status(&self) -> &str {
-        self.0.status
+        self.0.status.as_str()
     }
     /// create, update or upsert.
     async fn mode(&self) -> &str {
-        &self.0.mode
+        self.0.mode.as_str()
     }
     /// The keys rows are matched by.
-    async fn match_on(&self) -> &[String] {
-        &self.0.match_on
+    async fn match_on(&self) -> Vec<&str> {
+        self.0.match_on.iter().map(|k| k.as_str()).collect()
     }
     /// True when the job writes nothing and only reports.
     async fn dry_run(&self) -> bool {
@@ -237,7 +240,7 @@ impl ImportJob {
     }
     /// csv, ndjson or json.
     async fn format(&self) -> &str {
-        &self.0.format
+        self.0.format.as_str()
     }
     /// Rows judged in committed batches: created + updated + unchanged + duplicate + failed.
     async fn rows_read(&self) -> f64 {
@@ -426,7 +429,7 @@ impl ImportMutation {
         let upload = file.value(cx).map_err(Error::internal).gql()?;
         let format = match format {
             Some(format) => format.into(),
-            None => jobs::Format::of_file(upload.content_type.as_deref(), &upload.filename)
+            None => jobs::format_of_file(upload.content_type.as_deref(), &upload.filename)
                 .ok_or_else(|| {
                     Error::invalid(
                         "format",

@@ -86,13 +86,9 @@ impl Stream for ImportRows {
     }
 }
 
-/// Starts reading an import body `{"customers": [...]}`: 415 unless it says
-/// JSON, 413 when it declares more than `limit` bytes (or, undeclared, sends
-/// more). Nothing is read until the rows are pulled.
-pub fn rows(req: Request, limit: usize) -> Result<ImportRows> {
-    if !is_json(req.headers()) {
-        return Err(Error::UnsupportedMediaType);
-    }
+/// 413 when a request declares (`Content-Length`) a body over `limit`
+/// bytes, before any of it is read.
+pub fn refuse_declared_over(req: &Request, limit: usize) -> Result<()> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -101,6 +97,17 @@ pub fn rows(req: Request, limit: usize) -> Result<ImportRows> {
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::PayloadTooLarge);
     }
+    Ok(())
+}
+
+/// Starts reading an import body `{"customers": [...]}`: 415 unless it says
+/// JSON, 413 when it declares more than `limit` bytes (or, undeclared, sends
+/// more). Nothing is read until the rows are pulled.
+pub fn rows(req: Request, limit: usize) -> Result<ImportRows> {
+    if !is_json(req.headers()) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    refuse_declared_over(&req, limit)?;
     let (stop, stopped) = oneshot::channel::<()>();
     let bytes = Limited::new(req.into_body(), limit)
         .into_data_stream()

@@ -23,7 +23,7 @@ use super::body::customer_input;
 use super::bulk::{parse_body, RawRow};
 use crate::error::{Error, FieldError, Result};
 use crate::service::import::batch::Item;
-use crate::service::import::jobs::Format;
+use crate::service::import::jobs::{self, ImportFormat as Format};
 use crate::service::import::ImportRow;
 
 /// Rows parsed ahead of the job.
@@ -32,7 +32,7 @@ const ROWS_AHEAD: usize = 256;
 /// The format a Content-Type names; 415 for any other.
 pub fn format_of(content_type: Option<&str>) -> Result<Format> {
     content_type
-        .and_then(Format::of_media_type)
+        .and_then(jobs::format_of_media_type)
         .ok_or(Error::UnsupportedMediaType)
 }
 

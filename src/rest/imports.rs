@@ -52,6 +52,15 @@ fn upsert_json(report: &UpsertReport) -> Value {
     })
 }
 
+/// A match key as a client may write it: its name in any case, or
+/// `external_id`.
+fn match_key(text: &str) -> Option<MatchKey> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "externalid" | "external_id" => Some(MatchKey::ExternalId),
+        other => MatchKey::parse(other),
+    }
+}
+
 /// Reads `match` of a body or query: a list of `phone`, `email`, `externalId`.
 fn match_keys(value: Option<&Value>) -> Result<Vec<MatchKey>> {
     let bad = || Error::invalid("match", "must be a list of phone, email, externalId");
@@ -59,12 +68,12 @@ fn match_keys(value: Option<&Value>) -> Result<Vec<MatchKey>> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().and_then(MatchKey::parse).ok_or_else(bad))
+            .map(|v| v.as_str().and_then(match_key).ok_or_else(bad))
             .collect(),
         Some(Value::String(s)) => s
             .split(',')
             .filter(|p| !p.trim().is_empty())
-            .map(|p| MatchKey::parse(p).ok_or_else(bad))
+            .map(|p| match_key(p).ok_or_else(bad))
             .collect(),
         Some(_) => Err(bad()),
     }
@@ -195,14 +204,7 @@ impl Drop for Upload {
 async fn save_body(req: Request, limit: usize) -> Result<(Upload, u64)> {
     use futures::TryStreamExt;
     use http_body_util::{BodyExt, LengthLimitError, Limited};
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(Error::PayloadTooLarge);
-    }
+    super::bulk::refuse_declared_over(&req, limit)?;
     let path = std::env::temp_dir().join(format!("clientela-import-{}", uuid::Uuid::now_v7()));
     let upload = Upload(path.clone());
     let bytes = Limited::new(req.into_body(), limit)
@@ -274,8 +276,8 @@ pub async fn start_import_job(
     )?;
     let mode = match q.get("mode").map(str::trim).filter(|m| !m.is_empty()) {
         None => ImportMode::Upsert,
-        Some(m) => ImportMode::parse(m)
-            .ok_or_else(|| Error::invalid("mode", "must be one of create, update, upsert"))?,
+        Some(m) => ImportMode::parse(&m.to_ascii_lowercase())
+            .ok_or_else(|| Error::invalid("mode", ImportMode::expected()))?,
     };
     let dry_run = flag(&q, "dryRun", false)?;
     let keys = match_keys(q.get("match").map(|m| Value::String(m.to_owned())).as_ref())?;

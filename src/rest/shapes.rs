@@ -16,6 +16,7 @@ use crate::domain::customer::{
 use crate::domain::page::Pagination;
 use crate::service::conversations::Conversation;
 use crate::service::customers::{Customer, Summary};
+use crate::service::import::jobs::Job;
 use crate::service::import::ImportIssue;
 
 /// Defines a unit type that serializes as one boolean, with that single
@@ -502,40 +503,12 @@ pub struct ImportJobParams {
     pub r#match: Option<String>,
 }
 
-/// An import job.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ImportJobShape {
-    pub id: uuid::Uuid,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
-    pub mode: String,
-    pub match_on: Vec<String>,
-    pub dry_run: bool,
-    /// `csv`, `ndjson` or `json`.
-    pub format: String,
-    /// Rows judged in committed batches: created + updated + unchanged + duplicate + failed.
-    pub rows_read: i64,
-    pub created: i64,
-    pub updated: i64,
-    pub unchanged: i64,
-    pub duplicate: i64,
-    pub failed: i64,
-    /// Share of the body processed, 0 to 1.
-    pub progress: f64,
-    pub error: Option<String>,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-}
-
 /// One import job.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ImportJobAnswer {
     pub success: Succeeded,
-    pub job: ImportJobShape,
+    pub job: Job,
 }
 
 /// The tenant's import jobs.
@@ -543,5 +516,5 @@ pub struct ImportJobAnswer {
 #[allow(dead_code)]
 pub struct ImportJobList {
     pub success: Succeeded,
-    pub jobs: Vec<ImportJobShape>,
+    pub jobs: Vec<Job>,
 }

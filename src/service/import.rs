@@ -273,12 +273,7 @@ fn check<R: ImportRow>(
     let changes = input
         .validate(Mode::Create, ctx.region)
         .map_err(|fields| ImportIssue::new(index, raw_phone, customers::describe(&fields)))?;
-    let phones = changes
-        .phone_number
-        .iter()
-        .chain(changes.alternative_phones.iter().flatten())
-        .map(|p| p.as_str().to_owned())
-        .collect();
+    let phones = canonical_phones(&changes);
     let preferred_agent = changes
         .preferences
         .as_ref()
@@ -289,6 +284,16 @@ fn check<R: ImportRow>(
         phones,
         preferred_agent,
     })
+}
+
+/// A row's canonical numbers, primary first (none when it gives none).
+fn canonical_phones(changes: &CustomerChanges) -> Vec<String> {
+    changes
+        .phone_number
+        .iter()
+        .chain(changes.alternative_phones.iter().flatten())
+        .map(|p| p.as_str().to_owned())
+        .collect()
 }
 
 /// The preferred agents named by the rows that exist in the caller's tenant.
@@ -476,6 +481,7 @@ async fn write_batch<R: ImportRow>(
 /// another writer: a number or external id taken meanwhile (the next try
 /// sees its holder), a deadlock or a serialization failure. Nothing of a
 /// try that failed stands.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant, rows = items.len()), err(level = "debug"))]
 pub(crate) async fn write_retrying(
     ctx: &Ctx,
     actor: &Actor,

@@ -5,12 +5,14 @@
 //! CSV; cancel; a job left running by a crash is failed at the next start;
 //! tenancy and roles; the counters equal count(*) after imports.
 use clientela::auth::Role;
+use entity::enums::{ImportFormat, ImportJobStatus, ImportMode, MatchKey};
+use entity::import_job::MatchKeys;
 use entity::{customer, import_job};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 
-use crate::helpers::imports::{counts, finished, start, IMPORTS};
+use crate::helpers::imports::{cancel, counts, finished, start, IMPORTS};
 use crate::helpers::rest::{CUSTOMERS, EXPORT};
 use crate::helpers::TestApp;
 
@@ -203,15 +205,7 @@ async fn a_cancelled_job_stops_and_keeps_only_committed_batches(app: TestApp) {
         .map(|i| format!("{{\"phoneNumber\":\"52199800{i:05}\"}}\n"))
         .collect();
     let id = start(&app, "mode=create", "application/x-ndjson", rows).await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("{IMPORTS}/{id}/cancel"),
-            &app.admin(),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    cancel(&app, &id).await;
     let job = finished(&app, &id).await;
     assert_adds_up(&job);
     assert!(
@@ -241,7 +235,7 @@ async fn a_cancelled_job_stops_and_keeps_only_committed_batches(app: TestApp) {
 /// before leases), with counts of committed batches.
 async fn job_row(
     app: &TestApp,
-    status: &str,
+    status: ImportJobStatus,
     owner: Option<&str>,
     heartbeat: Option<chrono::DateTime<chrono::Utc>>,
 ) -> uuid::Uuid {
@@ -251,11 +245,11 @@ async fn job_row(
         id: Set(id),
         tenant_id: Set("default".into()),
         agent: Set("admin-agent".into()),
-        status: Set(status.into()),
-        mode: Set("upsert".into()),
-        match_on: Set("phone".into()),
+        status: Set(status),
+        mode: Set(ImportMode::Upsert),
+        match_on: Set(MatchKeys(vec![MatchKey::Phone])),
         dry_run: Set(false),
-        format: Set("csv".into()),
+        format: Set(ImportFormat::Csv),
         bytes_total: Set(1000),
         bytes_read: Set(400),
         rows_read: Set(2000),
@@ -267,7 +261,7 @@ async fn job_row(
         error: Set(None),
         cancel_requested: Set(false),
         created_at: Set(now),
-        started_at: Set((status == "running").then_some(now)),
+        started_at: Set((status == ImportJobStatus::Running).then_some(now)),
         finished_at: Set(None),
         updated_at: Set(now),
         owner: Set(owner.map(str::to_owned)),
@@ -281,13 +275,19 @@ async fn job_row(
 
 async fn a_job_left_running_by_a_crash_is_failed_at_the_next_start(app: TestApp) {
     let long_ago = chrono::Utc::now() - chrono::TimeDelta::minutes(10);
-    let crashed = job_row(&app, "running", Some("crashed-server"), Some(long_ago)).await;
+    let crashed = job_row(
+        &app,
+        ImportJobStatus::Running,
+        Some("crashed-server"),
+        Some(long_ago),
+    )
+    .await;
     // Queued when a server from before leases stopped: no owner, no heartbeat.
-    let old = job_row(&app, "queued", None, None).await;
+    let old = job_row(&app, ImportJobStatus::Queued, None, None).await;
     // Another server sharing the database runs this one: its heartbeat is fresh.
     let alive = job_row(
         &app,
-        "running",
+        ImportJobStatus::Running,
         Some("live-server"),
         Some(chrono::Utc::now()),
     )
@@ -497,10 +497,11 @@ mod leased {
     use std::time::{Duration, Instant};
 
     use clientela::service::import::jobs;
-    use reqwest::{Method, StatusCode};
     use serde_json::json;
 
-    use super::{assert_adds_up, counts, finished, job_row, start, stored, IMPORTS};
+    use super::{
+        assert_adds_up, cancel, counts, finished, job_row, start, stored, ImportJobStatus, IMPORTS,
+    };
     use crate::helpers::{Backend, TestApp};
 
     /// Short for a test, long enough for a heartbeat or two to be late on a
@@ -534,15 +535,7 @@ mod leased {
             if job["status"] == "running" && began.elapsed() > LEASE * 3 / 2 {
                 recovered_past_the_lease += 1;
                 if recovered_past_the_lease == 3 {
-                    let (status, body) = app
-                        .call(
-                            Method::POST,
-                            &format!("{IMPORTS}/{id}/cancel"),
-                            &app.admin(),
-                            None,
-                        )
-                        .await;
-                    assert_eq!(status, StatusCode::OK, "{body}");
+                    cancel(&app, &id).await;
                 }
             }
             assert!(began.elapsed() < Duration::from_secs(300), "{job}");
@@ -570,7 +563,7 @@ mod leased {
         // A fresh heartbeat from a server that then stops writing any.
         let id = job_row(
             &app,
-            "running",
+            ImportJobStatus::Running,
             Some("silent-server"),
             Some(chrono::Utc::now()),
         )

@@ -1,5 +1,5 @@
 //! Tenancy enforced by the database too: every key is led by `tenant_id`
-//! (migration 3), so hand-written SQL that points a row of one tenant at a row
+//! (migration 3; the import tables, migration 10), so hand-written SQL that points a row of one tenant at a row
 //! of another is refused by the database itself; and migrating an existing
 //! database to those keys keeps every row.
 //!
@@ -8,7 +8,10 @@
 
 use chrono::Utc;
 use clientela::auth::Role;
-use entity::{agent, conversation, customer, customer_phone, customer_tag, message, ticket};
+use entity::{
+    agent, conversation, customer, customer_phone, customer_tag, import_error, import_job, message,
+    ticket,
+};
 use migration::{Migrator, MigratorTrait};
 use reqwest::{Method, StatusCode};
 use sea_orm::{
@@ -548,7 +551,148 @@ async fn a_database_with_a_cross_tenant_row_is_not_migrated(app: TestApp) {
     );
 }
 
+/// An import job of `tenant` (as a server records one), by SQL.
+async fn import_job(db: &DatabaseConnection, tenant: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    sql(
+        db,
+        "INSERT INTO import_jobs (id, tenant_id, agent, status, mode, match_on, dry_run, format, \
+         created_at, updated_at) VALUES (?, ?, 'ana', 'succeeded', 'upsert', 'phone,email', ?, 'csv', ?, ?)",
+        vec![
+            id.into(),
+            tenant.into(),
+            false.into(),
+            now.into(),
+            now.into(),
+        ],
+    )
+    .await
+    .expect("insert import job");
+    id
+}
+
+/// An error line of `job`, row `row`, recorded for `tenant`.
+async fn import_error(
+    db: &DatabaseConnection,
+    tenant: &str,
+    job: Uuid,
+    row: i64,
+) -> Result<(), DbErr> {
+    sql(
+        db,
+        "INSERT INTO import_errors (tenant_id, job_id, \"row\", seq, field, code, message) \
+         VALUES (?, ?, ?, 0, 'email', 'INVALID', 'not an email')",
+        vec![tenant.into(), job.into(), row.into()],
+    )
+    .await
+}
+
+/// Every import job and error line, in a stable order.
+async fn import_rows(db: &DatabaseConnection) -> (Vec<String>, Vec<String>) {
+    async fn all<E: EntityTrait>(db: &DatabaseConnection) -> Vec<String>
+    where
+        E::Model: std::fmt::Debug,
+    {
+        let mut rows: Vec<String> = E::find()
+            .all(db)
+            .await
+            .expect("read rows")
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect();
+        rows.sort();
+        rows
+    }
+    (
+        all::<import_job::Entity>(db).await,
+        all::<import_error::Entity>(db).await,
+    )
+}
+
+async fn an_import_error_cannot_point_at_another_tenants_job(app: TestApp) {
+    let db = &app.db;
+    let a = import_job(db, A).await;
+    let b = import_job(db, B).await;
+    import_error(db, B, b, 1).await.expect("same tenant");
+    assert_refused(import_error(db, B, a, 2).await, "import_errors_job_fkey");
+    assert_refused(
+        import_error(db, B, Uuid::now_v7(), 3).await,
+        "import_errors_job_fkey",
+    );
+    // A job's error lines go with it.
+    sql(
+        db,
+        "DELETE FROM import_jobs WHERE tenant_id = ? AND id = ?",
+        vec![B.into(), b.into()],
+    )
+    .await
+    .expect("delete a job");
+    assert_eq!(import_rows(db).await.1, Vec::<String>::new());
+}
+
+/// Undoes the import tables' tenant keys (migration 10) and every step after it.
+async fn down_to_before_import_keys(db: &DatabaseConnection) {
+    let position = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261202_000010_import_keys")
+        .expect("the import keys step");
+    let steps = (Migrator::migrations().len() - position) as u32;
+    Migrator::down(db, Some(steps))
+        .await
+        .expect("back to the import tables' old keys");
+}
+
+async fn migrating_the_import_tables_keeps_every_row_and_rolls_back(app: TestApp) {
+    let db = &app.db;
+    down_to_before_import_keys(db).await;
+    for tenant in [A, B] {
+        for _ in 0..2 {
+            let job = import_job(db, tenant).await;
+            for row in 1..=3 {
+                import_error(db, tenant, job, row)
+                    .await
+                    .expect("error line");
+            }
+        }
+    }
+    let before = import_rows(db).await;
+    assert_eq!((before.0.len(), before.1.len()), (4, 12));
+
+    Migrator::up(db, None).await.expect("import keys");
+    assert_eq!(import_rows(db).await, before, "every row kept");
+    let a = import_job(db, A).await;
+    assert_refused(import_error(db, B, a, 1).await, "import_errors_job_fkey");
+
+    down_to_before_import_keys(db).await;
+    let with_a = import_rows(db).await;
+    assert_eq!(with_a.0.len(), 5, "every row kept going down");
+    assert_eq!(with_a.1, before.1);
+    // The old keys let a stray line in, and the step then refuses to run.
+    import_error(db, B, a, 1)
+        .await
+        .expect("the old keys let it in");
+    Migrator::up(db, None)
+        .await
+        .expect_err("an error line of B on A's job stops the migration");
+    sql(
+        db,
+        "DELETE FROM import_errors WHERE tenant_id = ? AND job_id = ?",
+        vec![B.into(), a.into()],
+    )
+    .await
+    .expect("delete the stray line");
+    Migrator::up(db, None).await.expect("import keys again");
+    assert_eq!(
+        import_rows(db).await,
+        with_a,
+        "every row kept going up again"
+    );
+}
+
 crate::db_tests!(
+    an_import_error_cannot_point_at_another_tenants_job,
+    migrating_the_import_tables_keeps_every_row_and_rolls_back,
     a_conversation_of_one_tenant_cannot_belong_to_another_tenants_customer,
     a_message_cannot_point_at_another_tenants_conversation_or_customer,
     a_tag_or_phone_row_cannot_point_at_another_tenants_customer,

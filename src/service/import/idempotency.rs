@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Actor;
 use crate::domain::time;
 use crate::error::{Error, Result};
-use crate::service::Ctx;
+use crate::service::{scope, Ctx};
 
 /// Hours a key's first answer is kept.
 pub const KEY_TTL_HOURS: i64 = 24;
@@ -97,8 +97,7 @@ pub async fn begin(ctx: &Ctx, actor: &Actor, key: &str, route: &str, body: &[u8]
             txn.commit().await?;
             return Ok(Begin::Run);
         }
-        let held = idempotency_key::Entity::find()
-            .filter(idempotency_key::Column::TenantId.eq(&actor.tenant))
+        let held = scope::idempotency_keys(actor)
             .filter(idempotency_key::Column::Key.eq(key))
             .one(&*txn)
             .await?;
@@ -119,8 +118,7 @@ pub async fn begin(ctx: &Ctx, actor: &Actor, key: &str, route: &str, body: &[u8]
                 })
             }
             _ if held.created_at < now - TimeDelta::seconds(ABANDONED_AFTER_SECS) => {
-                idempotency_key::Entity::delete_many()
-                    .filter(idempotency_key::Column::TenantId.eq(&actor.tenant))
+                scope::delete_idempotency_keys(&actor.tenant)
                     .filter(idempotency_key::Column::Key.eq(key))
                     .exec(&*txn)
                     .await?;
@@ -143,12 +141,9 @@ pub async fn begin(ctx: &Ctx, actor: &Actor, key: &str, route: &str, body: &[u8]
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn finish(ctx: &Ctx, actor: &Actor, key: &str, status: u16, body: String) -> Result<()> {
     let txn = ctx.write().await?;
-    let this = idempotency_key::Entity::find()
-        .filter(idempotency_key::Column::TenantId.eq(&actor.tenant))
-        .filter(idempotency_key::Column::Key.eq(key));
+    let this = scope::idempotency_keys(actor).filter(idempotency_key::Column::Key.eq(key));
     if status >= 500 {
-        idempotency_key::Entity::delete_many()
-            .filter(idempotency_key::Column::TenantId.eq(&actor.tenant))
+        scope::delete_idempotency_keys(&actor.tenant)
             .filter(idempotency_key::Column::Key.eq(key))
             .exec(&*txn)
             .await?;

@@ -1,5 +1,5 @@
-//! Import jobs as the tests drive them: start one over REST, wait for it
-//! to end, read its counts.
+//! Import jobs as the tests drive them: start one over REST, cancel it,
+//! wait for it to end, read its counts.
 
 use std::time::Duration;
 
@@ -25,6 +25,19 @@ pub async fn start(app: &TestApp, query: &str, content_type: &str, body: String)
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["job"]["status"], "queued", "{body}");
     body["job"]["id"].as_str().expect("id").to_owned()
+}
+
+/// Cancels a job as an admin (REST), which must answer 200.
+pub async fn cancel(app: &TestApp, id: &str) {
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{IMPORTS}/{id}/cancel"),
+            &app.admin(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Waits for a job to end; the job.
