@@ -1,4 +1,4 @@
-//! The GraphQL face: schema, HTTP route, and the mapping of the crate's
+//! The GraphQL face: schema, HTTP route, and (in `errors`) the mapping of the crate's
 //! errors to `extensions.code` (in one function, `graphql_error`).
 //! Resolvers call `service::` functions and wrap what they return; they
 //! never touch sea_orm. Builds on [`crate::http`] (state, the caller, body
@@ -9,6 +9,7 @@ mod connection;
 mod conversation_mutation;
 mod documents;
 mod edges;
+mod errors;
 mod export_link;
 mod history;
 mod imports;
@@ -26,10 +27,10 @@ mod ws;
 
 use std::sync::Arc;
 
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, Schema};
+use async_graphql::{BatchRequest, BatchResponse, Schema};
 use async_graphql_axum::GraphQLResponse;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -41,6 +42,8 @@ use crate::http::{AppState, Identity};
 use crate::service::import::jobs::ReadRows;
 use crate::service::Ctx;
 
+pub use errors::error_response;
+use errors::{add_code, gql_error, graphql_error, input_error, respond, GqlResult};
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;
@@ -367,50 +370,6 @@ fn body_limit(actor: &Actor) -> usize {
     }
 }
 
-/// A crate error as a GraphQL response with its HTTP status (and
-/// `Retry-After` where it has one): what the HTTP layer answers for this
-/// face (see [`crate::http::Faces`]), and what every refusal made here
-/// outside the engine comes to (see [`respond`]).
-pub fn error_response(error: &Error, request: &HeaderMap) -> Response {
-    respond(error, None, request)
-}
-
-/// The one place a GraphQL error leaves over HTTP outside the engine:
-/// `{"errors": [...]}` holding [`graphql_error`]'s rendering of `error`
-/// (in `message`'s words when given), with the error's status and
-/// `Retry-After`. A client that accepts `application/graphql-response+json`
-/// (Apollo Client 4 does) gets that media type, which tells it a non-2xx
-/// body is still a GraphQL result with `errors` (GraphQL over HTTP).
-fn respond(error: &Error, message: Option<String>, request: &HeaderMap) -> Response {
-    const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
-    let body = serde_json::json!({ "errors": [graphql_error(error, message)] });
-    let mut response = (error.status(), axum::Json(body)).into_response();
-    let accepts_graphql_response = request
-        .get_all(axum::http::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains(GRAPHQL_RESPONSE));
-    if accepts_graphql_response {
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static(
-                "application/graphql-response+json; charset=utf-8",
-            ),
-        );
-    }
-    crate::http::set_retry_after(&mut response, error);
-    response
-}
-
-/// A refusal of a request as a whole (no one field to name): 400
-/// BAD_USER_INPUT in `message`'s words.
-fn input_error(message: impl Into<String>) -> Error {
-    Error::BadUserInput {
-        message: message.into(),
-        fields: Vec::new(),
-    }
-}
-
 /// `GET /graphql`: the playground for a browser (public); a query from the
 /// query string (`query`, `variables`, `operationName`, `extensions`) for an
 /// authenticated client that sent a preflight header; never a mutation.
@@ -490,24 +449,6 @@ async fn execute(
     response
 }
 
-/// Gives an error its code unless it has one: PERSISTED_QUERY_NOT_FOUND for
-/// an unknown persisted-query hash, BAD_USER_INPUT for the rest. Errors
-/// raised by the engine itself (a malformed query, an argument of the wrong
-/// type, an unknown enum value) carry no code; the contract gives every
-/// failed operation one, and these are all the caller's input.
-fn add_code(error: &mut async_graphql::ServerError) {
-    let extensions = error.extensions.get_or_insert_with(Default::default);
-    if extensions.get("code").is_none() {
-        // Apollo clients retry with the full query on this exact code.
-        let code = if error.message == "PersistedQueryNotFound" {
-            "PERSISTED_QUERY_NOT_FOUND"
-        } else {
-            "BAD_USER_INPUT"
-        };
-        extensions.set("code", code);
-    }
-}
-
 /// The service context and the authenticated caller of a resolver.
 fn caller<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a Ctx, &'a Actor)> {
     let ctx = cx.data::<Ctx>()?;
@@ -521,79 +462,4 @@ fn caller<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<(&'a Ctx
 fn loaders<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a loaders::Loaders> {
     caller(cx)?;
     cx.data::<loaders::Loaders>()
-}
-
-/// The crate error as a GraphQL error with the contract's extensions (see
-/// [`graphql_error`]).
-fn gql_error(e: &Error) -> async_graphql::Error {
-    graphql_error(e, None)
-}
-
-/// The one place a crate error becomes a GraphQL error: its message (or
-/// `message`, where a refusal words it more specifically, naming the limit
-/// it hit), `extensions.code`, and what the variant adds (`fields` for bad
-/// input; `field` and `existingId` for a taken phone). Resolvers, the
-/// engine's guards, HTTP refusals and WebSocket `error` messages all take
-/// their errors from here. Logs a server-side failure once.
-fn graphql_error(e: &Error, message: Option<String>) -> async_graphql::Error {
-    e.log();
-    let message = message.unwrap_or_else(|| e.to_string());
-    async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", e.code());
-        match e {
-            Error::BadUserInput { fields, .. } if !fields.is_empty() => {
-                let list: Vec<async_graphql::Value> = fields
-                    .iter()
-                    .map(|f| {
-                        let mut obj = async_graphql::indexmap::IndexMap::new();
-                        obj.insert(
-                            async_graphql::Name::new("field"),
-                            async_graphql::Value::from(f.field.as_str()),
-                        );
-                        obj.insert(
-                            async_graphql::Name::new("message"),
-                            async_graphql::Value::from(f.message.as_str()),
-                        );
-                        async_graphql::Value::Object(obj)
-                    })
-                    .collect();
-                ext.set("fields", list);
-            }
-            Error::PhoneTaken {
-                field, existing_id, ..
-            } => {
-                ext.set("field", field.as_str());
-                ext.set("existingId", existing_id.as_str());
-            }
-            Error::ExternalIdTaken { existing_id } => {
-                ext.set("field", "externalId");
-                ext.set("existingId", existing_id.as_str());
-            }
-            _ => {}
-        }
-    })
-}
-
-/// `.gql()` turns the crate's result into a resolver result without letting
-/// async-graphql's blanket `From<Display>` send internal error text.
-trait GqlResult<T> {
-    fn gql(self) -> async_graphql::Result<T>;
-}
-
-impl<T> GqlResult<T> for Result<T, Error> {
-    fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|e| gql_error(&e))
-    }
-}
-
-impl<T> GqlResult<T> for Result<T, loaders::LoadError> {
-    fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|e| gql_error(&e))
-    }
-}
-
-impl ErrorExtensions for Error {
-    fn extend(&self) -> async_graphql::Error {
-        gql_error(self)
-    }
 }

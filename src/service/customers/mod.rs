@@ -10,6 +10,7 @@
 mod connection;
 mod count;
 mod dashboard;
+mod delete;
 mod filter;
 mod read;
 mod view;
@@ -18,6 +19,8 @@ mod write;
 pub use connection::{connection, ConnectionPage, ConnectionQuery};
 pub use count::count;
 pub use dashboard::{stats, Stats, Summary};
+pub(crate) use delete::purge;
+pub use delete::{delete, Deleted};
 pub use filter::{order, CustomerFilter};
 pub use read::{
     by_ids, details, find, find_by_phone, get, list, page, Details, ListQuery, RECENT_CONVERSATIONS,
@@ -25,5 +28,5 @@ pub use read::{
 #[cfg(test)]
 pub(crate) use view::strategies;
 pub use view::{Customer, PreferencesView, Statistics};
-pub use write::{create, delete, set_blocked, update, update_tags, Deleted};
-pub(crate) use write::{describe, new_model, purge, revive, with_changes};
+pub use write::{create, set_blocked, update, update_tags};
+pub(crate) use write::{describe, new_model, revive, with_changes};
