@@ -411,7 +411,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     }
     progress.finish_and_clear();
     // Statistics for the planner over what was just loaded.
-    db::analyze(&db).await?;
+    db::analyze_all(&db).await?;
     eprintln!(
         "seeded tenant {:?}: {} customers, {conversations} conversations, {messages} messages in {:.1?}",
         args.tenant, args.customers, started.elapsed()
