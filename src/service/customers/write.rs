@@ -4,8 +4,8 @@
 //! Imports `customer_rows`, `events` and `scope`; never `conversations`.
 
 use chrono::{DateTime, Utc};
-use entity::json::{JsonObject, StringList};
 use entity::customer;
+use entity::json::{JsonObject, StringList};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, Set,
