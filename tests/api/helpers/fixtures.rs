@@ -145,7 +145,7 @@ pub fn imported_ids(answer: &Value, phones: &[String]) -> Vec<Uuid> {
         .as_array()
         .expect("imported customers")
         .iter()
-        .map(|c| (c["phoneNumber"].as_str().expect("phone"), uuid_of(&c["id"])))
+        .map(|c| (c["phoneNumber"].as_str().expect("phone"), uuid_of(c)))
         .collect();
     phones
         .iter()
