@@ -313,7 +313,7 @@ pub async fn list_import_jobs(State(ctx): State<Ctx>, Auth(actor): Auth) -> Resu
     path = "/api/v2/customers/imports/{id}",
     tag = "customers",
     summary = "An import job: status, counts and progress",
-    params(("id" = String, Path, description = "The job's id")),
+    params(super::shapes::JobPath),
     responses(
         (status = 200, description = "The job", body = super::shapes::ImportJobAnswer),
         super::responses::Errors, super::responses::NotFound,
@@ -334,7 +334,7 @@ pub async fn get_import_job(
     path = "/api/v2/customers/imports/{id}/cancel",
     tag = "customers",
     summary = "Cancel an import job (batches already committed stay)",
-    params(("id" = String, Path, description = "The job's id")),
+    params(super::shapes::JobPath),
     responses(
         (status = 200, description = "The job", body = super::shapes::ImportJobAnswer),
         super::responses::Errors, super::responses::Forbidden, super::responses::NotFound,
@@ -355,7 +355,7 @@ pub async fn cancel_import_job(
     path = "/api/v2/customers/imports/{id}/errors.csv",
     tag = "customers",
     summary = "The rows an import job did not store, as CSV (row, field, code, message)",
-    params(("id" = String, Path, description = "The job's id")),
+    params(super::shapes::JobPath),
     responses(
         (status = 200, description = "`row,field,code,message`, one line per field error", content((String = "text/csv"))),
         super::responses::Errors, super::responses::NotFound,

@@ -357,6 +357,15 @@ pub struct MergePath {
     pub id: uuid::Uuid,
 }
 
+/// The `{id}` of an import job's route.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct JobPath {
+    /// The job's id
+    pub id: String,
+}
+
 /// The page of a list: `page` and `limit`.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
