@@ -663,6 +663,15 @@ mod over_graphql {
         (status, resp.json().await.expect("json"))
     }
 
+    /// The id of the job a `startImportJob` answer started.
+    #[track_caller]
+    fn started(body: &Value) -> String {
+        body["data"]["startImportJob"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned()
+    }
+
     async fn a_csv_job_started_over_graphql_counts_as_the_same_file_over_rest(app: TestApp) {
         app.create_customer(json!({"phoneNumber": "5219990001003", "firstName": "Old"}))
             .await;
@@ -702,10 +711,7 @@ mod over_graphql {
             ("customers.csv", "text/csv", CSV.as_bytes().to_vec()),
         )
         .await;
-        let id = body["data"]["startImportJob"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{body}"))
-            .to_owned();
+        let id = started(&body);
         let real = finished(&app, &id).await;
         assert_eq!(counts(&real), json!([4, 1, 1, 0, 1, 1]), "{real}");
         assert_eq!(counts(&real), counts(&rest));
@@ -729,13 +735,7 @@ mod over_graphql {
             ("export.txt", "application/octet-stream", ndjson.to_vec()),
         )
         .await;
-        let job = finished(
-            &app,
-            body["data"]["startImportJob"]["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{body}")),
-        )
-        .await;
+        let job = finished(&app, &started(&body)).await;
         assert_eq!(job["format"], "ndjson");
         assert_eq!(counts(&job), json!([2, 2, 0, 0, 0, 0]), "{job}");
     }
@@ -821,13 +821,7 @@ mod over_graphql {
             ("customers.csv", "text/csv", b"name\nAna\n".to_vec()),
         )
         .await;
-        let job = finished(
-            &app,
-            body["data"]["startImportJob"]["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{body}")),
-        )
-        .await;
+        let job = finished(&app, &started(&body)).await;
         assert_eq!(job["status"], "failed", "{job}");
         assert!(
             job["error"]
