@@ -21,9 +21,10 @@
 //!
 //! Imports `scope` only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use entity::{customer, customer_count};
@@ -195,9 +196,17 @@ pub async fn read_one<C: ConnectionTrait>(db: &C, tenant: &str, key: &str) -> Re
 /// transaction that changes a customer row bumps it. Bounded in entries,
 /// least recently used dropped first; per process, and safe across
 /// processes because the version is read from the database.
+///
+/// One count per key at a time ([`Cache::get_or_count`]): requests that miss
+/// together wait for the first one's count instead of each counting, so a
+/// new filter under load costs one count, not one per connection (32
+/// concurrent counts of one filter on a million customers exhausted the
+/// pool).
 #[derive(Debug)]
 pub struct Cache {
     entries: Mutex<lru::LruCache<String, (i64, u64)>>,
+    /// Keys being counted now, each with the lock its counters take turns on.
+    counting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Filtered counts one process keeps.
@@ -210,20 +219,21 @@ impl Default for Cache {
     fn default() -> Self {
         Self {
             entries: Mutex::new(lru::LruCache::new(CACHED_COUNTS)),
+            counting: Mutex::new(HashMap::new()),
         }
     }
 }
 
-impl Cache {
-    fn entries(&self) -> std::sync::MutexGuard<'_, lru::LruCache<String, (i64, u64)>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// Locks a mutex whose data stays whole whatever a panicking holder did
+/// (plain maps, written in single calls).
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
+impl Cache {
     /// The count under `key` if it was counted at `version`.
     pub fn get(&self, key: &str, version: i64) -> Option<u64> {
-        match self.entries().get(key) {
+        match locked(&self.entries).get(key) {
             Some((v, n)) if *v == version => Some(*n),
             _ => None,
         }
@@ -231,7 +241,79 @@ impl Cache {
 
     /// Keeps a count made at `version`.
     pub fn put(&self, key: String, version: i64, n: u64) {
-        self.entries().put(key, (version, n));
+        locked(&self.entries).put(key, (version, n));
+    }
+
+    /// The count under `key` at `version`, from the cache or else from
+    /// `count` (which answers the version it counted at and the count). At
+    /// most one `count` per key runs at a time: a caller that finds one
+    /// running waits for it, then takes its result if it was made at the
+    /// same version, or counts in turn.
+    pub async fn get_or_count<F, Fut>(&self, key: String, version: i64, count: F) -> Result<u64>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(i64, u64)>>,
+    {
+        if let Some(n) = self.get(&key, version) {
+            return Ok(n);
+        }
+        let turn = Turn::take(self, key).await;
+        if let Some(n) = self.get(&turn.key, version) {
+            return Ok(n);
+        }
+        let (counted_at, n) = count().await?;
+        self.put(turn.key.clone(), counted_at, n);
+        Ok(n)
+    }
+
+    /// Keys being counted now (for tests).
+    #[cfg(test)]
+    fn counting(&self) -> usize {
+        locked(&self.counting).len()
+    }
+}
+
+/// A caller's turn to count one key; dropping it (done, failed or
+/// cancelled) lets the next waiter in, and forgets the key's lock when no
+/// one else holds it.
+struct Turn<'a> {
+    cache: &'a Cache,
+    key: String,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<'a> Turn<'a> {
+    async fn take(cache: &'a Cache, key: String) -> Turn<'a> {
+        let gate = locked(&cache.counting)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        // Made before the wait, so that a caller cancelled while waiting
+        // still forgets the key's lock (its drop runs).
+        let mut turn = Turn {
+            cache,
+            key,
+            gate,
+            guard: None,
+        };
+        turn.guard = Some(turn.gate.clone().lock_owned().await);
+        turn
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut counting = locked(&self.cache.counting);
+        // Held by the map, this turn and (if any) callers waiting: with
+        // none waiting, the key's lock goes.
+        if counting
+            .get(&self.key)
+            .is_some_and(|g| Arc::ptr_eq(g, &self.gate) && Arc::strong_count(g) <= 2)
+        {
+            counting.remove(&self.key);
+        }
     }
 }
 
@@ -242,6 +324,77 @@ mod tests {
     use crate::service::ledger;
     use chrono::TimeZone;
     use entity::json::StringList;
+
+    /// A count that takes a while and says how often it ran.
+    async fn slow_count(
+        runs: &std::sync::atomic::AtomicUsize,
+        at: i64,
+        n: u64,
+    ) -> Result<(i64, u64)> {
+        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Ok((at, n))
+    }
+
+    #[tokio::test]
+    async fn misses_at_once_count_once() {
+        let cache = Cache::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let answers = futures::future::join_all(
+            (0..16).map(|_| cache.get_or_count("acme\nvip".into(), 7, || slow_count(&runs, 7, 42))),
+        )
+        .await;
+        assert!(answers.iter().all(|a| matches!(a, Ok(42))), "{answers:?}");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(cache.get("acme\nvip", 7), Some(42));
+        assert_eq!(cache.counting(), 0, "no lock is kept for a key counted");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_at_another_version_counts_again() {
+        let cache = Cache::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let (old, new) = tokio::join!(
+            cache.get_or_count("k".into(), 7, || slow_count(&runs, 7, 1)),
+            cache.get_or_count("k".into(), 8, || slow_count(&runs, 8, 2)),
+        );
+        assert_eq!((old.ok(), new.ok()), (Some(1), Some(2)));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(cache.counting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_count_lets_the_next_caller_count() {
+        let cache = Cache::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let (failed, counted) = tokio::join!(
+            cache.get_or_count("k".into(), 7, || async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Err(crate::error::Error::invalid("search", "no"))
+            }),
+            cache.get_or_count("k".into(), 7, || slow_count(&runs, 7, 3)),
+        );
+        assert!(failed.is_err());
+        assert_eq!(counted.ok(), Some(3));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(cache.counting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_caller_cancelled_while_waiting_leaves_no_lock_behind() {
+        let cache = Cache::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let first = cache.get_or_count("k".into(), 7, || slow_count(&runs, 7, 5));
+        // The second waits behind the first and is dropped before its turn.
+        let second = cache.get_or_count("k".into(), 7, || slow_count(&runs, 7, 6));
+        let (first, gave_up) = tokio::join!(first, async {
+            tokio::time::timeout(std::time::Duration::from_millis(10), second).await
+        });
+        assert_eq!(first.ok(), Some(5));
+        assert!(gave_up.is_err(), "the waiter was cancelled");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(cache.counting(), 0);
+    }
 
     fn customer(tags: &[&str], blocked: bool) -> customer::Model {
         let at = Utc

@@ -67,12 +67,9 @@ pub async fn count(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<
     }
     let key = format!("{}\n{}", actor.tenant, filter.cache_key());
     let version = counts::read_one(&ctx.db, &actor.tenant, counts::VERSION).await?;
-    if let Some(n) = ctx.counts.get(&key, version) {
-        return Ok(n);
-    }
-    let (version, n) = count_with_version(ctx, actor, filter).await?;
-    ctx.counts.put(key, version, n);
-    Ok(n)
+    ctx.counts
+        .get_or_count(key, version, || count_with_version(ctx, actor, filter))
+        .await
 }
 
 /// The filter's count and the tenant's `version`, read in one statement so
