@@ -232,7 +232,7 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Cache {
     /// The count under `key` if it was counted at `version`.
-    pub fn get(&self, key: &str, version: i64) -> Option<u64> {
+    fn get(&self, key: &str, version: i64) -> Option<u64> {
         match locked(&self.entries).get(key) {
             Some((v, n)) if *v == version => Some(*n),
             _ => None,
@@ -240,7 +240,7 @@ impl Cache {
     }
 
     /// Keeps a count made at `version`.
-    pub fn put(&self, key: String, version: i64, n: u64) {
+    fn put(&self, key: String, version: i64, n: u64) {
         locked(&self.entries).put(key, (version, n));
     }
 
