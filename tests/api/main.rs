@@ -41,6 +41,7 @@ mod rest_customers;
 mod rest_errors;
 mod rest_export;
 mod rest_openapi;
+mod search_index;
 mod shutdown;
 mod smoke;
 mod statistics;
