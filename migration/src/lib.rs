@@ -14,7 +14,7 @@ mod m20261201_000007_imports;
 mod m20261201_000008_merges;
 mod m20261201_000009_import_job_lease;
 mod m20261202_000010_import_keys;
-mod m20261203_000011_search_without_pending_list;
+mod m20261203_000011_search_pending_list;
 mod rekey;
 
 /// Every migration, oldest first.
@@ -34,7 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_merges::Migration),
             Box::new(m20261201_000009_import_job_lease::Migration),
             Box::new(m20261202_000010_import_keys::Migration),
-            Box::new(m20261203_000011_search_without_pending_list::Migration),
+            Box::new(m20261203_000011_search_pending_list::Migration),
         ]
     }
 }

@@ -216,6 +216,7 @@ where
         batch.sort_by(|a, b| a.phones.cmp(&b.phones));
         let mut stored = Vec::new();
         store_batch(ctx, actor, &batch, &mut stored, &mut report).await?;
+        plan_with_statistics(ctx).await;
         stored.sort_by_key(|(index, _)| *index);
         metrics::counter!("import_rows_total").increment(stored.len() as u64);
         report.stored.extend(stored.into_iter().map(|(_, id)| id));
@@ -223,6 +224,16 @@ where
     report.duplicates.sort_by_key(|i| i.index);
     report.failed.sort_by_key(|i| i.index);
     Ok(report)
+}
+
+/// After a batch: statistics for the customers table if it has none yet
+/// ([`crate::db::analyze_if_unplanned`]), so the next batches' foreign-key
+/// checks look customers up by key. The batch is committed either way: a
+/// failure here is logged, not the import's.
+async fn plan_with_statistics(ctx: &Ctx) {
+    if let Err(e) = crate::db::analyze_if_unplanned(&ctx.db, "customers").await {
+        tracing::warn!(error = %e, "could not analyze customers after an import batch");
+    }
 }
 
 /// The customers an import stored, in the order of `ids`, read in pages of
@@ -496,7 +507,10 @@ pub(crate) async fn write_retrying(
     let mut attempt = 1;
     loop {
         let error = match batch::write_batch(ctx, actor, options, items.to_vec(), seen).await {
-            Ok(written) => return Ok(written),
+            Ok(written) => {
+                plan_with_statistics(ctx).await;
+                return Ok(written);
+            }
             Err(e) => e,
         };
         let cause = db_error(&error);
