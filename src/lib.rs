@@ -19,6 +19,7 @@ pub mod rest;
 pub mod seed;
 pub mod service;
 pub mod slots;
+pub mod sync;
 
 use std::time::Duration;
 

@@ -3,14 +3,14 @@
 //! by [`Slots::take`] and given back when its [`Slot`] drops, however the
 //! work holding it ends.
 //!
-//! A leaf module: it imports nothing of the crate, so every layer (the
-//! service among them) can use it.
+//! A leaf module: it imports only the crate's leaf `sync`, so every layer
+//! (the service among them) can use it.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Slots per key, at most `max` held at once for any one key; cheap to
 /// clone (clones share the counts).
@@ -86,13 +86,8 @@ impl<K: Eq + Hash + Clone> Slots<K> {
         self.lock().values().sum()
     }
 
-    /// A poisoned lock is taken anyway: the counts are updated in single
-    /// steps, so a panic elsewhere never leaves them half-written.
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, usize>> {
-        self.inner
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.inner.held)
     }
 
     fn give_back(&self, key: &K) {

@@ -231,10 +231,7 @@ impl<A: Hash + Eq, V> Shared<A, V> {
         F: std::future::Future<Output = Result<V, LoadError>>,
     {
         let cell = {
-            let mut cells = self
-                .cells
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut cells = crate::sync::lock(&self.cells);
             cells.entry(args).or_default().clone()
         };
         cell.get_or_init(|| async { load.await.map(Arc::new) })

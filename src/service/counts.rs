@@ -19,7 +19,7 @@
 //! of a tenant: no two writers deadlock on counters, and a recount holding
 //! it sees every writer before or after it, never halfway.
 //!
-//! Imports `scope` only.
+//! Imports `scope` (and the crate's leaf `sync`) only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -34,6 +34,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use super::scope;
 
 use crate::error::Result;
+use crate::sync::lock;
 
 /// Every customer of the tenant.
 pub const ALL: &str = "all";
@@ -224,16 +225,10 @@ impl Default for Cache {
     }
 }
 
-/// Locks a mutex whose data stays whole whatever a panicking holder did
-/// (plain maps, written in single calls).
-fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Cache {
     /// The count under `key` if it was counted at `version`.
     fn get(&self, key: &str, version: i64) -> Option<u64> {
-        match locked(&self.entries).get(key) {
+        match lock(&self.entries).get(key) {
             Some((v, n)) if *v == version => Some(*n),
             _ => None,
         }
@@ -241,7 +236,7 @@ impl Cache {
 
     /// Keeps a count made at `version`.
     fn put(&self, key: String, version: i64, n: u64) {
-        locked(&self.entries).put(key, (version, n));
+        lock(&self.entries).put(key, (version, n));
     }
 
     /// The count under `key` at `version`, from the cache or else from
@@ -269,7 +264,7 @@ impl Cache {
     /// Keys being counted now (for tests).
     #[cfg(test)]
     fn counting(&self) -> usize {
-        locked(&self.counting).len()
+        lock(&self.counting).len()
     }
 }
 
@@ -285,7 +280,7 @@ struct Turn<'a> {
 
 impl<'a> Turn<'a> {
     async fn take(cache: &'a Cache, key: String) -> Turn<'a> {
-        let gate = locked(&cache.counting)
+        let gate = lock(&cache.counting)
             .entry(key.clone())
             .or_default()
             .clone();
@@ -305,7 +300,7 @@ impl<'a> Turn<'a> {
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
         self.guard = None;
-        let mut counting = locked(&self.cache.counting);
+        let mut counting = lock(&self.cache.counting);
         // Held by the map, this turn and (if any) callers waiting: with
         // none waiting, the key's lock goes.
         if counting

@@ -102,12 +102,7 @@ impl WriteTxn {
     /// Commits (the history and the counters last, with the rows they
     /// describe), then frees the writer slot.
     pub async fn commit(self) -> Result<()> {
-        let log = std::mem::take(
-            &mut *self
-                .history
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
+        let log = std::mem::take(&mut *crate::sync::lock(&self.history));
         log.write(&self.txn, self.origin(), crate::domain::time::now())
             .await?;
         let tally = self
@@ -121,18 +116,12 @@ impl WriteTxn {
 
     /// Records in this transaction's history what `f` records.
     fn record(&self, f: impl FnOnce(&mut history::Log)) {
-        f(&mut self
-            .history
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner));
+        f(&mut crate::sync::lock(&self.history));
     }
 
     /// Changes this transaction's counters by what `f` records.
     fn count(&self, f: impl FnOnce(&mut counts::Tally)) {
-        f(&mut self
-            .tally
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner));
+        f(&mut crate::sync::lock(&self.tally));
     }
 
     /// Counts a customer row this transaction inserted, and records its
