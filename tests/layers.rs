@@ -203,7 +203,7 @@ fn layer(m: &Module) -> Option<(u8, &'static str)> {
         Some("graphql" | "rest") => Some((5, "faces")),
         Some("http") => Some((4, "http")),
         Some("service" | "seed") => Some((3, "service")),
-        Some("auth" | "config" | "db" | "slots") => Some((2, "support")),
+        Some("auth" | "config" | "db" | "slots" | "sync") => Some((2, "support")),
         Some("domain" | "error") => Some((1, "domain")),
         Some(_) => None,
     }
