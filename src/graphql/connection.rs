@@ -72,7 +72,7 @@ impl CustomerConnectionQuery {
             .zip(&nodes)
             .map(|(cursor, node)| CustomerEdge {
                 cursor,
-                node: Customer(node.0.clone(), node.1.clone()),
+                node: node.clone(),
             })
             .collect();
         let page_info = PageInfo {

@@ -238,10 +238,7 @@ impl MergeQuery {
             };
             nodes.push(DuplicateGroup {
                 confidence,
-                customers: members
-                    .iter()
-                    .map(|c| Customer(c.0.clone(), c.1.clone()))
-                    .collect(),
+                customers: members.to_vec(),
                 reasons: reasons(),
             });
             edges.push(DuplicateGroupEdge {

@@ -13,6 +13,7 @@ mod errors;
 mod export_link;
 mod history;
 mod imports;
+mod inline;
 mod inputs;
 pub mod loaders;
 mod merges;

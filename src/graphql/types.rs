@@ -21,6 +21,7 @@ pub use self::results::{
     ImportResult, MessagePage, Viewer,
 };
 use self::values::{Address, CommunicationHours, Statistics};
+use super::inline::{self, Inline};
 use super::loaders::{ById, ConversationGroup, CustomerGroup, MessageGroup};
 use super::scalars::DateTime;
 use super::{loaders, GqlResult};
@@ -29,19 +30,38 @@ use crate::service::conversations;
 use crate::service::customers;
 use crate::service::{agents, tickets};
 
-/// A customer.
-pub struct Customer(pub customers::Customer, pub Arc<CustomerGroup>);
+/// A customer, as every field and list outputs it: the object
+/// [`CustomerObject`], its plain fields answered in place.
+pub type Customer = Inline<CustomerObject>;
+
+/// The GraphQL object `Customer`: a customer and the group of the list it
+/// came in.
+#[derive(Clone)]
+pub struct CustomerObject(pub customers::Customer, pub Arc<CustomerGroup>);
 
 impl Customer {
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<customers::Customer>) -> Vec<Customer> {
-        grouped(items, CustomerGroup::new, Customer)
+        grouped(items, CustomerGroup::new, |c, group| {
+            Inline(CustomerObject(c, group))
+        })
     }
 
     /// A customer on its own.
     pub fn one(customer: customers::Customer) -> Customer {
-        alone(customer, CustomerGroup::new, Customer)
+        alone(customer, CustomerGroup::new, |c, group| {
+            Inline(CustomerObject(c, group))
+        })
     }
+}
+
+impl inline::Fields for CustomerObject {
+    const WAITS: &'static [&'static str] = &[
+        "preferences",
+        "history",
+        "conversations",
+        "recentConversations",
+    ];
 }
 
 /// The items of one list, each wrapped with the group (made by `group`)
@@ -69,8 +89,8 @@ fn alone<T, G, W>(
 }
 
 /// A customer of the desk, with its contact data, preferences and statistics.
-#[Object]
-impl Customer {
+#[Object(name = "Customer")]
+impl CustomerObject {
     /// The customer's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
@@ -100,8 +120,8 @@ impl Customer {
         &self.0.alternative_phones
     }
     /// The customer's postal address.
-    async fn address(&self) -> Option<Address<'_>> {
-        self.0.address.as_ref().map(Address)
+    async fn address(&self) -> Option<Inline<Address<'_>>> {
+        self.0.address.as_ref().map(|a| Inline(Address(a)))
     }
     /// Labels the desk gave the customer, in the order given (case-sensitive).
     async fn tags(&self) -> &[String] {
@@ -120,8 +140,8 @@ impl Customer {
         Json(&self.0.custom_fields)
     }
     /// Language, contact hours and preferred agent.
-    async fn preferences(&self) -> Preferences<'_> {
-        Preferences(&self.0.preferences, &self.1)
+    async fn preferences(&self) -> Inline<Preferences<'_>> {
+        Inline(Preferences(&self.0.preferences, &self.1))
     }
     /// Lifecycle status; BLOCKED while the customer is blocked.
     async fn status(&self) -> CustomerStatus {
@@ -145,8 +165,8 @@ impl Customer {
         self.0.external_id.as_deref()
     }
     /// Counts and averages over the customer's conversations, messages and tickets.
-    async fn statistics(&self) -> Statistics {
-        Statistics(self.0.statistics)
+    async fn statistics(&self) -> Inline<Statistics> {
+        Inline(Statistics(self.0.statistics))
     }
     /// The earliest conversation or message time; null until one exists.
     async fn first_contact(&self) -> Option<DateTime> {
@@ -178,7 +198,10 @@ impl Customer {
             String,
         >,
     ) -> async_graphql::Result<super::changes::CustomerChangeConnection> {
-        super::changes::customer_history(cx, self.0.id, first, after).await
+        Box::pin(super::changes::customer_history(
+            cx, self.0.id, first, after,
+        ))
+        .await
     }
     /// Newest first. Batched across customers: a page of customers costs a constant number of queries.
     #[graphql(complexity = "list_cost(limit, 20, child_complexity)")]
@@ -196,9 +219,7 @@ impl Customer {
         >,
     ) -> async_graphql::Result<ConversationPage> {
         let page = page_request(page, limit, 20).gql()?;
-        let related = self
-            .1
-            .pages(loaders(cx)?, page, status.map(Into::into))
+        let related = Box::pin(self.1.pages(loaders(cx)?, page, status.map(Into::into)))
             .await
             .gql()?;
         let (items, pagination) = related
@@ -208,7 +229,7 @@ impl Customer {
             .unwrap_or_else(|| (Vec::new(), page.pagination(0)));
         let items = items
             .into_iter()
-            .map(|c| Conversation(c, related.group.clone()))
+            .map(|c| Conversation::of(c, related.group.clone()))
             .collect();
         Ok(ConversationPage {
             items,
@@ -227,7 +248,9 @@ impl Customer {
         limit: Option<i32>,
     ) -> async_graphql::Result<Vec<Conversation>> {
         let page = page_request(None, limit, 5).gql()?;
-        let related = self.1.recent(loaders(cx)?, page.limit).await.gql()?;
+        let related = Box::pin(self.1.recent(loaders(cx)?, page.limit))
+            .await
+            .gql()?;
         let items = related
             .by_parent
             .get(&self.0.id)
@@ -235,13 +258,17 @@ impl Customer {
             .unwrap_or_default();
         Ok(items
             .into_iter()
-            .map(|c| Conversation(c, related.group.clone()))
+            .map(|c| Conversation::of(c, related.group.clone()))
             .collect())
     }
 }
 
 /// A customer's preferences.
 pub struct Preferences<'a>(&'a customers::PreferencesView, &'a CustomerGroup);
+
+impl inline::Fields for Preferences<'_> {
+    const WAITS: &'static [&'static str] = &["preferredAgent"];
+}
 
 /// How a customer likes to be served.
 #[Object]
@@ -251,13 +278,16 @@ impl Preferences<'_> {
         &self.0.language
     }
     /// Hours the customer likes to be contacted.
-    async fn communication_hours(&self) -> Option<CommunicationHours<'_>> {
-        self.0.communication_hours.as_ref().map(CommunicationHours)
+    async fn communication_hours(&self) -> Option<Inline<CommunicationHours<'_>>> {
+        self.0
+            .communication_hours
+            .as_ref()
+            .map(|h| Inline(CommunicationHours(h)))
     }
     /// The agent who should serve the customer.
     async fn preferred_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
         match self.0.preferred_agent {
-            Some(id) => Agent::of(cx, &self.1.agents, id).await,
+            Some(id) => Box::pin(Agent::of(cx, &self.1.agents, id)).await,
             None => Ok(None),
         }
     }
@@ -311,36 +341,59 @@ impl Agent {
     }
 }
 
-/// A conversation between a customer and the desk.
-pub struct Conversation(pub conversations::Conversation, pub Arc<ConversationGroup>);
+/// A conversation, as every field and list outputs it: the object
+/// [`ConversationObject`], its plain fields answered in place.
+pub type Conversation = Inline<ConversationObject>;
+
+/// The GraphQL object `Conversation`: a conversation and the group of the
+/// list it came in.
+pub struct ConversationObject(pub conversations::Conversation, pub Arc<ConversationGroup>);
 
 impl Conversation {
+    /// The conversation `c` as an item of a list sharing `group`.
+    pub fn of(c: conversations::Conversation, group: Arc<ConversationGroup>) -> Conversation {
+        Inline(ConversationObject(c, group))
+    }
+
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<conversations::Conversation>) -> Vec<Conversation> {
-        grouped(items, |items| ConversationGroup::new(items), Conversation)
+        grouped(
+            items,
+            |items| ConversationGroup::new(items),
+            Conversation::of,
+        )
     }
 
     /// A conversation on its own.
     pub fn one(conversation: conversations::Conversation) -> Conversation {
-        alone(conversation, |c| ConversationGroup::new(c), Conversation)
+        alone(
+            conversation,
+            |c| ConversationGroup::new(c),
+            Conversation::of,
+        )
     }
 }
 
+impl inline::Fields for ConversationObject {
+    const WAITS: &'static [&'static str] = &["customer", "assignedAgent", "messages"];
+}
+
 /// A conversation between a customer and the desk.
-#[Object]
-impl Conversation {
+#[Object(name = "Conversation")]
+impl ConversationObject {
     /// The conversation's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     /// The customer the conversation is with.
     async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
-        let found = self
-            .1
-            .customers
-            .get(&loaders(cx)?.customers, self.0.customer)
-            .await
-            .gql()?;
+        let found = Box::pin(
+            self.1
+                .customers
+                .get(&loaders(cx)?.customers, self.0.customer),
+        )
+        .await
+        .gql()?;
         found
             .map(Customer::one)
             .ok_or_else(|| super::gql_error(&crate::error::Error::NotFound("customer")))
@@ -360,7 +413,7 @@ impl Conversation {
     /// The agent who handles the conversation.
     async fn assigned_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
         match self.0.assigned_agent {
-            Some(id) => Agent::of(cx, &self.1.agents, id).await,
+            Some(id) => Box::pin(Agent::of(cx, &self.1.agents, id)).await,
             None => Ok(None),
         }
     }
@@ -401,7 +454,7 @@ impl Conversation {
         limit: Option<i32>,
     ) -> async_graphql::Result<MessagePage> {
         let page = page_request(page, limit, 50).gql()?;
-        let related = self.1.messages(loaders(cx)?, page).await.gql()?;
+        let related = Box::pin(self.1.messages(loaders(cx)?, page)).await.gql()?;
         let (items, pagination) = related
             .by_parent
             .get(&self.0.id)
@@ -450,7 +503,7 @@ impl Message {
     /// The agent who sent it, for an outbound message.
     async fn agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
         match self.0.agent {
-            Some(id) => Agent::of(cx, &self.1.agents, id).await,
+            Some(id) => Box::pin(Agent::of(cx, &self.1.agents, id)).await,
             None => Ok(None),
         }
     }

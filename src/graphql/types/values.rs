@@ -4,6 +4,8 @@
 
 use async_graphql::Object;
 
+use crate::graphql::inline::{Fields, Inline};
+
 use crate::domain::customer as domain;
 use crate::service::customers;
 
@@ -50,8 +52,8 @@ impl Address<'_> {
         self.0.postal_code.as_deref()
     }
     /// Where the address is on a map, when known.
-    async fn coordinates(&self) -> Option<Coordinates> {
-        self.0.coordinates.map(Coordinates)
+    async fn coordinates(&self) -> Option<Inline<Coordinates>> {
+        self.0.coordinates.map(|c| Inline(Coordinates(c)))
     }
 }
 
@@ -106,3 +108,8 @@ impl Statistics {
         self.0.satisfaction_score
     }
 }
+
+impl Fields for Coordinates {}
+impl Fields for Address<'_> {}
+impl Fields for CommunicationHours<'_> {}
+impl Fields for Statistics {}

@@ -1,0 +1,411 @@
+//! Objects whose plain fields are answered in place.
+//!
+//! async-graphql resolves each selected field of an object as a boxed future
+//! of its own: about a kilobyte allocated, moved and freed per field, which
+//! glibc serves from its slow paths. A page of 50 customers with five
+//! conversations each selects some 2,000 fields, and that churn was the
+//! largest share of a GraphQL answer's CPU (`bench/RESULTS.md`, session 10).
+//! Yet most fields only read the row, so their futures are ready at the
+//! first poll. An object output as [`Inline`] polls each such field once,
+//! in place, with no box; only the fields its type names in
+//! [`Fields::WAITS`] (those that read through a loader, or hold an object
+//! that does) run as futures, all at once, as async-graphql runs them.
+//!
+//! The answer is the same as async-graphql's own: the same values, the same
+//! errors (recorded, the field left out), repeated response keys merged the
+//! same way, and `__typename` and fragments as the engine treats them. Keys
+//! come in the order of the selection, which is the engine's order too when
+//! every field is ready. Two things the engine does per field are not done
+//! here, and this schema uses neither: schema extensions' per-field hooks
+//! (`schema` adds no extension) and custom field directives (an object
+//! whose selection has any falls back to the engine; `@skip` and `@include`
+//! are applied before execution).
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{resolve_container, ContainerType};
+use async_graphql::{
+    Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerError,
+    ServerResult, Value,
+};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+
+/// An object type whose fields can be answered in place.
+///
+/// The future of one field (`resolve_field`) is as large as the type's
+/// largest, built on the stack for every field answered in place; a field
+/// that waits should therefore box its own work (`Box::pin(...).await`),
+/// which keeps the plain fields' futures a few hundred bytes.
+pub trait Fields: ContainerType {
+    /// The fields (GraphQL names) that may wait: resolved as futures.
+    /// Every other field must be ready at its first poll.
+    const WAITS: &'static [&'static str] = &[];
+}
+
+/// `T` as an output: the same GraphQL type, answered by [`resolve`].
+#[derive(Clone)]
+pub struct Inline<T>(pub T);
+
+impl<T: Fields> OutputType for Inline<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve(ctx, &self.0).await
+    }
+}
+
+impl<T: Fields> ContainerType for Inline<T> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        self.0.resolve_field(ctx).await
+    }
+}
+
+impl<T: Fields + ObjectType> ObjectType for Inline<T> {}
+
+/// A field that waits: its position in the answer, and the answer.
+type Waiting<'a> = Pin<Box<dyn Future<Output = (usize, ServerResult<(Name, Value)>)> + Send + 'a>>;
+
+/// Resolves `root`'s selection (`ctx`) as async-graphql's
+/// `resolve_container` does, the plain fields in place.
+pub async fn resolve<'a, T: Fields>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &'a T,
+) -> ServerResult<Value> {
+    let mut answers = Vec::with_capacity(ctx.item.node.items.len());
+    let mut waiting = FuturesUnordered::new();
+    if !collect(ctx, root, &mut answers, &mut waiting)? {
+        // Not polled yet, so dropping them undoes nothing.
+        drop(waiting);
+        return resolve_container(ctx, root).await;
+    }
+    while let Some((at, answer)) = waiting.next().await {
+        answers[at] = record(ctx, answer);
+    }
+    let mut object = IndexMap::with_capacity(answers.len());
+    for (name, value) in answers.into_iter().flatten() {
+        insert(&mut object, name, value);
+    }
+    Ok(if object.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(object)
+    })
+}
+
+/// Answers the ready fields of `ctx`'s selection into `answers` and queues
+/// the others in `waiting`, each with its place in `answers`. False when a
+/// field carries a directive, which only the engine applies.
+fn collect<'a, T: Fields>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &'a T,
+    answers: &mut Vec<Option<(Name, Value)>>,
+    waiting: &mut FuturesUnordered<Waiting<'a>>,
+) -> ServerResult<bool> {
+    for selection in &ctx.item.node.items {
+        let (condition, selection_set) = match &selection.node {
+            Selection::Field(field) => {
+                if !field.node.directives.is_empty() {
+                    return Ok(false);
+                }
+                let name = field.node.name.node.as_str();
+                if name == "__typename" {
+                    let key = field.node.response_key().node.clone();
+                    let type_name = root.introspection_type_name().into_owned();
+                    answers.push(Some((key, Value::String(type_name))));
+                } else if T::WAITS.contains(&name) {
+                    answers.push(None);
+                    waiting.push(wait(ctx.clone(), root, field, answers.len() - 1));
+                } else {
+                    let ctx_field = ctx.with_field(field);
+                    let key = field.node.response_key().node.clone();
+                    match root.resolve_field(&ctx_field).now_or_never() {
+                        Some(answer) => {
+                            answers.push(record(ctx, answer.map(|v| (key, v.unwrap_or_default()))))
+                        }
+                        None => {
+                            // Correct still (the field runs again as a future),
+                            // but the field belongs in `WAITS`.
+                            debug_assert!(
+                                false,
+                                "{}.{name} waited: list it in WAITS",
+                                T::type_name()
+                            );
+                            answers.push(None);
+                            waiting.push(wait(ctx.clone(), root, field, answers.len() - 1));
+                        }
+                    }
+                }
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                let Some(fragment) = ctx.query_env.fragments.get(name) else {
+                    return Err(ServerError::new(
+                        format!(r#"Unknown fragment "{name}"."#),
+                        Some(spread.pos),
+                    ));
+                };
+                (
+                    Some(&fragment.node.type_condition),
+                    &fragment.node.selection_set,
+                )
+            }
+            Selection::InlineFragment(fragment) => (
+                fragment.node.type_condition.as_ref(),
+                &fragment.node.selection_set,
+            ),
+        };
+        let applies = condition.is_none_or(|condition| {
+            let on = condition.node.on.node.as_str();
+            let type_name = root.introspection_type_name();
+            type_name == on
+                || ctx
+                    .schema_env
+                    .registry
+                    .implements
+                    .get(type_name.as_ref())
+                    .is_some_and(|interfaces| interfaces.contains(on))
+        });
+        if applies
+            && !collect(
+                &ctx.with_selection_set(selection_set),
+                root,
+                answers,
+                waiting,
+            )?
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The future of a field that waits, answering into place `at`.
+fn wait<'a, T: Fields>(
+    ctx: ContextSelectionSet<'a>,
+    root: &'a T,
+    field: &'a Positioned<Field>,
+    at: usize,
+) -> Waiting<'a> {
+    Box::pin(async move {
+        let ctx_field = ctx.with_field(field);
+        let key = field.node.response_key().node.clone();
+        let answer = root.resolve_field(&ctx_field).await;
+        (at, answer.map(|v| (key, v.unwrap_or_default())))
+    })
+}
+
+/// A field's answer, or its error recorded on the request (the field is
+/// then left out of the object, as the engine leaves it).
+fn record(
+    ctx: &ContextSelectionSet<'_>,
+    answer: ServerResult<(Name, Value)>,
+) -> Option<(Name, Value)> {
+    answer.map_err(|error| ctx.add_error(error)).ok()
+}
+
+/// Adds a field's value under `name`; a repeated key merges objects (and
+/// lists of objects, item by item) and otherwise keeps the first value,
+/// as the engine does.
+fn insert(object: &mut IndexMap<Name, Value>, name: Name, value: Value) {
+    let Some(previous) = object.get_mut(&name) else {
+        object.insert(name, value);
+        return;
+    };
+    match (previous, value) {
+        (Value::Object(previous), Value::Object(value)) => {
+            for (name, value) in value {
+                insert(previous, name, value);
+            }
+        }
+        (Value::List(previous), Value::List(value)) => {
+            for (previous, value) in previous.iter_mut().zip(value) {
+                if let (Value::Object(previous), Value::Object(value)) = (previous, value) {
+                    for (name, value) in value {
+                        insert(previous, name, value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Request, Schema, Variables};
+
+    use super::*;
+
+    /// An object with every kind of field: plain, nested (in place and by
+    /// the engine), waiting, failing, and a list of objects.
+    struct Thing;
+
+    #[Object]
+    impl Thing {
+        async fn id(&self) -> i32 {
+            1
+        }
+        async fn name(&self) -> &str {
+            "thing"
+        }
+        async fn sub(&self) -> Inline<Sub> {
+            Inline(Sub(2))
+        }
+        async fn engine_sub(&self) -> Sub {
+            Sub(3)
+        }
+        async fn slow(&self) -> i32 {
+            tokio::task::yield_now().await;
+            4
+        }
+        async fn slow_sub(&self) -> Inline<Sub> {
+            tokio::task::yield_now().await;
+            Inline(Sub(5))
+        }
+        async fn fails(&self) -> async_graphql::Result<i32> {
+            Err("no such thing".into())
+        }
+        async fn items(&self) -> Vec<Inline<Sub>> {
+            vec![Inline(Sub(6)), Inline(Sub(7))]
+        }
+    }
+
+    impl Fields for Thing {
+        const WAITS: &'static [&'static str] = &["slow", "slowSub"];
+    }
+
+    struct Sub(i32);
+
+    #[Object]
+    impl Sub {
+        async fn k(&self) -> i32 {
+            self.0
+        }
+        async fn label(&self) -> String {
+            format!("sub {}", self.0)
+        }
+    }
+
+    impl Fields for Sub {}
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        /// The object answered here.
+        async fn inline(&self) -> Inline<Thing> {
+            Inline(Thing)
+        }
+        /// The same object answered by the engine.
+        async fn engine(&self) -> Thing {
+            Thing
+        }
+    }
+
+    /// A document for both roots: its variable definitions, the selection
+    /// under the root, and its fragments.
+    struct Document {
+        variables: &'static str,
+        selection: &'static str,
+        fragments: &'static str,
+    }
+
+    const fn doc(selection: &'static str) -> Document {
+        Document {
+            variables: "",
+            selection,
+            fragments: "",
+        }
+    }
+
+    const DOCUMENTS: &[Document] = &[
+        doc("{ id name slow fails sub { k label } engineSub { k } slowSub { label } items { k } }"),
+        // Aliases, and repeated keys whose objects (and lists) merge.
+        doc("{ a: id b: id id id sub { k } sub { label } items { k } items { label } s: slow s: slow }"),
+        doc("{ __typename t: __typename sub { __typename k } items { __typename } }"),
+        doc("{ fails f: fails id }"),
+        Document {
+            variables: "",
+            selection: "{ ...F ... on Thing { slow __typename } ... { name } }",
+            fragments: "fragment F on Thing { id sub { ...G } } fragment G on Sub { label }",
+        },
+        Document {
+            variables: "($yes: Boolean!)",
+            selection: "{ id @skip(if: $yes) name @include(if: $yes) slow @skip(if: $yes) sub { k @include(if: $yes) } }",
+            fragments: "",
+        },
+    ];
+
+    /// The answer (data and errors) to `document` under `root`, aliased
+    /// `x` so both roots give the same paths.
+    async fn answer(root: &str, document: &Document) -> serde_json::Value {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let Document {
+            variables,
+            selection,
+            fragments,
+        } = document;
+        let query = format!("query Q{variables} {{ x: {root} {selection} }} {fragments}");
+        let variables = Variables::from_json(serde_json::json!({ "yes": true }));
+        let response = schema
+            .execute(Request::new(query).variables(variables))
+            .await;
+        serde_json::to_value(&response).expect("a response serializes")
+    }
+
+    #[tokio::test]
+    async fn answers_as_the_engine_does() {
+        for document in DOCUMENTS {
+            let inline = answer("inline", document).await;
+            let engine = answer("engine", document).await;
+            assert_eq!(inline, engine, "{}", document.selection);
+            assert!(
+                inline["data"]["x"].is_object(),
+                "{}: {inline}",
+                document.selection
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_follow_the_selection_even_when_a_field_waits() {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let response = schema
+            .execute("{ inline { slow id slowSub { k } name } }")
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let Value::Object(data) = response.data else {
+            panic!("no data: {:?}", response.data)
+        };
+        let Some(Value::Object(thing)) = data.get("inline") else {
+            panic!("no object: {data:?}")
+        };
+        let keys: Vec<&str> = thing.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["slow", "id", "slowSub", "name"]);
+    }
+}
