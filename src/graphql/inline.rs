@@ -136,27 +136,26 @@ fn collect<'a, T: Fields>(
                     let key = field.node.response_key().node.clone();
                     let type_name = root.introspection_type_name().into_owned();
                     answers.push(Some((key, Value::String(type_name))));
-                } else if T::WAITS.contains(&name) {
-                    answers.push(None);
-                    waiting.push(wait(ctx.clone(), root, field, answers.len() - 1));
+                    continue;
+                }
+                let ready = if T::WAITS.contains(&name) {
+                    None
                 } else {
-                    let ctx_field = ctx.with_field(field);
-                    let key = field.node.response_key().node.clone();
-                    match root.resolve_field(&ctx_field).now_or_never() {
-                        Some(answer) => {
-                            answers.push(record(ctx, answer.map(|v| (key, v.unwrap_or_default()))))
-                        }
-                        None => {
-                            // Correct still (the field runs again as a future),
-                            // but the field belongs in `WAITS`.
-                            debug_assert!(
-                                false,
-                                "{}.{name} waited: list it in WAITS",
-                                T::type_name()
-                            );
-                            answers.push(None);
-                            waiting.push(wait(ctx.clone(), root, field, answers.len() - 1));
-                        }
+                    let ready = root.resolve_field(&ctx.with_field(field)).now_or_never();
+                    // Correct still when not ready (the field runs again as
+                    // a future), but the field belongs in `WAITS`.
+                    debug_assert!(
+                        ready.is_some(),
+                        "{}.{name} waited: list it in WAITS",
+                        T::type_name()
+                    );
+                    ready
+                };
+                match ready {
+                    Some(answer) => answers.push(record(ctx, keyed(field, answer))),
+                    None => {
+                        answers.push(None);
+                        waiting.push(wait(ctx.clone(), root, field, answers.len() - 1));
                     }
                 }
                 continue;
@@ -213,10 +212,18 @@ fn wait<'a, T: Fields>(
 ) -> Waiting<'a> {
     Box::pin(async move {
         let ctx_field = ctx.with_field(field);
-        let key = field.node.response_key().node.clone();
-        let answer = root.resolve_field(&ctx_field).await;
-        (at, answer.map(|v| (key, v.unwrap_or_default())))
+        (at, keyed(field, root.resolve_field(&ctx_field).await))
     })
+}
+
+/// A field's resolved value under its response key (null when the
+/// resolver gave none, as the engine does).
+fn keyed(
+    field: &Positioned<Field>,
+    answer: ServerResult<Option<Value>>,
+) -> ServerResult<(Name, Value)> {
+    let key = field.node.response_key().node.clone();
+    answer.map(|value| (key, value.unwrap_or_default()))
 }
 
 /// A field's answer, or its error recorded on the request (the field is

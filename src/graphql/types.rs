@@ -40,18 +40,19 @@ pub type Customer = Inline<CustomerObject>;
 pub struct CustomerObject(pub customers::Customer, pub Arc<CustomerGroup>);
 
 impl Customer {
+    /// The customer `c` as an item of a list sharing `group`.
+    fn of(c: customers::Customer, group: Arc<CustomerGroup>) -> Customer {
+        Inline(CustomerObject(c, group))
+    }
+
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<customers::Customer>) -> Vec<Customer> {
-        grouped(items, CustomerGroup::new, |c, group| {
-            Inline(CustomerObject(c, group))
-        })
+        grouped(items, CustomerGroup::new, Customer::of)
     }
 
     /// A customer on its own.
     pub fn one(customer: customers::Customer) -> Customer {
-        alone(customer, CustomerGroup::new, |c, group| {
-            Inline(CustomerObject(c, group))
-        })
+        alone(customer, CustomerGroup::new, Customer::of)
     }
 }
 
@@ -287,7 +288,7 @@ impl Preferences<'_> {
     /// The agent who should serve the customer.
     async fn preferred_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
         match self.0.preferred_agent {
-            Some(id) => Box::pin(Agent::of(cx, &self.1.agents, id)).await,
+            Some(id) => Agent::of(cx, &self.1.agents, id).await,
             None => Ok(None),
         }
     }
@@ -320,7 +321,10 @@ impl Agent {
                 email: None,
             })));
         }
-        Ok(agents.get(&loaders(cx)?.agents, id).await.gql()?.map(Agent))
+        // Boxed, so the fields that return an agent keep small futures
+        // (`inline::Fields`).
+        let found = Box::pin(agents.get(&loaders(cx)?.agents, id)).await;
+        Ok(found.gql()?.map(Agent))
     }
 }
 
@@ -413,7 +417,7 @@ impl ConversationObject {
     /// The agent who handles the conversation.
     async fn assigned_agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
         match self.0.assigned_agent {
-            Some(id) => Box::pin(Agent::of(cx, &self.1.agents, id)).await,
+            Some(id) => Agent::of(cx, &self.1.agents, id).await,
             None => Ok(None),
         }
     }
@@ -503,7 +507,7 @@ impl Message {
     /// The agent who sent it, for an outbound message.
     async fn agent(&self, cx: &Context<'_>) -> async_graphql::Result<Option<Agent>> {
         match self.0.agent {
-            Some(id) => Box::pin(Agent::of(cx, &self.1.agents, id)).await,
+            Some(id) => Agent::of(cx, &self.1.agents, id).await,
             None => Ok(None),
         }
     }
