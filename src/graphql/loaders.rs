@@ -238,6 +238,13 @@ impl<A: Hash + Eq, V> Shared<A, V> {
             .await
             .clone()
     }
+
+    /// Sets the shared result for `args` to `value`, read beforehand: the
+    /// siblings get it without a load.
+    fn prime(&self, args: A, value: V) {
+        let cell = tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(value))));
+        crate::sync::lock(&self.cells).insert(args, Arc::new(cell));
+    }
 }
 
 /// Rows loaded for a list of parents (by the parents' ids `K`), and the
@@ -337,6 +344,23 @@ impl CustomerGroup {
             recent: Shared::default(),
             pages: Shared::default(),
         })
+    }
+
+    /// A group of one `customer` whose `limit` newest conversations,
+    /// `recent`, were read with it: its `recentConversations(limit)` is
+    /// answered from them.
+    pub fn with_recent(customer: &Customer, limit: u64, recent: Vec<Conversation>) -> Arc<Self> {
+        let group = CustomerGroup::new(std::slice::from_ref(customer));
+        let conversations = ConversationGroup::new(&recent);
+        let by_parent = HashMap::from([(customer.id, recent)]);
+        group.recent.prime(
+            limit,
+            Related {
+                by_parent,
+                group: conversations,
+            },
+        );
+        group
     }
 
     /// The `limit` newest conversations of every customer of the group.

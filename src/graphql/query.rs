@@ -90,6 +90,16 @@ impl CustomerQuery {
         let Ok(id) = id.parse::<CustomerId>() else {
             return Ok(None);
         };
+        // Conversations the selection shows are read beside the customer,
+        // not after it.
+        if let Some(limit) = Customer::recent_limit(&cx.field()) {
+            let (found, recent) = tokio::try_join!(
+                customers::find(ctx, actor, id),
+                conversations::recent(ctx, actor, id, limit)
+            )
+            .gql()?;
+            return Ok(found.map(|c| Customer::with_recent(c, limit, recent)));
+        }
         Ok(customers::find(ctx, actor, id)
             .await
             .gql()?

@@ -8,7 +8,7 @@ pub mod enums;
 pub mod results;
 pub mod values;
 
-use async_graphql::{Context, Json, Object, ID};
+use async_graphql::{Context, Json, Object, SelectionField, Value, ID};
 
 use std::sync::Arc;
 
@@ -54,7 +54,47 @@ impl Customer {
     pub fn one(customer: customers::Customer) -> Customer {
         alone(customer, CustomerGroup::new, Customer::of)
     }
+
+    /// The one `limit` a selection of a customer (`customer`) asks
+    /// `recentConversations` for, when it asks for them: the conversations
+    /// can then be read beside the customer ([`Customer::with_recent`])
+    /// instead of after it. None when the field is not selected, selected
+    /// with different limits or with a limit it refuses (the field itself
+    /// then answers as always). A field skipped by a directive is counted as
+    /// selected: its conversations are read and not shown.
+    pub fn recent_limit(customer: &SelectionField<'_>) -> Option<u64> {
+        let mut limits = customer
+            .selection_set()
+            .filter(|f| f.name() == "recentConversations")
+            .map(|f| {
+                let arguments = f.arguments().ok()?;
+                let limit = match arguments.iter().find(|(name, _)| name == "limit") {
+                    None | Some((_, Value::Null)) => None,
+                    Some((_, Value::Number(n))) => Some(i32::try_from(n.as_i64()?).ok()?),
+                    Some(_) => return None,
+                };
+                page_request(None, limit, RECENT_DEFAULT)
+                    .ok()
+                    .map(|p| p.limit)
+            });
+        let first = limits.next()??;
+        limits.all(|l| l == Some(first)).then_some(first)
+    }
+
+    /// A customer on its own, whose `limit` newest conversations (`recent`)
+    /// were read with it.
+    pub fn with_recent(
+        customer: customers::Customer,
+        limit: u64,
+        recent: Vec<conversations::Conversation>,
+    ) -> Customer {
+        let group = CustomerGroup::with_recent(&customer, limit, recent);
+        Customer::of(customer, group)
+    }
 }
+
+/// How many conversations `recentConversations` shows when not told.
+const RECENT_DEFAULT: u64 = 5;
 
 impl inline::Fields for CustomerObject {
     const WAITS: &'static [&'static str] = &[
@@ -248,7 +288,7 @@ impl CustomerObject {
         )]
         limit: Option<i32>,
     ) -> async_graphql::Result<Vec<Conversation>> {
-        let page = page_request(None, limit, 5).gql()?;
+        let page = page_request(None, limit, RECENT_DEFAULT).gql()?;
         let related = Box::pin(self.1.recent(loaders(cx)?, page.limit))
             .await
             .gql()?;

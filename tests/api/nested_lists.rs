@@ -413,7 +413,81 @@ async fn a_customer_on_its_own_gets_the_same_slices(app: TestApp) {
     }
 }
 
+/// `customer(id)` reads the conversations its selection shows beside the
+/// customer, with the limit it reads off the selection: every way of
+/// writing that limit gives each customer's newest, and selections it does
+/// not read ahead for (two limits, a refused limit) answer as the field
+/// always did.
+async fn a_customer_reads_its_recent_conversations_with_it(app: TestApp) {
+    let world = seed(&app).await;
+    let newest = |customer: &Uuid, n: usize| -> Vec<Uuid> {
+        world
+            .newest_first(*customer, None)
+            .into_iter()
+            .take(n)
+            .collect()
+    };
+    let variable = "query($id: ID!, $n: Int) { customer(id: $id) { \
+                    recentConversations(limit: $n) { id } } }";
+    let forms = "query($id: ID!) { customer(id: $id) { id ...recent \
+                 two: recentConversations(limit: 2) { id } \
+                 same: recentConversations(limit: 2) { id status } \
+                 skipped: recentConversations(limit: 2) @skip(if: true) { id } } } \
+                 fragment recent on Customer { recentConversations { id } }";
+    let nested = "query($id: ID!) { customer(id: $id) { recentConversations(limit: 4) { \
+                  id assignedAgent { id } customer { id } \
+                  messages(limit: 3) { pagination { total } items { id } } } } }";
+    for customer in world.conversations.keys() {
+        for (n, want) in [(json!(3), 3), (json!(null), 5), (json!(100), 100)] {
+            let answer = data(&app, variable, json!({ "id": customer, "n": n })).await;
+            let got = ids_of(&answer["customer"]["recentConversations"]);
+            assert_eq!(got, newest(customer, want), "{customer}, limit {n}");
+        }
+
+        let answer = data(&app, forms, json!({ "id": customer })).await;
+        let c = &answer["customer"];
+        assert_eq!(ids_of(&c["recentConversations"]), newest(customer, 5));
+        assert_eq!(ids_of(&c["two"]), newest(customer, 2));
+        assert_eq!(ids_of(&c["same"]), newest(customer, 2));
+        assert!(
+            c.get("skipped").is_none(),
+            "skipped fields are not shown: {c}"
+        );
+
+        let answer = data(&app, nested, json!({ "id": customer })).await;
+        let recent = &answer["customer"]["recentConversations"];
+        assert_eq!(ids_of(recent), newest(customer, 4));
+        for conversation in recent.as_array().expect("list") {
+            assert_eq!(conversation["customer"]["id"], json!(customer));
+            let id = Uuid::parse_str(conversation["id"].as_str().expect("id")).expect("uuid");
+            let messages = world.oldest_first(id);
+            let want: Vec<Uuid> = messages.iter().take(3).copied().collect();
+            assert_eq!(ids_of(&conversation["messages"]["items"]), want);
+            assert_eq!(
+                conversation["messages"]["pagination"]["total"],
+                messages.len()
+            );
+        }
+    }
+
+    // A limit the field refuses is refused by the field, as before.
+    let customer = world.conversations.keys().next().expect("a customer");
+    let body = app
+        .gql(&app.admin(), variable, json!({ "id": customer, "n": 0 }))
+        .await;
+    assert_eq!(
+        body["errors"][0]["path"],
+        json!(["customer", "recentConversations"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+}
+
 crate::db_tests!(
+    a_customer_reads_its_recent_conversations_with_it,
     a_customer_on_its_own_gets_the_same_slices,
     recent_conversations_are_each_customers_newest_in_order,
     the_s5_shape_gives_fifty_customers_their_five_newest,
