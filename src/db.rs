@@ -92,14 +92,34 @@ const ANALYSIS_LIMIT: u32 = 1000;
 /// Bytes of memory past which SQLite frees cached pages (process-wide).
 const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 << 20;
 
+/// How long a pool waits for a free connection, or for a new one.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL connection idle for less than this is handed out without
+/// asking the server whether it is still there (HikariCP's
+/// `aliveBypassWindowMs` is the same 500 ms). sqlx asks before every
+/// acquire by default: one more round trip to the server for each
+/// statement. sqlx asks again when a connection is given back, so one that
+/// broke while in use never returns to the pool; what this window lets
+/// through is only a connection the server dropped in the last half second
+/// while it sat idle, whose statement then fails as any statement does when
+/// the server goes away (503, and the connection is discarded).
+const PG_ALIVE_BYPASS: Duration = Duration::from_millis(500);
+
 /// Connects to `url` without migrating.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return connect_postgres(url, max_connections).await;
+    }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        // An SQLite connection is a file handle in this process: there is
+        // no server that could have hung up on it.
+        .test_before_acquire(false)
         // Statements are traced by our own spans; sqlx's logging would print
         // bound values, which include phone numbers and names.
         .sqlx_logging(false)
@@ -123,6 +143,38 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
     }
     Ok(db)
+}
+
+/// Connects to PostgreSQL: sea-orm's own options cannot say "check only a
+/// connection idle for a while" ([`PG_ALIVE_BYPASS`]), so the sqlx pool is
+/// built here and handed to sea-orm.
+async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    use sea_orm::sqlx::{postgres, ConnectOptions as _, Connection as _};
+    // Statements are traced by our own spans; sqlx's logging would print
+    // bound values, which include phone numbers and names.
+    let connect = url
+        .parse::<postgres::PgConnectOptions>()?
+        .disable_statement_logging();
+    let pool = postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                // An error discards the connection; the pool then takes
+                // another or opens a new one within the acquire timeout.
+                if meta.idle_for >= PG_ALIVE_BYPASS {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(connect)
+        .await?;
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+        pool,
+    ))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use uuid::Uuid;
 
+use super::fixed::Fixed;
 use super::{insert_chunked, scope};
 use crate::auth::Actor;
 use crate::domain::ids::CustomerId;
@@ -25,11 +26,23 @@ pub async fn find<C: ConnectionTrait>(
     actor: &Actor,
     id: CustomerId,
 ) -> Result<Option<customer::Model>> {
-    Ok(scope::customers(actor)
-        .filter(customer::Column::Id.eq(id))
+    let values = [
+        actor.tenant.as_str().into(),
+        Uuid::from(id).into(),
+        1u64.into(),
+    ];
+    Ok(FIND
+        .select(db.get_database_backend(), values)
         .one(db)
         .await?)
 }
+
+/// [`find`]'s statement: tenant, id, limit.
+static FIND: Fixed<customer::Entity> = Fixed::new(|| {
+    scope::customers_in("")
+        .filter(customer::Column::Id.eq(Uuid::nil()))
+        .limit(1)
+});
 
 /// Loads a customer to change it, locking its row until the transaction ends
 /// (PostgreSQL; SQLite has one writer at a time anyway), so concurrent
@@ -165,4 +178,27 @@ pub async fn phone_holder<C: ConnectionTrait>(
         q = q.filter(customer_phone::Column::CustomerId.ne(id));
     }
     Ok(q.one(db).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait};
+    use uuid::Uuid;
+
+    use super::{customer, scope, FIND};
+
+    /// [`FIND`] binds its values where the statement sea-query would build
+    /// for this call reads them, on both backends.
+    #[test]
+    fn find_is_the_statement_sea_query_builds() {
+        let id = Uuid::new_v4();
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let built = scope::customers_in("acme")
+                .filter(customer::Column::Id.eq(id))
+                .limit(1)
+                .build(backend);
+            let fixed = FIND.statement(backend, ["acme".into(), id.into(), 1u64.into()]);
+            assert_eq!(fixed, built);
+        }
+    }
 }

@@ -6,7 +6,7 @@
 //! Layers inside, arrows only downward (no module imports one that imports
 //! it back): `trash`, `erasure` → `customers`, `import`, `export`, `recount` → `conversations`,
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
-//! `counts`. This file holds what all of them share (the context,
+//! `counts`, `fixed`. This file holds what all of them share (the context,
 //! transactions with their counters, chunked inserts, ids as query values)
 //! and imports only `events`, `counts` and `history`.
 //!
@@ -23,6 +23,7 @@ pub mod erasure;
 pub mod events;
 pub mod export;
 pub mod export_links;
+mod fixed;
 pub mod history;
 pub mod import;
 mod input;

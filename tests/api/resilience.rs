@@ -61,3 +61,53 @@ async fn postgres_outage_is_503_and_the_server_recovers() {
         "the server serves again once the database is back"
     );
 }
+
+/// Connections the database dropped while they sat idle (a restart, a
+/// failover, an administrator's `pg_terminate_backend`) are found out when
+/// they are next taken from the pool, not by a failed request: the pool
+/// skips that check only for a connection used in the last half second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_dropped_while_idle_fail_no_request() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else {
+        return;
+    };
+    app.create_customer(serde_json::json!({ "phoneNumber": "529991234567" }))
+        .await;
+    let (server, name) = app.url.rsplit_once('/').expect("database url");
+    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
+        .await
+        .expect("admin connection");
+    // Several requests at once, so that the pool holds several connections.
+    let lists = (0..4).map(|_| async {
+        let (status, _) = app.rest().get("/api/v2/customers").await;
+        status
+    });
+    let statuses = futures::future::join_all(lists).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+
+    let dropped = admin
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid() \
+                 AND query NOT ILIKE 'LISTEN%'"
+            ),
+        ))
+        .await
+        .expect("terminate")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count");
+    assert!(dropped >= 1, "the server held connections: {dropped}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    for _ in 0..6 {
+        let (status, body) = app.rest().get("/api/v2/customers").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["pagination"]["total"], 1);
+    }
+}

@@ -17,6 +17,7 @@ use crate::domain::conversation::ConversationStatus;
 use crate::domain::ids::{ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
+use crate::service::fixed::Fixed;
 use crate::service::{customer_rows, scope, Ctx};
 
 /// The contract's "newest first": by last message (or creation) time, then id.
@@ -33,14 +34,25 @@ pub async fn recent(
     customer_id: CustomerId,
     limit: u64,
 ) -> Result<Vec<Conversation>> {
-    let rows = newest_first(
-        scope::conversations(actor).filter(conversation::Column::CustomerId.eq(customer_id)),
-    )
-    .limit(limit)
-    .all(&ctx.db)
-    .await?;
+    let values = [
+        actor.tenant.as_str().into(),
+        Uuid::from(customer_id).into(),
+        limit.into(),
+    ];
+    let rows = RECENT
+        .select(ctx.db.get_database_backend(), values)
+        .all(&ctx.db)
+        .await?;
     Ok(rows.into_iter().map(Conversation::from).collect())
 }
+
+/// [`recent`]'s statement: tenant, customer, limit.
+static RECENT: Fixed<conversation::Entity> = Fixed::new(|| {
+    newest_first(
+        scope::conversations_in("").filter(conversation::Column::CustomerId.eq(Uuid::nil())),
+    )
+    .limit(0)
+});
 
 /// A page of a customer's conversations, newest first; NOT_FOUND for an
 /// unknown (or another tenant's) customer.
@@ -373,4 +385,29 @@ pub async fn message_pages_for(
     );
     let (totals, rows) = tokio::try_join!(totals, rows)?;
     Ok(paged(conversation_ids, page, &totals, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::conversation;
+    use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait};
+    use uuid::Uuid;
+
+    use super::{newest_first, scope, RECENT};
+
+    /// [`RECENT`] binds its values where the statement sea-query would
+    /// build for this call reads them, on both backends.
+    #[test]
+    fn recent_is_the_statement_sea_query_builds() {
+        let id = Uuid::new_v4();
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let built = newest_first(
+                scope::conversations_in("acme").filter(conversation::Column::CustomerId.eq(id)),
+            )
+            .limit(7)
+            .build(backend);
+            let fixed = RECENT.statement(backend, ["acme".into(), id.into(), 7u64.into()]);
+            assert_eq!(fixed, built);
+        }
+    }
 }
