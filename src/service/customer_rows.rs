@@ -182,7 +182,7 @@ pub async fn phone_holder<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait};
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
     use uuid::Uuid;
 
     use super::{customer, scope, FIND};
@@ -192,13 +192,11 @@ mod tests {
     #[test]
     fn find_is_the_statement_sea_query_builds() {
         let id = Uuid::new_v4();
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            let built = scope::customers_in("acme")
+        FIND.assert_builds_as(["acme".into(), id.into(), 1u64.into()], |backend| {
+            scope::customers_in("acme")
                 .filter(customer::Column::Id.eq(id))
                 .limit(1)
-                .build(backend);
-            let fixed = FIND.statement(backend, ["acme".into(), id.into(), 1u64.into()]);
-            assert_eq!(fixed, built);
-        }
+                .build(backend)
+        });
     }
 }

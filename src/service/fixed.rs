@@ -64,4 +64,17 @@ impl<E: EntityTrait> Fixed<E> {
         // every column only to drop it.
         SelectorRaw::<SelectModel<E::Model>>::from_statement(self.statement(backend, values))
     }
+
+    /// Asserts that the statement bound with `values` is, on both backends,
+    /// the one `built` makes with sea-query for the same values.
+    #[cfg(test)]
+    pub fn assert_builds_as<const N: usize>(
+        &self,
+        values: [Value; N],
+        built: impl Fn(DbBackend) -> Statement,
+    ) {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            assert_eq!(self.statement(backend, values.clone()), built(backend));
+        }
+    }
 }

@@ -8,17 +8,25 @@ use sea_orm::ConnectionTrait;
 
 use crate::helpers::{Backend, TestApp};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_outage_is_503_and_the_server_recovers() {
-    let Some(app) = TestApp::new(Backend::Postgres).await else {
-        return;
-    };
+/// A server on PostgreSQL with one customer, an administrator's connection
+/// to the cluster, and the name of the server's database.
+async fn with_admin() -> Option<(TestApp, sea_orm::DatabaseConnection, String)> {
+    let app = TestApp::new(Backend::Postgres).await?;
     app.create_customer(serde_json::json!({ "phoneNumber": "529991234567" }))
         .await;
     let (server, name) = app.url.rsplit_once('/').expect("database url");
     let admin = sea_orm::Database::connect(format!("{server}/postgres"))
         .await
         .expect("admin connection");
+    let name = name.to_owned();
+    Some((app, admin, name))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_is_503_and_the_server_recovers() {
+    let Some((app, admin, name)) = with_admin().await else {
+        return;
+    };
 
     admin
         .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
@@ -68,15 +76,9 @@ async fn postgres_outage_is_503_and_the_server_recovers() {
 /// skips that check only for a connection used in the last half second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connections_dropped_while_idle_fail_no_request() {
-    let Some(app) = TestApp::new(Backend::Postgres).await else {
+    let Some((app, admin, name)) = with_admin().await else {
         return;
     };
-    app.create_customer(serde_json::json!({ "phoneNumber": "529991234567" }))
-        .await;
-    let (server, name) = app.url.rsplit_once('/').expect("database url");
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-        .await
-        .expect("admin connection");
     // Several requests at once, so that the pool holds several connections.
     let lists = (0..4).map(|_| async {
         let (status, _) = app.rest().get("/api/v2/customers").await;

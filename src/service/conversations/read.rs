@@ -390,7 +390,7 @@ pub async fn message_pages_for(
 #[cfg(test)]
 mod tests {
     use entity::conversation;
-    use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait};
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
     use uuid::Uuid;
 
     use super::{newest_first, scope, RECENT};
@@ -400,14 +400,12 @@ mod tests {
     #[test]
     fn recent_is_the_statement_sea_query_builds() {
         let id = Uuid::new_v4();
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            let built = newest_first(
+        RECENT.assert_builds_as(["acme".into(), id.into(), 7u64.into()], |backend| {
+            newest_first(
                 scope::conversations_in("acme").filter(conversation::Column::CustomerId.eq(id)),
             )
             .limit(7)
-            .build(backend);
-            let fixed = RECENT.statement(backend, ["acme".into(), id.into(), 7u64.into()]);
-            assert_eq!(fixed, built);
-        }
+            .build(backend)
+        });
     }
 }
