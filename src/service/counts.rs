@@ -183,15 +183,6 @@ pub async fn read<C: ConnectionTrait>(db: &C, tenant: &str, keys: &[String]) -> 
         .collect())
 }
 
-/// One counter of a tenant; 0 when never written.
-pub async fn read_one<C: ConnectionTrait>(db: &C, tenant: &str, key: &str) -> Result<i64> {
-    Ok(read(db, tenant, &[key.to_owned()])
-        .await?
-        .first()
-        .copied()
-        .unwrap_or(0))
-}
-
 /// Filtered counts no single counter answers, each with the tenant `version`
 /// it was counted at: valid while the version is unchanged, since every
 /// transaction that changes a customer row bumps it. Bounded in entries,

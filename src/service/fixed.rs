@@ -4,7 +4,7 @@
 //! thirty-odd quoted columns took about a tenth of the server's CPU on the
 //! detail route (`perf`, both faces), and it is the same text every time.
 //!
-//! Imports only `sea_orm`: no other module of the crate.
+//! Imports only `sea_orm` and [`plans`].
 
 use std::mem::{discriminant, Discriminant};
 use std::sync::OnceLock;
@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use sea_orm::{
     DbBackend, EntityTrait, QueryTrait, Select, SelectModel, SelectorRaw, Statement, Value,
 };
+
+use super::plans;
 
 /// A statement of a fixed shape: `shape` builds it with placeholder values
 /// (any values of the right types, in the order the statement binds them).
@@ -54,7 +56,9 @@ impl<E: EntityTrait> Fixed<E> {
         Statement::from_sql_and_values(backend, sql.as_str(), values)
     }
 
-    /// The rows `values` select, as models.
+    /// The rows `values` select, as models. A fixed statement reads by key,
+    /// so its best plan is the same whatever the values: its `LIMIT` is
+    /// written into the text, and PostgreSQL plans it once ([`plans`]).
     pub fn select<const N: usize>(
         &self,
         backend: DbBackend,
@@ -62,7 +66,8 @@ impl<E: EntityTrait> Fixed<E> {
     ) -> SelectorRaw<SelectModel<E::Model>> {
         // Not `E::find().from_raw_sql(..)`: that builds a whole select of
         // every column only to drop it.
-        SelectorRaw::<SelectModel<E::Model>>::from_statement(self.statement(backend, values))
+        let stmt = plans::limits_inline(self.statement(backend, values));
+        SelectorRaw::<SelectModel<E::Model>>::from_statement(stmt)
     }
 
     /// Asserts that the statement bound with `values` is, on both backends,

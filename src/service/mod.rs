@@ -6,7 +6,7 @@
 //! Layers inside, arrows only downward (no module imports one that imports
 //! it back): `trash`, `erasure` → `customers`, `import`, `export`, `recount` → `conversations`,
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
-//! `counts`, `fixed`. This file holds what all of them share (the context,
+//! `counts`, `fixed` → `plans`. This file holds what all of them share (the context,
 //! transactions with their counters, chunked inserts, ids as query values)
 //! and imports only `events`, `counts` and `history`.
 //!
@@ -29,6 +29,7 @@ pub mod import;
 mod input;
 pub mod ledger;
 pub mod merges;
+mod plans;
 pub mod recount;
 mod scope;
 pub mod seed;

@@ -2,8 +2,11 @@
 //! trigram search index keeps its pending list short (migration 11), so a
 //! search never reads a long unsorted backlog of the messages' entries; and the
 //! first import into a fresh database leaves statistics behind, so the
-//! foreign-key checks of its later batches look customers up by key.
+//! foreign-key checks of its later batches look customers up by key; and the
+//! reads whose best plan does not depend on their values are planned once per
+//! connection, not on every call.
 
+use clientela::auth::Role;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::helpers::fixtures::phone;
@@ -97,4 +100,123 @@ async fn postgres_first_import_into_a_fresh_database_leaves_statistics() {
         .collect();
     app.import(rows).await;
     assert_eq!(one_value(&app, reltuples).await, "3");
+}
+
+/// PostgreSQL keeps a prepared statement's generic plan, made once, when it
+/// looks no dearer than the plans made for each call's values; a `LIMIT` or
+/// `OFFSET` bound as a value makes it look dear, so the list pages and the
+/// detail read are written so that it can (`service::plans`). Except where
+/// the plan depends on the values: a page of a rare tag, where a plan made
+/// for a common one would walk the whole sort index, stays planned per call.
+#[tokio::test]
+async fn postgres_plans_value_independent_reads_once() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else {
+        return;
+    };
+    // 300 customers: every one tagged `common`, one also `rare`.
+    let rows = (0..300)
+        .map(|n| {
+            let tags = if n == 7 {
+                vec!["common", "rare"]
+            } else {
+                vec!["common"]
+            };
+            serde_json::json!({ "phoneNumber": phone(n), "tags": tags })
+        })
+        .collect();
+    app.import(rows).await;
+
+    // A server of its own over one connection, so this test's session is the
+    // one that prepared the server's statements.
+    let db = clientela::db::connect(&app.url, 1).await.expect("connect");
+    let ctx = clientela::service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
+    let router = clientela::app(
+        clientela::AppState::new(ctx, app.keys.clone()),
+        std::time::Duration::from_secs(30),
+    );
+    let addr = crate::helpers::spawn_server(router, &Default::default()).await;
+    let token = app.token(Role::Agent, "default");
+    let get = |path: String| {
+        let req = app
+            .client
+            .get(format!("http://{addr}/api/v2/customers{path}"))
+            .bearer_auth(&token);
+        crate::helpers::rest::send(req)
+    };
+    let (_, first) = get("?page=1&limit=20".into()).await;
+    let id = first["customers"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    for _ in 0..8 {
+        for path in [
+            "?page=1&limit=20".to_owned(),
+            "?page=3&limit=10".to_owned(),
+            "?page=1&limit=20&tags=common".to_owned(),
+            "?page=1&limit=20&tags=rare".to_owned(),
+            format!("/{id}"),
+        ] {
+            let (status, body) = get(path.clone()).await;
+            assert!(status.is_success(), "{path}: {body}");
+        }
+    }
+    let (_, common) = get("?page=1&limit=20&tags=common".into()).await;
+    assert_eq!(common["pagination"]["total"], 300, "{common}");
+    let (_, rare) = get("?page=1&limit=20&tags=rare".into()).await;
+    assert_eq!(rare["pagination"]["total"], 1, "{rare}");
+    assert_eq!(rare["customers"][0]["phoneNumber"], phone(7), "{rare}");
+
+    // The customers statements this session prepared, with how each was planned.
+    let plans: Vec<(String, i64, i64)> = db
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE 'SELECT \"customers\".\"tenant_id\", \"customers\".\"id\",%'",
+        ))
+        .await
+        .expect("pg_prepared_statements")
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).expect("statement"),
+                r.try_get_by_index(1).expect("generic plans"),
+                r.try_get_by_index(2).expect("custom plans"),
+            )
+        })
+        .collect();
+    let planned = |what: &str, pick: &dyn Fn(&str) -> bool| {
+        let found: Vec<_> = plans.iter().filter(|(sql, ..)| pick(sql)).collect();
+        assert_eq!(found.len(), 1, "{what}: {plans:#?}");
+        let (_, generic, custom) = found[0];
+        (*generic, *custom)
+    };
+    let tagged = |sql: &str| sql.contains("customer_tags");
+    // Planned once (after PostgreSQL's five custom plans): the whole tenant's
+    // first page, a later page (deferred join), a common tag's page, the detail.
+    for (what, pick) in [
+        (
+            "first page",
+            &(|sql: &str| !tagged(sql) && sql.ends_with(" LIMIT 20")) as &dyn Fn(&str) -> bool,
+        ),
+        ("page 3", &|sql: &str| sql.contains(" LIMIT 10 OFFSET 20)")),
+        ("common tag", &|sql: &str| {
+            tagged(sql) && sql.ends_with(" LIMIT 20")
+        }),
+        ("detail", &|sql: &str| {
+            sql.ends_with("\"customers\".\"id\" = $2")
+        }),
+    ] {
+        let (generic, custom) = planned(what, pick);
+        assert!(
+            generic >= 3 && custom <= 5,
+            "{what}: {generic} generic, {custom} custom plans"
+        );
+    }
+    // The rare tag's page (one hit in 300: a walk of the sort index would
+    // pass 6,000 rows) keeps its limit bound, so PostgreSQL weighs a plan for
+    // its values each time (which it picks on 300 rows is its own affair).
+    let (generic, custom) = planned("rare tag", &|sql: &str| {
+        tagged(sql) && sql.contains(" LIMIT $")
+    });
+    assert_eq!(generic + custom, 9, "rare tag");
 }

@@ -170,10 +170,12 @@ fn per_parent_statement(
         slice.push_str(&format!(" AND {column} = {}", bind(value.clone())));
     }
     let inner_order = order.join(", ");
+    // Written in, not bound: each slice walks its parent's index whatever
+    // the values, and a bound limit would have PostgreSQL plan the
+    // statement on every call (`service::plans`).
+    let (limit, offset) = (limit.min(i64::MAX as u64), offset.min(i64::MAX as u64));
     slice.push_str(&format!(
-        " ORDER BY {inner_order} LIMIT {} OFFSET {}",
-        bind(i64::try_from(limit).unwrap_or(i64::MAX).into()),
-        bind(i64::try_from(offset).unwrap_or(i64::MAX).into()),
+        " ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}"
     ));
     let outer_order: Vec<String> = std::iter::once(format!("t.{parent}"))
         .chain(order.iter().map(|o| format!("t.{o}")))

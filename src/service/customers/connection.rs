@@ -13,7 +13,7 @@ use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::time;
 use crate::error::{Error, FieldError, Result};
-use crate::service::{scope, Ctx};
+use crate::service::{plans, scope, Ctx};
 
 /// A cursor-pagination request: filter, order, and a window of `first` rows
 /// after a cursor or `last` rows before one.
@@ -252,7 +252,15 @@ pub async fn connection(
         order(window, query.sort_by, query.sort_order)
     };
     // The window and the total at the same time, on two pooled connections.
-    let rows = async { Ok(window.limit(size + 1).all(&ctx.db).await?) };
+    // A window of the whole tenant walks its sort index from the cursor,
+    // whatever the values: PostgreSQL may plan it once (`plans`).
+    let window = window.limit(size + 1);
+    let rows = async {
+        Ok(match query.filter.searches() || query.filter.has_facets() {
+            true => window.all(&ctx.db).await?,
+            false => plans::select(window, backend).all(&ctx.db).await?,
+        })
+    };
     let (mut rows, total_count) = tokio::try_join!(rows, total)?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);

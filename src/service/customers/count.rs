@@ -60,16 +60,54 @@ impl CustomerFilter {
 /// How many of the caller's tenant's customers `filter` takes.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn count(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<u64> {
+    Ok(count_among(ctx, actor, filter, false).await?.hits)
+}
+
+/// How many customers a filter takes, and how many the tenant has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    pub hits: u64,
+    pub all: u64,
+}
+
+/// How many of the caller's tenant's customers `filter` takes, and how many
+/// the tenant has: one counter read more than [`count`] needs, none more
+/// statements.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
+pub async fn sizes(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<Sizes> {
+    count_among(ctx, actor, filter, true).await
+}
+
+/// [`count`], and with `all` the tenant's total read in the same statement
+/// (else `all` is 0).
+async fn count_among(
+    ctx: &Ctx,
+    actor: &Actor,
+    filter: &CustomerFilter,
+    all: bool,
+) -> Result<Sizes> {
     filter.validate()?;
-    if let Some(key) = filter.counter() {
-        let n = counts::read_one(&ctx.db, &actor.tenant, &key).await?;
-        return Ok(n.max(0).unsigned_abs());
+    let counter = filter.counter();
+    let first = counter
+        .clone()
+        .unwrap_or_else(|| counts::VERSION.to_owned());
+    let mut keys = vec![first];
+    if all {
+        keys.push(counts::ALL.to_owned());
+    }
+    let read = counts::read(&ctx.db, &actor.tenant, &keys).await?;
+    let value = |i: usize| read.get(i).copied().unwrap_or(0);
+    let all = value(1).max(0).unsigned_abs();
+    if counter.is_some() {
+        let hits = value(0).max(0).unsigned_abs();
+        return Ok(Sizes { hits, all });
     }
     let key = format!("{}\n{}", actor.tenant, filter.cache_key());
-    let version = counts::read_one(&ctx.db, &actor.tenant, counts::VERSION).await?;
-    ctx.counts
-        .get_or_count(key, version, || count_with_version(ctx, actor, filter))
-        .await
+    let hits = ctx
+        .counts
+        .get_or_count(key, value(0), || count_with_version(ctx, actor, filter))
+        .await?;
+    Ok(Sizes { hits, all })
 }
 
 /// The filter's count and the tenant's `version`, read in one statement so

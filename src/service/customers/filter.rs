@@ -68,6 +68,19 @@ impl CustomerFilter {
         tags
     }
 
+    /// Whether the filter searches (has a word to find).
+    pub(super) fn searches(&self) -> bool {
+        !search::words(self.search.as_deref().unwrap_or_default()).is_empty()
+    }
+
+    /// Whether the filter asks for a status, segment, source or tag.
+    pub(super) fn has_facets(&self) -> bool {
+        self.status.is_some()
+            || self.segment.is_some()
+            || self.source.is_some()
+            || !self.clean_tags().is_empty()
+    }
+
     /// Whether the filter searches through SQLite's trigram index, whose
     /// hits a page may read by rowid or by walking a sort index
     /// ([`SearchPath`]).

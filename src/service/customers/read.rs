@@ -4,9 +4,9 @@
 //! and `scope`.
 
 use entity::{customer, customer_phone};
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait};
 
-use super::count::count;
+use super::count::{count, sizes, Sizes};
 use super::filter::{order, CustomerFilter, SearchPath};
 use super::view::Customer;
 use crate::auth::Actor;
@@ -14,7 +14,7 @@ use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::{conversations, counts, customer_rows, scope, Ctx};
+use crate::service::{conversations, customer_rows, plans, scope, Ctx};
 
 /// A list request: filter, page and order.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,18 +26,17 @@ pub struct ListQuery {
 }
 
 /// A page of customers and its pagination: the page and the total are read
-/// at the same time, on two pooled connections, except for an SQLite
-/// search, whose page is planned from its total (see [`SearchPath`]).
+/// at the same time, on two pooled connections, unless how the page is read
+/// depends on the total ([`read_after_count`]).
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn list(
     ctx: &Ctx,
     actor: &Actor,
     query: &ListQuery,
 ) -> Result<(Vec<Customer>, Pagination)> {
-    let backend = ctx.db.get_database_backend();
-    let (items, total) = if query.filter.searches_by_index(backend) {
-        let total = count(ctx, actor, &query.filter).await?;
-        (read_page(ctx, actor, query, Some(total)).await?, total)
+    let (items, total) = if read_after_count(ctx, query) {
+        let sizes = sizes(ctx, actor, &query.filter).await?;
+        (read_page(ctx, actor, query, Some(sizes)).await?, sizes.hits)
     } else {
         tokio::try_join!(
             read_page(ctx, actor, query, None),
@@ -52,17 +51,56 @@ pub async fn list(
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn page(ctx: &Ctx, actor: &Actor, query: &ListQuery) -> Result<Vec<Customer>> {
     let backend = ctx.db.get_database_backend();
-    let hits = if query.filter.searches_by_index(backend) {
-        // Exact and usually cached; it decides how the page is read.
-        Some(count(ctx, actor, &query.filter).await?)
+    // Where the total decides an SQLite search's path (exact and usually
+    // cached). Not for PostgreSQL's plan: no total is counted that the
+    // client did not ask for.
+    let sizes = if query.filter.searches_by_index(backend) {
+        Some(sizes(ctx, actor, &query.filter).await?)
     } else {
         None
     };
-    read_page(ctx, actor, query, hits).await
+    read_page(ctx, actor, query, sizes).await
 }
 
-/// Reads a page; `hits` is the filter's total where it decides the path to
-/// an SQLite search's hits.
+/// Whether a list reads its page after the total, which decides how: an
+/// SQLite trigram search's path to its hits ([`SearchPath`]), and on
+/// PostgreSQL whether a filtered page may be planned once ([`plans`]; the
+/// total is read anyway, so waiting for it costs a round trip, not work).
+fn read_after_count(ctx: &Ctx, query: &ListQuery) -> bool {
+    let backend = ctx.db.get_database_backend();
+    match backend {
+        DbBackend::Postgres => !query.filter.searches() && query.filter.has_facets(),
+        _ => query.filter.searches_by_index(backend),
+    }
+}
+
+/// The rows a page may walk in a sort index for PostgreSQL to plan it once
+/// (see [`plans_once`]).
+const WALK_BOUND: u64 = 4_096;
+
+/// Whether PostgreSQL may plan this page once for all its values
+/// ([`plans`]): a page without search, whose plan walks a sort index. With
+/// no other filter, every value is served as well by that walk. With
+/// status, segment, source or tags, the walk passes about `all / hits`
+/// rows per row it keeps, which is cheap only when the hits are many: a
+/// plan made once for a common tag walked the whole index for a rare one.
+/// A page whose walk would pass more than [`WALK_BOUND`] rows is planned
+/// for its values each time, as before.
+fn plans_once(filter: &CustomerFilter, page: &PageRequest, sizes: Option<Sizes>) -> bool {
+    if filter.searches() {
+        return false;
+    }
+    if !filter.has_facets() {
+        return true;
+    }
+    sizes.is_some_and(|s| {
+        let walked = (page.offset() + page.limit).saturating_mul(s.all) / s.hits.max(1);
+        s.hits > 0 && walked <= WALK_BOUND
+    })
+}
+
+/// Reads a page; `sizes` are the filter's and the tenant's totals where
+/// they decide how ([`read_after_count`]).
 ///
 /// A page after the first is a deferred join: the ids of the page are
 /// chosen by walking the sort index alone (index-only: the skipped rows are
@@ -71,17 +109,15 @@ async fn read_page(
     ctx: &Ctx,
     actor: &Actor,
     query: &ListQuery,
-    hits: Option<u64>,
+    sizes: Option<Sizes>,
 ) -> Result<Vec<Customer>> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
-    let path = match hits {
-        Some(hits) => {
-            let total = counts::read_one(&ctx.db, &actor.tenant, counts::ALL).await?;
-            let total = total.max(0).unsigned_abs();
-            SearchPath::cheaper(hits, total, query.page.offset(), query.page.limit)
+    let path = match sizes {
+        Some(s) if query.filter.searches_by_index(backend) => {
+            SearchPath::cheaper(s.hits, s.all, query.page.offset(), query.page.limit)
         }
-        None => SearchPath::ByHits,
+        _ => SearchPath::ByHits,
     };
     let filtered = query
         .filter
@@ -101,7 +137,11 @@ async fn read_page(
             query.sort_order,
         )
     };
-    let rows = page.all(&ctx.db).await?;
+    let rows = if plans_once(&query.filter, &query.page, sizes) {
+        plans::select(page, backend).all(&ctx.db).await?
+    } else {
+        page.all(&ctx.db).await?
+    };
     Ok(rows.into_iter().map(Customer::from).collect())
 }
 
@@ -172,4 +212,39 @@ pub async fn details(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Details
         customer,
         recent_conversations,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plans_once, Sizes};
+    use crate::domain::page::PageRequest;
+    use crate::service::customers::CustomerFilter;
+
+    #[test]
+    fn a_page_is_planned_once_only_when_its_walk_is_short_whatever_the_values() {
+        let first = PageRequest { page: 1, limit: 20 };
+        let sizes = |hits, all| Some(Sizes { hits, all });
+        let tagged = CustomerFilter {
+            tags: vec!["vip".into()],
+            ..Default::default()
+        };
+        // The whole tenant: a walk from its start, whatever the tenant.
+        assert!(plans_once(&CustomerFilter::default(), &first, None));
+        // A search's plan depends on how many the word finds.
+        let search = CustomerFilter {
+            search: Some("maria".into()),
+            ..Default::default()
+        };
+        assert!(!plans_once(&search, &first, sizes(1_000_000, 1_000_000)));
+        // A filter: only when its total shows the walk is short.
+        assert!(!plans_once(&tagged, &first, None));
+        assert!(plans_once(&tagged, &first, sizes(9_469, 1_000_000)));
+        assert!(!plans_once(&tagged, &first, sizes(30, 1_000_000)));
+        assert!(!plans_once(&tagged, &first, sizes(0, 10)));
+        let page_200 = PageRequest {
+            page: 200,
+            limit: 20,
+        };
+        assert!(!plans_once(&tagged, &page_200, sizes(9_469, 1_000_000)));
+    }
 }
