@@ -60,7 +60,7 @@ impl CustomerFilter {
 /// How many of the caller's tenant's customers `filter` takes.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn count(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<u64> {
-    Ok(count_among(ctx, actor, filter, false).await?.hits)
+    Ok(sizes(ctx, actor, filter).await?.hits)
 }
 
 /// How many customers a filter takes, and how many the tenant has.
@@ -71,31 +71,16 @@ pub struct Sizes {
 }
 
 /// How many of the caller's tenant's customers `filter` takes, and how many
-/// the tenant has: one counter read more than [`count`] needs, none more
-/// statements.
+/// the tenant has (its counter, read in the same statement as the filter's
+/// counter or the tenant's `version`).
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn sizes(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<Sizes> {
-    count_among(ctx, actor, filter, true).await
-}
-
-/// [`count`], and with `all` the tenant's total read in the same statement
-/// (else `all` is 0).
-async fn count_among(
-    ctx: &Ctx,
-    actor: &Actor,
-    filter: &CustomerFilter,
-    all: bool,
-) -> Result<Sizes> {
     filter.validate()?;
     let counter = filter.counter();
     let first = counter
         .clone()
         .unwrap_or_else(|| counts::VERSION.to_owned());
-    let mut keys = vec![first];
-    if all {
-        keys.push(counts::ALL.to_owned());
-    }
-    let read = counts::read(&ctx.db, &actor.tenant, &keys).await?;
+    let read = counts::read(&ctx.db, &actor.tenant, &[first, counts::ALL.to_owned()]).await?;
     let value = |i: usize| read.get(i).copied().unwrap_or(0);
     let all = value(1).max(0).unsigned_abs();
     if counter.is_some() {
