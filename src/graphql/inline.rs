@@ -25,6 +25,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
+use async_graphql::indexmap::map::Entry;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
@@ -239,9 +240,14 @@ fn record(
 /// lists of objects, item by item) and otherwise keeps the first value,
 /// as the engine does.
 fn insert(object: &mut IndexMap<Name, Value>, name: Name, value: Value) {
-    let Some(previous) = object.get_mut(&name) else {
-        object.insert(name, value);
-        return;
+    // One lookup of the key, not two: the second hash of every key was 4 %
+    // of the instructions of a list page's GraphQL answer (`callgrind`).
+    let previous = match object.entry(name) {
+        Entry::Vacant(place) => {
+            place.insert(value);
+            return;
+        }
+        Entry::Occupied(place) => place.into_mut(),
     };
     match (previous, value) {
         (Value::Object(previous), Value::Object(value)) => {
