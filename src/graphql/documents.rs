@@ -1,9 +1,16 @@
-//! Parsed documents, cached by the SHA-256 of their text for every request:
-//! a query a client sends again is not parsed again (parsing costs more than
-//! the rest of a small operation), and an Apollo automatic persisted query
-//! runs by its hash alone once registered. The cache is bounded in entries
-//! and in bytes of parsed documents (weighed node by node: a parsed document
-//! takes 25 to 200 times the bytes of its text).
+//! Parsed documents, cached by their text for every request: a query a
+//! client sends again is not parsed again (parsing costs more than the rest
+//! of a small operation), and an Apollo automatic persisted query runs by its
+//! hash alone once registered. The cache is bounded in entries and in bytes
+//! of parsed documents (weighed node by node: a parsed document takes 25 to
+//! 200 times the bytes of its text) and of their texts.
+//!
+//! A request sent in full finds its document by its text, hashed with the
+//! cache's own hasher and compared byte for byte. Only a persisted query is
+//! named by its SHA-256, which is then worked out once, when the text is
+//! registered: for every other request it cost more than the rest of
+//! finding the document (some 40,000 instructions for an 800-byte query
+//! against one or two thousand, `callgrind`, `bench/RESULTS.md`).
 //!
 //! Only the parse is cached. Every request, hit or miss, still goes through
 //! the document guard (depth, aliases, introspection, mutations over GET) and
@@ -13,6 +20,7 @@
 //! authenticated requests get here, so only they can fill the cache; a
 //! document over its size cap never does.
 
+use std::collections::HashMap;
 use std::mem::size_of;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -36,12 +44,14 @@ struct PersistedQuery {
 /// A cached document.
 struct Entry {
     doc: ExecutableDocument,
-    /// What [`weigh`] says it holds.
+    /// What [`weigh`] says it holds, with its text (and its hash, when
+    /// registered).
     bytes: usize,
-    /// Registered as a persisted query: its hash alone may name it. A text
-    /// merely sent in full is cached for its sender's next request, but does
-    /// not answer a hash-only request (persisted queries work as before).
-    persisted: bool,
+    /// The SHA-256 it is registered under as a persisted query: that hash
+    /// alone may then name it. A text merely sent in full is cached for its
+    /// sender's next request, but does not answer a hash-only request
+    /// (persisted queries work as before).
+    persisted: Option<String>,
     /// Requests with this document that passed the engine's full validation
     /// (see [`verdict`]), at most [`MAX_VERDICTS`].
     passed: Vec<Verdict>,
@@ -56,52 +66,94 @@ pub struct Verdict([u8; 32]);
 /// variables that clients send, which is a handful.
 const MAX_VERDICTS: usize = 16;
 
-/// Parsed documents by the SHA-256 of their text, least recently used
-/// dropped first when either bound is reached.
+/// Parsed documents by their text, least recently used dropped first when
+/// either bound is reached, and the texts of registered persisted queries
+/// by their hash.
 struct Cache {
-    entries: lru::LruCache<String, Entry>,
+    entries: lru::LruCache<Arc<str>, Entry>,
+    persisted: HashMap<String, Arc<str>>,
     bytes: usize,
     max_bytes: usize,
 }
 
 impl Cache {
-    /// The document of this hash, if cached (and, when `persisted`, registered
-    /// as a persisted query).
-    fn get(&mut self, hash: &str, persisted: bool) -> Option<ExecutableDocument> {
-        self.entries
-            .get(hash)
-            .filter(|e| e.persisted || !persisted)
-            .map(|e| e.doc.clone())
+    /// The document of this text, if cached, and the text as the cache
+    /// holds it.
+    fn get(&mut self, text: &str) -> Option<(Arc<str>, ExecutableDocument)> {
+        let (key, entry) = self.entries.get_key_value(text)?;
+        Some((key.clone(), entry.doc.clone()))
     }
 
-    fn put(&mut self, hash: String, doc: ExecutableDocument, bytes: usize, persisted: bool) {
+    /// [`Self::get`] for the text registered under a persisted query's hash.
+    fn get_persisted(&mut self, hash: &str) -> Option<(Arc<str>, ExecutableDocument)> {
+        let text = self.persisted.get(hash)?.clone();
+        self.get(&text)
+    }
+
+    /// Caches `doc` (weighing `bytes`) under its `text`, registered under
+    /// the hash `persisted` if given. A text already cached is only
+    /// registered, keeping what it has.
+    fn put(
+        &mut self,
+        text: Arc<str>,
+        doc: ExecutableDocument,
+        bytes: usize,
+        persisted: Option<String>,
+    ) {
+        let bytes = bytes + text.len() + persisted.as_ref().map_or(0, String::len);
+        if let Some(entry) = self.entries.get_mut(&text) {
+            if let (None, Some(hash)) = (&entry.persisted, persisted) {
+                let added = hash.len();
+                self.persisted.insert(hash.clone(), text);
+                entry.persisted = Some(hash);
+                entry.bytes += added;
+                self.bytes += added;
+                self.shrink();
+            }
+            return;
+        }
         if bytes > self.max_bytes {
             return;
         }
-        let persisted = persisted || self.entries.peek(&hash).is_some_and(|e| e.persisted);
+        if let Some(hash) = &persisted {
+            self.persisted.insert(hash.clone(), text.clone());
+        }
         let entry = Entry {
             doc,
             bytes,
             persisted,
             passed: Vec::new(),
         };
-        if let Some(old) = self.entries.put(hash, entry) {
-            self.bytes -= old.bytes;
-        }
         self.bytes += bytes;
+        // At the entry bound, the least recent entry comes back.
+        if let Some((_, dropped)) = self.entries.push(text, entry) {
+            self.forget(dropped);
+        }
+        self.shrink();
+    }
+
+    /// Drops the least recent entries until the bytes are within bounds.
+    fn shrink(&mut self) {
         while self.bytes > self.max_bytes {
             match self.entries.pop_lru() {
-                Some((_, dropped)) => self.bytes -= dropped.bytes,
+                Some((_, dropped)) => self.forget(dropped),
                 None => break,
             }
         }
-        // `put` may also have pushed one out at the entry bound.
-        self.bytes = self.entries.iter().map(|(_, e)| e.bytes).sum();
+    }
+
+    /// Accounts for an entry that left the cache.
+    fn forget(&mut self, dropped: Entry) {
+        self.bytes -= dropped.bytes;
+        if let Some(hash) = dropped.persisted {
+            self.persisted.remove(&hash);
+        }
     }
 }
 
 /// The cache (`CLIENTELA_GRAPHQL_APQ_CACHE` entries,
-/// `CLIENTELA_GRAPHQL_APQ_CACHE_BYTES` bytes of parsed documents).
+/// `CLIENTELA_GRAPHQL_APQ_CACHE_BYTES` bytes of parsed documents and their
+/// texts).
 #[derive(Clone)]
 pub struct Documents(Arc<Mutex<Cache>>);
 
@@ -110,6 +162,7 @@ impl Documents {
     pub fn new(entries: NonZeroUsize, max_bytes: usize) -> Self {
         Self(Arc::new(Mutex::new(Cache {
             entries: lru::LruCache::new(entries),
+            persisted: HashMap::new(),
             bytes: 0,
             max_bytes,
         })))
@@ -119,36 +172,37 @@ impl Documents {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The parse of `text` from the cache, or parsed now and cached; `None`
-    /// when it does not parse (the engine then parses it and says why).
-    /// Counts hits and misses (`graphql_document_cache_total`).
-    fn parsed(&self, text: &str) -> Option<(String, ExecutableDocument)> {
-        let hash = sha256(text);
-        let cached = self.cache().get(&hash, false);
+    /// The parse of `text` from the cache, or parsed now and cached, with
+    /// the text as the cache holds it; `None` when it does not parse (the
+    /// engine then parses it and says why). Counts hits and misses
+    /// (`graphql_document_cache_total`).
+    fn parsed(&self, text: &str) -> Option<(Arc<str>, ExecutableDocument)> {
+        let cached = self.cache().get(text);
         crate::http::metrics::graphql_document_cache(cached.is_some());
-        if let Some(doc) = cached {
-            return Some((hash, doc));
+        if cached.is_some() {
+            return cached;
         }
         let doc = async_graphql::parser::parse_query(text).ok()?;
+        let key: Arc<str> = Arc::from(text);
         self.cache()
-            .put(hash.clone(), doc.clone(), weigh(&doc), false);
-        Some((hash, doc))
+            .put(key.clone(), doc.clone(), weigh(&doc), None);
+        Some((key, doc))
     }
 
-    /// Whether a request of the cached document `hash` with this verdict key
-    /// passed the engine's full validation before.
-    pub fn passed(&self, hash: &str, verdict: Verdict) -> bool {
+    /// Whether a request of the cached document of `text` with this
+    /// verdict key passed the engine's full validation before.
+    pub fn passed(&self, text: &str, verdict: Verdict) -> bool {
         self.cache()
             .entries
-            .peek(hash)
+            .peek(text)
             .is_some_and(|e| e.passed.contains(&verdict))
     }
 
-    /// Remembers that a request of the cached document `hash` with this
+    /// Remembers that a request of the cached document of `text` with this
     /// verdict key passed the engine's full validation.
-    pub fn pass(&self, hash: &str, verdict: Verdict) {
+    pub fn pass(&self, text: &str, verdict: Verdict) {
         let mut cache = self.cache();
-        let Some(entry) = cache.entries.peek_mut(hash) else {
+        let Some(entry) = cache.entries.peek_mut(text) else {
             return;
         };
         if entry.passed.len() < MAX_VERDICTS && !entry.passed.contains(&verdict) {
@@ -166,24 +220,24 @@ impl Documents {
 
     /// Gives `request` its parsed document from the cache (parsing and
     /// caching it on a miss), or, for a persisted query, by its hash alone
-    /// when registered, or registering its text under the hash; the hash it
+    /// when registered, or registering its text under the hash; the text it
     /// is cached under. A text that does not parse is left for
     /// [`Request::parsed_query`] to refuse in the parser's words.
-    pub fn prepare(&self, request: &mut Request) -> Result<Option<String>, ServerError> {
+    pub fn prepare(&self, request: &mut Request) -> Result<Option<Arc<str>>, ServerError> {
         if let Some(value) = request.extensions.remove("persistedQuery") {
             return self.persisted(request, value).map(Some);
         }
         if request.query.is_empty() {
             return Ok(None);
         }
-        Ok(self.parsed(&request.query).map(|(hash, doc)| {
+        Ok(self.parsed(&request.query).map(|(text, doc)| {
             request.set_parsed_query(doc);
-            hash
+            text
         }))
     }
 
     /// [`Self::prepare`] for a request that carries the `persistedQuery` extension.
-    fn persisted(&self, request: &mut Request, value: ConstValue) -> Result<String, ServerError> {
+    fn persisted(&self, request: &mut Request, value: ConstValue) -> Result<Arc<str>, ServerError> {
         let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
             ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
         })?;
@@ -195,23 +249,23 @@ impl Documents {
         }
         if request.query.is_empty() {
             // Apollo clients retry with the full query on this exact message.
-            let doc = self
+            let (text, doc) = self
                 .cache()
-                .get(&persisted.sha256_hash, true)
+                .get_persisted(&persisted.sha256_hash)
                 .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
             request.set_parsed_query(doc);
-            return Ok(persisted.sha256_hash);
+            return Ok(text);
         }
         let hash = sha256(&request.query);
         if persisted.sha256_hash != hash {
             return Err(ServerError::new("provided sha does not match query", None));
         }
         let doc = async_graphql::parser::parse_query(&request.query)?;
+        let text: Arc<str> = Arc::from(std::mem::take(&mut request.query));
         self.cache()
-            .put(hash.clone(), doc.clone(), weigh(&doc), true);
-        request.query = String::new();
+            .put(text.clone(), doc.clone(), weigh(&doc), Some(hash));
         request.set_parsed_query(doc);
-        Ok(hash)
+        Ok(text)
     }
 }
 
@@ -425,27 +479,33 @@ mod tests {
         Documents::new(NonZeroUsize::new(entries).expect("nonzero"), max_bytes)
     }
 
+    /// Caches `doc()` under the one-byte text `text`, weighing `bytes` in
+    /// all (the text's byte included).
+    fn put(cache: &Documents, text: &str, bytes: usize, persisted: Option<&str>) {
+        cache.cache().put(
+            text.into(),
+            doc(),
+            bytes - text.len(),
+            persisted.map(String::from),
+        );
+    }
+
+    fn cached(cache: &Documents, text: &str) -> bool {
+        cache.cache().get(text).is_some()
+    }
+
     #[test]
     fn the_cache_drops_the_least_recently_used_to_stay_within_its_bytes() {
         let cache = cache(100, 1000);
-        cache.cache().put("a".into(), doc(), 400, true);
-        cache.cache().put("b".into(), doc(), 400, true);
-        assert!(
-            cache.cache().get("a", true).is_some(),
-            "a is now the most recent"
-        );
-        cache.cache().put("c".into(), doc(), 400, true);
+        put(&cache, "a", 400, None);
+        put(&cache, "b", 400, None);
+        assert!(cached(&cache, "a"), "a is now the most recent");
+        put(&cache, "c", 400, None);
         assert_eq!(cache.bytes(), 800);
-        assert!(
-            cache.cache().get("b", true).is_none(),
-            "b was the least recent"
-        );
-        assert!(cache.cache().get("a", true).is_some() && cache.cache().get("c", true).is_some());
-        cache.cache().put("huge".into(), doc(), 1001, true);
-        assert!(
-            cache.cache().get("huge", true).is_none(),
-            "over the whole budget"
-        );
+        assert!(!cached(&cache, "b"), "b was the least recent");
+        assert!(cached(&cache, "a") && cached(&cache, "c"));
+        put(&cache, "h", 1001, None);
+        assert!(!cached(&cache, "h"), "over the whole budget");
         assert_eq!(cache.bytes(), 800);
     }
 
@@ -453,23 +513,26 @@ mod tests {
     fn the_cache_keeps_its_entry_bound_too() {
         let cache = cache(2, 1_000_000);
         for key in ["a", "b", "c"] {
-            cache.cache().put(key.into(), doc(), 10, false);
+            put(&cache, key, 10, None);
         }
         assert_eq!(cache.bytes(), 20);
-        assert!(cache.cache().get("a", false).is_none());
+        assert!(!cached(&cache, "a"));
     }
 
     #[test]
     fn a_repeated_text_is_served_from_the_cache() {
         let cache = cache(10, 1_000_000);
         let text = "query Q($id: ID!) { customer(id: $id) { id firstName } }";
-        let (hash, first) = cache.parsed(text).expect("parses");
-        assert_eq!(hash, sha256(text));
-        assert_eq!(cache.bytes(), weigh(&first));
-        assert!(cache.cache().get(&hash, false).is_some(), "cached");
-        let (_, again) = cache.parsed(text).expect("parses");
+        let (key, first) = cache.parsed(text).expect("parses");
+        assert_eq!(&*key, text);
+        assert_eq!(cache.bytes(), weigh(&first) + text.len());
+        assert!(cached(&cache, text));
+        let (again_key, again) = cache.parsed(text).expect("parses");
         assert_eq!(format!("{again:?}"), format!("{first:?}"));
-        assert_eq!(cache.bytes(), weigh(&first), "held once");
+        assert!(Arc::ptr_eq(&key, &again_key), "the text is held once");
+        assert_eq!(cache.bytes(), weigh(&first) + text.len(), "held once");
+        let other = format!("{text} ");
+        assert!(!cached(&cache, &other), "found by the exact text only");
     }
 
     #[test]
@@ -479,14 +542,36 @@ mod tests {
         assert!(cache.parsed(text).is_some());
         let hash = sha256(text);
         assert!(
-            cache.cache().get(&hash, true).is_none(),
+            cache.cache().get_persisted(&hash).is_none(),
             "not by hash alone"
         );
-        cache.cache().put(hash.clone(), doc(), 10, true);
-        assert!(cache.cache().get(&hash, true).is_some(), "registered");
+        let before = cache.bytes();
+        put(&cache, text, 10 + text.len(), Some(&hash));
+        let (by_hash, _) = cache.cache().get_persisted(&hash).expect("registered");
+        assert_eq!(&*by_hash, text);
+        assert_eq!(
+            cache.bytes(),
+            before + hash.len(),
+            "the entry kept, its hash added"
+        );
         // A later request in full keeps the registration.
-        cache.cache().put(hash.clone(), doc(), 10, false);
-        assert!(cache.cache().get(&hash, true).is_some(), "still registered");
+        put(&cache, text, 10 + text.len(), None);
+        assert!(
+            cache.cache().get_persisted(&hash).is_some(),
+            "still registered"
+        );
+    }
+
+    #[test]
+    fn a_persisted_query_leaves_with_its_document() {
+        let cache = cache(1, 1_000_000);
+        put(&cache, "p", 10, Some("hash-of-p"));
+        assert!(cache.cache().get_persisted("hash-of-p").is_some());
+        put(&cache, "q", 10, None);
+        assert!(!cached(&cache, "p"), "dropped at the entry bound");
+        assert!(cache.cache().get_persisted("hash-of-p").is_none());
+        assert!(cache.cache().persisted.is_empty(), "its hash dropped too");
+        assert_eq!(cache.bytes(), 10);
     }
 
     #[test]
@@ -554,15 +639,15 @@ mod tests {
     #[test]
     fn verdicts_are_kept_with_their_document_and_bounded() {
         let cache = cache(10, 1_000_000);
-        let (hash, _) = cache.parsed("{ me { role } }").expect("parses");
+        let (key, _) = cache.parsed("{ me { role } }").expect("parses");
         let v = |i: u8| Verdict([i; 32]);
-        assert!(!cache.passed(&hash, v(0)));
+        assert!(!cache.passed(&key, v(0)));
         for i in 0..40 {
-            cache.pass(&hash, v(i));
+            cache.pass(&key, v(i));
         }
-        assert!(cache.passed(&hash, v(0)));
+        assert!(cache.passed(&key, v(0)));
         assert!(
-            !cache.passed(&hash, v(39)),
+            !cache.passed(&key, v(39)),
             "at most {MAX_VERDICTS} per document"
         );
         cache.pass("unknown", v(1));

@@ -117,9 +117,12 @@ pub struct Endpoint {
     guard: edges::DocumentGuard,
 }
 
-/// A prepared request, and where its verdict is kept (the document's hash
+/// A prepared request, and where its verdict is kept (the document's text
 /// and the verdict), when its document is cached.
-type Prepared = (async_graphql::Request, Option<(String, documents::Verdict)>);
+type Prepared = (
+    async_graphql::Request,
+    Option<(Arc<str>, documents::Verdict)>,
+);
 
 impl Endpoint {
     /// The endpoint over a schema built from `ctx` and `keys`, with the
@@ -152,7 +155,7 @@ impl Endpoint {
         mut request: async_graphql::Request,
         via_get: bool,
     ) -> Result<Prepared, async_graphql::ServerError> {
-        let hash = match &self.documents {
+        let key = match &self.documents {
             Some(documents) => documents.prepare(&mut request)?,
             None => None,
         };
@@ -161,8 +164,8 @@ impl Endpoint {
         let variables = std::mem::take(&mut request.variables);
         let doc = request.parsed_query()?;
         self.guard.check(doc, operation.as_deref(), via_get)?;
-        let verdict = hash.and_then(|hash| {
-            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (hash, v))
+        let verdict = key.and_then(|key| {
+            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (key, v))
         });
         request.variables = variables;
         Ok((request, verdict))
@@ -185,17 +188,17 @@ impl Endpoint {
     async fn execute_validated(
         &self,
         request: async_graphql::Request,
-        verdict: Option<(String, documents::Verdict)>,
+        verdict: Option<(Arc<str>, documents::Verdict)>,
     ) -> async_graphql::Response {
-        let (Some(documents), Some((hash, verdict))) = (&self.documents, verdict) else {
+        let (Some(documents), Some((key, verdict))) = (&self.documents, verdict) else {
             return self.schema.execute(request).await;
         };
-        if documents.passed(&hash, verdict) {
+        if documents.passed(&key, verdict) {
             return self.validated.execute(request).await;
         }
         let response = self.schema.execute(request).await;
         if response.data != async_graphql::Value::Null {
-            documents.pass(&hash, verdict);
+            documents.pass(&key, verdict);
         }
         response
     }
