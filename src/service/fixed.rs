@@ -20,7 +20,16 @@ use super::plans;
 pub struct Fixed<E: EntityTrait> {
     shape: fn() -> Select<E>,
     /// SQL text and bound value types, for PostgreSQL and for SQLite.
-    built: [OnceLock<(String, Vec<Discriminant<Value>>)>; 2],
+    built: [OnceLock<Built>; 2],
+}
+
+/// A shape's statement as sea-query builds it for one backend.
+struct Built {
+    sql: String,
+    /// The types of its values, in the order they are bound.
+    kinds: Vec<Discriminant<Value>>,
+    /// Where its text takes a limit or an offset ([`plans`]).
+    slots: plans::Slots,
 }
 
 impl<E: EntityTrait> Fixed<E> {
@@ -32,33 +41,53 @@ impl<E: EntityTrait> Fixed<E> {
     }
 
     /// The statement for `backend` with `values` bound in the shape's order.
-    pub fn statement<const N: usize>(&self, backend: DbBackend, values: [Value; N]) -> Statement {
+    #[cfg(test)]
+    fn statement<const N: usize>(&self, backend: DbBackend, values: [Value; N]) -> Statement {
+        self.bound(backend, values).0
+    }
+
+    /// The statement for `backend` with `values` bound in the shape's order,
+    /// and where its text takes a limit or an offset.
+    fn bound<const N: usize>(
+        &self,
+        backend: DbBackend,
+        values: [Value; N],
+    ) -> (Statement, &plans::Slots) {
         let slot = match backend {
             DbBackend::Postgres => &self.built[0],
             _ => &self.built[1],
         };
-        let (sql, kinds) = slot.get_or_init(|| {
+        let built = slot.get_or_init(|| {
             let built = (self.shape)().build(backend);
             let kinds = built
                 .values
                 .map(|v| v.0.iter().map(discriminant).collect())
                 .unwrap_or_default();
-            (built.sql, kinds)
+            Built {
+                slots: plans::Slots::of(&built.sql),
+                sql: built.sql,
+                kinds,
+            }
         });
         debug_assert!(
-            kinds.len() == N
-                && kinds
+            built.kinds.len() == N
+                && built
+                    .kinds
                     .iter()
                     .zip(&values)
                     .all(|(k, v)| *k == discriminant(v)),
-            "values bound in the shape's order and types: {sql}"
+            "values bound in the shape's order and types: {}",
+            built.sql
         );
-        Statement::from_sql_and_values(backend, sql.as_str(), values)
+        let stmt = Statement::from_sql_and_values(backend, built.sql.as_str(), values);
+        (stmt, &built.slots)
     }
 
     /// The rows `values` select, as models. A fixed statement reads by key,
     /// so its best plan is the same whatever the values: its `LIMIT` is
-    /// written into the text, and PostgreSQL plans it once ([`plans`]).
+    /// written into the text, and PostgreSQL plans it once ([`plans`]). Where
+    /// the text takes its limit is found when the text is built, not on
+    /// every call.
     pub fn select<const N: usize>(
         &self,
         backend: DbBackend,
@@ -66,8 +95,8 @@ impl<E: EntityTrait> Fixed<E> {
     ) -> SelectorRaw<SelectModel<E::Model>> {
         // Not `E::find().from_raw_sql(..)`: that builds a whole select of
         // every column only to drop it.
-        let stmt = plans::limits_inline(self.statement(backend, values));
-        SelectorRaw::<SelectModel<E::Model>>::from_statement(stmt)
+        let (stmt, slots) = self.bound(backend, values);
+        SelectorRaw::<SelectModel<E::Model>>::from_statement(slots.inline(stmt))
     }
 
     /// Asserts that the statement bound with `values` is, on both backends,

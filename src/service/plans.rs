@@ -46,52 +46,80 @@ pub fn limits_inline(stmt: Statement) -> Statement {
     if stmt.db_backend != DbBackend::Postgres {
         return stmt;
     }
-    let Some(Values(values)) = &stmt.values else {
-        return stmt;
-    };
-    let placeholders = placeholders(&stmt.sql);
-    let inlined: Vec<(usize, i128)> = placeholders
-        .iter()
-        .filter(|p| {
-            let before = stmt.sql[..p.start].trim_end();
-            ends_with_keyword(before, "LIMIT") || ends_with_keyword(before, "OFFSET")
-        })
-        .filter_map(|p| Some((p.index, integer(values.get(p.index.checked_sub(1)?)?)?)))
-        .filter(|(_, n)| *n >= 0)
-        .collect();
-    if inlined.is_empty() {
-        return stmt;
-    }
-    let literal = |index: usize| inlined.iter().find(|(i, _)| *i == index).map(|(_, n)| *n);
-    let mut sql = String::with_capacity(stmt.sql.len());
-    let mut copied = 0;
-    for p in &placeholders {
-        sql.push_str(&stmt.sql[copied..p.start]);
-        match literal(p.index) {
-            Some(n) => sql.push_str(&n.to_string()),
-            None => {
-                let before = inlined.iter().filter(|(i, _)| *i < p.index).count();
-                sql.push('$');
-                sql.push_str(&(p.index - before).to_string());
-            }
-        }
-        copied = p.end;
-    }
-    sql.push_str(&stmt.sql[copied..]);
-    let kept = values
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| literal(i + 1).is_none())
-        .map(|(_, v)| v.clone())
-        .collect();
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(kept))
+    Slots::of(&stmt.sql).inline(stmt)
 }
 
-/// A `$n` in the text: its byte range and `n`.
+/// The placeholders of a PostgreSQL text, and which of them hold a `LIMIT`
+/// or an `OFFSET`: found once for a text that many statements share
+/// ([`super::fixed`]), so that each of them is only copied, not read again.
+pub struct Slots {
+    placeholders: Vec<Placeholder>,
+    /// The length of the text they were found in.
+    len: usize,
+}
+
+impl Slots {
+    /// The slots of `sql`.
+    pub fn of(sql: &str) -> Slots {
+        Slots {
+            placeholders: placeholders(sql),
+            len: sql.len(),
+        }
+    }
+
+    /// [`limits_inline`] for a statement whose text is the one these slots
+    /// were found in.
+    pub fn inline(&self, stmt: Statement) -> Statement {
+        debug_assert_eq!(stmt.sql.len(), self.len, "slots of another text");
+        if stmt.db_backend != DbBackend::Postgres || !self.placeholders.iter().any(|p| p.limit) {
+            return stmt;
+        }
+        let Some(Values(values)) = &stmt.values else {
+            return stmt;
+        };
+        let inlined: Vec<(usize, i128)> = self
+            .placeholders
+            .iter()
+            .filter(|p| p.limit)
+            .filter_map(|p| Some((p.index, integer(values.get(p.index.checked_sub(1)?)?)?)))
+            .filter(|(_, n)| *n >= 0)
+            .collect();
+        if inlined.is_empty() {
+            return stmt;
+        }
+        let literal = |index: usize| inlined.iter().find(|(i, _)| *i == index).map(|(_, n)| *n);
+        let mut sql = String::with_capacity(stmt.sql.len());
+        let mut copied = 0;
+        for p in &self.placeholders {
+            sql.push_str(&stmt.sql[copied..p.start]);
+            match literal(p.index) {
+                Some(n) => sql.push_str(&n.to_string()),
+                None => {
+                    let before = inlined.iter().filter(|(i, _)| *i < p.index).count();
+                    sql.push('$');
+                    sql.push_str(&(p.index - before).to_string());
+                }
+            }
+            copied = p.end;
+        }
+        sql.push_str(&stmt.sql[copied..]);
+        let kept = values
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| literal(i + 1).is_none())
+            .map(|(_, v)| v.clone())
+            .collect();
+        Statement::from_sql_and_values(DbBackend::Postgres, sql, Values(kept))
+    }
+}
+
+/// A `$n` in the text: its byte range, `n`, and whether it follows `LIMIT`
+/// or `OFFSET`.
 struct Placeholder {
     start: usize,
     end: usize,
     index: usize,
+    limit: bool,
 }
 
 /// The placeholders of PostgreSQL text, outside quoted strings and names.
@@ -127,10 +155,13 @@ fn placeholders(sql: &str) -> Vec<Placeholder> {
                     .count();
                 let index = sql[i + 1..i + 1 + digits].parse().ok();
                 if let Some(index) = index {
+                    let before = sql[..i].trim_end();
                     found.push(Placeholder {
                         start: i,
                         end: i + 1 + digits,
                         index,
+                        limit: ends_with_keyword(before, "LIMIT")
+                            || ends_with_keyword(before, "OFFSET"),
                     });
                 }
                 i += 1 + digits;
@@ -186,6 +217,28 @@ mod tests {
                 r#"SELECT "id" FROM "c" WHERE "t" = $1 ORDER BY "a" DESC LIMIT 20 OFFSET 40"#,
                 vec!["x".into()]
             )
+        );
+    }
+
+    #[test]
+    fn slots_found_once_serve_every_statement_of_their_text() {
+        let sql = r#"SELECT "id" FROM "v" WHERE "c" = $1 ORDER BY "a" DESC LIMIT $2"#;
+        let slots = Slots::of(sql);
+        for n in [5u64, 50] {
+            assert_eq!(
+                slots.inline(pg(sql, vec!["x".into(), n.into()])),
+                pg(
+                    &format!(r#"SELECT "id" FROM "v" WHERE "c" = $1 ORDER BY "a" DESC LIMIT {n}"#),
+                    vec!["x".into()]
+                )
+            );
+        }
+        let by_key = r#"SELECT "id" FROM "v" WHERE "id" = $1"#;
+        let stmt = pg(by_key, vec!["x".into()]);
+        assert_eq!(
+            Slots::of(by_key).inline(stmt.clone()),
+            stmt,
+            "no limit: as it was"
         );
     }
 
