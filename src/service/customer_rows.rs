@@ -27,10 +27,7 @@ pub async fn find<C: ConnectionTrait>(
     id: CustomerId,
 ) -> Result<Option<customer::Model>> {
     let values = [actor.tenant.as_str().into(), Uuid::from(id).into()];
-    Ok(FIND
-        .select(db.get_database_backend(), values)
-        .one(db)
-        .await?)
+    Ok(FIND.one(db, values).await?)
 }
 
 /// [`find`]'s statement: tenant, id. No `LIMIT` (the key matches one row at

@@ -4,16 +4,18 @@
 //! thirty-odd quoted columns took about a tenth of the server's CPU on the
 //! detail route (`perf`, both faces), and it is the same text every time.
 //!
-//! Imports only `sea_orm` and [`plans`].
+//! Imports only `sea_orm`, [`plans`] and [`rows`] (rows read by position).
 
 use std::mem::{discriminant, Discriminant};
 use std::sync::OnceLock;
 
 use sea_orm::{
-    DbBackend, EntityTrait, QueryTrait, Select, SelectModel, SelectorRaw, Statement, Value,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Select, SelectModel, SelectorRaw,
+    Statement, Value,
 };
 
 use super::plans;
+use super::rows::{self, ByPosition, Fast};
 
 /// A statement of a fixed shape: `shape` builds it with placeholder values
 /// (any values of the right types, in the order the statement binds them).
@@ -87,16 +89,42 @@ impl<E: EntityTrait> Fixed<E> {
     /// so its best plan is the same whatever the values: its `LIMIT` is
     /// written into the text, and PostgreSQL plans it once ([`plans`]). Where
     /// the text takes its limit is found when the text is built, not on
-    /// every call.
-    pub fn select<const N: usize>(
+    /// every call. The rows are read by position ([`rows`]).
+    pub async fn all<C: ConnectionTrait, const N: usize>(
         &self,
-        backend: DbBackend,
+        db: &C,
         values: [Value; N],
-    ) -> SelectorRaw<SelectModel<E::Model>> {
+    ) -> Result<Vec<E::Model>, DbErr>
+    where
+        E::Model: ByPosition,
+    {
+        Ok(rows::models(self.select(db, values).all(db).await?))
+    }
+
+    /// The first row `values` select, as [`Self::all`] reads it.
+    pub async fn one<C: ConnectionTrait, const N: usize>(
+        &self,
+        db: &C,
+        values: [Value; N],
+    ) -> Result<Option<E::Model>, DbErr>
+    where
+        E::Model: ByPosition,
+    {
+        Ok(self.select(db, values).one(db).await?.map(|Fast(m)| m))
+    }
+
+    fn select<C: ConnectionTrait, const N: usize>(
+        &self,
+        db: &C,
+        values: [Value; N],
+    ) -> SelectorRaw<SelectModel<Fast<E::Model>>>
+    where
+        E::Model: ByPosition,
+    {
         // Not `E::find().from_raw_sql(..)`: that builds a whole select of
         // every column only to drop it.
-        let (stmt, slots) = self.bound(backend, values);
-        SelectorRaw::<SelectModel<E::Model>>::from_statement(slots.inline(stmt))
+        let (stmt, slots) = self.bound(db.get_database_backend(), values);
+        SelectorRaw::<SelectModel<Fast<E::Model>>>::from_statement(slots.inline(stmt))
     }
 
     /// Asserts that the statement bound with `values` is, on both backends,

@@ -6,7 +6,7 @@
 //! Layers inside, arrows only downward (no module imports one that imports
 //! it back): `trash`, `erasure` → `customers`, `import`, `export`, `recount` → `conversations`,
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
-//! `counts`, `fixed` → `plans`. This file holds what all of them share (the context,
+//! `counts`, `fixed` → `plans`, `rows`. This file holds what all of them share (the context,
 //! transactions with their counters, chunked inserts, ids as query values)
 //! and imports only `events`, `counts` and `history`.
 //!
@@ -31,6 +31,7 @@ pub mod ledger;
 pub mod merges;
 mod plans;
 pub mod recount;
+mod rows;
 mod scope;
 pub mod seed;
 pub mod tickets;

@@ -18,6 +18,7 @@ use crate::domain::ids::{ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
 use crate::service::fixed::Fixed;
+use crate::service::rows::{ByPosition, Fast};
 use crate::service::{customer_rows, scope, Ctx};
 
 /// The contract's "newest first": by last message (or creation) time, then id.
@@ -39,10 +40,7 @@ pub async fn recent(
         Uuid::from(customer_id).into(),
         limit.into(),
     ];
-    let rows = RECENT
-        .select(ctx.db.get_database_backend(), values)
-        .all(&ctx.db)
-        .await?;
+    let rows = RECENT.all(&ctx.db, values).await?;
     Ok(rows.into_iter().map(Conversation::from).collect())
 }
 
@@ -127,6 +125,7 @@ const MESSAGES_OLDEST_FIRST: &[&str] = &["sent_at ASC", "id ASC"];
 fn per_parent_statement(
     backend: DbBackend,
     tenant: &str,
+    columns: &str,
     children: &Children,
     parents: &[Uuid],
     offset: u64,
@@ -181,20 +180,26 @@ fn per_parent_statement(
         .chain(order.iter().map(|o| format!("t.{o}")))
         .collect();
     let outer_order = outer_order.join(", ");
+    // The model's columns in its order, not `*` (the table's order), so
+    // that the rows are read by position (`service::rows`).
     let sql = match (backend, one) {
         // One parent (a customer's details): its slice is the statement.
-        (_, Some(_)) => format!("SELECT * FROM {table} {slice}"),
+        (_, Some(_)) => format!("SELECT {columns} FROM {table} {slice}"),
         (DbBackend::Postgres, None) => format!(
             "SELECT t.* FROM (VALUES {list}) AS p (parent) \
-             CROSS JOIN LATERAL (SELECT * FROM {table} {slice}) AS t \
+             CROSS JOIN LATERAL (SELECT {columns} FROM {table} {slice}) AS t \
              ORDER BY {outer_order}"
         ),
-        (_, None) => format!(
-            "WITH p (parent) AS (VALUES {list}) \
-             SELECT t.* FROM p JOIN {table} AS t \
-             ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
-             ORDER BY {outer_order}"
-        ),
+        (_, None) => {
+            let columns: Vec<String> = columns.split(", ").map(|c| format!("t.{c}")).collect();
+            let columns = columns.join(", ");
+            format!(
+                "WITH p (parent) AS (VALUES {list}) \
+                 SELECT {columns} FROM p JOIN {table} AS t \
+                 ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
+                 ORDER BY {outer_order}"
+            )
+        }
     };
     Statement::from_sql_and_values(backend, sql, values)
 }
@@ -211,7 +216,7 @@ async fn per_parent<M, K>(
     parent_of: impl Fn(&M) -> K,
 ) -> Result<HashMap<K, Vec<M>>>
 where
-    M: FromQueryResult,
+    M: ByPosition,
     K: Copy + std::hash::Hash + Eq,
     Uuid: From<K>,
 {
@@ -226,12 +231,13 @@ where
     let stmt = per_parent_statement(
         ctx.db.get_database_backend(),
         &actor.tenant,
+        M::column_list(),
         children,
         &ids,
         offset,
         limit,
     );
-    for row in M::find_by_statement(stmt).all(&ctx.db).await? {
+    for Fast(row) in Fast::<M>::find_by_statement(stmt).all(&ctx.db).await? {
         out.entry(parent_of(&row)).or_default().push(row);
     }
     Ok(out)

@@ -13,6 +13,7 @@ use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::time;
 use crate::error::{Error, FieldError, Result};
+use crate::service::rows::{self, Fast};
 use crate::service::{plans, scope, Ctx};
 
 /// A cursor-pagination request: filter, order, and a window of `first` rows
@@ -254,12 +255,24 @@ pub async fn connection(
     // The window and the total at the same time, on two pooled connections.
     // A window of the whole tenant walks its sort index from the cursor,
     // whatever the values: PostgreSQL may plan it once (`plans`).
-    let window = window.limit(size + 1);
+    let window = rows::listed(window).limit(size + 1);
     let rows = async {
-        Ok(match query.filter.searches() || query.filter.has_facets() {
-            true => window.all(&ctx.db).await?,
-            false => plans::select(window, backend).all(&ctx.db).await?,
-        })
+        Ok(rows::models(
+            match query.filter.searches() || query.filter.has_facets() {
+                true => {
+                    window
+                        .into_model::<Fast<customer::Model>>()
+                        .all(&ctx.db)
+                        .await?
+                }
+                false => {
+                    plans::select(window, backend)
+                        .into_model::<Fast<_>>()
+                        .all(&ctx.db)
+                        .await?
+                }
+            },
+        ))
     };
     let (mut rows, total_count) = tokio::try_join!(rows, total)?;
     let more = rows.len() as u64 > size;

@@ -14,6 +14,7 @@ use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
+use crate::service::rows::{self, Fast};
 use crate::service::{conversations, customer_rows, plans, scope, Ctx};
 
 /// A list request: filter, page and order.
@@ -137,12 +138,18 @@ async fn read_page(
             query.sort_order,
         )
     };
+    let page = rows::listed(page);
     let rows = if plans_once(&query.filter, &query.page, sizes) {
-        plans::select(page, backend).all(&ctx.db).await?
+        plans::select(page, backend)
+            .into_model::<Fast<_>>()
+            .all(&ctx.db)
+            .await?
     } else {
-        page.all(&ctx.db).await?
+        page.into_model::<Fast<customer::Model>>()
+            .all(&ctx.db)
+            .await?
     };
-    Ok(rows.into_iter().map(Customer::from).collect())
+    Ok(rows.into_iter().map(|Fast(m)| Customer::from(m)).collect())
 }
 
 /// The customer with this id, or NOT_FOUND (also for another tenant's).

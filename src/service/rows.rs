@@ -1,0 +1,573 @@
+//! Rows read by column position.
+//!
+//! sea-orm's derived `FromQueryResult` reads each column by its name: sqlx
+//! finds the name in a hashed map for every cell, and every NULL becomes an
+//! error carrying the column's name formatted with `{:?}`, which the field's
+//! `Option` then throws away. On a page of 20 customers that was a third of
+//! the server's instructions for the REST answer (`callgrind`,
+//! `bench/RESULTS.md`, session 14).
+//!
+//! [`Fast`] reads the models that lists, details and nested lists read most
+//! (customers, conversations, messages) by position instead: each cell
+//! through sea-orm's own decoding of its type, a NULL told by sqlx before any
+//! decoding. That is only done when the row's columns are the model's
+//! columns in the model's order, which is what sea-orm selects for an
+//! entity; any other row is read by name, as before.
+//!
+//! Imports only `sea_orm` and the `entity` crate.
+
+use std::sync::OnceLock;
+
+use entity::enums::{
+    ConversationStatus, CustomerSegment, CustomerSource, CustomerStatus, MessageDirection,
+};
+use entity::json::{Address, CommunicationHours, JsonObject, StringList};
+use entity::{conversation, customer, message};
+use sea_orm::prelude::{DateTimeUtc, Uuid};
+use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::{Column as _, Row as _, ValueRef as _};
+use sea_orm::{
+    DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryResult,
+    QuerySelect, Select, TryGetable,
+};
+
+/// A model that can be read by column position.
+pub trait ByPosition: FromQueryResult {
+    /// Its column names, in the order sea-orm selects them.
+    fn columns() -> &'static [String];
+
+    /// The model, from a row whose columns are [`Self::columns`].
+    fn read(row: &QueryResult) -> Result<Self, DbErr>;
+
+    /// Its columns as sea-query writes them in a select list, table first.
+    fn select_list() -> &'static str;
+
+    /// Its columns, quoted, without their table: `"a", "b"`.
+    fn column_list() -> &'static str;
+}
+
+/// `q` selecting every column of its model as one piece of text written
+/// once: the very SQL sea-query writes for them (tested), without quoting
+/// forty names on every call, which was a seventh of the instructions of a
+/// list page's REST answer (`callgrind`).
+pub fn listed<E>(q: Select<E>) -> Select<E>
+where
+    E: EntityTrait,
+    E::Model: ByPosition,
+{
+    q.select_only().expr(Expr::cust(E::Model::select_list()))
+}
+
+/// A model read by position when its row's columns allow it, by name
+/// otherwise; the same model either way.
+pub struct Fast<M>(pub M);
+
+impl<M: ByPosition> FromQueryResult for Fast<M> {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        if pre.is_empty() && in_order(row, M::columns()) {
+            M::read(row).map(Fast)
+        } else {
+            M::from_query_result(row, pre).map(Fast)
+        }
+    }
+}
+
+/// The models of `rows`.
+pub fn models<M>(rows: Vec<Fast<M>>) -> Vec<M> {
+    rows.into_iter().map(|Fast(m)| m).collect()
+}
+
+/// Whether the row's columns are `names`, in order.
+fn in_order(row: &QueryResult, names: &[String]) -> bool {
+    fn same<'a>(mut columns: impl ExactSizeIterator<Item = &'a str>, names: &[String]) -> bool {
+        columns.len() == names.len() && names.iter().all(|n| columns.next() == Some(n.as_str()))
+    }
+    if let Some(row) = row.try_as_pg_row() {
+        return same(row.columns().iter().map(|c| c.name()), names);
+    }
+    if let Some(row) = row.try_as_sqlite_row() {
+        return same(row.columns().iter().map(|c| c.name()), names);
+    }
+    false
+}
+
+/// Whether column `i` of the row is NULL.
+fn is_null(row: &QueryResult, i: usize) -> Result<bool, DbErr> {
+    let raw = if let Some(row) = row.try_as_pg_row() {
+        row.try_get_raw(i).map(|v| v.is_null())
+    } else if let Some(row) = row.try_as_sqlite_row() {
+        row.try_get_raw(i).map(|v| v.is_null())
+    } else {
+        return Err(DbErr::Type(format!("column {i}: not a row of a database")));
+    };
+    raw.map_err(|e| DbErr::Type(e.to_string()))
+}
+
+/// A field's type, read from column `i` of a row.
+trait Cell: Sized {
+    fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr>;
+}
+
+/// `Cell` for these types and their `Option`s, each read as sea-orm reads
+/// it.
+macro_rules! cells {
+    ($($t:ty),+ $(,)?) => {$(
+        impl Cell for $t {
+            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
+                Ok(<$t as TryGetable>::try_get_by_index(row, i)?)
+            }
+        }
+
+        impl Cell for Option<$t> {
+            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
+                if is_null(row, i)? {
+                    return Ok(None);
+                }
+                <$t as Cell>::cell(row, i).map(Some)
+            }
+        }
+    )+};
+}
+
+cells!(
+    String,
+    Uuid,
+    i32,
+    i64,
+    bool,
+    DateTimeUtc,
+    CustomerSegment,
+    CustomerSource,
+    CustomerStatus,
+    ConversationStatus,
+    MessageDirection,
+    StringList,
+    Address,
+    CommunicationHours,
+    JsonObject,
+);
+
+/// [`ByPosition`] for the `Model` of an entity module: every field with its
+/// column (a field left out does not compile; a field paired with another's
+/// column fails `fields_are_paired_with_their_own_columns`).
+macro_rules! by_position {
+    ($module:ident { $($field:ident: $column:ident),+ $(,)? }) => {
+        impl ByPosition for $module::Model {
+            fn columns() -> &'static [String] {
+                static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+                NAMES.get_or_init(|| {
+                    $module::Column::iter().map(|c| c.as_str().to_owned()).collect()
+                })
+            }
+
+            fn read(row: &QueryResult) -> Result<Self, DbErr> {
+                Ok(Self {
+                    $($field: Cell::cell(row, $module::Column::$column as usize)?),+
+                })
+            }
+
+            fn select_list() -> &'static str {
+                static LIST: OnceLock<String> = OnceLock::new();
+                LIST.get_or_init(|| {
+                    let table = $module::Entity.table_name();
+                    $module::Column::iter()
+                        .map(|c| format!("\"{table}\".\"{}\"", c.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+            }
+
+            fn column_list() -> &'static str {
+                static LIST: OnceLock<String> = OnceLock::new();
+                LIST.get_or_init(|| {
+                    $module::Column::iter()
+                        .map(|c| format!("\"{}\"", c.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+            }
+        }
+
+        #[cfg(test)]
+        impl Paired for $module::Model {
+            fn pairs() -> Vec<(&'static str, String)> {
+                vec![$((stringify!($field), $module::Column::$column.as_str().to_owned())),+]
+            }
+        }
+    };
+}
+
+/// The fields of a [`by_position!`] model and the columns it reads them
+/// from, for the test that they match.
+#[cfg(test)]
+trait Paired {
+    fn pairs() -> Vec<(&'static str, String)>;
+}
+
+by_position!(customer {
+    tenant_id: TenantId,
+    id: Id,
+    phone_number: PhoneNumber,
+    first_name: FirstName,
+    last_name: LastName,
+    email: Email,
+    avatar: Avatar,
+    alternative_phones: AlternativePhones,
+    address: Address,
+    tags: Tags,
+    segment: Segment,
+    source: Source,
+    custom_fields: CustomFields,
+    preferred_language: PreferredLanguage,
+    communication_hours: CommunicationHours,
+    preferred_agent_id: PreferredAgentId,
+    status: Status,
+    status_before_block: StatusBeforeBlock,
+    is_blocked: IsBlocked,
+    block_reason: BlockReason,
+    notes: Notes,
+    external_id: ExternalId,
+    deleted_at: DeletedAt,
+    status_before_delete: StatusBeforeDelete,
+    search_text: SearchText,
+    total_conversations: TotalConversations,
+    open_conversations: OpenConversations,
+    resolved_conversations: ResolvedConversations,
+    total_messages: TotalMessages,
+    total_tickets: TotalTickets,
+    response_time_ms: ResponseTimeMs,
+    response_count: ResponseCount,
+    rating_total: RatingTotal,
+    rating_count: RatingCount,
+    first_contact: FirstContact,
+    last_interaction: LastInteraction,
+    last_message_at: LastMessageAt,
+    created_at: CreatedAt,
+    updated_at: UpdatedAt,
+});
+
+by_position!(conversation {
+    tenant_id: TenantId,
+    id: Id,
+    customer_id: CustomerId,
+    status: Status,
+    channel: Channel,
+    subject: Subject,
+    assigned_agent_id: AssignedAgentId,
+    rating: Rating,
+    message_count: MessageCount,
+    last_message_at: LastMessageAt,
+    activity_at: ActivityAt,
+    response_time_ms: ResponseTimeMs,
+    response_count: ResponseCount,
+    created_at: CreatedAt,
+    updated_at: UpdatedAt,
+    resolved_at: ResolvedAt,
+});
+
+by_position!(message {
+    tenant_id: TenantId,
+    id: Id,
+    conversation_id: ConversationId,
+    customer_id: CustomerId,
+    direction: Direction,
+    body: Body,
+    agent_id: AgentId,
+    sent_at: SentAt,
+    created_at: CreatedAt,
+});
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use entity::agent;
+    use entity::json::Coordinates;
+    use sea_orm::{
+        ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QueryTrait, Statement,
+    };
+
+    use super::*;
+
+    #[test]
+    fn fields_are_paired_with_their_own_columns() {
+        for pairs in [
+            customer::Model::pairs(),
+            conversation::Model::pairs(),
+            message::Model::pairs(),
+        ] {
+            for (field, column) in pairs {
+                assert_eq!(field, column);
+            }
+        }
+    }
+
+    #[test]
+    fn columns_are_the_entity_s_in_its_order() {
+        let names = customer::Model::columns();
+        assert_eq!(names.len(), customer::Column::iter().count());
+        assert_eq!(names[customer::Column::Email as usize], "email");
+        assert_eq!(names.last().map(String::as_str), Some("updated_at"));
+    }
+
+    #[test]
+    fn a_listed_select_is_the_sql_sea_query_writes() {
+        use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QueryOrder, QueryTrait};
+        let page = || {
+            customer::Entity::find()
+                .filter(customer::Column::TenantId.eq("t"))
+                .filter(customer::Column::Status.eq(CustomerStatus::Active))
+                .order_by_desc(customer::Column::LastInteraction)
+                .limit(20)
+        };
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            assert_eq!(listed(page()).build(backend), page().build(backend));
+        }
+        let window = || conversation::Entity::find().filter(conversation::Column::TenantId.eq("t"));
+        assert_eq!(
+            listed(window()).build(DbBackend::Postgres),
+            window().build(DbBackend::Postgres)
+        );
+    }
+
+    fn at(day: u32) -> DateTimeUtc {
+        Utc.with_ymd_and_hms(2026, 11, day, 12, 30, 15)
+            .single()
+            .expect("a time")
+    }
+
+    /// A customer with every nullable column set (`full`) or NULL.
+    fn customer(n: u128, agent: Uuid, full: bool) -> customer::Model {
+        let some = |s: &str| full.then(|| s.to_owned());
+        customer::Model {
+            tenant_id: "t".into(),
+            id: Uuid::from_u128(n),
+            phone_number: format!("5215500000{n:03}"),
+            first_name: some("María"),
+            last_name: some("O'Brien \"quoted\""),
+            email: some("maria@example.com"),
+            avatar: some("https://example.com/a.png"),
+            alternative_phones: StringList(if full {
+                vec!["5215511111111".into()]
+            } else {
+                vec![]
+            }),
+            address: full.then(|| Address {
+                street: Some("Reforma 1".into()),
+                city: Some("CDMX".into()),
+                state: None,
+                country: Some("MX".into()),
+                postal_code: Some("06600".into()),
+                coordinates: Some(Coordinates {
+                    latitude: 19.43,
+                    longitude: -99.13,
+                }),
+            }),
+            tags: StringList(vec!["vip".into(), "loyal".into()]),
+            segment: CustomerSegment::Vip,
+            source: CustomerSource::Referral,
+            custom_fields: serde_json::from_value(serde_json::json!({ "plan": "gold", "n": 3 }))
+                .expect("an object"),
+            preferred_language: "es".into(),
+            communication_hours: full.then(|| CommunicationHours {
+                start: Some("09:00".into()),
+                end: Some("18:00".into()),
+            }),
+            preferred_agent_id: full.then_some(agent),
+            status: CustomerStatus::Blocked,
+            status_before_block: full.then_some(CustomerStatus::Active),
+            is_blocked: full,
+            block_reason: some("spam"),
+            notes: some("línea 1\nlínea 2"),
+            external_id: some("crm-1"),
+            deleted_at: full.then(|| at(20)),
+            status_before_delete: full.then_some(CustomerStatus::Inactive),
+            search_text: "maria o'brien".into(),
+            total_conversations: 1,
+            open_conversations: 2,
+            resolved_conversations: 3,
+            total_messages: 4,
+            total_tickets: 5,
+            response_time_ms: 6_000_000_000,
+            response_count: 7,
+            rating_total: 8,
+            rating_count: 9,
+            first_contact: full.then(|| at(2)),
+            last_interaction: at(3),
+            last_message_at: full.then(|| at(4)),
+            created_at: at(1),
+            updated_at: at(5),
+        }
+    }
+
+    fn conversation(n: u128, customer: Uuid, agent: Uuid, full: bool) -> conversation::Model {
+        conversation::Model {
+            tenant_id: "t".into(),
+            id: Uuid::from_u128(1000 + n),
+            customer_id: customer,
+            status: ConversationStatus::Resolved,
+            channel: "whatsapp".into(),
+            subject: full.then(|| "Pedido".into()),
+            assigned_agent_id: full.then_some(agent),
+            rating: full.then_some(4),
+            message_count: 2,
+            last_message_at: full.then(|| at(6)),
+            activity_at: at(7),
+            response_time_ms: 1_500,
+            response_count: 1,
+            created_at: at(1),
+            updated_at: at(8),
+            resolved_at: full.then(|| at(9)),
+        }
+    }
+
+    fn message(n: u128, c: &conversation::Model, agent: Uuid, full: bool) -> message::Model {
+        message::Model {
+            tenant_id: "t".into(),
+            id: Uuid::from_u128(2000 + n),
+            conversation_id: c.id,
+            customer_id: c.customer_id,
+            direction: MessageDirection::Outbound,
+            body: "¡Hola!".into(),
+            agent_id: full.then_some(agent),
+            sent_at: at(10),
+            created_at: at(11),
+        }
+    }
+
+    /// A real SQLite file, migrated, with two rows of each model: one with
+    /// every nullable column set, one with each of them NULL.
+    async fn database(dir: &tempfile::TempDir) -> DatabaseConnection {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rows.db").display());
+        let db = crate::db::connect_and_migrate(&url, 1)
+            .await
+            .expect("a database");
+        let agent = Uuid::from_u128(99);
+        agent::Entity::insert(agent::ActiveModel::from(agent::Model {
+            tenant_id: "t".into(),
+            id: agent,
+            name: "Ana".into(),
+            email: None,
+            created_at: at(1),
+            updated_at: at(1),
+        }))
+        .exec(&db)
+        .await
+        .expect("an agent");
+        for (n, full) in [(1, true), (2, false)] {
+            let c = customer(n, agent, full);
+            let conv = conversation(n, c.id, agent, full);
+            let m = message(n, &conv, agent, full);
+            customer::Entity::insert(customer::ActiveModel::from(c))
+                .exec(&db)
+                .await
+                .expect("a customer");
+            conversation::Entity::insert(conversation::ActiveModel::from(conv))
+                .exec(&db)
+                .await
+                .expect("a conversation");
+            message::Entity::insert(message::ActiveModel::from(m))
+                .exec(&db)
+                .await
+                .expect("a message");
+        }
+        db
+    }
+
+    #[tokio::test]
+    async fn rows_read_by_position_are_the_rows_written_and_read_by_name() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let agent = Uuid::from_u128(99);
+
+        let by_name = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .all(&db)
+            .await
+            .expect("by name");
+        let fast = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .into_model::<Fast<customer::Model>>()
+            .all(&db)
+            .await
+            .expect("by position");
+        let written = vec![customer(1, agent, true), customer(2, agent, false)];
+        assert_eq!(models(fast), written);
+        assert_eq!(by_name, written);
+
+        let fast = conversation::Entity::find()
+            .order_by_asc(conversation::Column::Id)
+            .into_model::<Fast<conversation::Model>>()
+            .all(&db)
+            .await
+            .expect("by position");
+        let conversations: Vec<_> = written
+            .iter()
+            .zip([true, false])
+            .enumerate()
+            .map(|(i, (c, full))| conversation(i as u128 + 1, c.id, agent, full))
+            .collect();
+        assert_eq!(models(fast), conversations);
+
+        let fast = message::Entity::find()
+            .order_by_asc(message::Column::Id)
+            .into_model::<Fast<message::Model>>()
+            .all(&db)
+            .await
+            .expect("by position");
+        let messages: Vec<_> = conversations
+            .iter()
+            .zip([true, false])
+            .enumerate()
+            .map(|(i, (c, full))| message(i as u128 + 1, c, agent, full))
+            .collect();
+        assert_eq!(models(fast), messages);
+    }
+
+    #[tokio::test]
+    async fn an_entity_s_select_is_read_by_position_and_other_rows_by_name() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let backend = db.get_database_backend();
+        let row = db
+            .query_one(customer::Entity::find().build(backend))
+            .await
+            .expect("a query")
+            .expect("a row");
+        assert!(in_order(&row, customer::Model::columns()), "by position");
+        for sql in [
+            format!(
+                "SELECT {} FROM conversations",
+                conversation::Model::column_list()
+            ),
+            format!("SELECT {} FROM messages", message::Model::column_list()),
+        ] {
+            let row = db
+                .query_one(Statement::from_string(backend, sql.clone()))
+                .await
+                .expect("a query")
+                .expect("a row");
+            let names = if sql.contains("messages") {
+                message::Model::columns()
+            } else {
+                conversation::Model::columns()
+            };
+            assert!(in_order(&row, names), "{sql}");
+        }
+
+        // The same columns, the first two swapped: read by name, the same model.
+        let mut names: Vec<String> = customer::Model::columns()
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        names.swap(0, 1);
+        let sql = format!("SELECT {} FROM customers ORDER BY id", names.join(", "));
+        let row = db
+            .query_one(Statement::from_string(backend, sql))
+            .await
+            .expect("a query")
+            .expect("a row");
+        assert!(!in_order(&row, customer::Model::columns()), "not in order");
+        let Fast(read) = Fast::<customer::Model>::from_query_result(&row, "").expect("by name");
+        assert_eq!(read, customer(1, Uuid::from_u128(99), true));
+    }
+}
