@@ -131,7 +131,7 @@ pub struct GraphqlConfig {
     #[arg(long, env = "CLIENTELA_GRAPHQL_APQ_CACHE", default_value_t = 1000)]
     pub graphql_apq_cache: usize,
 
-    /// Bytes of query text the persisted-query cache may hold in all (least recently used dropped).
+    /// Bytes the document cache may hold in all: parsed queries and their texts (least recently used dropped).
     #[arg(long, env = "CLIENTELA_GRAPHQL_APQ_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub graphql_apq_cache_bytes: usize,
 
