@@ -473,6 +473,20 @@ mod tests {
         db
     }
 
+    /// The models `q` selects, read as [`Fast`] reads them.
+    async fn read<E>(db: &DatabaseConnection, q: Select<E>) -> Vec<E::Model>
+    where
+        E: EntityTrait,
+        E::Model: ByPosition,
+    {
+        models(
+            q.into_model::<Fast<E::Model>>()
+                .all(db)
+                .await
+                .expect("by position"),
+        )
+    }
+
     #[tokio::test]
     async fn rows_read_by_position_are_the_rows_written_and_read_by_name() {
         let dir = tempfile::tempdir().expect("a directory");
@@ -484,43 +498,40 @@ mod tests {
             .all(&db)
             .await
             .expect("by name");
-        let fast = customer::Entity::find()
-            .order_by_asc(customer::Column::Id)
-            .into_model::<Fast<customer::Model>>()
-            .all(&db)
-            .await
-            .expect("by position");
+        let fast = read(
+            &db,
+            customer::Entity::find().order_by_asc(customer::Column::Id),
+        )
+        .await;
         let written = vec![customer(1, agent, true), customer(2, agent, false)];
-        assert_eq!(models(fast), written);
+        assert_eq!(fast, written);
         assert_eq!(by_name, written);
 
-        let fast = conversation::Entity::find()
-            .order_by_asc(conversation::Column::Id)
-            .into_model::<Fast<conversation::Model>>()
-            .all(&db)
-            .await
-            .expect("by position");
+        let fast = read(
+            &db,
+            conversation::Entity::find().order_by_asc(conversation::Column::Id),
+        )
+        .await;
         let conversations: Vec<_> = written
             .iter()
             .zip([true, false])
             .enumerate()
             .map(|(i, (c, full))| conversation(i as u128 + 1, c.id, agent, full))
             .collect();
-        assert_eq!(models(fast), conversations);
+        assert_eq!(fast, conversations);
 
-        let fast = message::Entity::find()
-            .order_by_asc(message::Column::Id)
-            .into_model::<Fast<message::Model>>()
-            .all(&db)
-            .await
-            .expect("by position");
+        let fast = read(
+            &db,
+            message::Entity::find().order_by_asc(message::Column::Id),
+        )
+        .await;
         let messages: Vec<_> = conversations
             .iter()
             .zip([true, false])
             .enumerate()
             .map(|(i, (c, full))| message(i as u128 + 1, c, agent, full))
             .collect();
-        assert_eq!(models(fast), messages);
+        assert_eq!(fast, messages);
     }
 
     #[tokio::test]
