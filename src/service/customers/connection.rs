@@ -8,13 +8,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::filter::{order, reverse_order, sort_key, CustomerFilter, SortKey};
+use super::read::all_columns;
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::time;
 use crate::error::{Error, FieldError, Result};
-use crate::service::rows::{self, Fast};
-use crate::service::{plans, scope, Ctx};
+use crate::service::{scope, Ctx};
 
 /// A cursor-pagination request: filter, order, and a window of `first` rows
 /// after a cursor or `last` rows before one.
@@ -255,25 +255,9 @@ pub async fn connection(
     // The window and the total at the same time, on two pooled connections.
     // A window of the whole tenant walks its sort index from the cursor,
     // whatever the values: PostgreSQL may plan it once (`plans`).
-    let window = rows::listed(window).limit(size + 1);
-    let rows = async {
-        Ok(rows::models(
-            match query.filter.searches() || query.filter.has_facets() {
-                true => {
-                    window
-                        .into_model::<Fast<customer::Model>>()
-                        .all(&ctx.db)
-                        .await?
-                }
-                false => {
-                    plans::select(window, backend)
-                        .into_model::<Fast<_>>()
-                        .all(&ctx.db)
-                        .await?
-                }
-            },
-        ))
-    };
+    let window = window.limit(size + 1);
+    let plan_once = !(query.filter.searches() || query.filter.has_facets());
+    let rows = all_columns(ctx, window, plan_once);
     let (mut rows, total_count) = tokio::try_join!(rows, total)?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);

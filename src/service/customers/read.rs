@@ -4,7 +4,9 @@
 //! and `scope`.
 
 use entity::{customer, customer_phone};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait, Select,
+};
 
 use super::count::{count, sizes, Sizes};
 use super::filter::{order, CustomerFilter, SearchPath};
@@ -138,18 +140,30 @@ async fn read_page(
             query.sort_order,
         )
     };
-    let page = rows::listed(page);
-    let rows = if plans_once(&query.filter, &query.page, sizes) {
-        plans::select(page, backend)
-            .into_model::<Fast<_>>()
+    let plan_once = plans_once(&query.filter, &query.page, sizes);
+    let rows = all_columns(ctx, page, plan_once).await?;
+    Ok(rows.into_iter().map(Customer::from).collect())
+}
+
+/// The customers `q` selects, every column, read by position
+/// ([`rows`]); with `plan_once`, its limit and offset are written into its
+/// text so that PostgreSQL plans it once ([`plans`]). Pages and cursor
+/// windows read their rows here.
+pub(super) async fn all_columns(
+    ctx: &Ctx,
+    q: Select<customer::Entity>,
+    plan_once: bool,
+) -> Result<Vec<customer::Model>> {
+    let q = rows::listed(q);
+    let read = if plan_once {
+        plans::select(q, ctx.db.get_database_backend())
+            .into_model::<Fast<customer::Model>>()
             .all(&ctx.db)
             .await?
     } else {
-        page.into_model::<Fast<customer::Model>>()
-            .all(&ctx.db)
-            .await?
+        q.into_model::<Fast<customer::Model>>().all(&ctx.db).await?
     };
-    Ok(rows.into_iter().map(|Fast(m)| Customer::from(m)).collect())
+    Ok(rows::models(read))
 }
 
 /// The customer with this id, or NOT_FOUND (also for another tenant's).
