@@ -190,16 +190,15 @@ fn per_parent_statement(
              CROSS JOIN LATERAL (SELECT {columns} FROM {table} {slice}) AS t \
              ORDER BY {outer_order}"
         ),
-        (_, None) => {
-            let columns: Vec<String> = columns.split(", ").map(|c| format!("t.{c}")).collect();
-            let columns = columns.join(", ");
-            format!(
-                "WITH p (parent) AS (VALUES {list}) \
-                 SELECT {columns} FROM p JOIN {table} AS t \
-                 ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
-                 ORDER BY {outer_order}"
-            )
-        }
+        // `p` has one column, `parent`, which no child table has: the
+        // children's columns need no `t.` (SQLite would refuse an
+        // ambiguous name).
+        (_, None) => format!(
+            "WITH p (parent) AS (VALUES {list}) \
+             SELECT {columns} FROM p JOIN {table} AS t \
+             ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
+             ORDER BY {outer_order}"
+        ),
     };
     Statement::from_sql_and_values(backend, sql, values)
 }
