@@ -3,8 +3,8 @@
 //! sea-orm's derived `FromQueryResult` reads each column by its name: sqlx
 //! finds the name in a hashed map for every cell, and every NULL becomes an
 //! error carrying the column's name formatted with `{:?}`, which the field's
-//! `Option` then throws away. On a page of 20 customers that was a third of
-//! the server's instructions for the REST answer (`callgrind`,
+//! `Option` then throws away. On a page of 20 customers that was two fifths
+//! of the server's instructions for the REST answer (`callgrind`,
 //! `bench/RESULTS.md`, session 14).
 //!
 //! [`Fast`] reads the models that lists, details and nested lists read most
@@ -48,7 +48,7 @@ pub trait ByPosition: FromQueryResult {
 
 /// `q` selecting every column of its model as one piece of text written
 /// once: the very SQL sea-query writes for them (tested), without quoting
-/// forty names on every call, which was a seventh of the instructions of a
+/// forty names on every call, which was a tenth of the instructions of a
 /// list page's REST answer (`callgrind`).
 pub fn listed<E>(q: Select<E>) -> Select<E>
 where
