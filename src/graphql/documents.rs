@@ -33,6 +33,8 @@ use async_graphql::parser::Positioned;
 use async_graphql::{Name, Request, ServerError, Value as ConstValue};
 use sha2::{Digest, Sha256};
 
+use super::json::{self, Repeats};
+
 /// The `persistedQuery` extension of a request.
 #[derive(serde::Deserialize)]
 struct PersistedQuery {
@@ -44,6 +46,8 @@ struct PersistedQuery {
 /// A cached document.
 struct Entry {
     doc: ExecutableDocument,
+    /// How it repeats response keys (whether its answers may be text).
+    repeats: Repeats,
     /// What [`weigh`] says it holds, with its text (and its hash, when
     /// registered).
     bytes: usize,
@@ -76,16 +80,29 @@ struct Cache {
     max_bytes: usize,
 }
 
+/// What the cache knows of a request's document besides its parse.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// The text, as the cache holds it.
+    pub text: Arc<str>,
+    /// How the document repeats response keys ([`json::repeats`], worked
+    /// out once: it walks every selection).
+    pub repeats: Repeats,
+}
+
 impl Cache {
-    /// The document of this text, if cached, and the text as the cache
-    /// holds it.
-    fn get(&mut self, text: &str) -> Option<(Arc<str>, ExecutableDocument)> {
+    /// The document of this text, if cached, and what else is known of it.
+    fn get(&mut self, text: &str) -> Option<(Cached, ExecutableDocument)> {
         let (key, entry) = self.entries.get_key_value(text)?;
-        Some((key.clone(), entry.doc.clone()))
+        let cached = Cached {
+            text: key.clone(),
+            repeats: entry.repeats,
+        };
+        Some((cached, entry.doc.clone()))
     }
 
     /// [`Self::get`] for the text registered under a persisted query's hash.
-    fn get_persisted(&mut self, hash: &str) -> Option<(Arc<str>, ExecutableDocument)> {
+    fn get_persisted(&mut self, hash: &str) -> Option<(Cached, ExecutableDocument)> {
         let text = self.persisted.get(hash)?.clone();
         self.get(&text)
     }
@@ -119,6 +136,7 @@ impl Cache {
             self.persisted.insert(hash.clone(), text.clone());
         }
         let entry = Entry {
+            repeats: json::repeats(&doc),
             doc,
             bytes,
             persisted,
@@ -176,17 +194,20 @@ impl Documents {
     /// the text as the cache holds it; `None` when it does not parse (the
     /// engine then parses it and says why). Counts hits and misses
     /// (`graphql_document_cache_total`).
-    fn parsed(&self, text: &str) -> Option<(Arc<str>, ExecutableDocument)> {
+    fn parsed(&self, text: &str) -> Option<(Cached, ExecutableDocument)> {
         let cached = self.cache().get(text);
         crate::http::metrics::graphql_document_cache(cached.is_some());
         if cached.is_some() {
             return cached;
         }
         let doc = async_graphql::parser::parse_query(text).ok()?;
-        let key: Arc<str> = Arc::from(text);
+        let cached = Cached {
+            text: Arc::from(text),
+            repeats: json::repeats(&doc),
+        };
         self.cache()
-            .put(key.clone(), doc.clone(), weigh(&doc), None);
-        Some((key, doc))
+            .put(cached.text.clone(), doc.clone(), weigh(&doc), None);
+        Some((cached, doc))
     }
 
     /// Whether a request of the cached document of `text` with this
@@ -223,21 +244,21 @@ impl Documents {
     /// when registered, or registering its text under the hash; the text it
     /// is cached under. A text that does not parse is left for
     /// [`Request::parsed_query`] to refuse in the parser's words.
-    pub fn prepare(&self, request: &mut Request) -> Result<Option<Arc<str>>, ServerError> {
+    pub fn prepare(&self, request: &mut Request) -> Result<Option<Cached>, ServerError> {
         if let Some(value) = request.extensions.remove("persistedQuery") {
             return self.persisted(request, value).map(Some);
         }
         if request.query.is_empty() {
             return Ok(None);
         }
-        Ok(self.parsed(&request.query).map(|(text, doc)| {
+        Ok(self.parsed(&request.query).map(|(cached, doc)| {
             request.set_parsed_query(doc);
-            text
+            cached
         }))
     }
 
     /// [`Self::prepare`] for a request that carries the `persistedQuery` extension.
-    fn persisted(&self, request: &mut Request, value: ConstValue) -> Result<Arc<str>, ServerError> {
+    fn persisted(&self, request: &mut Request, value: ConstValue) -> Result<Cached, ServerError> {
         let persisted: PersistedQuery = async_graphql::from_value(value).map_err(|_| {
             ServerError::new("Invalid \"PersistedQuery\" extension configuration.", None)
         })?;
@@ -249,23 +270,26 @@ impl Documents {
         }
         if request.query.is_empty() {
             // Apollo clients retry with the full query on this exact message.
-            let (text, doc) = self
+            let (cached, doc) = self
                 .cache()
                 .get_persisted(&persisted.sha256_hash)
                 .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
             request.set_parsed_query(doc);
-            return Ok(text);
+            return Ok(cached);
         }
         let hash = sha256(&request.query);
         if persisted.sha256_hash != hash {
             return Err(ServerError::new("provided sha does not match query", None));
         }
         let doc = async_graphql::parser::parse_query(&request.query)?;
-        let text: Arc<str> = Arc::from(std::mem::take(&mut request.query));
+        let cached = Cached {
+            text: Arc::from(std::mem::take(&mut request.query)),
+            repeats: json::repeats(&doc),
+        };
         self.cache()
-            .put(text.clone(), doc.clone(), weigh(&doc), Some(hash));
+            .put(cached.text.clone(), doc.clone(), weigh(&doc), Some(hash));
         request.set_parsed_query(doc);
-        Ok(text)
+        Ok(cached)
     }
 }
 
@@ -523,11 +547,14 @@ mod tests {
     fn a_repeated_text_is_served_from_the_cache() {
         let cache = cache(10, 1_000_000);
         let text = "query Q($id: ID!) { customer(id: $id) { id firstName } }";
-        let (key, first) = cache.parsed(text).expect("parses");
+        let (first_cached, first) = cache.parsed(text).expect("parses");
+        let key = first_cached.text;
         assert_eq!(&*key, text);
+        assert_eq!(first_cached.repeats, Repeats::None);
         assert_eq!(cache.bytes(), weigh(&first) + text.len());
         assert!(cached(&cache, text));
-        let (again_key, again) = cache.parsed(text).expect("parses");
+        let (again_cached, again) = cache.parsed(text).expect("parses");
+        let again_key = again_cached.text;
         assert_eq!(format!("{again:?}"), format!("{first:?}"));
         assert!(Arc::ptr_eq(&key, &again_key), "the text is held once");
         assert_eq!(cache.bytes(), weigh(&first) + text.len(), "held once");
@@ -548,7 +575,7 @@ mod tests {
         let before = cache.bytes();
         put(&cache, text, 10 + text.len(), Some(&hash));
         let (by_hash, _) = cache.cache().get_persisted(&hash).expect("registered");
-        assert_eq!(&*by_hash, text);
+        assert_eq!(&*by_hash.text, text);
         assert_eq!(
             cache.bytes(),
             before + hash.len(),
@@ -629,6 +656,17 @@ mod tests {
     }
 
     #[test]
+    fn how_a_document_repeats_keys_is_kept_with_it() {
+        let cache = cache(10, 1_000_000);
+        let text = "{ me { role } me { tenant } }";
+        for _ in 0..2 {
+            let (cached, _) = cache.parsed(text).expect("parses");
+            assert_eq!(cached.repeats, Repeats::Objects);
+        }
+        assert!(cached(&cache, text));
+    }
+
+    #[test]
     fn an_operation_that_cannot_be_told_has_no_verdict() {
         let text = "query A { me { role } } query B { me { tenant } }";
         assert!(verdict_of(text, None, serde_json::json!({})).is_none());
@@ -639,7 +677,8 @@ mod tests {
     #[test]
     fn verdicts_are_kept_with_their_document_and_bounded() {
         let cache = cache(10, 1_000_000);
-        let (key, _) = cache.parsed("{ me { role } }").expect("parses");
+        let (cached, _) = cache.parsed("{ me { role } }").expect("parses");
+        let key = cached.text;
         let v = |i: u8| Verdict([i; 32]);
         assert!(!cache.passed(&key, v(0)));
         for i in 0..40 {

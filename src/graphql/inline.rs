@@ -11,6 +11,11 @@
 //! [`Fields::WAITS`] (those that read through a loader, or hold an object
 //! that does) run as futures, all at once, as async-graphql runs them.
 //!
+//! Over HTTP the object is answered as JSON text ([`super::json`]), not as
+//! a map of values: its fields are written in the order of the selection,
+//! the plain ones by the type itself ([`Fields::write`]) with no value
+//! built for them.
+//!
 //! The answer is the same as async-graphql's own: the same values, the same
 //! errors (recorded, the field left out), repeated response keys merged the
 //! same way, and `__typename` and fragments as the engine treats them. Keys
@@ -23,6 +28,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 
 use async_graphql::indexmap::map::Entry;
@@ -37,6 +43,8 @@ use async_graphql::{
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 
+use super::json::{self, Text};
+
 /// An object type whose fields can be answered in place.
 ///
 /// The future of one field (`resolve_field`) is as large as the type's
@@ -47,6 +55,18 @@ pub trait Fields: ContainerType {
     /// The fields (GraphQL names) that may wait: resolved as futures.
     /// Every other field must be ready at its first poll.
     const WAITS: &'static [&'static str] = &[];
+
+    /// Writes the JSON of `field` (a GraphQL name) into `out`, when the
+    /// answer is text ([`Text`]) and the field is one this type writes
+    /// itself: a field without arguments whose value is a scalar, an enum
+    /// or a list of them, written as serde_json writes the value
+    /// `resolve_field` gives it (`json::leaf`). `None` for any other field,
+    /// which is then resolved. It saves building, writing and freeing a
+    /// value per field; `tests::fields_written_are_the_fields_resolved`
+    /// holds every type's writer to its resolvers.
+    fn write(&self, _field: &str, _out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        None
+    }
 }
 
 /// `T` as an output: the same GraphQL type, answered by [`resolve`].
@@ -90,25 +110,53 @@ impl<T: Fields + ObjectType> ObjectType for Inline<T> {}
 /// A field that waits: its position in the answer, and the answer.
 type Waiting<'a> = Pin<Box<dyn Future<Output = (usize, ServerResult<(Name, Value)>)> + Send + 'a>>;
 
+/// A field's answer: a value, or, when the object is answered as text,
+/// the range of the object's text buffer its JSON was written to.
+enum Answer {
+    Value(Value),
+    Written(Range<usize>),
+}
+
+/// The answers of an object's fields, in the order of its selection
+/// (`None` for a field left out with an error), and the text the written
+/// ones were written to.
+struct Answers {
+    fields: Vec<Option<(Name, Answer)>>,
+    text: Vec<u8>,
+}
+
 /// Resolves `root`'s selection (`ctx`) as async-graphql's
-/// `resolve_container` does, the plain fields in place.
+/// `resolve_container` does, the plain fields in place; as JSON text when
+/// the request asks for it ([`Text`]).
 pub async fn resolve<'a, T: Fields>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
 ) -> ServerResult<Value> {
-    let mut answers = Vec::with_capacity(ctx.item.node.items.len());
+    let as_text = ctx.data_opt::<Text>();
+    let fields = ctx.item.node.items.len();
+    let mut answers = Answers {
+        fields: Vec::with_capacity(fields),
+        // About what a customer's plain fields take, so it seldom grows.
+        text: Vec::with_capacity(if as_text.is_some() { 32 * fields } else { 0 }),
+    };
     let mut waiting = FuturesUnordered::new();
-    if !collect(ctx, root, &mut answers, &mut waiting)? {
+    if !collect(ctx, root, as_text.is_some(), &mut answers, &mut waiting)? {
         // Not polled yet, so dropping them undoes nothing.
         drop(waiting);
         return resolve_container(ctx, root).await;
     }
     while let Some((at, answer)) = waiting.next().await {
-        answers[at] = record(ctx, answer);
+        answers.fields[at] = record(ctx, answer).map(|(name, v)| (name, Answer::Value(v)));
     }
-    let mut object = IndexMap::with_capacity(answers.len());
-    for (name, value) in answers.into_iter().flatten() {
-        insert(&mut object, name, value);
+    if let Some(text) = as_text {
+        return written(text, &answers);
+    }
+    let mut object = IndexMap::with_capacity(answers.fields.len());
+    for (name, answer) in answers.fields.into_iter().flatten() {
+        // Nothing is written unless the answer is text (`collect`).
+        if let Answer::Value(value) = answer {
+            insert(&mut object, name, value);
+        }
     }
     Ok(if object.is_empty() {
         Value::Null
@@ -117,13 +165,51 @@ pub async fn resolve<'a, T: Fields>(
     })
 }
 
-/// Answers the ready fields of `ctx`'s selection into `answers` and queues
-/// the others in `waiting`, each with its place in `answers`. False when a
-/// field carries a directive, which only the engine applies.
+/// The object of `answers` as JSON text; null when it has no field, as
+/// the engine answers an empty object. A repeated key keeps its first
+/// value, as the engine keeps it.
+fn written(as_text: &Text, answers: &Answers) -> ServerResult<Value> {
+    let fields = &answers.fields;
+    let mut out = Vec::with_capacity(
+        json::size(fields.iter().flatten().map(|(name, answer)| match answer {
+            Answer::Value(value) => (name, Some(value)),
+            Answer::Written(_) => (name, None),
+        })) + answers.text.len(),
+    );
+    out.push(b'{');
+    for (at, (name, answer)) in fields
+        .iter()
+        .enumerate()
+        .filter_map(|(at, field)| Some((at, field.as_ref()?)))
+    {
+        if as_text.dedupe && fields[..at].iter().flatten().any(|(n, _)| n == name) {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        json::key(&mut out, name).map_err(json::unwritable)?;
+        match answer {
+            Answer::Value(value) => json::write(&mut out, value).map_err(json::unwritable)?,
+            Answer::Written(range) => out.extend_from_slice(&answers.text[range.clone()]),
+        }
+    }
+    if out.len() == 1 {
+        return Ok(Value::Null);
+    }
+    out.push(b'}');
+    Ok(Value::Binary(out.into()))
+}
+
+/// Answers the ready fields of `ctx`'s selection into `answers` (writing
+/// those the type writes itself, `as_text`) and queues the others in
+/// `waiting`, each with its place in `answers`. False when a field carries
+/// a directive, which only the engine applies.
 fn collect<'a, T: Fields>(
     ctx: &ContextSelectionSet<'a>,
     root: &'a T,
-    answers: &mut Vec<Option<(Name, Value)>>,
+    as_text: bool,
+    answers: &mut Answers,
     waiting: &mut FuturesUnordered<Waiting<'a>>,
 ) -> ServerResult<bool> {
     for selection in &ctx.item.node.items {
@@ -133,11 +219,21 @@ fn collect<'a, T: Fields>(
                     return Ok(false);
                 }
                 let name = field.node.name.node.as_str();
+                let key = || field.node.response_key().node.clone();
                 if name == "__typename" {
-                    let key = field.node.response_key().node.clone();
                     let type_name = root.introspection_type_name().into_owned();
-                    answers.push(Some((key, Value::String(type_name))));
+                    let value = Answer::Value(Value::String(type_name));
+                    answers.fields.push(Some((key(), value)));
                     continue;
+                }
+                if as_text {
+                    let start = answers.text.len();
+                    if let Some(done) = root.write(name, &mut answers.text) {
+                        done.map_err(json::unwritable)?;
+                        let text = Answer::Written(start..answers.text.len());
+                        answers.fields.push(Some((key(), text)));
+                        continue;
+                    }
                 }
                 let ready = if T::WAITS.contains(&name) {
                     None
@@ -153,10 +249,15 @@ fn collect<'a, T: Fields>(
                     ready
                 };
                 match ready {
-                    Some(answer) => answers.push(record(ctx, keyed(field, answer))),
+                    Some(answer) => {
+                        let answer = record(ctx, keyed(field, answer));
+                        let answer = answer.map(|(name, value)| (name, Answer::Value(value)));
+                        answers.fields.push(answer);
+                    }
                     None => {
-                        answers.push(None);
-                        waiting.push(wait(ctx.clone(), root, field, answers.len() - 1));
+                        answers.fields.push(None);
+                        let at = answers.fields.len() - 1;
+                        waiting.push(wait(ctx.clone(), root, field, at));
                     }
                 }
                 continue;
@@ -194,6 +295,7 @@ fn collect<'a, T: Fields>(
             && !collect(
                 &ctx.with_selection_set(selection_set),
                 root,
+                as_text,
                 answers,
                 waiting,
             )?
@@ -367,6 +469,12 @@ mod tests {
             selection: "{ ...F ... on Thing { slow __typename } ... { name } }",
             fragments: "fragment F on Thing { id sub { ...G } } fragment G on Sub { label }",
         },
+        // Repeated keys of plain fields only: the first value is kept.
+        Document {
+            variables: "",
+            selection: "{ id name id ...F sub { k label k } items { k k } }",
+            fragments: "fragment F on Thing { name id n: name }",
+        },
         Document {
             variables: "($yes: Boolean!)",
             selection: "{ id @skip(if: $yes) name @include(if: $yes) slow @skip(if: $yes) sub { k @include(if: $yes) } }",
@@ -403,6 +511,84 @@ mod tests {
                 document.selection
             );
         }
+    }
+
+    /// The answer to `document` under `root` (its data, then its errors),
+    /// as the HTTP routes write it: objects answered in place as text where
+    /// the document allows; and whether `root` was.
+    async fn answered_as_text(root: &str, document: &Document) -> (String, bool) {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let Document {
+            variables,
+            selection,
+            fragments,
+        } = document;
+        let query = format!("query Q{variables} {{ x: {root} {selection} }} {fragments}");
+        let doc = async_graphql::parser::parse_query(&query).expect("the test document parses");
+        let mut request =
+            Request::new(query).variables(Variables::from_json(serde_json::json!({ "yes": true })));
+        let text = super::super::json::Text::for_document(&doc);
+        let as_text = text.is_some();
+        if let Some(text) = text {
+            request.data.insert(text);
+        }
+        let response = schema.execute(request).await;
+        let Value::Object(data) = &response.data else {
+            panic!("no data: {:?}", response.data)
+        };
+        let is_text = matches!(data.get("x"), Some(Value::Binary(_)));
+        assert!(as_text || !is_text, "{selection}: text where not asked for");
+        let mut out = Vec::new();
+        super::super::json::write(&mut out, &response.data).expect("the answer writes");
+        let errors = serde_json::to_string(&response.errors).expect("errors serialize");
+        (
+            format!("{}{errors}", String::from_utf8_lossy(&out)),
+            is_text,
+        )
+    }
+
+    #[tokio::test]
+    async fn answers_as_text_are_the_values_written() {
+        let mut as_text = 0;
+        for document in DOCUMENTS {
+            // The same object answered as values, then serialized.
+            let values = answer("inline", document).await;
+            let data = serde_json::to_string(&values["data"]).expect("data serializes");
+            let errors = values
+                .get("errors")
+                .map_or("[]".to_owned(), |e| e.to_string());
+            let (written, text) = answered_as_text("inline", document).await;
+            assert_eq!(written, format!("{data}{errors}"), "{}", document.selection);
+            as_text += usize::from(text);
+        }
+        // Every document but the one that selects an object twice.
+        assert_eq!(as_text, DOCUMENTS.len() - 1);
+    }
+
+    #[test]
+    fn an_object_written_keeps_first_values_and_is_null_when_empty() {
+        let fields = vec![
+            Some((Name::new("a"), Answer::Written(0..3))),
+            None,
+            Some((Name::new("b"), Answer::Value(Value::from(2)))),
+            Some((Name::new("a"), Answer::Written(3..4))),
+        ];
+        let answers = Answers {
+            fields,
+            text: br#""x"1"#.to_vec(),
+        };
+        let object = |dedupe: bool| match written(&Text { dedupe }, &answers) {
+            Ok(Value::Binary(text)) => String::from_utf8_lossy(&text).into_owned(),
+            other => panic!("not text: {other:?}"),
+        };
+        assert_eq!(object(true), r#"{"a":"x","b":2}"#);
+        assert_eq!(object(false), r#"{"a":"x","b":2,"a":1}"#);
+        let empty = Answers {
+            fields: vec![None, None],
+            text: Vec::new(),
+        };
+        let empty = written(&Text { dedupe: false }, &empty);
+        assert_eq!(empty.ok(), Some(Value::Null));
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ mod history;
 mod imports;
 mod inline;
 mod inputs;
+mod json;
 pub mod loaders;
 mod merges;
 mod mutation;
@@ -29,10 +30,9 @@ mod ws;
 use std::sync::Arc;
 
 use async_graphql::{BatchRequest, BatchResponse, Schema};
-use async_graphql_axum::GraphQLResponse;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -149,13 +149,16 @@ impl Endpoint {
 
     /// Gives `request` its parsed document and checks it with the guard; why
     /// it is refused, if it is. A text that does not parse is refused here
-    /// in the parser's words.
+    /// in the parser's words. With `as_text`, the answer will be written by
+    /// [`json::respond`], so objects are answered as text where the
+    /// document allows ([`json::Text`]).
     fn prepare(
         &self,
         mut request: async_graphql::Request,
         via_get: bool,
+        as_text: bool,
     ) -> Result<Prepared, async_graphql::ServerError> {
-        let key = match &self.documents {
+        let cached = match &self.documents {
             Some(documents) => documents.prepare(&mut request)?,
             None => None,
         };
@@ -164,16 +167,30 @@ impl Endpoint {
         let variables = std::mem::take(&mut request.variables);
         let doc = request.parsed_query()?;
         self.guard.check(doc, operation.as_deref(), via_get)?;
-        let verdict = key.and_then(|key| {
-            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (key, v))
+        let text = match (as_text, &cached) {
+            (false, _) => None,
+            (true, Some(cached)) => json::Text::for_repeats(cached.repeats),
+            (true, None) => json::Text::for_document(doc),
+        };
+        let verdict = cached.and_then(|cached| {
+            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (cached.text, v))
         });
         request.variables = variables;
+        if let Some(text) = text {
+            request.data.insert(text);
+        }
         Ok((request, verdict))
     }
 
-    /// Runs one request (refused, if the guard refuses it).
-    async fn run(&self, request: async_graphql::Request, via_get: bool) -> async_graphql::Response {
-        let mut response = match self.prepare(request, via_get) {
+    /// Runs one request (refused, if the guard refuses it); `as_text` as
+    /// for [`Self::prepare`].
+    async fn run(
+        &self,
+        request: async_graphql::Request,
+        via_get: bool,
+        as_text: bool,
+    ) -> async_graphql::Response {
+        let mut response = match self.prepare(request, via_get, as_text) {
             Ok((request, verdict)) => self.execute_validated(request, verdict).await,
             Err(refused) => async_graphql::Response::from_errors(vec![refused]),
         };
@@ -203,17 +220,18 @@ impl Endpoint {
         response
     }
 
-    /// Runs a request or a batch, each operation on its own.
+    /// Runs a request or a batch of the HTTP routes, each operation on its
+    /// own, for [`json::respond`] to write.
     async fn run_batch(&self, batch: BatchRequest, via_get: bool) -> BatchResponse {
         match batch {
             BatchRequest::Single(request) => {
-                BatchResponse::Single(self.run(request, via_get).await)
+                BatchResponse::Single(self.run(request, via_get, true).await)
             }
             BatchRequest::Batch(requests) => {
                 use futures::StreamExt;
                 let runs: futures::stream::FuturesOrdered<_> = requests
                     .into_iter()
-                    .map(|request| self.run(request, via_get))
+                    .map(|request| self.run(request, via_get, true))
                     .collect();
                 BatchResponse::Batch(runs.collect().await)
             }
@@ -233,7 +251,7 @@ impl Endpoint {
 /// The WebSocket transport runs operations through the endpoint too.
 impl async_graphql::Executor for Endpoint {
     async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
-        self.run(request, false).await
+        self.run(request, false, false).await
     }
 
     fn execute_stream(
@@ -242,7 +260,7 @@ impl async_graphql::Executor for Endpoint {
         session_data: Option<Arc<async_graphql::Data>>,
     ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
         use futures::StreamExt;
-        match self.prepare(request, false) {
+        match self.prepare(request, false, false) {
             Ok((request, _)) => {
                 let this = self.clone();
                 async_graphql::Executor::execute_stream(&self.schema, request, session_data)
@@ -442,7 +460,7 @@ async fn execute(
             .any(|e| e.message == edges::MUTATION_OVER_GET),
         BatchResponse::Batch(_) => false,
     };
-    let mut response = GraphQLResponse::from(response).into_response();
+    let mut response = json::respond(response);
     if mutation_over_get {
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
         response.headers_mut().insert(

@@ -22,6 +22,7 @@ pub use self::results::{
 };
 use self::values::{Address, CommunicationHours, Statistics};
 use super::inline::{self, Inline};
+use super::json::leaf;
 use super::loaders::{ById, ConversationGroup, CustomerGroup, MessageGroup};
 use super::scalars::DateTime;
 use super::{loaders, GqlResult};
@@ -103,6 +104,34 @@ impl inline::Fields for CustomerObject {
         "conversations",
         "recentConversations",
     ];
+
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        let c = &self.0;
+        Some(match field {
+            "id" => leaf::id(out, c.id),
+            "phoneNumber" => leaf::value(out, &c.phone_number),
+            "firstName" => leaf::value(out, &c.first_name),
+            "lastName" => leaf::value(out, &c.last_name),
+            "email" => leaf::value(out, &c.email),
+            "avatar" => leaf::value(out, &c.avatar),
+            "alternativePhones" => leaf::value(out, &c.alternative_phones),
+            "tags" => leaf::value(out, &c.tags),
+            "segment" => leaf::name(out, CustomerSegment::from(c.segment)),
+            "source" => leaf::name(out, CustomerSource::from(c.source)),
+            "customFields" => leaf::value(out, &c.custom_fields),
+            "status" => leaf::name(out, CustomerStatus::from(c.status)),
+            "isBlocked" => leaf::value(out, &c.is_blocked),
+            "blockReason" => leaf::value(out, &c.block_reason),
+            "notes" => leaf::value(out, &c.notes),
+            "externalId" => leaf::value(out, &c.external_id),
+            "firstContact" => leaf::opt_time(out, c.first_contact.as_ref()),
+            "lastInteraction" => leaf::time(out, &c.last_interaction),
+            "lastMessageAt" => leaf::opt_time(out, c.last_message_at.as_ref()),
+            "createdAt" => leaf::time(out, &c.created_at),
+            "updatedAt" => leaf::time(out, &c.updated_at),
+            _ => return None,
+        })
+    }
 }
 
 /// The items of one list, each wrapped with the group (made by `group`)
@@ -309,6 +338,13 @@ pub struct Preferences<'a>(&'a customers::PreferencesView, &'a CustomerGroup);
 
 impl inline::Fields for Preferences<'_> {
     const WAITS: &'static [&'static str] = &["preferredAgent"];
+
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        match field {
+            "language" => Some(leaf::value(out, &self.0.language)),
+            _ => None,
+        }
+    }
 }
 
 /// How a customer likes to be served.
@@ -420,6 +456,23 @@ impl Conversation {
 
 impl inline::Fields for ConversationObject {
     const WAITS: &'static [&'static str] = &["customer", "assignedAgent", "messages"];
+
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        let c = &self.0;
+        Some(match field {
+            "id" => leaf::id(out, c.id),
+            "status" => leaf::name(out, ConversationStatus::from(c.status)),
+            "channel" => leaf::value(out, &c.channel),
+            "subject" => leaf::value(out, &c.subject),
+            "rating" => leaf::value(out, &c.rating),
+            "messageCount" => leaf::value(out, &c.message_count),
+            "lastMessageAt" => leaf::opt_time(out, c.last_message_at.as_ref()),
+            "createdAt" => leaf::time(out, &c.created_at),
+            "updatedAt" => leaf::time(out, &c.updated_at),
+            "resolvedAt" => leaf::opt_time(out, c.resolved_at.as_ref()),
+            _ => return None,
+        })
+    }
 }
 
 /// A conversation between a customer and the desk.
@@ -605,5 +658,261 @@ impl Ticket {
     /// When the ticket was closed; null while OPEN.
     async fn closed_at(&self) -> Option<DateTime> {
         self.0.closed_at.map(DateTime)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema};
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::conversation as conversation_domain;
+    use crate::domain::customer as domain;
+    use crate::graphql::inline::Fields;
+    use crate::graphql::json::{self, Text};
+
+    /// Customers and conversations answered without a database.
+    struct Fixtures;
+
+    #[Object]
+    impl Fixtures {
+        async fn customers(&self) -> Vec<Customer> {
+            customers().into_iter().map(Customer::one).collect()
+        }
+        async fn conversations(&self) -> Vec<Conversation> {
+            conversations().into_iter().map(Conversation::one).collect()
+        }
+    }
+
+    const AWKWARD: &str = "quote \" backslash \\ newline \n é ✓ 😀 </script>";
+
+    fn at(seconds: i64, millis: u32) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc
+            .timestamp_opt(seconds, millis * 1_000_000)
+            .single()
+            .expect("a valid test time")
+    }
+
+    /// One customer with every optional part set, one with none, and one
+    /// for each value of each enum.
+    fn customers() -> Vec<customers::Customer> {
+        let full = |i: usize| customers::Customer {
+            id: uuid::Uuid::from_u128(0x1234_5678_9abc + i as u128).into(),
+            phone_number: "529991234567".to_owned(),
+            first_name: Some(AWKWARD.to_owned()),
+            last_name: Some("Pérez".to_owned()),
+            email: Some("a@b.example".to_owned()),
+            avatar: Some("https://x.example/a.png".to_owned()),
+            alternative_phones: vec!["15550001111".to_owned(), "15550002222".to_owned()],
+            address: Some(domain::Address {
+                street: Some(AWKWARD.to_owned()),
+                city: Some("Mérida".to_owned()),
+                state: Some("YUC".to_owned()),
+                country: Some("MX".to_owned()),
+                postal_code: Some("97000".to_owned()),
+                coordinates: Some(domain::Coordinates {
+                    latitude: 20.967_370_1,
+                    longitude: -89.592_585,
+                }),
+            }),
+            tags: vec!["vip".to_owned(), AWKWARD.to_owned()],
+            segment: domain::CustomerSegment::ALL[i % domain::CustomerSegment::ALL.len()],
+            source: domain::CustomerSource::ALL[i % domain::CustomerSource::ALL.len()],
+            custom_fields: serde_json::json!({
+                "z": 1, "a": [1.5, -2, 1e300, null, true], "nested": { "k": AWKWARD }, "": {}
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+            preferences: customers::PreferencesView {
+                language: "es".to_owned(),
+                communication_hours: Some(domain::CommunicationHours {
+                    start: Some("09:00".to_owned()),
+                    end: Some(AWKWARD.to_owned()),
+                }),
+                preferred_agent: None,
+            },
+            status: domain::CustomerStatus::ALL[i % domain::CustomerStatus::ALL.len()],
+            is_blocked: i % 2 == 0,
+            block_reason: Some(AWKWARD.to_owned()),
+            notes: Some("notes".to_owned()),
+            external_id: Some("ext-1".to_owned()),
+            statistics: customers::Statistics {
+                total_conversations: 3,
+                open_conversations: 1,
+                resolved_conversations: 2,
+                total_messages: i32::MAX,
+                total_tickets: -1,
+                average_response_time: Some(12.345),
+                satisfaction_score: Some(4.0),
+            },
+            first_contact: Some(at(1_700_000_000, 1)),
+            last_interaction: at(1_700_000_100, 999),
+            last_message_at: Some(at(1_700_000_050, 0)),
+            created_at: at(0, 0),
+            updated_at: at(1_700_000_200, 120),
+        };
+        let empty = customers::Customer {
+            first_name: None,
+            last_name: None,
+            email: None,
+            avatar: None,
+            alternative_phones: Vec::new(),
+            address: None,
+            tags: Vec::new(),
+            custom_fields: serde_json::Map::new(),
+            preferences: customers::PreferencesView {
+                language: "en".to_owned(),
+                communication_hours: None,
+                preferred_agent: None,
+            },
+            block_reason: None,
+            notes: None,
+            external_id: None,
+            statistics: customers::Statistics {
+                average_response_time: None,
+                satisfaction_score: None,
+                ..full(0).statistics
+            },
+            first_contact: None,
+            last_message_at: None,
+            ..full(0)
+        };
+        let mut list = vec![full(0), empty];
+        list.extend((1..6).map(full));
+        list
+    }
+
+    fn conversations() -> Vec<conversations::Conversation> {
+        let statuses = conversation_domain::ConversationStatus::ALL;
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(i, status)| conversations::Conversation {
+                id: uuid::Uuid::from_u128(0xabc + i as u128).into(),
+                customer: uuid::Uuid::from_u128(0x1234_5678_9abc).into(),
+                status: *status,
+                channel: "whatsapp".to_owned(),
+                subject: (i % 2 == 0).then(|| AWKWARD.to_owned()),
+                assigned_agent: None,
+                rating: (i % 2 == 0).then_some(5),
+                message_count: 7,
+                last_message_at: (i % 2 == 0).then(|| at(1_700_000_000, 5)),
+                created_at: at(1_600_000_000, 0),
+                updated_at: at(1_650_000_000, 10),
+                resolved_at: (i % 2 == 1).then(|| at(1_690_000_000, 0)),
+            })
+            .collect()
+    }
+
+    type TestSchema = Schema<Fixtures, EmptyMutation, EmptySubscription>;
+
+    /// The selection of every field of `type_name` a type writes itself
+    /// could write (no arguments, a scalar, an enum or a list of them), and
+    /// of the objects answered in place under it, found by introspection.
+    async fn every_plain_field(schema: &TestSchema, type_name: &str) -> (String, Vec<String>) {
+        const INLINE: &[&str] = &[
+            "Address",
+            "Coordinates",
+            "Preferences",
+            "CommunicationHours",
+            "Statistics",
+        ];
+        let query = format!(
+            r#"{{ __type(name: "{type_name}") {{ fields {{ name args {{ name }}
+                type {{ kind name ofType {{ kind name ofType {{ kind name ofType {{ kind name }} }} }} }} }} }} }}"#
+        );
+        let response = schema.execute(query).await;
+        let data = response.data.into_json().expect("introspection is JSON");
+        let mut selection = Vec::new();
+        let mut leaves = Vec::new();
+        for field in data["__type"]["fields"].as_array().into_iter().flatten() {
+            let name = field["name"].as_str().unwrap_or_default().to_owned();
+            if !field["args"].as_array().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            let mut ty = &field["type"];
+            while ty["kind"] == "NON_NULL" || ty["kind"] == "LIST" {
+                ty = &ty["ofType"];
+            }
+            match (ty["kind"].as_str(), ty["name"].as_str()) {
+                (Some("SCALAR" | "ENUM"), _) => {
+                    leaves.push(format!("{type_name}.{name}"));
+                    selection.push(name);
+                }
+                (Some("OBJECT"), Some(inner)) if INLINE.contains(&inner) => {
+                    let (nested, nested_leaves) = Box::pin(every_plain_field(schema, inner)).await;
+                    leaves.extend(nested_leaves);
+                    selection.push(format!("{name} {nested}"));
+                }
+                _ => {}
+            }
+        }
+        (format!("{{ {} }}", selection.join(" ")), leaves)
+    }
+
+    /// The answer's data and errors: as text (`as_text`), written by
+    /// `json::write`; else as values, serialized by serde_json.
+    async fn answer(schema: &TestSchema, query: &str, as_text: bool) -> String {
+        let mut request = Request::new(query);
+        if as_text {
+            request.data.insert(Text { dedupe: false });
+        }
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        if !as_text {
+            return serde_json::to_string(&response.data).expect("the data serializes");
+        }
+        let mut out = Vec::new();
+        json::write(&mut out, &response.data).expect("the data writes");
+        String::from_utf8(out).expect("the text is UTF-8")
+    }
+
+    #[tokio::test]
+    async fn fields_written_are_the_fields_resolved() {
+        let schema = Schema::new(Fixtures, EmptyMutation, EmptySubscription);
+        let mut written_leaves = 0;
+        for (list, type_name) in [("customers", "Customer"), ("conversations", "Conversation")] {
+            let (selection, leaves) = every_plain_field(&schema, type_name).await;
+            assert!(leaves.len() > 9, "{type_name}: {leaves:?}");
+            let query = format!("{{ {list} {selection} }}");
+            let values = answer(&schema, &query, false).await;
+            let text = answer(&schema, &query, true).await;
+            assert_eq!(text, values, "{query}");
+            written_leaves += leaves.len();
+        }
+        // Every plain field is written by its type, none resolved.
+        let mut out = Vec::new();
+        let customer = &customers()[0];
+        let group = CustomerGroup::new(std::slice::from_ref(customer));
+        let object = CustomerObject(customer.clone(), group);
+        let (_, leaves) = every_plain_field(&schema, "Customer").await;
+        for leaf in &leaves {
+            let (ty, field) = leaf.split_once('.').unwrap_or_default();
+            let address = customer.address.clone().unwrap_or_default();
+            let coordinates = address.coordinates.unwrap_or(domain::Coordinates {
+                latitude: 0.0,
+                longitude: 0.0,
+            });
+            let hours = customer
+                .preferences
+                .communication_hours
+                .clone()
+                .unwrap_or_default();
+            let written = match ty {
+                "Customer" => object.write(field, &mut out),
+                "Address" => values::Address(&address).write(field, &mut out),
+                "Coordinates" => values::Coordinates(coordinates).write(field, &mut out),
+                "Preferences" => {
+                    Preferences(&customer.preferences, &object.1).write(field, &mut out)
+                }
+                "CommunicationHours" => values::CommunicationHours(&hours).write(field, &mut out),
+                "Statistics" => values::Statistics(customer.statistics).write(field, &mut out),
+                other => panic!("an unexpected type {other}"),
+            };
+            assert!(matches!(written, Some(Ok(()))), "{leaf} is not written");
+        }
+        assert!(written_leaves > 40, "{written_leaves}");
     }
 }

@@ -1393,7 +1393,66 @@ async fn error_messages_never_reveal_internal_details(app: TestApp) {
     }
 }
 
+/// A document that selects one object twice under the same key gets the
+/// selections merged, as GraphQL merges them; one that repeats a plain
+/// field gets it once.
+async fn repeated_selections_merge_into_one_answer(app: TestApp) {
+    let created = create(
+        &app,
+        json!({
+            "phoneNumber": "529990000001",
+            "firstName": "Ana",
+            "address": { "city": "Mérida", "street": "Calle 60" }
+        }),
+    )
+    .await;
+    let token = app.token(Role::Agent, "default");
+    let merged =
+        "{ customers { items { id address { city } } items { firstName address { street } } } }";
+    let plain = "{ customers { items { id address { city street } firstName } } }";
+    let repeated_leaves = "{ customers { items { id ...F firstName } } }
+        fragment F on Customer { firstName id phoneNumber }";
+    let once = "{ customers { items { id firstName phoneNumber } } }";
+    let answer = |query| app.gql_data(&token, query, json!({}));
+    let merged = answer(merged).await;
+    assert_eq!(merged, answer(plain).await);
+    let item = &merged["customers"]["items"][0];
+    assert_eq!(item["id"], created["id"]);
+    assert_eq!(
+        item["address"],
+        json!({ "city": "Mérida", "street": "Calle 60" })
+    );
+    let leaves = answer(repeated_leaves).await;
+    assert_eq!(leaves, answer(once).await);
+    let keys: Vec<&String> = leaves["customers"]["items"][0]
+        .as_object()
+        .expect("an item")
+        .keys()
+        .collect();
+    assert_eq!(
+        keys,
+        ["id", "firstName", "phoneNumber"],
+        "in first-seen order"
+    );
+    // Parsing keeps one of two equal keys: the text itself must hold one.
+    let text = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": repeated_leaves }))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("a body");
+    for key in ["\"id\"", "\"firstName\"", "\"phoneNumber\""] {
+        assert_eq!(text.matches(key).count(), 1, "{key} in {text}");
+    }
+}
+
 crate::db_tests!(
+    repeated_selections_merge_into_one_answer,
     customers_query_returns_items_and_pagination,
     customers_page_past_the_end_is_empty_with_the_true_pagination,
     customers_filter_by_search_status_segment_source_and_any_tag,

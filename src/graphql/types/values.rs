@@ -5,6 +5,7 @@
 use async_graphql::Object;
 
 use crate::graphql::inline::{Fields, Inline};
+use crate::graphql::json::leaf;
 
 use crate::domain::customer as domain;
 use crate::service::customers;
@@ -109,7 +110,54 @@ impl Statistics {
     }
 }
 
-impl Fields for Coordinates {}
-impl Fields for Address<'_> {}
-impl Fields for CommunicationHours<'_> {}
-impl Fields for Statistics {}
+impl Fields for Coordinates {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        let c = &self.0;
+        Some(match field {
+            "latitude" => leaf::value(out, &c.latitude),
+            "longitude" => leaf::value(out, &c.longitude),
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for Address<'_> {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        let a = self.0;
+        Some(match field {
+            "street" => leaf::value(out, &a.street),
+            "city" => leaf::value(out, &a.city),
+            "state" => leaf::value(out, &a.state),
+            "country" => leaf::value(out, &a.country),
+            "postalCode" => leaf::value(out, &a.postal_code),
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for CommunicationHours<'_> {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        let h = self.0;
+        Some(match field {
+            "start" => leaf::value(out, &h.start),
+            "end" => leaf::value(out, &h.end),
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for Statistics {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        let s = &self.0;
+        Some(match field {
+            "totalConversations" => leaf::value(out, &s.total_conversations),
+            "openConversations" => leaf::value(out, &s.open_conversations),
+            "resolvedConversations" => leaf::value(out, &s.resolved_conversations),
+            "totalMessages" => leaf::value(out, &s.total_messages),
+            "totalTickets" => leaf::value(out, &s.total_tickets),
+            "averageResponseTime" => leaf::value(out, &s.average_response_time),
+            "satisfactionScore" => leaf::value(out, &s.satisfaction_score),
+            _ => return None,
+        })
+    }
+}
