@@ -1,6 +1,6 @@
 //! Timestamps as the contract writes them: UTC, RFC 3339, milliseconds.
 
-use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, DurationRound, SecondsFormat, TimeDelta, Timelike, Utc};
 
 /// The current time, cut to the milliseconds every timestamp is stored with.
 pub fn now() -> DateTime<Utc> {
@@ -14,7 +14,44 @@ pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// `2024-01-15T10:30:00.000Z`.
 pub fn format(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    with_text(t, str::to_owned)
+}
+
+/// Calls `f` with `t` written as [`format`] writes it, without allocating
+/// for a year of four digits (every stored time): each answer writes
+/// several timestamps per row, and allocating each text cost a twentieth
+/// of a GraphQL list page's instructions (`callgrind`, `bench/RESULTS.md`).
+pub fn with_text<R>(t: &DateTime<Utc>, f: impl FnOnce(&str) -> R) -> R {
+    let (date, time) = (t.date_naive(), t.time());
+    let nanos = time.nanosecond();
+    // A leap second (nanoseconds past a second) or a year of other than
+    // four digits is written by chrono.
+    let Ok(year) = u32::try_from(date.year()) else {
+        return f(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    };
+    if year > 9999 || nanos >= 1_000_000_000 {
+        return f(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+    }
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for digit in text[at..at + width].iter_mut().rev() {
+            // A digit, 0 to 9.
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, date.month());
+    put(8, 2, date.day());
+    put(11, 2, time.hour());
+    put(14, 2, time.minute());
+    put(17, 2, time.second());
+    put(20, 3, nanos / 1_000_000);
+    match std::str::from_utf8(&text) {
+        Ok(text) => f(text),
+        // Only ASCII digits were written: never.
+        Err(_) => f(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    }
 }
 
 /// Serde helpers that write timestamps in the contract's form.
@@ -24,7 +61,7 @@ pub mod serde_ms {
 
     /// Serializes a timestamp as `2024-01-15T10:30:00.000Z`.
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format(t))
+        super::with_text(t, |text| s.serialize_str(text))
     }
 
     /// Reads any RFC 3339 timestamp.
@@ -50,7 +87,7 @@ pub mod serde_ms {
             s: S,
         ) -> Result<S::Ok, S::Error> {
             match t {
-                Some(t) => s.serialize_str(&super::super::format(t)),
+                Some(t) => super::super::with_text(t, |text| s.serialize_str(text)),
                 None => s.serialize_none(),
             }
         }
@@ -67,5 +104,41 @@ mod tests {
             .map(|t| t.with_timezone(&Utc));
         let t = truncate(t.expect("valid literal"));
         assert_eq!(format(&t), "2024-01-15T08:30:00.123Z");
+    }
+
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them() {
+        let chrono = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut times: Vec<DateTime<Utc>> = [
+            "0000-01-01T00:00:00Z",
+            "0001-02-03T04:05:06.007Z",
+            "1969-12-31T23:59:59.999999999Z",
+            "2024-02-29T23:59:59.999Z",
+            "9999-12-31T23:59:59.999Z",
+            "+10000-01-01T00:00:00Z",
+            "-0001-01-01T00:00:00Z",
+        ]
+        .iter()
+        .filter_map(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .collect();
+        assert_eq!(times.len(), 5, "chrono reads the four-digit years");
+        times.push(DateTime::<Utc>::MIN_UTC);
+        times.push(DateTime::<Utc>::MAX_UTC);
+        // A leap second, and times spread over four centuries.
+        times.extend(
+            chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+                .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500))
+                .map(|t| t.and_utc()),
+        );
+        let mut seconds: i64 = -2_208_988_800;
+        while seconds < 10_000_000_000 {
+            let nanos = u32::try_from(seconds.rem_euclid(1_000)).unwrap_or_default() * 1_000_317;
+            times.extend(DateTime::from_timestamp(seconds, nanos));
+            seconds += 7_777_777;
+        }
+        for t in &times {
+            assert_eq!(format(t), chrono(t), "{t:?}");
+        }
     }
 }

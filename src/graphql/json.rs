@@ -89,7 +89,7 @@ pub mod leaf {
 
     /// A `DateTime`, as its scalar gives it.
     pub fn time(out: &mut Vec<u8>, t: &chrono::DateTime<Utc>) -> serde_json::Result<()> {
-        value(out, &crate::domain::time::format(t))
+        crate::domain::time::with_text(t, |text| value(out, text))
     }
 
     /// A `DateTime` or null.
