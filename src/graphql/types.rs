@@ -8,6 +8,7 @@ pub mod enums;
 pub mod results;
 pub mod values;
 
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::{Context, Json, Object, SelectionField, Value, ID};
 
 use std::sync::Arc;
@@ -94,6 +95,15 @@ impl Customer {
     }
 }
 
+/// Whether `set` selects only fields (no fragments, no directives), each
+/// one `allowed`.
+fn only_fields(set: &SelectionSet, allowed: impl Fn(&Field) -> bool) -> bool {
+    set.items.iter().all(|item| match &item.node {
+        Selection::Field(field) => field.node.directives.is_empty() && allowed(&field.node),
+        Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
+    })
+}
+
 /// How many conversations `recentConversations` shows when not told.
 const RECENT_DEFAULT: u64 = 5;
 
@@ -104,6 +114,20 @@ impl inline::Fields for CustomerObject {
         "conversations",
         "recentConversations",
     ];
+
+    /// Preferences wait only to load their preferred agent, which is not
+    /// loaded when only its id is asked for (`Agent::of`).
+    fn waits(field: &Field) -> bool {
+        match field.name.node.as_str() {
+            "preferences" => !only_fields(&field.selection_set.node, |preference| {
+                preference.name.node != "preferredAgent"
+                    || only_fields(&preference.selection_set.node, |agent| {
+                        matches!(agent.name.node.as_str(), "id" | "__typename")
+                    })
+            }),
+            name => Self::WAITS.contains(&name),
+        }
+    }
 
     fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
         let c = &self.0;
@@ -867,6 +891,39 @@ mod tests {
         let mut out = Vec::new();
         json::write(&mut out, &response.data).expect("the data writes");
         String::from_utf8(out).expect("the text is UTF-8")
+    }
+
+    #[test]
+    fn preferences_wait_only_to_load_more_of_an_agent_than_its_id() {
+        let cases = [
+            ("{ preferences { language } }", false),
+            (
+                "{ preferences { language preferredAgent { id __typename } } }",
+                false,
+            ),
+            ("{ preferences { preferredAgent { id name } } }", true),
+            ("{ preferences { preferredAgent { ...A } } }", true),
+            ("{ preferences { ... on Preferences { language } } }", true),
+            (
+                "{ preferences { preferredAgent { id @skip(if: true) } } }",
+                true,
+            ),
+            ("{ history { totalCount } }", true),
+            ("{ firstName }", false),
+        ];
+        for (text, waits) in cases {
+            let doc = async_graphql::parser::parse_query(text).expect("the test document parses");
+            let async_graphql::parser::types::DocumentOperations::Single(op) = &doc.operations
+            else {
+                panic!("one operation")
+            };
+            let Some(Selection::Field(field)) =
+                op.node.selection_set.node.items.first().map(|s| &s.node)
+            else {
+                panic!("a field")
+            };
+            assert_eq!(CustomerObject::waits(&field.node), waits, "{text}");
+        }
     }
 
     #[tokio::test]
