@@ -59,14 +59,6 @@ pub fn unwritable(error: serde_json::Error) -> ServerError {
 
 /// `"name":`.
 pub fn key(out: &mut Vec<u8>, name: &str) -> serde_json::Result<()> {
-    // A GraphQL name (letters, digits, `_`: every response key) needs no
-    // escaping, so it is copied, not run through the escaper.
-    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
-        return Ok(());
-    }
     serde_json::to_writer(&mut *out, name)?;
     out.push(b':');
     Ok(())
