@@ -206,8 +206,9 @@ fn body(batch: &BatchResponse) -> serde_json::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The HTTP response of `batch`, with the headers async-graphql-axum gives
-/// it: the GraphQL media type, `cache-control` when every response is
+/// The HTTP response of `batch`, with the headers async-graphql-axum's
+/// `GraphQLResponse` gave it (this replaces it, which could only write
+/// values): the GraphQL media type, `cache-control` when every response is
 /// free of errors and sets one, and each response's own headers.
 pub fn respond(batch: BatchResponse) -> axum::response::Response {
     let Ok(body) = body(&batch) else {
