@@ -489,10 +489,9 @@ mod tests {
         },
     ];
 
-    /// The answer (data and errors) to `document` under `root`, aliased
-    /// `x` so both roots give the same paths.
-    async fn answer(root: &str, document: &Document) -> serde_json::Value {
-        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+    /// The request of `document` under `root`, aliased `x` so both roots
+    /// give the same paths, and its text.
+    fn request(root: &str, document: &Document) -> (Request, String) {
         let Document {
             variables,
             selection,
@@ -500,9 +499,13 @@ mod tests {
         } = document;
         let query = format!("query Q{variables} {{ x: {root} {selection} }} {fragments}");
         let variables = Variables::from_json(serde_json::json!({ "yes": true }));
-        let response = schema
-            .execute(Request::new(query).variables(variables))
-            .await;
+        (Request::new(query.clone()).variables(variables), query)
+    }
+
+    /// The answer (data and errors) to `document` under `root`.
+    async fn answer(root: &str, document: &Document) -> serde_json::Value {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let response = schema.execute(request(root, document).0).await;
         serde_json::to_value(&response).expect("a response serializes")
     }
 
@@ -525,15 +528,8 @@ mod tests {
     /// the document allows; and whether `root` was.
     async fn answered_as_text(root: &str, document: &Document) -> (String, bool) {
         let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
-        let Document {
-            variables,
-            selection,
-            fragments,
-        } = document;
-        let query = format!("query Q{variables} {{ x: {root} {selection} }} {fragments}");
+        let (mut request, query) = request(root, document);
         let doc = async_graphql::parser::parse_query(&query).expect("the test document parses");
-        let mut request =
-            Request::new(query).variables(Variables::from_json(serde_json::json!({ "yes": true })));
         let text = super::super::json::Text::for_document(&doc);
         let as_text = text.is_some();
         if let Some(text) = text {
@@ -544,7 +540,7 @@ mod tests {
             panic!("no data: {:?}", response.data)
         };
         let is_text = matches!(data.get("x"), Some(Value::Binary(_)));
-        assert!(as_text || !is_text, "{selection}: text where not asked for");
+        assert!(as_text || !is_text, "{query}: text where not asked for");
         let mut out = Vec::new();
         super::super::json::write(&mut out, &response.data).expect("the answer writes");
         let errors = serde_json::to_string(&response.errors).expect("errors serialize");
