@@ -107,16 +107,17 @@ impl Cache {
         self.get(&text)
     }
 
-    /// Caches `doc` (weighing `bytes`) under its `text`, registered under
-    /// the hash `persisted` if given. A text already cached is only
-    /// registered, keeping what it has.
+    /// Caches `doc` (weighing `bytes`) under its text, with what else is
+    /// known of it (`cached`), registered under the hash `persisted` if
+    /// given. A text already cached is only registered, keeping what it has.
     fn put(
         &mut self,
-        text: Arc<str>,
+        cached: Cached,
         doc: ExecutableDocument,
         bytes: usize,
         persisted: Option<String>,
     ) {
+        let Cached { text, repeats } = cached;
         let bytes = bytes + text.len() + persisted.as_ref().map_or(0, String::len);
         if let Some(entry) = self.entries.get_mut(&text) {
             if let (None, Some(hash)) = (&entry.persisted, persisted) {
@@ -136,7 +137,7 @@ impl Cache {
             self.persisted.insert(hash.clone(), text.clone());
         }
         let entry = Entry {
-            repeats: json::repeats(&doc),
+            repeats,
             doc,
             bytes,
             persisted,
@@ -206,7 +207,7 @@ impl Documents {
             repeats: json::repeats(&doc),
         };
         self.cache()
-            .put(cached.text.clone(), doc.clone(), weigh(&doc), None);
+            .put(cached.clone(), doc.clone(), weigh(&doc), None);
         Some((cached, doc))
     }
 
@@ -287,7 +288,7 @@ impl Documents {
             repeats: json::repeats(&doc),
         };
         self.cache()
-            .put(cached.text.clone(), doc.clone(), weigh(&doc), Some(hash));
+            .put(cached.clone(), doc.clone(), weigh(&doc), Some(hash));
         request.set_parsed_query(doc);
         Ok(cached)
     }
@@ -506,12 +507,14 @@ mod tests {
     /// Caches `doc()` under the one-byte text `text`, weighing `bytes` in
     /// all (the text's byte included).
     fn put(cache: &Documents, text: &str, bytes: usize, persisted: Option<&str>) {
-        cache.cache().put(
-            text.into(),
-            doc(),
-            bytes - text.len(),
-            persisted.map(String::from),
-        );
+        let doc = doc();
+        let cached = Cached {
+            text: text.into(),
+            repeats: json::repeats(&doc),
+        };
+        cache
+            .cache()
+            .put(cached, doc, bytes - text.len(), persisted.map(String::from));
     }
 
     fn cached(cache: &Documents, text: &str) -> bool {
