@@ -22,15 +22,23 @@ pub fn format(t: &DateTime<Utc>) -> String {
 /// several timestamps per row, and allocating each text cost a twentieth
 /// of a GraphQL list page's instructions (`callgrind`, `bench/RESULTS.md`).
 pub fn with_text<R>(t: &DateTime<Utc>, f: impl FnOnce(&str) -> R) -> R {
+    let digits = digits(t);
+    // Only ASCII digits are written, so the text is always UTF-8.
+    match digits.as_ref().and_then(|d| std::str::from_utf8(d).ok()) {
+        Some(text) => f(text),
+        None => f(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    }
+}
+
+/// `t` as [`format`] writes it, for a year of four digits; `None` for a
+/// leap second (nanoseconds past a second) or any other year, which chrono
+/// writes.
+fn digits(t: &DateTime<Utc>) -> Option<[u8; 24]> {
     let (date, time) = (t.date_naive(), t.time());
     let nanos = time.nanosecond();
-    // A leap second (nanoseconds past a second) or a year of other than
-    // four digits is written by chrono.
-    let Ok(year) = u32::try_from(date.year()) else {
-        return f(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
-    };
+    let year = u32::try_from(date.year()).ok()?;
     if year > 9999 || nanos >= 1_000_000_000 {
-        return f(&t.to_rfc3339_opts(SecondsFormat::Millis, true));
+        return None;
     }
     let mut text = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut value: u32| {
@@ -47,11 +55,7 @@ pub fn with_text<R>(t: &DateTime<Utc>, f: impl FnOnce(&str) -> R) -> R {
     put(14, 2, time.minute());
     put(17, 2, time.second());
     put(20, 3, nanos / 1_000_000);
-    match std::str::from_utf8(&text) {
-        Ok(text) => f(text),
-        // Only ASCII digits were written: never.
-        Err(_) => f(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
-    }
+    Some(text)
 }
 
 /// Serde helpers that write timestamps in the contract's form.
