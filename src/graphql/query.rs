@@ -90,15 +90,13 @@ impl CustomerQuery {
         let Ok(id) = id.parse::<CustomerId>() else {
             return Ok(None);
         };
-        // Conversations the selection shows are read beside the customer,
-        // not after it.
+        // Conversations the selection shows are read with the customer, in
+        // the same statement.
         if let Some(limit) = Customer::recent_limit(&cx.field()) {
-            let (found, recent) = tokio::try_join!(
-                customers::find(ctx, actor, id),
-                conversations::recent(ctx, actor, id, limit)
-            )
-            .gql()?;
-            return Ok(found.map(|c| Customer::with_recent(c, limit, recent)));
+            let found = customers::find_with_recent(ctx, actor, id, limit)
+                .await
+                .gql()?;
+            return Ok(found.map(|(c, recent)| Customer::with_recent(c, limit, recent)));
         }
         Ok(customers::find(ctx, actor, id)
             .await

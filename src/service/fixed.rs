@@ -1,10 +1,10 @@
-//! Reads whose SQL has one shape whatever the request (a customer by id,
-//! a customer's newest conversations): sea-query builds their text once per
-//! backend, and each call only binds its values. Building a statement of
+//! Reads whose SQL has one shape whatever the request (a customer by id):
+//! sea-query builds their text once per backend, and each call only binds
+//! its values. Building a statement of
 //! thirty-odd quoted columns took about a tenth of the server's CPU on the
 //! detail route (`perf`, both faces), and it is the same text every time.
 //!
-//! Imports only `sea_orm`, [`plans`] and [`rows`] (rows read by position).
+//! Imports only `sea_orm`, [`plans`] and [`rows`](super::rows) (rows read by position).
 
 use std::mem::{discriminant, Discriminant};
 use std::sync::OnceLock;
@@ -15,7 +15,7 @@ use sea_orm::{
 };
 
 use super::plans;
-use super::rows::{self, ByPosition, Fast};
+use super::rows::{ByPosition, Fast};
 
 /// A statement of a fixed shape: `shape` builds it with placeholder values
 /// (any values of the right types, in the order the statement binds them).
@@ -85,23 +85,11 @@ impl<E: EntityTrait> Fixed<E> {
         (stmt, &built.slots)
     }
 
-    /// The rows `values` select, as models. A fixed statement reads by key,
-    /// so its best plan is the same whatever the values: its `LIMIT` is
-    /// written into the text, and PostgreSQL plans it once ([`plans`]). Where
-    /// the text takes its limit is found when the text is built, not on
-    /// every call. The rows are read by position ([`rows`]).
-    pub async fn all<C: ConnectionTrait, const N: usize>(
-        &self,
-        db: &C,
-        values: [Value; N],
-    ) -> Result<Vec<E::Model>, DbErr>
-    where
-        E::Model: ByPosition,
-    {
-        Ok(rows::models(self.select(db, values).all(db).await?))
-    }
-
-    /// The first row `values` select, as [`Self::all`] reads it.
+    /// The first row `values` select, as a model. A fixed statement reads
+    /// by key, so its best plan is the same whatever the values: its `LIMIT`
+    /// is written into the text, and PostgreSQL plans it once ([`plans`]).
+    /// Where the text takes its limit is found when the text is built, not
+    /// on every call. The row is read by position ([`rows`](super::rows)).
     pub async fn one<C: ConnectionTrait, const N: usize>(
         &self,
         db: &C,

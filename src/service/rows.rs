@@ -37,7 +37,13 @@ pub trait ByPosition: FromQueryResult {
     fn columns() -> &'static [String];
 
     /// The model, from a row whose columns are [`Self::columns`].
-    fn read(row: &QueryResult) -> Result<Self, DbErr>;
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        Self::read_at(row, 0)
+    }
+
+    /// The model, from a row whose columns from position `at` on are
+    /// [`Self::columns`].
+    fn read_at(row: &QueryResult, at: usize) -> Result<Self, DbErr>;
 
     /// Its columns as sea-query writes them in a select list, table first.
     fn select_list() -> &'static str;
@@ -89,6 +95,26 @@ fn in_order(row: &QueryResult, names: &[String]) -> bool {
         return same(row.columns().iter().map(|c| c.name()), names);
     }
     false
+}
+
+/// A row of a statement that answers two models side by side: `A`'s
+/// columns, then `B`'s, each row holding one of the two and NULL in every
+/// column of the other.
+pub enum Either<A, B> {
+    First(A),
+    Second(B),
+}
+
+impl<A: ByPosition, B: ByPosition> Either<A, B> {
+    /// The model a side-by-side row holds: `A` when `A`'s first column (a
+    /// key column, never NULL in `A`'s rows) is not NULL.
+    pub fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        if is_null(row, 0)? {
+            B::read_at(row, A::columns().len()).map(Either::Second)
+        } else {
+            A::read(row).map(Either::First)
+        }
+    }
 }
 
 /// Whether column `i` of the row is NULL.
@@ -160,9 +186,9 @@ macro_rules! by_position {
                 })
             }
 
-            fn read(row: &QueryResult) -> Result<Self, DbErr> {
+            fn read_at(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
                 Ok(Self {
-                    $($field: Cell::cell(row, $module::Column::$column as usize)?),+
+                    $($field: Cell::cell(row, at + $module::Column::$column as usize)?),+
                 })
             }
 

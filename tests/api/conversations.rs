@@ -867,6 +867,57 @@ async fn recent_conversations_are_at_most_five_and_follow_a_new_message(app: Tes
     assert_eq!(ids(&c["two"]), order[..2].to_vec());
 }
 
+/// A customer's details (REST) and a customer with its recent
+/// conversations (GraphQL) cost one statement each: for a customer with
+/// conversations, one without any, and an unknown id.
+async fn a_customer_and_its_recent_conversations_are_one_statement(app: TestApp) {
+    let cid = customer(&app, 1).await;
+    let (written, _) = seven_conversations(&app, &cid).await;
+    let order = newest_first(&written);
+    // Another customer's conversations stay out of the first one's.
+    let other = customer(&app, 2).await;
+    conversation(&app, &other, json!({})).await;
+    let empty = customer(&app, 3).await;
+    let unknown = Uuid::new_v4().to_string();
+
+    for (id, want) in [(&cid, order[..5].to_vec()), (&empty, vec![])] {
+        let before = app.statement_count();
+        let body = app.rest().get_ok(&format!("/api/v2/customers/{id}")).await;
+        assert_eq!(app.statement_count() - before, 1, "REST details of {id}");
+        assert_eq!(body["customer"]["_id"], json!(id));
+        assert_eq!(ids(&body["recentConversations"]), want);
+    }
+    let before = app.statement_count();
+    let (status, _) = app
+        .rest()
+        .get(&format!("/api/v2/customers/{unknown}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.statement_count() - before,
+        1,
+        "REST details of an unknown id"
+    );
+
+    let query = "query($id: ID!) { customer(id: $id) { id recentConversations(limit: 3) { id } } }";
+    for (id, want) in [(&cid, order[..3].to_vec()), (&empty, vec![])] {
+        let before = app.statement_count();
+        let body = app.gql(&app.admin(), query, json!({ "id": id })).await;
+        assert_eq!(app.statement_count() - before, 1, "GraphQL customer {id}");
+        let c = data(&body, "customer");
+        assert_eq!(c["id"], json!(id));
+        assert_eq!(ids(&c["recentConversations"]), want);
+    }
+    let before = app.statement_count();
+    let body = app.gql(&app.admin(), query, json!({ "id": unknown })).await;
+    assert_eq!(body["data"]["customer"], Value::Null, "{body}");
+    assert_eq!(
+        app.statement_count() - before,
+        1,
+        "GraphQL customer of an unknown id"
+    );
+}
+
 /// `column`'s table, and how many of its rows have `customer` in that column.
 async fn count<C>(app: &TestApp, column: C, customer: Uuid) -> (String, u64)
 where
@@ -972,5 +1023,6 @@ crate::db_tests!(
     agent_cannot_upsert_agent_or_delete_conversation_or_message,
     customer_details_show_exactly_what_was_written,
     recent_conversations_are_at_most_five_and_follow_a_new_message,
+    a_customer_and_its_recent_conversations_are_one_statement,
     hard_delete_of_a_customer_removes_every_row_of_it_and_no_other,
 );

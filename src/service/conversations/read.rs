@@ -17,7 +17,6 @@ use crate::domain::conversation::ConversationStatus;
 use crate::domain::ids::{ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::fixed::Fixed;
 use crate::service::rows::{ByPosition, Fast};
 use crate::service::{customer_rows, scope, Ctx};
 
@@ -26,31 +25,6 @@ fn newest_first(q: sea_orm::Select<conversation::Entity>) -> sea_orm::Select<con
     q.order_by_desc(conversation::Column::ActivityAt)
         .order_by_desc(conversation::Column::Id)
 }
-
-/// The `limit` newest conversations of a customer the caller may see.
-#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
-pub async fn recent(
-    ctx: &Ctx,
-    actor: &Actor,
-    customer_id: CustomerId,
-    limit: u64,
-) -> Result<Vec<Conversation>> {
-    let values = [
-        actor.tenant.as_str().into(),
-        Uuid::from(customer_id).into(),
-        limit.into(),
-    ];
-    let rows = RECENT.all(&ctx.db, values).await?;
-    Ok(rows.into_iter().map(Conversation::from).collect())
-}
-
-/// [`recent`]'s statement: tenant, customer, limit.
-static RECENT: Fixed<conversation::Entity> = Fixed::new(|| {
-    newest_first(
-        scope::conversations_in("").filter(conversation::Column::CustomerId.eq(Uuid::nil())),
-    )
-    .limit(0)
-});
 
 /// A page of a customer's conversations, newest first; NOT_FOUND for an
 /// unknown (or another tenant's) customer.
@@ -392,27 +366,4 @@ pub async fn message_pages_for(
     );
     let (totals, rows) = tokio::try_join!(totals, rows)?;
     Ok(paged(conversation_ids, page, &totals, rows))
-}
-
-#[cfg(test)]
-mod tests {
-    use entity::conversation;
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect, QueryTrait};
-    use uuid::Uuid;
-
-    use super::{newest_first, scope, RECENT};
-
-    /// [`RECENT`] binds its values where the statement sea-query would
-    /// build for this call reads them, on both backends.
-    #[test]
-    fn recent_is_the_statement_sea_query_builds() {
-        let id = Uuid::new_v4();
-        RECENT.assert_builds_as(["acme".into(), id.into(), 7u64.into()], |backend| {
-            newest_first(
-                scope::conversations_in("acme").filter(conversation::Column::CustomerId.eq(id)),
-            )
-            .limit(7)
-            .build(backend)
-        });
-    }
 }

@@ -23,7 +23,8 @@ pub(crate) use delete::purge;
 pub use delete::{delete, Deleted};
 pub use filter::{order, CustomerFilter};
 pub use read::{
-    by_ids, details, find, find_by_phone, get, list, page, Details, ListQuery, RECENT_CONVERSATIONS,
+    by_ids, details, find, find_by_phone, find_with_recent, get, list, page, Details, ListQuery,
+    RECENT_CONVERSATIONS,
 };
 #[cfg(test)]
 pub(crate) use view::strategies;

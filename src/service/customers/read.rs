@@ -3,9 +3,12 @@
 //! Imports `conversations` (never the other way round), `customer_rows`
 //! and `scope`.
 
-use entity::{customer, customer_phone};
+use std::sync::OnceLock;
+
+use entity::{conversation, customer, customer_phone};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait, Select,
+    Statement,
 };
 
 use super::count::{count, sizes, Sizes};
@@ -221,17 +224,103 @@ pub struct Details {
 /// How many conversations the details show.
 pub const RECENT_CONVERSATIONS: u64 = 5;
 
-/// A customer with its five newest conversations, both read at once (the
-/// conversations of an unknown id are none, and the answer a 404).
+/// A customer with its five newest conversations ([`find_with_recent`]);
+/// NOT_FOUND for an unknown (or another tenant's) customer.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn details(ctx: &Ctx, actor: &Actor, id: CustomerId) -> Result<Details> {
-    let (customer, recent_conversations) = tokio::try_join!(
-        get(ctx, actor, id),
-        conversations::recent(ctx, actor, id, RECENT_CONVERSATIONS)
-    )?;
+    let (customer, recent_conversations) = find_with_recent(ctx, actor, id, RECENT_CONVERSATIONS)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
     Ok(Details {
         customer,
         recent_conversations,
+    })
+}
+
+/// The customer with this id and its `limit` newest conversations, or none
+/// (also for another tenant's), in one statement: one round trip to the
+/// database instead of two. On PostgreSQL each statement also costs the
+/// pool a second round trip when it takes its connection back (sqlx makes
+/// sure the connection still answers), so a details page went from four
+/// round trips to two.
+#[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
+pub async fn find_with_recent(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: CustomerId,
+    limit: u64,
+) -> Result<Option<(Customer, Vec<conversations::Conversation>)>> {
+    let backend = ctx.db.get_database_backend();
+    // Written in, not bound, as for every window of conversations: a bound
+    // limit would have PostgreSQL plan the statement on every call
+    // (`service::plans`).
+    let sql = format!(
+        "{}{})",
+        with_recent_head(backend),
+        limit.min(i64::MAX as u64)
+    );
+    let (tenant, id) = (actor.tenant.as_str(), uuid::Uuid::from(id));
+    let values: [sea_orm::Value; 4] = [tenant.into(), id.into(), tenant.into(), id.into()];
+    let rows = ctx
+        .db
+        .query_all(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let mut found = None;
+    let mut recent = Vec::new();
+    for row in &rows {
+        match rows::Either::<customer::Model, conversation::Model>::read(row)? {
+            rows::Either::First(c) => found = Some(c),
+            rows::Either::Second(c) => recent.push(c),
+        }
+    }
+    // Newest first, as the second part of the statement reads them (a
+    // compound statement's order is not promised without an outer ORDER BY,
+    // which would sort the customer's row among them).
+    recent.sort_by_key(|c| std::cmp::Reverse((c.activity_at, c.id)));
+    Ok(found.map(|c| {
+        let recent = recent
+            .into_iter()
+            .map(conversations::Conversation::from)
+            .collect();
+        (Customer::from(c), recent)
+    }))
+}
+
+/// [`find_with_recent`]'s statement up to its limit: the customer's row,
+/// then its newest conversations' rows, the two models' columns side by
+/// side with NULL in the other's (`rows::Either`). Values: tenant,
+/// customer, tenant, customer. Written once per backend.
+fn with_recent_head(backend: DbBackend) -> &'static str {
+    static HEAD: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let (slot, params) = match backend {
+        DbBackend::Postgres => (&HEAD[0], ["$1", "$2", "$3", "$4"]),
+        _ => (&HEAD[1], ["?"; 4]),
+    };
+    slot.get_or_init(|| {
+        use rows::ByPosition;
+        let nulls = |n: usize| vec!["NULL"; n].join(", ");
+        let customers = customer::Model::column_list();
+        let conversations = conversation::Model::column_list();
+        let first = format!(
+            "SELECT {customers}, {} FROM customers WHERE tenant_id = {} AND id = {}",
+            nulls(conversation::Model::columns().len()),
+            params[0],
+            params[1],
+        );
+        let second = format!(
+            "SELECT {}, {conversations} FROM conversations \
+             WHERE tenant_id = {} AND customer_id = {} \
+             ORDER BY activity_at DESC, id DESC LIMIT ",
+            nulls(customer::Model::columns().len()),
+            params[2],
+            params[3],
+        );
+        // SQLite takes a part with its own ORDER BY and LIMIT only as a
+        // subquery; PostgreSQL in parentheses.
+        match backend {
+            DbBackend::Postgres => format!("{first} UNION ALL ({second}"),
+            _ => format!("{first} UNION ALL SELECT * FROM ({second}"),
+        }
     })
 }
 
