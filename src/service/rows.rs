@@ -70,11 +70,32 @@ pub struct Fast<M>(pub M);
 
 impl<M: ByPosition> FromQueryResult for Fast<M> {
     fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        if pre.is_empty() && in_order(row, M::columns()) {
+        if pre.is_empty() && in_order(row, M::columns(), 0) {
             M::read(row).map(Fast)
         } else {
             M::from_query_result(row, pre).map(Fast)
         }
+    }
+}
+
+/// A model read as [`Fast`] reads it, with the `N` integers (or NULLs) of
+/// the columns that follow its own: values a statement reads beside each
+/// row, such as a list's counters beside its page.
+pub struct Trailing<M, const N: usize>(pub M, pub [Option<i64>; N]);
+
+impl<M: ByPosition, const N: usize> FromQueryResult for Trailing<M, N> {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let own = M::columns().len();
+        if !pre.is_empty() || !in_order(row, M::columns(), N) {
+            return Err(DbErr::Type(format!(
+                "not a row of {own} model columns and {N} more"
+            )));
+        }
+        let mut trailing = [None; N];
+        for (i, value) in trailing.iter_mut().enumerate() {
+            *value = <Option<i64> as TryGetable>::try_get_by_index(row, own + i)?;
+        }
+        Ok(Trailing(M::read(row)?, trailing))
     }
 }
 
@@ -83,16 +104,21 @@ pub fn models<M>(rows: Vec<Fast<M>>) -> Vec<M> {
     rows.into_iter().map(|Fast(m)| m).collect()
 }
 
-/// Whether the row's columns are `names`, in order.
-fn in_order(row: &QueryResult, names: &[String]) -> bool {
-    fn same<'a>(mut columns: impl ExactSizeIterator<Item = &'a str>, names: &[String]) -> bool {
-        columns.len() == names.len() && names.iter().all(|n| columns.next() == Some(n.as_str()))
+/// Whether the row's columns are `names`, in order, then `more` others.
+fn in_order(row: &QueryResult, names: &[String], more: usize) -> bool {
+    fn same<'a>(
+        mut columns: impl ExactSizeIterator<Item = &'a str>,
+        names: &[String],
+        more: usize,
+    ) -> bool {
+        columns.len() == names.len() + more
+            && names.iter().all(|n| columns.next() == Some(n.as_str()))
     }
     if let Some(row) = row.try_as_pg_row() {
-        return same(row.columns().iter().map(|c| c.name()), names);
+        return same(row.columns().iter().map(|c| c.name()), names, more);
     }
     if let Some(row) = row.try_as_sqlite_row() {
-        return same(row.columns().iter().map(|c| c.name()), names);
+        return same(row.columns().iter().map(|c| c.name()), names, more);
     }
     false
 }
@@ -570,7 +596,7 @@ mod tests {
             .await
             .expect("a query")
             .expect("a row");
-        assert!(in_order(&row, customer::Model::columns()), "by position");
+        assert!(in_order(&row, customer::Model::columns(), 0), "by position");
         for sql in [
             format!(
                 "SELECT {} FROM conversations",
@@ -588,7 +614,7 @@ mod tests {
             } else {
                 conversation::Model::columns()
             };
-            assert!(in_order(&row, names), "{sql}");
+            assert!(in_order(&row, names, 0), "{sql}");
         }
 
         // The same columns, the first two swapped: read by name, the same model.
@@ -603,8 +629,77 @@ mod tests {
             .await
             .expect("a query")
             .expect("a row");
-        assert!(!in_order(&row, customer::Model::columns()), "not in order");
+        assert!(
+            !in_order(&row, customer::Model::columns(), 0),
+            "not in order"
+        );
         let Fast(read) = Fast::<customer::Model>::from_query_result(&row, "").expect("by name");
         assert_eq!(read, customer(1, Uuid::from_u128(99), true));
+    }
+
+    #[tokio::test]
+    async fn trailing_values_are_read_after_the_model_s_columns() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let backend = db.get_database_backend();
+        let row = |sql: String| {
+            let db = &db;
+            async move {
+                db.query_one(Statement::from_string(backend, sql))
+                    .await
+                    .expect("a query")
+                    .expect("a row")
+            }
+        };
+        let columns = customer::Model::column_list();
+        let read = row(format!(
+            "SELECT {columns}, 7, NULL FROM customers ORDER BY id"
+        ))
+        .await;
+        let Trailing(model, values) =
+            Trailing::<customer::Model, 2>::from_query_result(&read, "").expect("read");
+        assert_eq!(model, customer(1, Uuid::from_u128(99), true));
+        assert_eq!(values, [Some(7), None]);
+        // One trailing column too few or too many: refused, not misread.
+        for more in ["7", "7, 8, 9"] {
+            let read = row(format!("SELECT {columns}, {more} FROM customers")).await;
+            assert!(Trailing::<customer::Model, 2>::from_query_result(&read, "").is_err());
+        }
+    }
+
+    #[tokio::test]
+    async fn side_by_side_rows_are_read_as_the_model_they_hold() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let backend = db.get_database_backend();
+        let nulls = |n: usize| vec!["NULL"; n].join(", ");
+        let sql = format!(
+            "SELECT {}, {} FROM customers WHERE id = (SELECT min(id) FROM customers) \
+             UNION ALL SELECT {}, {} FROM conversations",
+            customer::Model::column_list(),
+            nulls(conversation::Model::columns().len()),
+            nulls(customer::Model::columns().len()),
+            conversation::Model::column_list(),
+        );
+        let rows = db
+            .query_all(Statement::from_string(backend, sql))
+            .await
+            .expect("a query");
+        let (mut customers, mut conversations) = (Vec::new(), Vec::new());
+        for row in &rows {
+            match Either::<customer::Model, conversation::Model>::read(row).expect("read") {
+                Either::First(c) => customers.push(c),
+                Either::Second(c) => conversations.push(c),
+            }
+        }
+        let want: Vec<conversation::Model> = conversation::Entity::find()
+            .order_by_asc(conversation::Column::Id)
+            .all(&db)
+            .await
+            .expect("conversations");
+        conversations.sort_by_key(|c| c.id);
+        assert_eq!(customers, vec![customer(1, Uuid::from_u128(99), true)]);
+        assert_eq!(conversations, want);
+        assert!(!want.is_empty());
     }
 }

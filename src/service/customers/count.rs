@@ -76,21 +76,42 @@ pub struct Sizes {
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
 pub async fn sizes(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Result<Sizes> {
     filter.validate()?;
-    let counter = filter.counter();
-    let first = counter
-        .clone()
-        .unwrap_or_else(|| counts::VERSION.to_owned());
-    let read = counts::read(&ctx.db, &actor.tenant, &[first, counts::ALL.to_owned()]).await?;
+    let keys = size_keys(filter);
+    let read = counts::read(&ctx.db, &actor.tenant, &keys).await?;
     let value = |i: usize| read.get(i).copied().unwrap_or(0);
-    let all = value(1).max(0).unsigned_abs();
-    if counter.is_some() {
-        let hits = value(0).max(0).unsigned_abs();
+    sizes_from(ctx, actor, filter, &keys, [value(0), value(1)]).await
+}
+
+/// The two counters [`sizes`] starts from: the filter's own, or else the
+/// tenant's `version` (which dates the cached counts); then the tenant's
+/// total.
+pub(super) fn size_keys(filter: &CustomerFilter) -> [String; 2] {
+    let first = filter
+        .counter()
+        .unwrap_or_else(|| counts::VERSION.to_owned());
+    [first, counts::ALL.to_owned()]
+}
+
+/// [`sizes`] from the values of its two counters (`keys`, from
+/// [`size_keys`]), read by the caller: a missing counter is 0.
+pub(super) async fn sizes_from(
+    ctx: &Ctx,
+    actor: &Actor,
+    filter: &CustomerFilter,
+    keys: &[String; 2],
+    [first, all]: [i64; 2],
+) -> Result<Sizes> {
+    let all = all.max(0).unsigned_abs();
+    // No counter is named `version`: the first key is the filter's counter
+    // unless it is the version.
+    if keys[0] != counts::VERSION {
+        let hits = first.max(0).unsigned_abs();
         return Ok(Sizes { hits, all });
     }
     let key = format!("{}\n{}", actor.tenant, filter.cache_key());
     let hits = ctx
         .counts
-        .get_or_count(key, value(0), || count_with_version(ctx, actor, filter))
+        .get_or_count(key, first, || count_with_version(ctx, actor, filter))
         .await?;
     Ok(Sizes { hits, all })
 }
