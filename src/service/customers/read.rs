@@ -5,8 +5,7 @@
 
 use std::sync::OnceLock;
 
-use entity::{conversation, customer, customer_count, customer_phone};
-use sea_orm::sea_query::SimpleExpr;
+use entity::{conversation, customer, customer_phone};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, QueryFilter, QuerySelect, QueryTrait,
     Select, Statement,
@@ -191,7 +190,8 @@ pub(super) async fn all_columns(
 
 /// [`all_columns`], each row with the values of the tenant's counters
 /// `keys` read beside it (the same on every row, from the same snapshot as
-/// the rows); the values are none when there are no rows.
+/// the rows); the values are none when there are no rows, or when the
+/// statement could not take them (`rows::listed_with`).
 async fn counted_columns(
     ctx: &Ctx,
     actor: &Actor,
@@ -199,36 +199,39 @@ async fn counted_columns(
     plan_once: bool,
     keys: &[String; 2],
 ) -> Result<(Vec<customer::Model>, Option<[i64; 2]>)> {
-    let counter = |key: &str| {
-        SimpleExpr::SubQuery(
-            None,
-            Box::new(
-                scope::counts(actor)
-                    .select_only()
-                    .column(customer_count::Column::N)
-                    .filter(customer_count::Column::Facet.eq(key))
-                    .into_query()
-                    .into_sub_query_statement(),
-            ),
-        )
+    let backend = ctx.db.get_database_backend();
+    let tenant = actor.tenant.as_str();
+    let inline = |stmt| {
+        if plan_once {
+            plans::limits_inline(stmt)
+        } else {
+            stmt
+        }
     };
-    let q = rows::listed(q)
-        .expr(counter(&keys[0]))
-        .expr(counter(&keys[1]));
-    let stmt = q.build(ctx.db.get_database_backend());
-    let stmt = if plan_once {
-        plans::limits_inline(stmt)
-    } else {
-        stmt
-    };
-    let read = Trailing::<customer::Model, 2>::find_by_statement(stmt)
-        .all(&ctx.db)
-        .await?;
-    // A counter not written yet has no row: 0, as `counts::read` says.
-    let counters = read
-        .first()
-        .map(|Trailing(_, values)| values.map(|v| v.unwrap_or(0)));
-    Ok((read.into_iter().map(|Trailing(m, _)| m).collect(), counters))
+    match rows::listed_with(
+        q,
+        backend,
+        "(SELECT n FROM customer_counts WHERE tenant_id = ? AND facet = ?), \
+         (SELECT n FROM customer_counts WHERE tenant_id = ? AND facet = ?)",
+        [tenant, &keys[0], tenant, &keys[1]].map(sea_orm::Value::from),
+    ) {
+        Ok(stmt) => {
+            let read = Trailing::<customer::Model, 2>::find_by_statement(inline(stmt))
+                .all(&ctx.db)
+                .await?;
+            // A counter not written yet has no row: 0, as `counts::read` says.
+            let counters = read
+                .first()
+                .map(|Trailing(_, values)| values.map(|v| v.unwrap_or(0)));
+            Ok((read.into_iter().map(|Trailing(m, _)| m).collect(), counters))
+        }
+        Err(stmt) => {
+            let read = Fast::<customer::Model>::find_by_statement(inline(stmt))
+                .all(&ctx.db)
+                .await?;
+            Ok((rows::models(read), None))
+        }
+    }
 }
 
 /// The customer with this id, or NOT_FOUND (also for another tenant's).
