@@ -9,7 +9,10 @@ mod read;
 mod view;
 mod write;
 
-pub use read::{by_ids, find, list_for_customer, message_pages_for, pages_for, recent_for};
+pub use read::{
+    by_ids, find, list_for_customer, message_pages_for, pages_for, recent_for,
+    CONVERSATIONS_NEWEST_FIRST,
+};
 pub use view::{Conversation, Message};
 pub use write::{
     add_message, create, delete, delete_message, rate, set_status, NewConversation, NewMessage,

@@ -85,7 +85,8 @@ struct Children {
     only: Option<(&'static str, sea_orm::Value)>,
 }
 
-const CONVERSATIONS_NEWEST_FIRST: &[&str] = &["activity_at DESC", "id DESC"];
+/// [`newest_first`] as SQL text, for statements written by hand.
+pub const CONVERSATIONS_NEWEST_FIRST: &[&str] = &["activity_at DESC", "id DESC"];
 const MESSAGES_OLDEST_FIRST: &[&str] = &["sent_at ASC", "id ASC"];
 
 /// The statement behind [`per_parent`]: each parent's slice is a subquery

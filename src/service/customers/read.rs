@@ -374,11 +374,11 @@ fn with_recent_head(backend: DbBackend) -> &'static str {
         );
         let second = format!(
             "SELECT {}, {conversations} FROM conversations \
-             WHERE tenant_id = {} AND customer_id = {} \
-             ORDER BY activity_at DESC, id DESC LIMIT ",
+             WHERE tenant_id = {} AND customer_id = {} ORDER BY {} LIMIT ",
             nulls(customer::Model::columns().len()),
             params[2],
             params[3],
+            conversations::CONVERSATIONS_NEWEST_FIRST.join(", "),
         );
         // SQLite takes a part with its own ORDER BY and LIMIT only as a
         // subquery; PostgreSQL in parentheses.
