@@ -166,6 +166,18 @@ async fn add<C: ConnectionTrait>(db: &C, rows: Vec<(String, String, i64)>) -> Re
     Ok(())
 }
 
+/// Two of a tenant's counters as two scalar subqueries, for a statement to
+/// read beside its rows ([`read`] in another statement's clothes): SQL text
+/// with `?` placeholders, and the values they take. A counter never
+/// written is NULL there, where [`read`] says 0.
+pub fn beside(tenant: &str, keys: &[String; 2]) -> (&'static str, [sea_orm::Value; 4]) {
+    (
+        "(SELECT n FROM customer_counts WHERE tenant_id = ? AND facet = ?), \
+         (SELECT n FROM customer_counts WHERE tenant_id = ? AND facet = ?)",
+        [tenant, &keys[0], tenant, &keys[1]].map(sea_orm::Value::from),
+    )
+}
+
 /// The counters `keys` of a tenant, in the order asked; 0 for a counter never written.
 pub async fn read<C: ConnectionTrait>(db: &C, tenant: &str, keys: &[String]) -> Result<Vec<i64>> {
     let rows: Vec<(String, i64)> = scope::counts_in(tenant)

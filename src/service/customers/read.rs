@@ -1,7 +1,7 @@
 //! Reading customers: a filtered, ordered page, one by id or by phone
 //! number, a batch by ids, and the details view with recent conversations.
-//! Imports `conversations` (never the other way round), `customer_rows`
-//! and `scope`.
+//! Imports `conversations` (never the other way round), `counts`,
+//! `customer_rows` and `scope`.
 
 use std::sync::OnceLock;
 
@@ -20,7 +20,7 @@ use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
 use crate::service::rows::{self, Fast, Trailing};
-use crate::service::{conversations, customer_rows, plans, scope, Ctx};
+use crate::service::{conversations, counts, customer_rows, plans, scope, Ctx};
 
 /// A list request: filter, page and order.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,7 +200,7 @@ async fn counted_columns(
     keys: &[String; 2],
 ) -> Result<(Vec<customer::Model>, Option<[i64; 2]>)> {
     let backend = ctx.db.get_database_backend();
-    let tenant = actor.tenant.as_str();
+    let (counters, values) = counts::beside(&actor.tenant, keys);
     let inline = |stmt| {
         if plan_once {
             plans::limits_inline(stmt)
@@ -208,13 +208,7 @@ async fn counted_columns(
             stmt
         }
     };
-    match rows::listed_with(
-        q,
-        backend,
-        "(SELECT n FROM customer_counts WHERE tenant_id = ? AND facet = ?), \
-         (SELECT n FROM customer_counts WHERE tenant_id = ? AND facet = ?)",
-        [tenant, &keys[0], tenant, &keys[1]].map(sea_orm::Value::from),
-    ) {
+    match rows::listed_with(q, backend, counters, values) {
         Ok(stmt) => {
             let read = Trailing::<customer::Model, 2>::find_by_statement(inline(stmt))
                 .all(&ctx.db)
