@@ -12,7 +12,7 @@
 //! with its limit written in the text instead went from 5,300 to 10,900
 //! statements per second.
 //!
-//! [`select`] writes a statement's `LIMIT` and `OFFSET` values into its text.
+//! [`limits_inline`] writes a statement's `LIMIT` and `OFFSET` values into its text.
 //! That is only for a read whose best plan does not depend on its other
 //! values: a generic plan is made from average selectivities, and once
 //! chosen it is used for every value, so a page of a rare tag read with the
@@ -25,18 +25,7 @@
 //!
 //! Imports only `sea_orm`: no other module of the crate.
 
-use sea_orm::{
-    DbBackend, EntityTrait, QueryTrait, Select, SelectModel, SelectorRaw, Statement, Value, Values,
-};
-
-/// `q`'s rows, with its `LIMIT` and `OFFSET` written into the text on
-/// PostgreSQL (see the module's notes for when that is right).
-pub fn select<E: EntityTrait>(
-    q: Select<E>,
-    backend: DbBackend,
-) -> SelectorRaw<SelectModel<E::Model>> {
-    SelectorRaw::<SelectModel<E::Model>>::from_statement(limits_inline(q.build(backend)))
-}
+use sea_orm::{DbBackend, Statement, Value, Values};
 
 /// The statement with the integer values of its `LIMIT $n` and `OFFSET $n`
 /// placeholders (in subqueries too) written into its text, those values no
@@ -305,7 +294,7 @@ mod tests {
     #[test]
     fn a_customer_page_as_sea_query_writes_it() {
         use entity::customer;
-        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
         let page = customer::Entity::find()
             .filter(customer::Column::TenantId.eq("default"))
             .order_by_desc(customer::Column::LastInteraction)

@@ -176,16 +176,27 @@ pub(super) async fn all_columns(
     q: Select<customer::Entity>,
     plan_once: bool,
 ) -> Result<Vec<customer::Model>> {
-    let q = rows::listed(q);
-    let read = if plan_once {
-        plans::select(q, ctx.db.get_database_backend())
-            .into_model::<Fast<customer::Model>>()
-            .all(&ctx.db)
-            .await?
-    } else {
-        q.into_model::<Fast<customer::Model>>().all(&ctx.db).await?
-    };
+    let stmt = rows::listed(q).build(ctx.db.get_database_backend());
+    read_all(ctx, stmt, plan_once).await
+}
+
+/// The customers of a statement of [`rows::listed`] columns, as
+/// [`all_columns`] reads them.
+async fn read_all(ctx: &Ctx, stmt: Statement, plan_once: bool) -> Result<Vec<customer::Model>> {
+    let read = Fast::<customer::Model>::find_by_statement(planned(stmt, plan_once))
+        .all(&ctx.db)
+        .await?;
     Ok(rows::models(read))
+}
+
+/// `stmt`, with its limit and offset written into its text when it is to
+/// be planned once ([`plans`]).
+fn planned(stmt: Statement, plan_once: bool) -> Statement {
+    if plan_once {
+        plans::limits_inline(stmt)
+    } else {
+        stmt
+    }
 }
 
 /// [`all_columns`], each row with the values of the tenant's counters
@@ -201,16 +212,9 @@ async fn counted_columns(
 ) -> Result<(Vec<customer::Model>, Option<[i64; 2]>)> {
     let backend = ctx.db.get_database_backend();
     let (counters, values) = counts::beside(&actor.tenant, keys);
-    let inline = |stmt| {
-        if plan_once {
-            plans::limits_inline(stmt)
-        } else {
-            stmt
-        }
-    };
     match rows::listed_with(q, backend, counters, values) {
         Ok(stmt) => {
-            let read = Trailing::<customer::Model, 2>::find_by_statement(inline(stmt))
+            let read = Trailing::<customer::Model, 2>::find_by_statement(planned(stmt, plan_once))
                 .all(&ctx.db)
                 .await?;
             // A counter not written yet has no row: 0, as `counts::read` says.
@@ -219,12 +223,7 @@ async fn counted_columns(
                 .map(|Trailing(_, values)| values.map(|v| v.unwrap_or(0)));
             Ok((read.into_iter().map(|Trailing(m, _)| m).collect(), counters))
         }
-        Err(stmt) => {
-            let read = Fast::<customer::Model>::find_by_statement(inline(stmt))
-                .all(&ctx.db)
-                .await?;
-            Ok((rows::models(read), None))
-        }
+        Err(stmt) => Ok((read_all(ctx, stmt, plan_once).await?, None)),
     }
 }
 
