@@ -237,6 +237,12 @@ impl Cache {
         }
     }
 
+    /// The count last kept under `key`, at whatever version: a hint of how
+    /// many a filter takes (to choose how to read its page), never a total.
+    pub fn hint(&self, key: &str) -> Option<u64> {
+        lock(&self.entries).peek(key).map(|(_, n)| *n)
+    }
+
     /// Keeps a count made at `version`.
     fn put(&self, key: String, version: i64, n: u64) {
         lock(&self.entries).put(key, (version, n));
@@ -346,6 +352,23 @@ mod tests {
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(cache.get("acme\nvip", 7), Some(42));
         assert_eq!(cache.counting(), 0, "no lock is kept for a key counted");
+    }
+
+    #[tokio::test]
+    async fn a_hint_outlives_its_version_and_is_never_an_answer() {
+        let cache = Cache::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        assert_eq!(cache.hint("k"), None);
+        let at7 = cache.get_or_count("k".into(), 7, || slow_count(&runs, 7, 3));
+        assert_eq!(at7.await.ok(), Some(3));
+        // Written since: the count is counted again, the hint still says 3.
+        assert_eq!(cache.get("k", 8), None);
+        assert_eq!(cache.hint("k"), Some(3));
+        let at8 = cache.get_or_count("k".into(), 8, || slow_count(&runs, 8, 400));
+        assert_eq!(at8.await.ok(), Some(400));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(cache.hint("k"), Some(400));
+        assert_eq!(cache.hint("other"), None);
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ use sea_orm::sea_query::{Expr, Values};
 use sea_orm::sqlx::{Column as _, Row as _, ValueRef as _};
 use sea_orm::{
     DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryResult,
-    QuerySelect, QueryTrait, Select, Statement, TryGetable, Value,
+    QuerySelect, Select, Statement, TryGetable, Value,
 };
 
 /// A model that can be read by column position.
@@ -64,32 +64,42 @@ where
     q.select_only().expr(Expr::cust(E::Model::select_list()))
 }
 
-/// The statement of a [`listed`] select of `E` with `more` columns right
-/// after the model's own: SQL text whose `?` placeholders take `values` in
-/// order (PostgreSQL's are numbered after the statement's own). Spliced
-/// into the built text rather than built by sea-query, whose custom
-/// expressions with values tokenize their text on every call (`callgrind`:
-/// more than a statement saved). Without them (an error) when the
-/// statement does not start with the model's columns.
-pub fn listed_with<E>(
-    q: Select<E>,
-    backend: DbBackend,
+/// A built statement whose outermost select lists `M`'s columns (a
+/// [`listed`] select, alone or after a `WITH` clause), with `more` columns
+/// right after them: SQL text whose `?` placeholders take `values` in order
+/// (PostgreSQL's are numbered after the statement's own). Spliced into the
+/// built text rather than built by sea-query, whose custom expressions with
+/// values tokenize their text on every call (`callgrind`: more than a
+/// statement saved). Without them (an error) when the outermost select does
+/// not start with the model's columns.
+pub fn with_columns<M: ByPosition>(
+    mut stmt: Statement,
     more: &str,
     values: impl IntoIterator<Item = Value>,
-) -> Result<Statement, Statement>
-where
-    E: EntityTrait,
-    E::Model: ByPosition,
-{
-    let mut stmt = listed(q).build(backend);
-    let at = "SELECT ".len() + E::Model::select_list().len();
-    if !stmt.sql.starts_with("SELECT ")
-        || stmt.sql.get("SELECT ".len()..at) != Some(E::Model::select_list())
-    {
-        return Err(stmt);
-    }
+) -> Result<Statement, Statement> {
+    const SELECT: &str = "SELECT ";
+    let outermost = if stmt.sql.starts_with(SELECT) {
+        Some(0)
+    } else if stmt.sql.starts_with("WITH ") {
+        // The outermost select follows the last common table's `)`.
+        stmt.sql.rfind(") SELECT ").map(|at| at + 2)
+    } else {
+        None
+    };
+    let list = M::select_list();
+    let at = match outermost {
+        Some(start)
+            if stmt
+                .sql
+                .get(start + SELECT.len()..)
+                .is_some_and(|s| s.starts_with(list)) =>
+        {
+            start + SELECT.len() + list.len()
+        }
+        _ => return Err(stmt),
+    };
     let mut own = stmt.values.take().map(|v| v.0).unwrap_or_default();
-    let columns = match backend {
+    let columns = match stmt.db_backend {
         DbBackend::Postgres => {
             let mut n = own.len();
             let mut text = String::with_capacity(more.len() + 8);
@@ -107,9 +117,11 @@ where
             own.extend(values);
             text
         }
-        // `?` binds in the order of the text: these come before the rest.
+        // `?` binds in the order of the text: these come after those of
+        // the text before them (a common table's), before the rest.
         _ => {
-            own.splice(0..0, values);
+            let before = stmt.sql[..at].matches('?').count().min(own.len());
+            own.splice(before..before, values);
             more.to_owned()
         }
     };
@@ -759,6 +771,7 @@ mod tests {
 
     #[tokio::test]
     async fn columns_listed_with_a_select_take_their_values_in_order() {
+        use sea_orm::sea_query::{CommonTableExpression, SqliteQueryBuilder, WithClause};
         use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QueryOrder};
         let page = || {
             customer::Entity::find()
@@ -768,7 +781,12 @@ mod tests {
         };
         let more = "(SELECT ? + 1), (SELECT length(?))";
         let values = || [7i64.into(), "four".into()];
-        let pg = listed_with(page(), DbBackend::Postgres, more, values()).expect("spliced");
+        let pg = with_columns::<customer::Model>(
+            listed(page()).build(DbBackend::Postgres),
+            more,
+            values(),
+        )
+        .expect("spliced");
         let own = format!("SELECT {} FROM", customer::Model::select_list());
         assert!(
             pg.sql
@@ -781,7 +799,12 @@ mod tests {
             bound(&pg),
             vec!["t".into(), 1u64.into(), 7i64.into(), "four".into()]
         );
-        let sqlite = listed_with(page(), DbBackend::Sqlite, more, values()).expect("spliced");
+        let sqlite = with_columns::<customer::Model>(
+            listed(page()).build(DbBackend::Sqlite),
+            more,
+            values(),
+        )
+        .expect("spliced");
         assert!(sqlite
             .sql
             .contains(", (SELECT ? + 1), (SELECT length(?)) FROM"));
@@ -795,7 +818,12 @@ mod tests {
                 .order_by_asc(customer::Column::Id)
                 .limit(1)
         };
-        let stmt = listed_with(page(), DbBackend::Sqlite, more, values()).expect("spliced");
+        let stmt = with_columns::<customer::Model>(
+            listed(page()).build(DbBackend::Sqlite),
+            more,
+            values(),
+        )
+        .expect("spliced");
         let row = db.query_one(stmt).await.expect("a query").expect("a row");
         let Trailing(model, read) =
             Trailing::<customer::Model, 2>::from_query_result(&row, "").expect("read");
@@ -806,7 +834,38 @@ mod tests {
         // it is.
         let distinct = || page().distinct();
         let plain = listed(distinct()).build(DbBackend::Sqlite);
-        let left = listed_with(distinct(), DbBackend::Sqlite, more, values());
+        let left = with_columns::<customer::Model>(plain.clone(), more, values());
         assert_eq!(left.err(), Some(plain));
+
+        // After a `WITH` clause, the columns go to the outermost select, not
+        // to the common table's.
+        let cte = CommonTableExpression::new()
+            .query(listed(page()).into_query())
+            .table_name(sea_orm::sea_query::Alias::new("hits"))
+            .materialized(true)
+            .to_owned();
+        let (sql, with_values) = listed(page())
+            .into_query()
+            .with(WithClause::new().cte(cte).to_owned())
+            .build(SqliteQueryBuilder);
+        let with = Statement::from_sql_and_values(DbBackend::Sqlite, sql, with_values);
+        let stmt = with_columns::<customer::Model>(with.clone(), more, values()).expect("spliced");
+        let outer = stmt.sql.rfind(") SELECT ").expect("an outermost select");
+        assert_eq!(
+            stmt.sql.matches(", (SELECT ? + 1)").count(),
+            1,
+            "{}",
+            stmt.sql
+        );
+        assert!(stmt.sql[outer..].contains(", (SELECT ? + 1), (SELECT length(?)) FROM"));
+        let row = db.query_one(stmt).await.expect("a query").expect("a row");
+        let Trailing(model, read) =
+            Trailing::<customer::Model, 2>::from_query_result(&row, "").expect("read");
+        assert_eq!(model, customer(1, Uuid::from_u128(99), true));
+        assert_eq!(read, [Some(8), Some(4)]);
+        // A statement of anything else is left as it is.
+        let other = Statement::from_string(DbBackend::Sqlite, "VALUES (1)");
+        let left = with_columns::<customer::Model>(other.clone(), more, values());
+        assert_eq!(left.err(), Some(other));
     }
 }

@@ -7,7 +7,9 @@
 //! connection, not on every call.
 
 use clientela::auth::Role;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use std::net::SocketAddr;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::helpers::fixtures::phone;
 use crate::helpers::{Backend, TestApp};
@@ -20,6 +22,43 @@ async fn one_value(app: &TestApp, sql: &str) -> String {
         .expect("a row")
         .try_get_by_index::<String>(0)
         .expect("a text value")
+}
+
+/// A server of its own over one connection, so that the session of the
+/// connection returned is the one that prepared the server's statements.
+async fn one_connection_server(app: &TestApp) -> (DatabaseConnection, SocketAddr) {
+    let db = clientela::db::connect(&app.url, 1).await.expect("connect");
+    let ctx = clientela::service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
+    let router = clientela::app(
+        clientela::AppState::new(ctx, app.keys.clone()),
+        std::time::Duration::from_secs(30),
+    );
+    let addr = crate::helpers::spawn_server(router, &Default::default()).await;
+    (db, addr)
+}
+
+/// The statements `db`'s session prepared whose text matches `condition`
+/// (SQL over `pg_prepared_statements`), with how many generic and custom
+/// plans PostgreSQL made for each.
+async fn prepared(db: &DatabaseConnection, condition: &str) -> Vec<(String, i64, i64)> {
+    db.query_all(Statement::from_string(
+        DbBackend::Postgres,
+        format!(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE {condition}"
+        ),
+    ))
+    .await
+    .expect("pg_prepared_statements")
+    .iter()
+    .map(|r| {
+        (
+            r.try_get_by_index(0).expect("statement"),
+            r.try_get_by_index(1).expect("generic plans"),
+            r.try_get_by_index(2).expect("custom plans"),
+        )
+    })
+    .collect()
 }
 
 #[tokio::test]
@@ -126,15 +165,7 @@ async fn postgres_plans_value_independent_reads_once() {
         .collect();
     app.import(rows).await;
 
-    // A server of its own over one connection, so this test's session is the
-    // one that prepared the server's statements.
-    let db = clientela::db::connect(&app.url, 1).await.expect("connect");
-    let ctx = clientela::service::Ctx::new(db.clone(), phonenumber::country::Id::MX);
-    let router = clientela::app(
-        clientela::AppState::new(ctx, app.keys.clone()),
-        std::time::Duration::from_secs(30),
-    );
-    let addr = crate::helpers::spawn_server(router, &Default::default()).await;
+    let (db, addr) = one_connection_server(&app).await;
     let token = app.token(Role::Agent, "default");
     let get = |path: String| {
         let req = app
@@ -167,24 +198,12 @@ async fn postgres_plans_value_independent_reads_once() {
     assert_eq!(rare["customers"][0]["phoneNumber"], phone(7), "{rare}");
 
     // The customers statements this session prepared, with how each was planned.
-    let plans: Vec<(String, i64, i64)> = db
-        .query_all(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
-             WHERE statement LIKE 'SELECT \"customers\".\"tenant_id\", \"customers\".\"id\",%' \
-             OR statement LIKE 'SELECT \"tenant_id\", \"id\", \"phone_number\",%UNION ALL%'",
-        ))
-        .await
-        .expect("pg_prepared_statements")
-        .iter()
-        .map(|r| {
-            (
-                r.try_get_by_index(0).expect("statement"),
-                r.try_get_by_index(1).expect("generic plans"),
-                r.try_get_by_index(2).expect("custom plans"),
-            )
-        })
-        .collect();
+    let plans = prepared(
+        &db,
+        "statement LIKE 'SELECT \"customers\".\"tenant_id\", \"customers\".\"id\",%' \
+         OR statement LIKE 'SELECT \"tenant_id\", \"id\", \"phone_number\",%UNION ALL%'",
+    )
+    .await;
     let planned = |what: &str, pick: &dyn Fn(&str) -> bool| {
         let found: Vec<_> = plans.iter().filter(|(sql, ..)| pick(sql)).collect();
         assert_eq!(found.len(), 1, "{what}: {plans:#?}");
@@ -218,4 +237,128 @@ async fn postgres_plans_value_independent_reads_once() {
         tagged(sql) && sql.contains(" LIMIT $")
     });
     assert_eq!(generic + custom, 9, "rare tag");
+}
+
+/// A search the count cache last counted at a few hits reads them first,
+/// through the trigram index, in a statement PostgreSQL plans once whatever
+/// the words (`customers::read::hits_first`); a search that found many is
+/// planned for its words each call, as a plan made once could not serve
+/// both. The answers are those of the statement planned for the words, and
+/// stay exact when the words find many more than when last counted.
+#[tokio::test]
+async fn postgres_plans_a_search_that_finds_few_once() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else {
+        return;
+    };
+    // 300 customers; `52999` is in every number, `200001` in ten of them.
+    let rows = (0..300)
+        .map(|n| serde_json::json!({ "phoneNumber": phone(n) }))
+        .collect();
+    app.import(rows).await;
+    let (db, addr) = one_connection_server(&app).await;
+    let token = app.token(Role::Agent, "default");
+    let get = |query: &'static str| {
+        let req = app
+            .client
+            .get(format!("http://{addr}/api/v2/customers?{query}"))
+            .bearer_auth(&token);
+        async move {
+            let (status, body) = crate::helpers::rest::send(req).await;
+            assert!(status.is_success(), "{query}: {body}");
+            body
+        }
+    };
+    let phones = |body: &serde_json::Value| -> Vec<String> {
+        body["customers"]
+            .as_array()
+            .expect("customers")
+            .iter()
+            .map(|c| c["phoneNumber"].as_str().expect("a number").to_owned())
+            .collect()
+    };
+
+    // The first answer of each search comes before any count of it: its
+    // statement is planned for its words. The later ones must match it.
+    let searches = [
+        "search=2000007&page=1&limit=20",
+        "search=200001&page=1&limit=20",
+        "search=200001&page=2&limit=4",
+        "search=52999&page=1&limit=20",
+    ];
+    let mut first = Vec::new();
+    for query in searches {
+        first.push(get(query).await);
+    }
+    assert_eq!(phones(&first[0]), [phone(7)]);
+    assert_eq!(first[1]["pagination"]["total"], 10, "{}", first[1]);
+    let mut ten: Vec<String> = (10..20).map(phone).collect();
+    let mut found = phones(&first[1]);
+    ten.sort();
+    found.sort();
+    assert_eq!(found, ten);
+    assert_eq!(first[3]["pagination"]["total"], 300, "{}", first[3]);
+    for _ in 0..8 {
+        for (query, want) in searches.iter().zip(&first) {
+            assert_eq!(&get(query).await, want, "{query}");
+        }
+    }
+
+    // The hits-first statements: one per page size and offset, planned once
+    // (after PostgreSQL's five custom plans) for both words that find few,
+    // from each word's second answer on (its first one counted it).
+    let hits_first = prepared(
+        &db,
+        "statement LIKE 'WITH \"customers\" AS%MATERIALIZED (%'",
+    )
+    .await;
+    let with = |tail: &str| {
+        let found: Vec<_> = hits_first
+            .iter()
+            .filter(|(sql, ..)| sql.ends_with(tail))
+            .collect();
+        assert_eq!(found.len(), 1, "{tail}: {hits_first:#?}");
+        (found[0].1, found[0].2)
+    };
+    let (generic, custom) = with(" LIMIT 20");
+    assert_eq!(generic + custom, 16, "page 1: {hits_first:#?}");
+    assert!(generic >= 10 && custom <= 5, "page 1: {hits_first:#?}");
+    let (generic, custom) = with(" LIMIT 4 OFFSET 4");
+    // Every answer of it: the first page's count let its first one in.
+    assert!(
+        generic >= 4 && generic + custom == 9,
+        "page 2: {hits_first:#?}"
+    );
+    assert_eq!(hits_first.len(), 2, "{hits_first:#?}");
+    // The word in every number is read as before, its words in the text
+    // PostgreSQL plans for (which plan it picks on 300 rows is its own
+    // affair): all nine of its answers, and the first answer of each other
+    // word's first page.
+    let planned = prepared(
+        &db,
+        "statement LIKE 'SELECT \"customers\".\"tenant_id\", %\"search_text\" LIKE $% LIMIT $%'",
+    )
+    .await;
+    let answers: i64 = planned.iter().map(|(_, g, c)| g + c).sum();
+    assert_eq!(answers, 9 + 2, "{planned:#?}");
+
+    // A word counted at one hit that now finds 40: its next page, read
+    // through its hits on that stale count, is still exact, as a word never
+    // counted (read as before) shows.
+    app.import(vec![
+        serde_json::json!({ "phoneNumber": phone(300), "email": "zebra.0@example.com" }),
+    ])
+    .await;
+    let counted = get("search=zebra&page=1&limit=20").await;
+    assert_eq!(counted["pagination"]["total"], 1, "{counted}");
+    let rows = (301..340)
+        .map(|n| serde_json::json!({ "phoneNumber": phone(n), "email": format!("zebra.{n}@example.com") }))
+        .collect();
+    app.import(rows).await;
+    let stale = get("search=zebra&page=2&limit=15").await;
+    let fresh = get("search=zebr&page=2&limit=15").await;
+    assert_eq!(stale["pagination"]["total"], 40, "{stale}");
+    assert_eq!(phones(&stale).len(), 15, "{stale}");
+    assert_eq!(stale, fresh);
+    let read = prepared(&db, "statement LIKE 'WITH %LIMIT 15 OFFSET 15'").await;
+    assert_eq!(read.len(), 1, "{read:#?}");
 }

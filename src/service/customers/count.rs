@@ -108,12 +108,24 @@ pub(super) async fn sizes_from(
         let hits = first.max(0).unsigned_abs();
         return Ok(Sizes { hits, all });
     }
-    let key = format!("{}\n{}", actor.tenant, filter.cache_key());
+    let key = cache_key(actor, filter);
     let hits = ctx
         .counts
         .get_or_count(key, first, || count_with_version(ctx, actor, filter))
         .await?;
     Ok(Sizes { hits, all })
+}
+
+/// What identifies the filter's hits in the count cache.
+fn cache_key(actor: &Actor, filter: &CustomerFilter) -> String {
+    format!("{}\n{}", actor.tenant, filter.cache_key())
+}
+
+/// How many customers `filter` took when it was last counted, whatever has
+/// been written since: a hint of its size, to choose how to read its page
+/// (never a total). None when it has not been counted in this process.
+pub(super) fn last_counted(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> Option<u64> {
+    ctx.counts.hint(&cache_key(actor, filter))
 }
 
 /// The filter's count and the tenant's `version`, read in one statement so

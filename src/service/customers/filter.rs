@@ -91,6 +91,14 @@ impl CustomerFilter {
                 .any(|w| w.chars().count() >= 3)
     }
 
+    /// Whether every word of the filter's search is long enough for the
+    /// trigram index (three characters), so that its hits can be read
+    /// through the index alone ([`SearchPath::HitsFirst`]).
+    pub(super) fn searches_by_trigrams(&self) -> bool {
+        let words = search::words(self.search.as_deref().unwrap_or_default());
+        !words.is_empty() && words.iter().all(|w| w.chars().count() >= 3)
+    }
+
     /// Applies the filter to a tenant-scoped select.
     pub(crate) fn apply(
         &self,
@@ -143,17 +151,26 @@ impl CustomerFilter {
     }
 }
 
-/// How a page reaches the customers an SQLite trigram search finds.
-/// (PostgreSQL's planner weighs its trigram index against the sort index
-/// from its own statistics.)
+/// How a page reaches the customers a trigram search finds. On SQLite the
+/// caller chooses by the search's exact total ([`SearchPath::cheaper`]); on
+/// PostgreSQL the planner weighs its trigram index against the sort index
+/// for each call's words, unless the caller knows the hits are few.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SearchPath {
-    /// Read each hit by rowid, then sort them: for a few hits.
+    /// Read each hit by rowid, then sort them: for a few hits. (PostgreSQL:
+    /// the planner chooses, as for any path but the last.)
     ByHits,
     /// Walk the sort index and keep the rows that are hits, stopping at the
     /// page's end: for many hits, when reading all of them to sort them
     /// would cost more than the walk.
     BySort,
+    /// PostgreSQL, for a search known to find few: each word written as
+    /// `(SELECT $n)`, a value its planner cannot see, so that the one plan
+    /// it makes for a statement reading the hits through the trigram index
+    /// before sorting them serves every word (`customers::read`). Planning
+    /// a search for its words cost twice its reading (0.15–0.3 ms against
+    /// 0.08–0.15 ms for a 5-digit phone fragment at 100,000 customers).
+    HitsFirst,
 }
 
 impl SearchPath {
@@ -180,7 +197,7 @@ fn search_condition(backend: DbBackend, path: SearchPath, word: &str) -> SimpleE
         // A unary `+` keeps SQLite from reading the hits by rowid, so it
         // walks the index of the page's order instead.
         let sql = match path {
-            SearchPath::ByHits => "\"customers\".\"rowid\" IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
+            SearchPath::ByHits | SearchPath::HitsFirst => "\"customers\".\"rowid\" IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
             SearchPath::BySort => "+\"customers\".\"rowid\" IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
         };
         return Expr::cust_with_values(sql, [phrase]);
@@ -189,8 +206,16 @@ fn search_condition(backend: DbBackend, path: SearchPath, word: &str) -> SimpleE
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    if backend == DbBackend::Postgres && path == SearchPath::HitsFirst {
+        // sea-query numbers a custom expression's PostgreSQL values from `$1`.
+        return Expr::cust_with_values(
+            r#""customers"."search_text" LIKE (SELECT CAST($1 AS text)) ESCAPE E'\\'"#,
+            [pattern],
+        );
+    }
     Expr::col((customer::Entity, customer::Column::SearchText))
-        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+        .like(LikeExpr::new(pattern).escape('\\'))
 }
 
 /// How a sort field is stored: its column, whether it may be null, and
