@@ -42,6 +42,7 @@ mod rest_customers;
 mod rest_errors;
 mod rest_export;
 mod rest_openapi;
+mod rows_read;
 mod shutdown;
 mod smoke;
 mod statistics;
