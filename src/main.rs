@@ -9,6 +9,15 @@ use clientela::config::{Config, ServeConfig};
 use clientela::{db, domain, graphql, service, AppState};
 use secrecy::ExposeSecret;
 
+/// mimalloc instead of the C library's allocator for Rust's allocations: a
+/// fifth of the server's instructions for a nested GraphQL page went to
+/// glibc's `malloc` and `free` (`callgrind`, `bench/RESULTS.md`, session
+/// 17). Built without transparent huge pages (`no_thp`): with them its
+/// peak resident memory under load was 58–66 MB against glibc's 42 MB;
+/// without, 45–50 MB, and 31–46 MB through the peer kit's scenarios.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "clientela",
@@ -130,11 +139,13 @@ fn main() -> anyhow::Result<()> {
         .block_on(run())
 }
 
-/// At most two glibc malloc arenas. By default glibc gives threads up to
-/// eight arenas per core, and the server has many threads (the runtime's,
-/// one per pooled SQLite connection, blocking work): each arena keeps its
-/// own freed memory, which showed as a third of the resident memory under
-/// load. Set before any thread starts, so every thread shares the two.
+/// At most two glibc malloc arenas, for what C code allocates (SQLite's
+/// pages and statements; Rust's allocations go to [`ALLOCATOR`]). By
+/// default glibc gives threads up to eight arenas per core, and the server
+/// has many threads (the runtime's, one per pooled SQLite connection,
+/// blocking work): each arena keeps its own freed memory, which showed as a
+/// third of the resident memory under load. Set before any thread starts,
+/// so every thread shares the two.
 #[allow(unsafe_code)]
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
