@@ -362,3 +362,109 @@ async fn postgres_plans_a_search_that_finds_few_once() {
     let read = prepared(&db, "statement LIKE 'WITH %LIMIT 15 OFFSET 15'").await;
     assert_eq!(read.len(), 1, "{read:#?}");
 }
+
+/// `customersConnection` reads a search that found few the same way: its
+/// window through the hits, planned once, forward and backward, the
+/// answers those of the window planned for its words.
+#[tokio::test]
+async fn postgres_plans_a_connection_of_a_search_that_finds_few_once() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else {
+        return;
+    };
+    // `200001` is in ten numbers.
+    let rows = (0..300)
+        .map(|n| serde_json::json!({ "phoneNumber": phone(n) }))
+        .collect();
+    app.import(rows).await;
+    let (db, addr) = one_connection_server(&app).await;
+    let token = app.token(Role::Agent, "default");
+    let query = "query($first: Int, $after: String, $last: Int, $before: String) {
+      customersConnection(filter: { search: \"200001\" }, first: $first, after: $after,
+                          last: $last, before: $before) {
+        edges { cursor node { phoneNumber } }
+        pageInfo { hasNextPage hasPreviousPage }
+        totalCount
+      }
+    }";
+    let run = |variables: serde_json::Value| {
+        let req = app
+            .client
+            .post(format!("http://{addr}/graphql"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        async move {
+            let (status, body) = crate::helpers::rest::send(req).await;
+            assert!(status.is_success() && body["errors"].is_null(), "{body}");
+            body["data"]["customersConnection"].clone()
+        }
+    };
+    let phones = |c: &serde_json::Value| -> Vec<String> {
+        c["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| {
+                e["node"]["phoneNumber"]
+                    .as_str()
+                    .expect("a number")
+                    .to_owned()
+            })
+            .collect()
+    };
+
+    // Before any count: planned for its words. Its total counts it.
+    let first = run(serde_json::json!({ "first": 4 })).await;
+    assert_eq!(first["totalCount"], 10, "{first}");
+    assert_eq!(first["pageInfo"]["hasNextPage"], true, "{first}");
+    let cursor = first["edges"][3]["cursor"].clone();
+    let next = run(serde_json::json!({ "first": 4, "after": cursor })).await;
+    let last = run(serde_json::json!({ "last": 3 })).await;
+    // The same ten found by two words, never counted (no total asked):
+    // read as before, planned for their words.
+    let reference = app
+        .client
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "query": "{ customersConnection(
+            filter: { search: \"200001 52999\" }, first: 10) { edges { node { phoneNumber } } } }" }));
+    let (_, reference) = crate::helpers::rest::send(reference).await;
+    let all = phones(&reference["data"]["customersConnection"]);
+    assert_eq!(all.len(), 10, "{reference}");
+    assert_eq!(phones(&first), all[..4]);
+    assert_eq!(phones(&next), all[4..8]);
+    assert_eq!(phones(&last), all[7..]);
+    assert_eq!(next["pageInfo"]["hasPreviousPage"], true, "{next}");
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true, "{last}");
+    for _ in 0..8 {
+        assert_eq!(run(serde_json::json!({ "first": 4 })).await, first);
+        assert_eq!(
+            run(serde_json::json!({ "first": 4, "after": cursor })).await,
+            next
+        );
+        assert_eq!(run(serde_json::json!({ "last": 3 })).await, last);
+    }
+
+    // The window of the first four (five read: one more tells whether a
+    // next page exists), through the hits, planned once after PostgreSQL's
+    // five custom plans; the window after the cursor and the last three
+    // read through the hits too.
+    let windows = prepared(
+        &db,
+        "statement LIKE 'WITH \"customers\" AS%MATERIALIZED (%'",
+    )
+    .await;
+    let first_window: Vec<_> = windows
+        .iter()
+        .filter(|(sql, ..)| {
+            sql.ends_with(" LIMIT 5") && !sql.contains("\" < $") && !sql.contains("\" > $")
+        })
+        .collect();
+    assert_eq!(first_window.len(), 1, "{windows:#?}");
+    let (_, generic, custom) = first_window[0];
+    assert_eq!(generic + custom, 8, "{windows:#?}");
+    assert!(*generic >= 3, "{windows:#?}");
+    // Every other answer too: the first one's total counted the word.
+    let answers: i64 = windows.iter().map(|(_, g, c)| g + c).sum();
+    assert_eq!(answers, 8 + 9 + 9, "{windows:#?}");
+    assert_eq!(windows.len(), 3, "{windows:#?}");
+}

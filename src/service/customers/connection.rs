@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::customer;
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::filter::{order, reverse_order, sort_key, CustomerFilter, SortKey};
-use super::read::all_columns;
+use super::filter::{order, reverse_order, sort_key, CustomerFilter, SearchPath, SortKey};
+use super::read::{all_columns, read_all, reads_hits_first};
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
@@ -232,6 +232,9 @@ pub async fn connection(
 
     let backend = ctx.db.get_database_backend();
     let filtered = query.filter.apply(actor, backend, scope::customers(actor));
+    // A search that found few reads its hits first, planned once
+    // (`read::hits_first`); its words hidden from the planner there only.
+    let hits_first = reads_hits_first(ctx, actor, &query.filter);
     let total = async {
         match query.with_total {
             true => super::count::count(ctx, actor, &query.filter)
@@ -240,24 +243,41 @@ pub async fn connection(
             false => Ok(None),
         }
     };
-    let mut window = filtered.clone();
+    let mut window = if hits_first {
+        query.filter.apply_via(
+            actor,
+            backend,
+            SearchPath::HitsFirst,
+            scope::customers(actor),
+        )
+    } else {
+        filtered.clone()
+    };
     if let Some(c) = &after {
         window = window.filter(keyset(key, query.sort_order, true, c));
     }
     if let Some(c) = &before {
         window = window.filter(keyset(key, query.sort_order, false, c));
     }
-    let window = if backward {
-        reverse_order(window, key, query.sort_order)
-    } else {
-        order(window, query.sort_by, query.sort_order)
+    let ordered = |q| {
+        if backward {
+            reverse_order(q, key, query.sort_order)
+        } else {
+            order(q, query.sort_by, query.sort_order)
+        }
     };
     // The window and the total at the same time, on two pooled connections.
     // A window of the whole tenant walks its sort index from the cursor,
     // whatever the values: PostgreSQL may plan it once (`plans`).
-    let window = window.limit(size + 1);
-    let plan_once = !(query.filter.searches() || query.filter.has_facets());
-    let rows = all_columns(ctx, window, plan_once);
+    let rows = async {
+        if hits_first {
+            let page = ordered(customer::Entity::find()).limit(size + 1);
+            read_all(ctx, super::read::hits_first(window, page)).await
+        } else {
+            let plan_once = !(query.filter.searches() || query.filter.has_facets());
+            all_columns(ctx, ordered(window).limit(size + 1), plan_once).await
+        }
+    };
     let (mut rows, total_count) = tokio::try_join!(rows, total)?;
     let more = rows.len() as u64 > size;
     rows.truncate(size as usize);

@@ -152,11 +152,19 @@ fn page_statement(
 ) -> Result<Statement> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
-    if backend == DbBackend::Postgres
-        && query.filter.searches_by_trigrams()
-        && last_counted(ctx, actor, &query.filter).is_some_and(|n| n <= HITS_FIRST_BOUND)
-    {
-        return Ok(hits_first(actor, query));
+    if reads_hits_first(ctx, actor, &query.filter) {
+        let hits = query.filter.apply_via(
+            actor,
+            backend,
+            SearchPath::HitsFirst,
+            scope::customers(actor),
+        );
+        let mut page = order(customer::Entity::find(), query.sort_by, query.sort_order)
+            .limit(query.page.limit);
+        if query.page.offset() > 0 {
+            page = page.offset(query.page.offset());
+        }
+        return Ok(hits_first(hits, page));
     }
     let path = match sizes {
         Some(s) if query.filter.searches_by_index(backend) => {
@@ -186,38 +194,41 @@ fn page_statement(
     Ok(planned(stmt, plans_once(&query.filter, &query.page, sizes)))
 }
 
-/// A PostgreSQL page of a search that finds few: its hits read first,
-/// through the trigram index (a materialized common table, its words hidden
-/// from the planner: [`SearchPath::HitsFirst`]), then sorted and cut to the
-/// page, its limit and offset written into its text. The planner then has
-/// one plan to make whatever the words, so it makes it once ([`plans`]):
-/// pgbench read a 5-digit phone fragment's page 2.4 times as often this way
-/// as planned for its words each call (14,000 against 5,700 statements per
-/// second, 100,000 customers). Should the words now find many, the page is
-/// still exact, only slower: every hit read and sorted.
+/// Whether a PostgreSQL read of `filter`'s customers is to read its hits
+/// first ([`hits_first`]): a search through the trigram index (every word
+/// of three characters or more) that found at most [`HITS_FIRST_BOUND`]
+/// customers when this process last counted it.
+pub(super) fn reads_hits_first(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter) -> bool {
+    ctx.db.get_database_backend() == DbBackend::Postgres
+        && filter.searches_by_trigrams()
+        && last_counted(ctx, actor, filter).is_some_and(|n| n <= HITS_FIRST_BOUND)
+}
+
+/// A PostgreSQL read of a search that finds few: its `hits` (a select of
+/// the tenant's customers with the filter applied by
+/// [`SearchPath::HitsFirst`], its words hidden from the planner) read
+/// first, through the trigram index, as a materialized common table; then
+/// `page` (a select of `customer::Entity` with its order, limit and offset)
+/// over them, its limit and offset written into its text. The planner then
+/// has one plan to make whatever the words, so it makes it once
+/// ([`plans`]): pgbench read a 5-digit phone fragment's page 2.4 times as
+/// often this way as planned for its words each call (14,000 against 5,700
+/// statements per second, 100,000 customers). Should the words now find
+/// many, the page is still exact, only slower: every hit read and sorted.
 ///
 /// The common table is named `customers`, like the table it reads: inside
 /// it the name is the table (a common table is not in scope in its own
 /// definition), after it the name is the hits, so the page is the same
 /// select of the model's columns and order as any other.
-fn hits_first(actor: &Actor, query: &ListQuery) -> Statement {
-    let hits = rows::listed(query.filter.apply_via(
-        actor,
-        DbBackend::Postgres,
-        SearchPath::HitsFirst,
-        scope::customers(actor),
-    ))
-    .into_query();
+pub(super) fn hits_first(
+    hits: Select<customer::Entity>,
+    page: Select<customer::Entity>,
+) -> Statement {
     let cte = CommonTableExpression::new()
-        .query(hits)
+        .query(rows::listed(hits).into_query())
         .table_name(customer::Entity)
         .materialized(true)
         .to_owned();
-    let mut page =
-        order(customer::Entity::find(), query.sort_by, query.sort_order).limit(query.page.limit);
-    if query.page.offset() > 0 {
-        page = page.offset(query.page.offset());
-    }
     let (sql, values) = rows::listed(page)
         .into_query()
         .with(WithClause::new().cte(cte).to_owned())
@@ -244,7 +255,7 @@ pub(super) async fn all_columns(
 
 /// The customers of a statement of [`rows::listed`] columns, as
 /// [`all_columns`] reads them.
-async fn read_all(ctx: &Ctx, stmt: Statement) -> Result<Vec<customer::Model>> {
+pub(super) async fn read_all(ctx: &Ctx, stmt: Statement) -> Result<Vec<customer::Model>> {
     let read = Fast::<customer::Model>::find_by_statement(stmt)
         .all(&ctx.db)
         .await?;
