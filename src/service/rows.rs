@@ -462,14 +462,17 @@ by_position!(message {
 });
 
 #[cfg(test)]
+#[path = "../../tests/common/model_rows.rs"]
+mod model_rows;
+
+#[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
     use entity::agent;
-    use entity::json::Coordinates;
     use sea_orm::{
         ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QueryTrait, Statement,
     };
 
+    use super::model_rows::{at, conversation, customer, message};
     use super::*;
 
     #[test]
@@ -511,111 +514,6 @@ mod tests {
             listed(window()).build(DbBackend::Postgres),
             window().build(DbBackend::Postgres)
         );
-    }
-
-    fn at(day: u32) -> DateTimeUtc {
-        Utc.with_ymd_and_hms(2026, 11, day, 12, 30, 15)
-            .single()
-            .expect("a time")
-    }
-
-    /// A customer with every nullable column set (`full`) or NULL.
-    fn customer(n: u128, agent: Uuid, full: bool) -> customer::Model {
-        let some = |s: &str| full.then(|| s.to_owned());
-        customer::Model {
-            tenant_id: "t".into(),
-            id: Uuid::from_u128(n),
-            phone_number: format!("5215500000{n:03}"),
-            first_name: some("María"),
-            last_name: some("O'Brien \"quoted\""),
-            email: some("maria@example.com"),
-            avatar: some("https://example.com/a.png"),
-            alternative_phones: StringList(if full {
-                vec!["5215511111111".into()]
-            } else {
-                vec![]
-            }),
-            address: full.then(|| Address {
-                street: Some("Reforma 1".into()),
-                city: Some("CDMX".into()),
-                state: None,
-                country: Some("MX".into()),
-                postal_code: Some("06600".into()),
-                coordinates: Some(Coordinates {
-                    latitude: 19.43,
-                    longitude: -99.13,
-                }),
-            }),
-            tags: StringList(vec!["vip".into(), "loyal".into()]),
-            segment: CustomerSegment::Vip,
-            source: CustomerSource::Referral,
-            custom_fields: serde_json::from_value(serde_json::json!({ "plan": "gold", "n": 3 }))
-                .expect("an object"),
-            preferred_language: "es".into(),
-            communication_hours: full.then(|| CommunicationHours {
-                start: Some("09:00".into()),
-                end: Some("18:00".into()),
-            }),
-            preferred_agent_id: full.then_some(agent),
-            status: CustomerStatus::Blocked,
-            status_before_block: full.then_some(CustomerStatus::Active),
-            is_blocked: full,
-            block_reason: some("spam"),
-            notes: some("línea 1\nlínea 2"),
-            external_id: some("crm-1"),
-            deleted_at: full.then(|| at(20)),
-            status_before_delete: full.then_some(CustomerStatus::Inactive),
-            search_text: "maria o'brien".into(),
-            total_conversations: 1,
-            open_conversations: 2,
-            resolved_conversations: 3,
-            total_messages: 4,
-            total_tickets: 5,
-            response_time_ms: 6_000_000_000,
-            response_count: 7,
-            rating_total: 8,
-            rating_count: 9,
-            first_contact: full.then(|| at(2)),
-            last_interaction: at(3),
-            last_message_at: full.then(|| at(4)),
-            created_at: at(1),
-            updated_at: at(5),
-        }
-    }
-
-    fn conversation(n: u128, customer: Uuid, agent: Uuid, full: bool) -> conversation::Model {
-        conversation::Model {
-            tenant_id: "t".into(),
-            id: Uuid::from_u128(1000 + n),
-            customer_id: customer,
-            status: ConversationStatus::Resolved,
-            channel: "whatsapp".into(),
-            subject: full.then(|| "Pedido".into()),
-            assigned_agent_id: full.then_some(agent),
-            rating: full.then_some(4),
-            message_count: 2,
-            last_message_at: full.then(|| at(6)),
-            activity_at: at(7),
-            response_time_ms: 1_500,
-            response_count: 1,
-            created_at: at(1),
-            updated_at: at(8),
-            resolved_at: full.then(|| at(9)),
-        }
-    }
-
-    fn message(n: u128, c: &conversation::Model, agent: Uuid, full: bool) -> message::Model {
-        message::Model {
-            tenant_id: "t".into(),
-            id: Uuid::from_u128(2000 + n),
-            conversation_id: c.id,
-            customer_id: c.customer_id,
-            direction: MessageDirection::Outbound,
-            body: "¡Hola!".into(),
-            agent_id: full.then_some(agent),
-            sent_at: at(10),
-            created_at: at(11),
-        }
     }
 
     /// A real SQLite file, migrated, with two rows of each model: one with

@@ -37,6 +37,17 @@ async fn one_connection_server(app: &TestApp) -> (DatabaseConnection, SocketAddr
     (db, addr)
 }
 
+/// 300 customers of numbers `phone(0..300)`, then [`one_connection_server`]
+/// and an agent's token for it.
+async fn numbered_behind_one_connection(app: &TestApp) -> (DatabaseConnection, SocketAddr, String) {
+    let rows = (0..300)
+        .map(|n| serde_json::json!({ "phoneNumber": phone(n) }))
+        .collect();
+    app.import(rows).await;
+    let (db, addr) = one_connection_server(app).await;
+    (db, addr, app.token(Role::Agent, "default"))
+}
+
 /// The statements `db`'s session prepared whose text matches `condition`
 /// (SQL over `pg_prepared_statements`), with how many generic and custom
 /// plans PostgreSQL made for each.
@@ -250,13 +261,8 @@ async fn postgres_plans_a_search_that_finds_few_once() {
     let Some(app) = TestApp::new(Backend::Postgres).await else {
         return;
     };
-    // 300 customers; `52999` is in every number, `200001` in ten of them.
-    let rows = (0..300)
-        .map(|n| serde_json::json!({ "phoneNumber": phone(n) }))
-        .collect();
-    app.import(rows).await;
-    let (db, addr) = one_connection_server(&app).await;
-    let token = app.token(Role::Agent, "default");
+    // `52999` is in every number, `200001` in ten of them.
+    let (db, addr, token) = numbered_behind_one_connection(&app).await;
     let get = |query: &'static str| {
         let req = app
             .client
@@ -372,12 +378,7 @@ async fn postgres_plans_a_connection_of_a_search_that_finds_few_once() {
         return;
     };
     // `200001` is in ten numbers.
-    let rows = (0..300)
-        .map(|n| serde_json::json!({ "phoneNumber": phone(n) }))
-        .collect();
-    app.import(rows).await;
-    let (db, addr) = one_connection_server(&app).await;
-    let token = app.token(Role::Agent, "default");
+    let (db, addr, token) = numbered_behind_one_connection(&app).await;
     let query = "query($first: Int, $after: String, $last: Int, $before: String) {
       customersConnection(filter: { search: \"200001\" }, first: $first, after: $after,
                           last: $last, before: $before) {

@@ -4,128 +4,24 @@
 //! reads by name from the same rows, on both databases: one row of each
 //! model with every nullable column set, one with each of them NULL.
 
-use chrono::{DateTime, TimeZone, Utc};
 use clientela::auth::{Actor, Role};
 use clientela::domain::ids::{ConversationId, CustomerId};
 use clientela::domain::page::PageRequest;
 use clientela::service::conversations::{self, Conversation, Message};
 use clientela::service::customers::{self, Customer};
-use entity::enums::{
-    ConversationStatus, CustomerSegment, CustomerSource, CustomerStatus, MessageDirection,
-};
-use entity::json::{Address, CommunicationHours, Coordinates, StringList};
 use entity::{agent, conversation, customer, message};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder};
 
 use crate::helpers::TestApp;
 
-const TENANT: &str = "rows";
+#[path = "../common/model_rows.rs"]
+mod model_rows;
 
-fn at(day: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, day, 12, 30, 15)
-        .single()
-        .expect("a time")
-}
+use model_rows::{at, conversation, customer, message};
 
-/// A customer with every nullable column set (`full`) or NULL.
-fn customer(n: u128, agent: Uuid, full: bool) -> customer::Model {
-    let some = |s: &str| full.then(|| s.to_owned());
-    customer::Model {
-        tenant_id: TENANT.into(),
-        id: Uuid::from_u128(n),
-        phone_number: format!("5215500000{n:03}"),
-        first_name: some("María"),
-        last_name: some("O'Brien \"quoted\""),
-        email: some("maria@example.com"),
-        avatar: some("https://example.com/a.png"),
-        alternative_phones: StringList(if full {
-            vec!["5215511111111".into()]
-        } else {
-            vec![]
-        }),
-        address: full.then(|| Address {
-            street: Some("Reforma 1".into()),
-            city: Some("CDMX".into()),
-            state: None,
-            country: Some("MX".into()),
-            postal_code: Some("06600".into()),
-            coordinates: Some(Coordinates {
-                latitude: 19.43,
-                longitude: -99.13,
-            }),
-        }),
-        tags: StringList(vec!["vip".into(), "loyal".into()]),
-        segment: CustomerSegment::Vip,
-        source: CustomerSource::Referral,
-        custom_fields: serde_json::from_value(serde_json::json!({ "plan": "gold", "n": 3 }))
-            .expect("an object"),
-        preferred_language: "es".into(),
-        communication_hours: full.then(|| CommunicationHours {
-            start: Some("09:00".into()),
-            end: Some("18:00".into()),
-        }),
-        preferred_agent_id: full.then_some(agent),
-        status: CustomerStatus::Blocked,
-        status_before_block: full.then_some(CustomerStatus::Active),
-        is_blocked: full,
-        block_reason: some("spam"),
-        notes: some("línea 1\nlínea 2"),
-        external_id: some(&format!("crm-{n}")),
-        deleted_at: None,
-        status_before_delete: full.then_some(CustomerStatus::Inactive),
-        search_text: "maria o'brien".into(),
-        total_conversations: 1,
-        open_conversations: 0,
-        resolved_conversations: 1,
-        total_messages: 4,
-        total_tickets: 5,
-        response_time_ms: 6_000_000_000,
-        response_count: 7,
-        rating_total: 8,
-        rating_count: 9,
-        first_contact: full.then(|| at(2)),
-        last_interaction: at(3),
-        last_message_at: full.then(|| at(4)),
-        created_at: at(1),
-        updated_at: at(5),
-    }
-}
-
-fn conversation(n: u128, customer: Uuid, agent: Uuid, full: bool) -> conversation::Model {
-    conversation::Model {
-        tenant_id: TENANT.into(),
-        id: Uuid::from_u128(1000 + n),
-        customer_id: customer,
-        status: ConversationStatus::Resolved,
-        channel: "whatsapp".into(),
-        subject: full.then(|| "Pedido".into()),
-        assigned_agent_id: full.then_some(agent),
-        rating: full.then_some(4),
-        message_count: 2,
-        last_message_at: full.then(|| at(6)),
-        activity_at: at(7),
-        response_time_ms: 1_500,
-        response_count: 1,
-        created_at: at(1),
-        updated_at: at(8),
-        resolved_at: full.then(|| at(9)),
-    }
-}
-
-fn message(n: u128, c: &conversation::Model, agent: Uuid, full: bool) -> message::Model {
-    message::Model {
-        tenant_id: TENANT.into(),
-        id: Uuid::from_u128(2000 + n),
-        conversation_id: c.id,
-        customer_id: c.customer_id,
-        direction: MessageDirection::Outbound,
-        body: "¡Hola!".into(),
-        agent_id: full.then_some(agent),
-        sent_at: at(10),
-        created_at: at(11),
-    }
-}
+/// The tenant of the shared rows (`tests/common/model_rows.rs`).
+const TENANT: &str = "t";
 
 async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
     let agent = Uuid::from_u128(99);
@@ -142,7 +38,11 @@ async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
     .await
     .expect("an agent");
     for (n, full) in [(1, true), (2, false)] {
-        let c = customer(n, agent, full);
+        // A deleted customer is in no list: this one's deletion time stays NULL.
+        let c = customer::Model {
+            deleted_at: None,
+            ..customer(n, agent, full)
+        };
         let conv = conversation(n, c.id, agent, full);
         let m = message(n, &conv, agent, full);
         c.into_active_model()
