@@ -59,6 +59,27 @@ async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
             .await
             .expect("a message");
     }
+    // Times around the epochs times are counted from (1970 for Unix,
+    // 2000 for PostgreSQL), before and after, to the microsecond.
+    let micro = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("a time")
+            .with_timezone(&chrono::Utc)
+    };
+    customer::Model {
+        deleted_at: None,
+        first_contact: Some(micro("1969-07-20T20:17:40.000001Z")),
+        last_interaction: micro("1999-12-31T23:59:59.999999Z"),
+        last_message_at: Some(micro("2000-01-01T00:00:00.000001Z")),
+        created_at: micro("1970-01-01T00:00:00Z"),
+        updated_at: micro("2038-01-19T03:14:08.5Z"),
+        external_id: Some("crm-3".into()),
+        ..customer(3, agent, true)
+    }
+    .into_active_model()
+    .insert(&app.db)
+    .await
+    .expect("a customer of odd times");
     let actor = Actor {
         agent: "tester".into(),
         role: Role::Admin,
@@ -90,12 +111,12 @@ async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
         .into_iter()
         .map(Message::from)
         .collect();
-    assert_eq!(customers_by_name.len(), 2);
+    assert_eq!(customers_by_name.len(), 3);
     assert_eq!(conversations_by_name.len(), 2);
     assert_eq!(messages_by_name.len(), 2);
 
     // Read by position, as lists, details and nested lists read them.
-    let customer_ids: Vec<CustomerId> = [1u128, 2].map(|n| Uuid::from_u128(n).into()).to_vec();
+    let customer_ids: Vec<CustomerId> = [1u128, 2, 3].map(|n| Uuid::from_u128(n).into()).to_vec();
     let mut customers = customers::by_ids(&app.ctx, &actor, &customer_ids)
         .await
         .expect("customers by position");
