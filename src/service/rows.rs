@@ -243,34 +243,22 @@ where
         .map_err(|e| DbErr::Type(format!("column {i}: {e}")))
 }
 
-/// `Cell` for these types (those sqlx decodes itself) and their `Option`s:
-/// on PostgreSQL by [`pg`], elsewhere as sea-orm reads them.
-macro_rules! cells {
-    ($($t:ty),+ $(,)?) => {$(
-        impl Cell for $t {
-            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
-                match row.try_as_pg_row() {
-                    Some(row) => pg(row, i),
-                    None => Ok(<$t as TryGetable>::try_get_by_index(row, i)?),
-                }
-            }
-        }
-
-        impl Cell for Option<$t> {
-            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
-                if let Some(row) = row.try_as_pg_row() {
-                    return pg(row, i);
-                }
-                if is_null(row, i)? {
-                    return Ok(None);
-                }
-                <$t as Cell>::cell(row, i).map(Some)
-            }
-        }
-    )+};
+/// A cell of a type sqlx decodes itself, NULL or a value ([`pg`]).
+fn pg_value<T>(row: &PgRow, i: usize) -> Result<Option<T>, DbErr>
+where
+    T: for<'r> Decode<'r, Postgres> + Type<Postgres>,
+{
+    pg(row, i)
 }
 
-cells!(String, Uuid, i32, i64, bool);
+/// A JSON cell, NULL or a value: decoded from the column's JSON by sqlx's
+/// `Json`, as sea-orm does (without the type check: [`pg`]).
+fn pg_json<T: serde::de::DeserializeOwned + 'static>(
+    row: &PgRow,
+    i: usize,
+) -> Result<Option<T>, DbErr> {
+    pg::<Option<Json<T>>>(row, i).map(|json| json.map(|j| j.0))
+}
 
 /// PostgreSQL's epoch, 2000-01-01 00:00 UTC, in microseconds since 1970's.
 const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -305,27 +293,38 @@ fn pg_time(row: &PgRow, i: usize) -> Result<Option<DateTimeUtc>, DbErr> {
         .ok_or_else(|| DbErr::Type(format!("column {i}: time out of range")))
 }
 
-impl Cell for DateTimeUtc {
-    fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
-        match row.try_as_pg_row() {
-            Some(pg_row) => pg_time(pg_row, i)?
-                .ok_or_else(|| DbErr::Type(format!("column {i}: unexpected NULL"))),
-            None => Ok(<DateTimeUtc as TryGetable>::try_get_by_index(row, i)?),
+/// `Cell` for these types and their `Option`s: on PostgreSQL by `$read`
+/// (a `fn(&PgRow, usize) -> Result<Option<T>, DbErr>`), elsewhere as
+/// sea-orm reads them.
+macro_rules! cells {
+    ($read:expr => $($t:ty),+ $(,)?) => {$(
+        impl Cell for $t {
+            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
+                match row.try_as_pg_row() {
+                    Some(pg_row) => $read(pg_row, i)?
+                        .ok_or_else(|| DbErr::Type(format!("column {i}: unexpected NULL"))),
+                    None => Ok(<$t as TryGetable>::try_get_by_index(row, i)?),
+                }
+            }
         }
-    }
+
+        impl Cell for Option<$t> {
+            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
+                if let Some(pg_row) = row.try_as_pg_row() {
+                    return $read(pg_row, i);
+                }
+                if is_null(row, i)? {
+                    return Ok(None);
+                }
+                <$t as Cell>::cell(row, i).map(Some)
+            }
+        }
+    )+};
 }
 
-impl Cell for Option<DateTimeUtc> {
-    fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
-        if let Some(pg_row) = row.try_as_pg_row() {
-            return pg_time(pg_row, i);
-        }
-        if is_null(row, i)? {
-            return Ok(None);
-        }
-        DateTimeUtc::cell(row, i).map(Some)
-    }
-}
+cells!(pg_value => String, Uuid, i32, i64, bool);
+cells!(pg_time => DateTimeUtc);
+cells!(pg_json => StringList, Address, CommunicationHours, JsonObject);
 
 /// `Cell` for these enums stored as their text, and their `Option`s: the
 /// text read as a `String` cell, then the enum's value for it, as sea-orm
@@ -355,36 +354,6 @@ enum_cells!(
     ConversationStatus,
     MessageDirection,
 );
-
-/// `Cell` for these JSON types and their `Option`s: on PostgreSQL decoded
-/// from the column's JSON by sqlx's `Json` (as sea-orm does, without the
-/// type check: [`pg`]), elsewhere as sea-orm reads them.
-macro_rules! json_cells {
-    ($($t:ty),+ $(,)?) => {$(
-        impl Cell for $t {
-            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
-                match row.try_as_pg_row() {
-                    Some(row) => pg::<Json<$t>>(row, i).map(|json| json.0),
-                    None => Ok(<$t as TryGetable>::try_get_by_index(row, i)?),
-                }
-            }
-        }
-
-        impl Cell for Option<$t> {
-            fn cell(row: &QueryResult, i: usize) -> Result<Self, DbErr> {
-                if let Some(row) = row.try_as_pg_row() {
-                    return pg::<Option<Json<$t>>>(row, i).map(|json| json.map(|j| j.0));
-                }
-                if is_null(row, i)? {
-                    return Ok(None);
-                }
-                <$t as Cell>::cell(row, i).map(Some)
-            }
-        }
-    )+};
-}
-
-json_cells!(StringList, Address, CommunicationHours, JsonObject);
 
 /// [`ByPosition`] for the `Model` of an entity module: every field with its
 /// column (a field left out does not compile; a field paired with another's

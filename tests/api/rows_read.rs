@@ -11,7 +11,7 @@ use clientela::service::conversations::{self, Conversation, Message};
 use clientela::service::customers::{self, Customer};
 use entity::{agent, conversation, customer, message};
 use sea_orm::prelude::Uuid;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Select};
 
 use crate::helpers::TestApp;
 
@@ -22,6 +22,16 @@ use model_rows::{at, conversation, customer, message};
 
 /// The tenant of the shared rows (`tests/common/model_rows.rs`).
 const TENANT: &str = "t";
+
+/// The rows `q` selects, read by name as sea-orm reads an entity, as views.
+async fn by_name<E: EntityTrait, V: From<E::Model>>(app: &TestApp, q: Select<E>) -> Vec<V> {
+    q.all(&app.db)
+        .await
+        .expect("rows by name")
+        .into_iter()
+        .map(V::from)
+        .collect()
+}
 
 async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
     let agent = Uuid::from_u128(99);
@@ -87,30 +97,12 @@ async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
     };
 
     // Read by name, as sea-orm reads an entity.
-    let customers_by_name: Vec<Customer> = customer::Entity::find()
-        .order_by_asc(customer::Column::Id)
-        .all(&app.db)
-        .await
-        .expect("customers by name")
-        .into_iter()
-        .map(Customer::from)
-        .collect();
-    let conversations_by_name: Vec<Conversation> = conversation::Entity::find()
-        .order_by_asc(conversation::Column::Id)
-        .all(&app.db)
-        .await
-        .expect("conversations by name")
-        .into_iter()
-        .map(Conversation::from)
-        .collect();
-    let messages_by_name: Vec<Message> = message::Entity::find()
-        .order_by_asc(message::Column::Id)
-        .all(&app.db)
-        .await
-        .expect("messages by name")
-        .into_iter()
-        .map(Message::from)
-        .collect();
+    let every_customer = customer::Entity::find().order_by_asc(customer::Column::Id);
+    let customers_by_name: Vec<Customer> = by_name(&app, every_customer).await;
+    let every_conversation = conversation::Entity::find().order_by_asc(conversation::Column::Id);
+    let conversations_by_name: Vec<Conversation> = by_name(&app, every_conversation).await;
+    let every_message = message::Entity::find().order_by_asc(message::Column::Id);
+    let messages_by_name: Vec<Message> = by_name(&app, every_message).await;
     assert_eq!(customers_by_name.len(), 3);
     assert_eq!(conversations_by_name.len(), 2);
     assert_eq!(messages_by_name.len(), 2);
