@@ -29,8 +29,8 @@ use sea_orm::sqlx::postgres::{PgRow, PgValueFormat, Postgres};
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column as _, Decode, Row as _, Type, ValueRef as _};
 use sea_orm::{
-    ActiveEnum, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryResult, QuerySelect, Select, Statement, TryGetable, Value,
+    ActiveEnum, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, QueryResult, QuerySelect, Select, Statement, TryGetable, Value,
 };
 
 /// A model that can be read by column position.
@@ -153,12 +153,18 @@ pub struct Trailing<M, const N: usize>(pub M, pub [Option<i64>; N]);
 
 impl<M: ByPosition, const N: usize> FromQueryResult for Trailing<M, N> {
     fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        let own = M::columns().len();
         if !pre.is_empty() || !in_order(row, M::columns(), N) {
-            return Err(DbErr::Type(format!(
-                "not a row of {own} model columns and {N} more"
-            )));
+            return Err(not_trailing::<M, N>());
         }
+        Self::read(row)
+    }
+}
+
+impl<M: ByPosition, const N: usize> Trailing<M, N> {
+    /// The model and its trailing values, from a row whose columns are
+    /// the model's, then `N` more.
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        let own = M::columns().len();
         let mut trailing = [None; N];
         for (i, value) in trailing.iter_mut().enumerate() {
             *value = <Option<i64> as TryGetable>::try_get_by_index(row, own + i)?;
@@ -167,9 +173,54 @@ impl<M: ByPosition, const N: usize> FromQueryResult for Trailing<M, N> {
     }
 }
 
-/// The models of `rows`.
-pub fn models<M>(rows: Vec<Fast<M>>) -> Vec<M> {
-    rows.into_iter().map(|Fast(m)| m).collect()
+/// Why a row is not one [`Trailing`] reads.
+fn not_trailing<M: ByPosition, const N: usize>() -> DbErr {
+    let own = M::columns().len();
+    DbErr::Type(format!("not a row of {own} model columns and {N} more"))
+}
+
+/// The models of the rows `stmt` answers on `db`, as [`Fast`] reads them,
+/// the columns compared with the model's once per answer: every row of one
+/// statement's answer has the same columns (sqlx shares one description of
+/// them among its rows). Compared on every row, the names were 4 % of the
+/// server's instructions for 50 customers with 5 conversations each
+/// (`callgrind`, `bench/RESULTS.md`, session 18).
+pub async fn all<M: ByPosition, C: ConnectionTrait>(
+    db: &C,
+    stmt: Statement,
+) -> Result<Vec<M>, DbErr> {
+    let rows = db.query_all(stmt).await?;
+    let by_position = rows
+        .first()
+        .is_some_and(|row| in_order(row, M::columns(), 0));
+    let mut models = Vec::with_capacity(rows.len());
+    for row in &rows {
+        models.push(if by_position {
+            M::read(row)?
+        } else {
+            M::from_query_result(row, "")?
+        });
+    }
+    Ok(models)
+}
+
+/// The rows `stmt` answers on `db`, as [`Trailing`] reads them, the
+/// columns compared once per answer ([`all`]).
+pub async fn all_trailing<M: ByPosition, const N: usize, C: ConnectionTrait>(
+    db: &C,
+    stmt: Statement,
+) -> Result<Vec<Trailing<M, N>>, DbErr> {
+    let rows = db.query_all(stmt).await?;
+    if let Some(row) = rows.first() {
+        if !in_order(row, M::columns(), N) {
+            return Err(not_trailing::<M, N>());
+        }
+    }
+    let mut read = Vec::with_capacity(rows.len());
+    for row in &rows {
+        read.push(Trailing::read(row)?);
+    }
+    Ok(read)
 }
 
 /// Whether the row's columns are `names`, in order, then `more` others.
@@ -579,18 +630,15 @@ mod tests {
         db
     }
 
-    /// The models `q` selects, read as [`Fast`] reads them.
+    /// The models `q` selects, read as [`all`] reads them.
     async fn read<E>(db: &DatabaseConnection, q: Select<E>) -> Vec<E::Model>
     where
         E: EntityTrait,
         E::Model: ByPosition,
     {
-        models(
-            q.into_model::<Fast<E::Model>>()
-                .all(db)
-                .await
-                .expect("by position"),
-        )
+        all(db, q.build(db.get_database_backend()))
+            .await
+            .expect("by position")
     }
 
     #[tokio::test]
@@ -689,6 +737,19 @@ mod tests {
         );
         let Fast(read) = Fast::<customer::Model>::from_query_result(&row, "").expect("by name");
         assert_eq!(read, customer(1, Uuid::from_u128(99), true));
+
+        // A whole answer of such rows, read by `all`: by name, every row.
+        let sql = format!("SELECT {} FROM customers ORDER BY id", names.join(", "));
+        let read: Vec<customer::Model> = all(&db, Statement::from_string(backend, sql))
+            .await
+            .expect("by name");
+        let want = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .all(&db)
+            .await
+            .expect("by sea-orm");
+        assert!(want.len() > 1, "rows to read");
+        assert_eq!(read, want);
     }
 
     #[tokio::test]
@@ -716,8 +777,27 @@ mod tests {
         assert_eq!(values, [Some(7), None]);
         // One trailing column too few or too many: refused, not misread.
         for more in ["7", "7, 8, 9"] {
-            let read = row(format!("SELECT {columns}, {more} FROM customers")).await;
+            let sql = format!("SELECT {columns}, {more} FROM customers");
+            let read = row(sql.clone()).await;
             assert!(Trailing::<customer::Model, 2>::from_query_result(&read, "").is_err());
+            let answer =
+                all_trailing::<customer::Model, 2, _>(&db, Statement::from_string(backend, sql));
+            assert!(answer.await.is_err(), "{more}");
+        }
+        // A whole answer: each row's model and values.
+        let sql = format!("SELECT {columns}, 7, NULL FROM customers ORDER BY id");
+        let read = all_trailing::<customer::Model, 2, _>(&db, Statement::from_string(backend, sql))
+            .await
+            .expect("read");
+        let want = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .all(&db)
+            .await
+            .expect("by sea-orm");
+        assert!(want.len() > 1, "rows to read");
+        assert_eq!(read.len(), want.len());
+        for (Trailing(model, values), want) in read.into_iter().zip(want) {
+            assert_eq!((model, values), (want, [Some(7), None]));
         }
     }
 

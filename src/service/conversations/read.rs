@@ -17,7 +17,7 @@ use crate::domain::conversation::ConversationStatus;
 use crate::domain::ids::{ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::rows::{ByPosition, Fast};
+use crate::service::rows::{self, ByPosition};
 use crate::service::{customer_rows, scope, Ctx};
 
 /// The contract's "newest first": by last message (or creation) time, then id.
@@ -211,8 +211,13 @@ where
         offset,
         limit,
     );
-    for Fast(row) in Fast::<M>::find_by_statement(stmt).all(&ctx.db).await? {
-        out.entry(parent_of(&row)).or_default().push(row);
+    // Sized for the rows of each parent, so that none grows row by row.
+    let each = usize::try_from(limit).unwrap_or(usize::MAX).min(16);
+    out.reserve(ids.len());
+    for row in rows::all::<M, _>(&ctx.db, stmt).await? {
+        out.entry(parent_of(&row))
+            .or_insert_with(|| Vec::with_capacity(each))
+            .push(row);
     }
     Ok(out)
 }

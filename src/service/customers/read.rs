@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use entity::{conversation, customer, customer_phone};
 use sea_orm::sea_query::{CommonTableExpression, PostgresQueryBuilder, WithClause};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 
 use super::count::{last_counted, size_keys, sizes, sizes_from, Sizes};
@@ -20,7 +20,7 @@ use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
-use crate::service::rows::{self, Fast, Trailing};
+use crate::service::rows::{self, Trailing};
 use crate::service::{conversations, counts, customer_rows, plans, scope, Ctx};
 
 /// A list request: filter, page and order.
@@ -256,10 +256,7 @@ pub(super) async fn all_columns(
 /// The customers of a statement of [`rows::listed`] columns, as
 /// [`all_columns`] reads them.
 pub(super) async fn read_all(ctx: &Ctx, stmt: Statement) -> Result<Vec<customer::Model>> {
-    let read = Fast::<customer::Model>::find_by_statement(stmt)
-        .all(&ctx.db)
-        .await?;
-    Ok(rows::models(read))
+    Ok(rows::all(&ctx.db, stmt).await?)
 }
 
 /// `stmt`, with its limit and offset written into its text when it is to
@@ -286,9 +283,7 @@ async fn counted_columns(
     let (counters, values) = counts::beside(&actor.tenant, keys);
     match rows::with_columns::<customer::Model>(stmt, counters, values) {
         Ok(stmt) => {
-            let read = Trailing::<customer::Model, 2>::find_by_statement(stmt)
-                .all(&ctx.db)
-                .await?;
+            let read = rows::all_trailing::<customer::Model, 2, _>(&ctx.db, stmt).await?;
             // A counter not written yet has no row: 0, as `counts::read` says.
             let counters = read
                 .first()
