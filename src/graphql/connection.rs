@@ -5,7 +5,7 @@ use async_graphql::{Context, Object, SimpleObject};
 
 use super::inputs::CustomerFilter;
 use super::types::enums::{CustomerSortField, SortOrder};
-use super::types::Customer;
+use super::types::{Customer, Shown};
 use super::{caller, GqlResult};
 use crate::service::customers::{self, ConnectionQuery};
 
@@ -51,6 +51,17 @@ impl CustomerConnectionQuery {
         sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<CustomerConnection> {
         let (ctx, actor) = caller(cx)?;
+        // What a customer shows, in `nodes` and in `edges { node }` alike.
+        let shown = Shown::of(
+            &[
+                cx.look_ahead().field("nodes").selection_fields(),
+                cx.look_ahead()
+                    .field("edges")
+                    .field("node")
+                    .selection_fields(),
+            ]
+            .concat(),
+        );
         let query = ConnectionQuery {
             filter: filter.into(),
             // Null (an omitted nullable variable) means the default.
@@ -61,12 +72,13 @@ impl CustomerConnectionQuery {
             last: last.map(i64::from),
             before,
             with_total: cx.look_ahead().field("totalCount").exists(),
+            columns: shown.customers,
         };
         let page = customers::connection(ctx, actor, &query).await.gql()?;
         let (cursors, items): (Vec<String>, Vec<customers::Customer>) =
             page.items.into_iter().unzip();
         // One list, so the nested fields of edges and nodes batch together.
-        let nodes = Customer::list(items);
+        let nodes = Customer::list_showing(items, shown);
         let edges: Vec<CustomerEdge> = cursors
             .into_iter()
             .zip(&nodes)

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::service::agents::{self, Agent};
 use crate::service::conversations::{self, Conversation, ConversationStatus, Message};
 use crate::service::customers::{self, Customer};
-use crate::service::Ctx;
+use crate::service::{Columns, Ctx};
 use async_graphql::dataloader::{DataLoader, Loader};
 
 /// A loader's error: shared by every field that waited on the batch.
@@ -118,22 +118,29 @@ fn groups<G: Hash + Eq + Copy, P>(keys: impl IntoIterator<Item = (G, P)>) -> Has
     out
 }
 
-impl Loader<(CustomerId, u64)> for RecentConversationsLoader {
+/// A key of [`RecentConversationsLoader`]: a customer, how many of its
+/// conversations, and their columns to read.
+type RecentKey = (CustomerId, u64, Columns);
+
+impl Loader<RecentKey> for RecentConversationsLoader {
     type Value = Vec<Conversation>;
     type Error = LoadError;
 
     async fn load(
         &self,
-        keys: &[(CustomerId, u64)],
-    ) -> Result<HashMap<(CustomerId, u64), Vec<Conversation>>, LoadError> {
+        keys: &[RecentKey],
+    ) -> Result<HashMap<RecentKey, Vec<Conversation>>, LoadError> {
         let mut out = HashMap::new();
-        for (limit, parents) in groups(keys.iter().map(|(parent, limit)| (*limit, *parent))) {
-            let found =
-                conversations::recent_for(&self.0.ctx, &self.0.actor, &parents, limit).await?;
+        let by_read = keys
+            .iter()
+            .map(|(parent, limit, columns)| ((*limit, *columns), *parent));
+        for ((limit, columns), parents) in groups(by_read) {
+            let (ctx, actor) = (&self.0.ctx, &self.0.actor);
+            let found = conversations::recent_for(ctx, actor, &parents, limit, columns).await?;
             out.extend(
                 found
                     .into_iter()
-                    .map(|(parent, items)| ((parent, limit), items)),
+                    .map(|(parent, items)| ((parent, limit, columns), items)),
             );
         }
         Ok(out)
@@ -326,6 +333,8 @@ pub type MessagePages = Related<ConversationId, MessagePage, MessageGroup>;
 /// What the customers of one list share.
 pub struct CustomerGroup {
     ids: Vec<CustomerId>,
+    /// The columns their recent conversations are read with.
+    recent_columns: Columns,
     pub agents: ById<AgentId, Agent>,
     recent: Shared<u64, RecentConversations>,
     pages: Shared<(u64, u64, Option<ConversationStatus>), ConversationPages>,
@@ -334,8 +343,15 @@ pub struct CustomerGroup {
 impl CustomerGroup {
     /// The group of a list of customers.
     pub fn new(customers: &[Customer]) -> Arc<Self> {
+        Self::showing(customers, Columns::ALL)
+    }
+
+    /// The group of a list of customers whose recent conversations are
+    /// read with `recent_columns` (what the list shows of them).
+    pub fn showing(customers: &[Customer], recent_columns: Columns) -> Arc<Self> {
         Arc::new(CustomerGroup {
             ids: customers.iter().map(|c| c.id).collect(),
+            recent_columns,
             agents: ById::new(
                 customers
                     .iter()
@@ -370,10 +386,10 @@ impl CustomerGroup {
         limit: u64,
     ) -> Result<Arc<RecentConversations>, LoadError> {
         let load = async {
-            let keys = self.ids.iter().map(|id| (*id, limit));
+            let keys = self.ids.iter().map(|id| (*id, limit, self.recent_columns));
             let found = loaders.recent_conversations.load_many(keys).await?;
             let by_parent: HashMap<CustomerId, Vec<Conversation>> =
-                found.into_iter().map(|((id, _), v)| (id, v)).collect();
+                found.into_iter().map(|((id, ..), v)| (id, v)).collect();
             let group = ConversationGroup::new(by_parent.values().flatten());
             Ok(Related { by_parent, group })
         };

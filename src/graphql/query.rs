@@ -6,7 +6,7 @@ use super::inputs::CustomerFilter;
 use super::types::enums::{CustomerSortField, SortOrder};
 use super::types::{
     page_request, Agent, Conversation, ConversationPage, Customer, CustomerPage, CustomerStats,
-    Viewer,
+    Shown, Viewer,
 };
 use super::{caller, GqlResult};
 use crate::domain::ids::{ConversationId, CustomerId};
@@ -57,12 +57,14 @@ impl CustomerQuery {
         sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<CustomerPage> {
         let (ctx, actor) = caller(cx)?;
+        let shown = Shown::of(&cx.look_ahead().field("items").selection_fields());
         let query = ListQuery {
             filter: filter.into(),
             page: page_request(page, limit, 20).gql()?,
             // Null (an omitted nullable variable) means the default.
             sort_by: sort_by.unwrap_or(CustomerSortField::LastInteraction).into(),
             sort_order: sort_order.unwrap_or(SortOrder::Desc).into(),
+            columns: shown.customers,
         };
         // The total is counted only when a field that shows it is selected.
         let pagination = cx.look_ahead().field("pagination");
@@ -74,7 +76,7 @@ impl CustomerQuery {
                 (items, query.page.pagination(0))
             };
         Ok(CustomerPage {
-            items: Customer::list(items),
+            items: Customer::list_showing(items, shown),
             pagination: pagination.into(),
         })
     }

@@ -30,6 +30,7 @@ use super::{loaders, GqlResult};
 use crate::domain::ids::AgentId;
 use crate::service::conversations;
 use crate::service::customers;
+use crate::service::Columns;
 use crate::service::{agents, tickets};
 
 /// A customer, as every field and list outputs it: the object
@@ -50,6 +51,13 @@ impl Customer {
     /// The items of a list: they share one group, so nested fields batch.
     pub fn list(items: Vec<customers::Customer>) -> Vec<Customer> {
         grouped(items, CustomerGroup::new, Customer::of)
+    }
+
+    /// The items of a list read for `shown`: their recent conversations
+    /// are read with the columns it names.
+    pub fn list_showing(items: Vec<customers::Customer>, shown: Shown) -> Vec<Customer> {
+        let group = |items: &[customers::Customer]| CustomerGroup::showing(items, shown.recent);
+        grouped(items, group, Customer::of)
     }
 
     /// A customer on its own.
@@ -92,6 +100,44 @@ impl Customer {
     ) -> Customer {
         let group = CustomerGroup::with_recent(&customer, limit, recent);
         Customer::of(customer, group)
+    }
+}
+
+/// The columns a list of customers is read with, for what its selections
+/// of a customer (every one: `nodes` and `edges { node }` both) show.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown {
+    /// The customers' columns.
+    pub customers: Columns,
+    /// Their `recentConversations`' columns.
+    pub recent: Columns,
+}
+
+impl Shown {
+    /// The columns of the fields `selections` select: each field's own
+    /// ([`customers::columns_of`], [`conversations::columns_of`]), every
+    /// column for a field they do not know. A field answered through its
+    /// object's group of loaders needs only the object's id.
+    pub fn of(selections: &[SelectionField<'_>]) -> Shown {
+        let (mut customer_fields, mut recent_fields) = (Vec::new(), Vec::new());
+        for customer in selections {
+            for field in customer.selection_set() {
+                customer_fields.push(match field.name() {
+                    "__typename" | "history" | "conversations" | "recentConversations" => "id",
+                    name => name,
+                });
+                if field.name() == "recentConversations" {
+                    recent_fields.extend(field.selection_set().map(|f| match f.name() {
+                        "__typename" | "messages" => "id",
+                        name => name,
+                    }));
+                }
+            }
+        }
+        Shown {
+            customers: customers::columns_of(customer_fields),
+            recent: conversations::columns_of(recent_fields),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::domain::customer::{
 use crate::domain::page::PageRequest;
 use crate::error::{Error, FieldError, Result};
 use crate::service::customers::{CustomerFilter, ListQuery};
+use crate::service::Columns;
 
 /// A service struct as a legacy document: `_id` first, then its own fields (`id` among them).
 #[derive(Serialize)]
@@ -361,6 +362,8 @@ pub fn list_query(q: &QueryPairs) -> Result<ListQuery> {
         .unwrap_or(CustomerSortField::LastInteraction),
         sort_order: parse_enum(q, "sortOrder", SortOrder::parse, SortOrder::expected)?
             .unwrap_or(SortOrder::Desc),
+        // A REST list shows whole customers.
+        columns: Columns::ALL,
     })
 }
 

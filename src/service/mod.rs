@@ -37,6 +37,9 @@ pub mod seed;
 pub mod tickets;
 pub mod trash;
 
+/// Which of a model's columns a read takes (a list's, for what its caller shows).
+pub use rows::Columns;
+
 use std::ops::Deref;
 use std::sync::Arc;
 

@@ -14,8 +14,12 @@
 //! columns in the model's order, which is what sea-orm selects for an
 //! entity; any other row is read by name, as before.
 //!
+//! A read may take only some of a model's columns ([`Columns`]): those of
+//! what its caller shows. The model's other fields are then left blank.
+//!
 //! Imports only `sea_orm` and the `entity` crate.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use entity::enums::{
@@ -52,22 +56,113 @@ pub trait ByPosition: FromQueryResult {
 
     /// Its columns, quoted, without their table: `"a", "b"`.
     fn column_list() -> &'static str;
+
+    /// Each of its columns as a select list writes it: `"table"."a"`.
+    fn qualified() -> &'static [String];
+
+    /// The model, from a row holding `columns` of its columns, in its
+    /// order; the fields of the others are blank ([`Columns`]).
+    fn read_only(row: &QueryResult, columns: Columns) -> Result<Self, DbErr>;
 }
 
-/// `q` selecting every column of its model as one piece of text written
-/// once: the very SQL sea-query writes for them (tested), without quoting
-/// forty names on every call, which was a tenth of the instructions of a
-/// list page's REST answer (`callgrind`).
-pub fn listed<E>(q: Select<E>) -> Select<E>
+/// Which of a model's columns a read takes: bit `i` for its column `i` (its
+/// `Column` as a number, which is its place in the model's order). The
+/// fields of the columns not taken are left blank: empty text, zero, false,
+/// none, an enum's first value, the epoch. A caller reads only the columns
+/// of what it shows, and shows only what it read; a list of 50 customers
+/// with their conversations shown by GraphQL takes 9 of a customer's 40
+/// columns, and PostgreSQL and the server skip the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Columns(u64);
+
+impl Columns {
+    /// Every column.
+    pub const ALL: Columns = Columns(u64::MAX);
+    /// No column.
+    pub const NONE: Columns = Columns(0);
+
+    /// These columns.
+    pub fn of<C: ColumnIndex>(columns: impl IntoIterator<Item = C>) -> Columns {
+        columns.into_iter().fold(Columns::NONE, |all, c| {
+            let bit = u32::try_from(c.index())
+                .ok()
+                .and_then(|i| 1u64.checked_shl(i));
+            Columns(all.0 | bit.unwrap_or(0))
+        })
+    }
+
+    /// These columns and those of `other`.
+    pub fn and(self, other: Columns) -> Columns {
+        Columns(self.0 | other.0)
+    }
+
+    /// Whether column `i` is one of them.
+    fn has(self, i: usize) -> bool {
+        i < 64 && self.0 & 1 << i != 0
+    }
+
+    /// Whether they are every column of `M`.
+    fn are_all<M: ByPosition>(self) -> bool {
+        (0..M::columns().len()).all(|i| self.has(i))
+    }
+
+    /// The names of `M`'s columns among them, in order.
+    fn names<M: ByPosition>(self) -> impl Iterator<Item = &'static str> {
+        M::columns()
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.has(*i))
+            .map(|(_, name)| name.as_str())
+    }
+}
+
+/// A model's column, numbered by its place in the model's order.
+pub trait ColumnIndex: Copy {
+    fn index(self) -> usize;
+}
+
+/// `M`'s columns among `columns` as a select list (`"table"."a", ...`),
+/// every column's text written once when they are all.
+pub fn select_list_of<M: ByPosition>(columns: Columns) -> Cow<'static, str> {
+    if columns.are_all::<M>() {
+        return Cow::Borrowed(M::select_list());
+    }
+    let mut list = String::new();
+    for (i, column) in M::qualified().iter().enumerate() {
+        if columns.has(i) {
+            if !list.is_empty() {
+                list.push_str(", ");
+            }
+            list.push_str(column);
+        }
+    }
+    Cow::Owned(list)
+}
+
+/// `M`'s columns among `columns`, quoted, without their table: `"a", "b"`.
+pub fn column_list_of<M: ByPosition>(columns: Columns) -> Cow<'static, str> {
+    if columns.are_all::<M>() {
+        return Cow::Borrowed(M::column_list());
+    }
+    let quoted: Vec<String> = columns.names::<M>().map(|n| format!("\"{n}\"")).collect();
+    Cow::Owned(quoted.join(", "))
+}
+
+/// `q` selecting `columns` of its model. Every column is one piece of text
+/// written once: the very SQL sea-query writes for them (tested), without
+/// quoting forty names on every call, which was a tenth of the instructions
+/// of a list page's REST answer (`callgrind`).
+pub fn listed_of<E>(q: Select<E>, columns: Columns) -> Select<E>
 where
     E: EntityTrait,
     E::Model: ByPosition,
 {
-    q.select_only().expr(Expr::cust(E::Model::select_list()))
+    q.select_only()
+        .expr(Expr::cust(select_list_of::<E::Model>(columns)))
 }
 
-/// A built statement whose outermost select lists `M`'s columns (a
-/// [`listed`] select, alone or after a `WITH` clause), with `more` columns
+/// A built statement whose outermost select lists `M`'s `columns` (a
+/// [`listed_of`] select, alone or after a `WITH` clause), with `more` columns
 /// right after them: SQL text whose `?` placeholders take `values` in order
 /// (PostgreSQL's are numbered after the statement's own). Spliced into the
 /// built text rather than built by sea-query, whose custom expressions with
@@ -76,6 +171,7 @@ where
 /// not start with the model's columns.
 pub fn with_columns<M: ByPosition>(
     mut stmt: Statement,
+    columns: Columns,
     more: &str,
     values: impl IntoIterator<Item = Value>,
 ) -> Result<Statement, Statement> {
@@ -88,13 +184,13 @@ pub fn with_columns<M: ByPosition>(
     } else {
         None
     };
-    let list = M::select_list();
+    let list = select_list_of::<M>(columns);
     let at = match outermost {
         Some(start)
             if stmt
                 .sql
                 .get(start + SELECT.len()..)
-                .is_some_and(|s| s.starts_with(list)) =>
+                .is_some_and(|s| s.starts_with(&*list)) =>
         {
             start + SELECT.len() + list.len()
         }
@@ -164,12 +260,23 @@ impl<M: ByPosition, const N: usize> Trailing<M, N> {
     /// The model and its trailing values, from a row whose columns are
     /// the model's, then `N` more.
     fn read(row: &QueryResult) -> Result<Self, DbErr> {
-        let own = M::columns().len();
+        Self::read_only(row, Columns::ALL)
+    }
+
+    /// The model and its trailing values, from a row whose columns are
+    /// `columns` of the model's, then `N` more.
+    fn read_only(row: &QueryResult, columns: Columns) -> Result<Self, DbErr> {
+        let own = columns.names::<M>().count();
         let mut trailing = [None; N];
         for (i, value) in trailing.iter_mut().enumerate() {
             *value = <Option<i64> as TryGetable>::try_get_by_index(row, own + i)?;
         }
-        Ok(Trailing(M::read(row)?, trailing))
+        let model = if columns.are_all::<M>() {
+            M::read(row)?
+        } else {
+            M::read_only(row, columns)?
+        };
+        Ok(Trailing(model, trailing))
     }
 }
 
@@ -179,17 +286,33 @@ fn not_trailing<M: ByPosition, const N: usize>() -> DbErr {
     DbErr::Type(format!("not a row of {own} model columns and {N} more"))
 }
 
-/// The models of the rows `stmt` answers on `db`, as [`Fast`] reads them,
-/// the columns compared with the model's once per answer: every row of one
-/// statement's answer has the same columns (sqlx shares one description of
-/// them among its rows). Compared on every row, the names were 4 % of the
-/// server's instructions for 50 customers with 5 conversations each
-/// (`callgrind`, `bench/RESULTS.md`, session 18).
-pub async fn all<M: ByPosition, C: ConnectionTrait>(
+/// The models of the rows `stmt` answers on `db`, which hold `columns` of
+/// the model's columns ([`listed_of`]), read by position; with every
+/// column, read by name when the rows' columns are not the model's in its
+/// order (as [`Fast`] reads them), and refused otherwise. The columns are
+/// compared with the model's once per answer: every row of one statement's
+/// answer has the same columns (sqlx shares one description of them among
+/// its rows). Compared on every row, the names were 4 % of the server's
+/// instructions for 50 customers with 5 conversations each (`callgrind`,
+/// `bench/RESULTS.md`, session 18).
+pub async fn all_of<M: ByPosition, C: ConnectionTrait>(
     db: &C,
     stmt: Statement,
+    columns: Columns,
 ) -> Result<Vec<M>, DbErr> {
     let rows = db.query_all(stmt).await?;
+    if !columns.are_all::<M>() {
+        if let Some(row) = rows.first() {
+            if !in_order(row, columns.names::<M>(), 0) {
+                return Err(DbErr::Type("not a row of the columns asked for".into()));
+            }
+        }
+        let mut models = Vec::with_capacity(rows.len());
+        for row in &rows {
+            models.push(M::read_only(row, columns)?);
+        }
+        return Ok(models);
+    }
     let by_position = rows
         .first()
         .is_some_and(|row| in_order(row, M::columns(), 0));
@@ -205,33 +328,40 @@ pub async fn all<M: ByPosition, C: ConnectionTrait>(
 }
 
 /// The rows `stmt` answers on `db`, as [`Trailing`] reads them, the
-/// columns compared once per answer ([`all`]).
+/// columns compared once per answer ([`all_of`]).
 pub async fn all_trailing<M: ByPosition, const N: usize, C: ConnectionTrait>(
     db: &C,
     stmt: Statement,
+    columns: Columns,
 ) -> Result<Vec<Trailing<M, N>>, DbErr> {
     let rows = db.query_all(stmt).await?;
     if let Some(row) = rows.first() {
-        if !in_order(row, M::columns(), N) {
+        if !in_order(row, columns.names::<M>(), N) {
             return Err(not_trailing::<M, N>());
         }
     }
     let mut read = Vec::with_capacity(rows.len());
     for row in &rows {
-        read.push(Trailing::read(row)?);
+        read.push(Trailing::read_only(row, columns)?);
     }
     Ok(read)
 }
 
 /// Whether the row's columns are `names`, in order, then `more` others.
-fn in_order(row: &QueryResult, names: &[String], more: usize) -> bool {
-    fn same<'a>(
+fn in_order<N: AsRef<str>>(
+    row: &QueryResult,
+    names: impl IntoIterator<Item = N>,
+    more: usize,
+) -> bool {
+    fn same<'a, N: AsRef<str>>(
         mut columns: impl ExactSizeIterator<Item = &'a str>,
-        names: &[String],
+        names: impl IntoIterator<Item = N>,
         more: usize,
     ) -> bool {
-        columns.len() == names.len() + more
-            && names.iter().all(|n| columns.next() == Some(n.as_str()))
+        names
+            .into_iter()
+            .all(|n| columns.next() == Some(n.as_ref()))
+            && columns.len() == more
     }
     if let Some(row) = row.try_as_pg_row() {
         return same(row.columns().iter().map(|c| c.name()), names, more);
@@ -406,6 +536,72 @@ enum_cells!(
     MessageDirection,
 );
 
+/// A field's value when its column was not read ([`Columns`]).
+trait Blank {
+    fn blank() -> Self;
+}
+
+impl<T> Blank for Option<T> {
+    fn blank() -> Self {
+        None
+    }
+}
+
+macro_rules! blank_default {
+    ($($t:ty),+ $(,)?) => {$(
+        impl Blank for $t {
+            fn blank() -> Self {
+                <$t>::default()
+            }
+        }
+    )+};
+}
+
+blank_default!(
+    String,
+    Uuid,
+    i32,
+    i64,
+    bool,
+    DateTimeUtc,
+    StringList,
+    JsonObject
+);
+
+macro_rules! blank_first {
+    ($($t:ty),+ $(,)?) => {$(
+        impl Blank for $t {
+            fn blank() -> Self {
+                <$t>::ALL[0]
+            }
+        }
+    )+};
+}
+
+blank_first!(
+    CustomerSegment,
+    CustomerSource,
+    CustomerStatus,
+    ConversationStatus,
+    MessageDirection,
+);
+
+/// Column `column`'s field: its cell, the `next` one of the row, when
+/// `columns` has it (then `next` moves on), else blank.
+fn taken<T: Cell + Blank>(
+    row: &QueryResult,
+    columns: Columns,
+    column: usize,
+    next: &mut usize,
+) -> Result<T, DbErr> {
+    if !columns.has(column) {
+        return Ok(T::blank());
+    }
+    let value = T::cell(row, *next)?;
+    *next += 1;
+    Ok(value)
+}
+
 /// [`ByPosition`] for the `Model` of an entity module: every field with its
 /// column (a field left out does not compile; a field paired with another's
 /// column fails `fields_are_paired_with_their_own_columns`).
@@ -425,14 +621,27 @@ macro_rules! by_position {
                 })
             }
 
+            fn read_only(row: &QueryResult, columns: Columns) -> Result<Self, DbErr> {
+                // The fields are read in the order they are written here,
+                // which is the columns' order (`fields_are_paired_...`).
+                let mut next = 0;
+                Ok(Self {
+                    $($field: taken(row, columns, $module::Column::$column as usize, &mut next)?),+
+                })
+            }
+
             fn select_list() -> &'static str {
                 static LIST: OnceLock<String> = OnceLock::new();
-                LIST.get_or_init(|| {
+                LIST.get_or_init(|| Self::qualified().join(", "))
+            }
+
+            fn qualified() -> &'static [String] {
+                static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+                NAMES.get_or_init(|| {
                     let table = $module::Entity.table_name();
                     $module::Column::iter()
                         .map(|c| format!("\"{table}\".\"{}\"", c.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                        .collect()
                 })
             }
 
@@ -444,6 +653,12 @@ macro_rules! by_position {
                         .collect::<Vec<_>>()
                         .join(", ")
                 })
+            }
+        }
+
+        impl ColumnIndex for $module::Column {
+            fn index(self) -> usize {
+                self as usize
             }
         }
 
@@ -582,11 +797,14 @@ mod tests {
                 .limit(20)
         };
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            assert_eq!(listed(page()).build(backend), page().build(backend));
+            assert_eq!(
+                listed_of(page(), Columns::ALL).build(backend),
+                page().build(backend)
+            );
         }
         let window = || conversation::Entity::find().filter(conversation::Column::TenantId.eq("t"));
         assert_eq!(
-            listed(window()).build(DbBackend::Postgres),
+            listed_of(window(), Columns::ALL).build(DbBackend::Postgres),
             window().build(DbBackend::Postgres)
         );
     }
@@ -630,13 +848,13 @@ mod tests {
         db
     }
 
-    /// The models `q` selects, read as [`all`] reads them.
+    /// The models `q` selects, read as [`all_of`] reads them.
     async fn read<E>(db: &DatabaseConnection, q: Select<E>) -> Vec<E::Model>
     where
         E: EntityTrait,
         E::Model: ByPosition,
     {
-        all(db, q.build(db.get_database_backend()))
+        all_of(db, q.build(db.get_database_backend()), Columns::ALL)
             .await
             .expect("by position")
     }
@@ -740,9 +958,10 @@ mod tests {
 
         // A whole answer of such rows, read by `all`: by name, every row.
         let sql = format!("SELECT {} FROM customers ORDER BY id", names.join(", "));
-        let read: Vec<customer::Model> = all(&db, Statement::from_string(backend, sql))
-            .await
-            .expect("by name");
+        let read: Vec<customer::Model> =
+            all_of(&db, Statement::from_string(backend, sql), Columns::ALL)
+                .await
+                .expect("by name");
         let want = customer::Entity::find()
             .order_by_asc(customer::Column::Id)
             .all(&db)
@@ -780,15 +999,22 @@ mod tests {
             let sql = format!("SELECT {columns}, {more} FROM customers");
             let read = row(sql.clone()).await;
             assert!(Trailing::<customer::Model, 2>::from_query_result(&read, "").is_err());
-            let answer =
-                all_trailing::<customer::Model, 2, _>(&db, Statement::from_string(backend, sql));
+            let answer = all_trailing::<customer::Model, 2, _>(
+                &db,
+                Statement::from_string(backend, sql),
+                Columns::ALL,
+            );
             assert!(answer.await.is_err(), "{more}");
         }
         // A whole answer: each row's model and values.
         let sql = format!("SELECT {columns}, 7, NULL FROM customers ORDER BY id");
-        let read = all_trailing::<customer::Model, 2, _>(&db, Statement::from_string(backend, sql))
-            .await
-            .expect("read");
+        let read = all_trailing::<customer::Model, 2, _>(
+            &db,
+            Statement::from_string(backend, sql),
+            Columns::ALL,
+        )
+        .await
+        .expect("read");
         let want = customer::Entity::find()
             .order_by_asc(customer::Column::Id)
             .all(&db)
@@ -850,7 +1076,8 @@ mod tests {
         let more = "(SELECT ? + 1), (SELECT length(?))";
         let values = || [7i64.into(), "four".into()];
         let pg = with_columns::<customer::Model>(
-            listed(page()).build(DbBackend::Postgres),
+            listed_of(page(), Columns::ALL).build(DbBackend::Postgres),
+            Columns::ALL,
             more,
             values(),
         )
@@ -868,7 +1095,8 @@ mod tests {
             vec!["t".into(), 1u64.into(), 7i64.into(), "four".into()]
         );
         let sqlite = with_columns::<customer::Model>(
-            listed(page()).build(DbBackend::Sqlite),
+            listed_of(page(), Columns::ALL).build(DbBackend::Sqlite),
+            Columns::ALL,
             more,
             values(),
         )
@@ -887,7 +1115,8 @@ mod tests {
                 .limit(1)
         };
         let stmt = with_columns::<customer::Model>(
-            listed(page()).build(DbBackend::Sqlite),
+            listed_of(page(), Columns::ALL).build(DbBackend::Sqlite),
+            Columns::ALL,
             more,
             values(),
         )
@@ -901,23 +1130,24 @@ mod tests {
         // A select that does not start with the model's columns is left as
         // it is.
         let distinct = || page().distinct();
-        let plain = listed(distinct()).build(DbBackend::Sqlite);
-        let left = with_columns::<customer::Model>(plain.clone(), more, values());
+        let plain = listed_of(distinct(), Columns::ALL).build(DbBackend::Sqlite);
+        let left = with_columns::<customer::Model>(plain.clone(), Columns::ALL, more, values());
         assert_eq!(left.err(), Some(plain));
 
         // After a `WITH` clause, the columns go to the outermost select, not
         // to the common table's.
         let cte = CommonTableExpression::new()
-            .query(listed(page()).into_query())
+            .query(listed_of(page(), Columns::ALL).into_query())
             .table_name(sea_orm::sea_query::Alias::new("hits"))
             .materialized(true)
             .to_owned();
-        let (sql, with_values) = listed(page())
+        let (sql, with_values) = listed_of(page(), Columns::ALL)
             .into_query()
             .with(WithClause::new().cte(cte).to_owned())
             .build(SqliteQueryBuilder);
         let with = Statement::from_sql_and_values(DbBackend::Sqlite, sql, with_values);
-        let stmt = with_columns::<customer::Model>(with.clone(), more, values()).expect("spliced");
+        let stmt = with_columns::<customer::Model>(with.clone(), Columns::ALL, more, values())
+            .expect("spliced");
         let outer = stmt.sql.rfind(") SELECT ").expect("an outermost select");
         assert_eq!(
             stmt.sql.matches(", (SELECT ? + 1)").count(),
@@ -933,7 +1163,7 @@ mod tests {
         assert_eq!(read, [Some(8), Some(4)]);
         // A statement of anything else is left as it is.
         let other = Statement::from_string(DbBackend::Sqlite, "VALUES (1)");
-        let left = with_columns::<customer::Model>(other.clone(), more, values());
+        let left = with_columns::<customer::Model>(other.clone(), Columns::ALL, more, values());
         assert_eq!(left.err(), Some(other));
     }
 }

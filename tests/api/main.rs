@@ -43,6 +43,7 @@ mod rest_errors;
 mod rest_export;
 mod rest_openapi;
 mod rows_read;
+mod shown_columns;
 mod shutdown;
 mod smoke;
 mod statistics;

@@ -9,16 +9,14 @@ use clientela::domain::ids::{ConversationId, CustomerId};
 use clientela::domain::page::PageRequest;
 use clientela::service::conversations::{self, Conversation, Message};
 use clientela::service::customers::{self, Customer};
+use clientela::service::Columns;
 use entity::{agent, conversation, customer, message};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Select};
 
 use crate::helpers::TestApp;
 
-#[path = "../common/model_rows.rs"]
-mod model_rows;
-
-use model_rows::{at, conversation, customer, message};
+use crate::helpers::model_rows::{at, conversation, customer, message};
 
 /// The tenant of the shared rows (`tests/common/model_rows.rs`).
 const TENANT: &str = "t";
@@ -115,7 +113,7 @@ async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
     customers.sort_by_key(|c| Uuid::from(c.id));
     assert_eq!(customers, customers_by_name);
 
-    let recent = conversations::recent_for(&app.ctx, &actor, &customer_ids, 5)
+    let recent = conversations::recent_for(&app.ctx, &actor, &customer_ids, 5, Columns::ALL)
         .await
         .expect("conversations by position");
     let mut conversations: Vec<Conversation> = recent.into_values().flatten().collect();

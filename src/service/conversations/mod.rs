@@ -6,6 +6,7 @@
 //! `customers` or `tickets` (they import this module).
 
 mod read;
+mod shown;
 mod view;
 mod write;
 
@@ -13,6 +14,7 @@ pub use read::{
     by_ids, find, list_for_customer, message_pages_for, pages_for, recent_for,
     CONVERSATIONS_NEWEST_FIRST,
 };
+pub use shown::columns_of;
 pub use view::{Conversation, Message};
 pub use write::{
     add_message, create, delete, delete_message, rate, set_status, NewConversation, NewMessage,

@@ -18,7 +18,7 @@ use crate::domain::ids::{ConversationId, CustomerId};
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
 use crate::service::rows::{self, ByPosition};
-use crate::service::{customer_rows, scope, Ctx};
+use crate::service::{customer_rows, scope, Columns, Ctx};
 
 /// The contract's "newest first": by last message (or creation) time, then id.
 fn newest_first(q: sea_orm::Select<conversation::Entity>) -> sea_orm::Select<conversation::Entity> {
@@ -181,10 +181,12 @@ fn per_parent_statement(
 /// Rows `offset+1 ..= offset+limit` of each parent's children (see
 /// [`per_parent_statement`]), in one statement for any number of parents,
 /// grouped by parent; a parent without any is absent.
+/// `columns` are the children's columns read (the others left blank:
+/// [`Columns`]): at least the parent's and the order's.
 async fn per_parent<M, K>(
     ctx: &Ctx,
     actor: &Actor,
-    children: &Children,
+    (children, columns): (&Children, Columns),
     parents: &[K],
     (offset, limit): (u64, u64),
     parent_of: impl Fn(&M) -> K,
@@ -205,7 +207,7 @@ where
     let stmt = per_parent_statement(
         ctx.db.get_database_backend(),
         &actor.tenant,
-        M::column_list(),
+        &rows::column_list_of::<M>(columns),
         children,
         &ids,
         offset,
@@ -214,7 +216,7 @@ where
     // Sized for the rows of each parent, so that none grows row by row.
     let each = usize::try_from(limit).unwrap_or(usize::MAX).min(16);
     out.reserve(ids.len());
-    for row in rows::all::<M, _>(&ctx.db, stmt).await? {
+    for row in rows::all_of::<M, _>(&ctx.db, stmt, columns).await? {
         out.entry(parent_of(&row))
             .or_insert_with(|| Vec::with_capacity(each))
             .push(row);
@@ -267,18 +269,22 @@ async fn counts(ctx: &Ctx, mut stmt: SelectStatement, by: &str) -> Result<HashMa
 }
 
 /// The `limit` newest conversations of each customer, in one statement that
-/// reads only those.
+/// reads only those, and of them only the columns `shown` (the columns of
+/// what the caller shows: [`columns_of`]) and those the statement orders on.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant), err(level = "debug"))]
 pub async fn recent_for(
     ctx: &Ctx,
     actor: &Actor,
     customer_ids: &[CustomerId],
     limit: u64,
+    shown: Columns,
 ) -> Result<HashMap<CustomerId, Vec<Conversation>>> {
+    use conversation::Column::{ActivityAt, CustomerId as Parent, Id};
+    let columns = shown.and(Columns::of([Id, Parent, ActivityAt]));
     let rows = per_parent(
         ctx,
         actor,
-        &conversations_by_customer(None),
+        (&conversations_by_customer(None), columns),
         customer_ids,
         (0, limit),
         |m: &conversation::Model| CustomerId::from(m.customer_id),
@@ -308,7 +314,7 @@ pub async fn pages_for(
     let rows = per_parent(
         ctx,
         actor,
-        &children,
+        (&children, Columns::ALL),
         customer_ids,
         (page.offset(), page.limit),
         |m: &conversation::Model| CustomerId::from(m.customer_id),
@@ -365,7 +371,7 @@ pub async fn message_pages_for(
     let rows = per_parent(
         ctx,
         actor,
-        &children,
+        (&children, Columns::ALL),
         conversation_ids,
         (page.offset(), page.limit),
         |m: &message::Model| ConversationId::from(m.conversation_id),

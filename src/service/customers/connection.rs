@@ -8,13 +8,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::filter::{order, reverse_order, sort_key, CustomerFilter, SearchPath, SortKey};
-use super::read::{all_columns, read_all, reads_hits_first};
+use super::read::{page_columns, read_all, read_columns, reads_hits_first};
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::time;
 use crate::error::{Error, FieldError, Result};
-use crate::service::{scope, Ctx};
+use crate::service::{scope, Columns, Ctx};
 
 /// A cursor-pagination request: filter, order, and a window of `first` rows
 /// after a cursor or `last` rows before one.
@@ -29,6 +29,9 @@ pub struct ConnectionQuery {
     pub before: Option<String>,
     /// Whether to count the filter's customers (`totalCount`).
     pub with_total: bool,
+    /// The columns of what the caller shows of each customer (the rest of
+    /// its fields are left blank: [`Columns`]); [`Columns::ALL`] for all.
+    pub columns: Columns,
 }
 
 /// One page of a connection: each customer with its opaque cursor.
@@ -269,13 +272,15 @@ pub async fn connection(
     // The window and the total at the same time, on two pooled connections.
     // A window of the whole tenant walks its sort index from the cursor,
     // whatever the values: PostgreSQL may plan it once (`plans`).
+    let columns = page_columns(query.columns, query.sort_by);
     let rows = async {
         if hits_first {
             let page = ordered(customer::Entity::find()).limit(size + 1);
-            read_all(ctx, super::read::hits_first(window, page)).await
+            let stmt = super::read::hits_first(window, page, columns);
+            read_all(ctx, stmt, columns).await
         } else {
             let plan_once = !(query.filter.searches() || query.filter.has_facets());
-            all_columns(ctx, ordered(window).limit(size + 1), plan_once).await
+            read_columns(ctx, ordered(window).limit(size + 1), columns, plan_once).await
         }
     };
     let (mut rows, total_count) = tokio::try_join!(rows, total)?;
@@ -293,11 +298,12 @@ pub async fn connection(
     let beyond = match opposite {
         Some((c, after_it)) => filtered
             .filter(keyset(key, query.sort_order, after_it, c))
+            .select_only()
+            .column(customer::Column::Id)
             .limit(1)
-            .all(&ctx.db)
+            .into_tuple::<Uuid>()
+            .one(&ctx.db)
             .await?
-            .into_iter()
-            .next()
             .is_some(),
         None => false,
     };

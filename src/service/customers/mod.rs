@@ -13,6 +13,7 @@ mod dashboard;
 mod delete;
 mod filter;
 mod read;
+mod shown;
 mod view;
 mod write;
 
@@ -26,6 +27,7 @@ pub use read::{
     by_ids, details, find, find_by_phone, find_with_recent, get, list, page, Details, ListQuery,
     RECENT_CONVERSATIONS,
 };
+pub use shown::columns_of;
 #[cfg(test)]
 pub(crate) use view::strategies;
 pub use view::{Customer, PreferencesView, Statistics};

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use super::count::{last_counted, size_keys, sizes, sizes_from, Sizes};
-use super::filter::{order, CustomerFilter, SearchPath};
+use super::filter::{order, sort_key, CustomerFilter, SearchPath};
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
@@ -21,7 +21,7 @@ use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
 use crate::error::{Error, Result};
 use crate::service::rows::{self, Trailing};
-use crate::service::{conversations, counts, customer_rows, plans, scope, Ctx};
+use crate::service::{conversations, counts, customer_rows, plans, scope, Columns, Ctx};
 
 /// A list request: filter, page and order.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,9 @@ pub struct ListQuery {
     pub page: PageRequest,
     pub sort_by: CustomerSortField,
     pub sort_order: SortOrder,
+    /// The columns of what the caller shows of each customer (the rest of
+    /// its fields are left blank: [`Columns`]); [`Columns::ALL`] for all.
+    pub columns: Columns,
 }
 
 /// A page of customers and its pagination. The counters the total comes
@@ -52,7 +55,8 @@ pub async fn list(
     } else {
         let keys = size_keys(&query.filter);
         let page = page_statement(ctx, actor, query, None)?;
-        let (rows, counters) = counted_columns(ctx, actor, page, &keys).await?;
+        let columns = page_columns(query.columns, query.sort_by);
+        let (rows, counters) = counted_columns(ctx, actor, page, columns, &keys).await?;
         let sizes = match counters {
             Some(values) => sizes_from(ctx, actor, &query.filter, &keys, values).await?,
             None => sizes(ctx, actor, &query.filter).await?,
@@ -123,7 +127,8 @@ async fn read_page(
     query: &ListQuery,
     sizes: Option<Sizes>,
 ) -> Result<Vec<Customer>> {
-    let rows = read_all(ctx, page_statement(ctx, actor, query, sizes)?).await?;
+    let columns = page_columns(query.columns, query.sort_by);
+    let rows = read_all(ctx, page_statement(ctx, actor, query, sizes)?, columns).await?;
     Ok(rows.into_iter().map(Customer::from).collect())
 }
 
@@ -134,7 +139,7 @@ async fn read_page(
 /// the same way, after planning.
 const HITS_FIRST_BOUND: u64 = 256;
 
-/// The statement of a page of customers, every column ([`rows::listed`]);
+/// The statement of a page of customers, the columns of what its caller shows ([`rows::listed_of`]);
 /// `sizes` are the filter's and the tenant's totals where they decide how
 /// ([`read_after_count`]).
 ///
@@ -152,6 +157,7 @@ fn page_statement(
 ) -> Result<Statement> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
+    let columns = page_columns(query.columns, query.sort_by);
     if reads_hits_first(ctx, actor, &query.filter) {
         let hits = query.filter.apply_via(
             actor,
@@ -164,7 +170,7 @@ fn page_statement(
         if query.page.offset() > 0 {
             page = page.offset(query.page.offset());
         }
-        return Ok(hits_first(hits, page));
+        return Ok(hits_first(hits, page, columns));
     }
     let path = match sizes {
         Some(s) if query.filter.searches_by_index(backend) => {
@@ -190,7 +196,7 @@ fn page_statement(
             query.sort_order,
         )
     };
-    let stmt = rows::listed(page).build(backend);
+    let stmt = rows::listed_of(page, columns).build(backend);
     Ok(planned(stmt, plans_once(&query.filter, &query.page, sizes)))
 }
 
@@ -223,13 +229,14 @@ pub(super) fn reads_hits_first(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter
 pub(super) fn hits_first(
     hits: Select<customer::Entity>,
     page: Select<customer::Entity>,
+    columns: Columns,
 ) -> Statement {
     let cte = CommonTableExpression::new()
-        .query(rows::listed(hits).into_query())
+        .query(rows::listed_of(hits, columns).into_query())
         .table_name(customer::Entity)
         .materialized(true)
         .to_owned();
-    let (sql, values) = rows::listed(page)
+    let (sql, values) = rows::listed_of(page, columns)
         .into_query()
         .with(WithClause::new().cte(cte).to_owned())
         .build(PostgresQueryBuilder);
@@ -240,23 +247,38 @@ pub(super) fn hits_first(
     ))
 }
 
-/// The customers `q` selects, every column, read by position
+/// The customers `q` selects, `columns` of their columns, read by position
 /// ([`rows`]); with `plan_once`, its limit and offset are written into its
 /// text so that PostgreSQL plans it once ([`plans`]). Cursor windows read
 /// their rows here.
-pub(super) async fn all_columns(
+pub(super) async fn read_columns(
     ctx: &Ctx,
     q: Select<customer::Entity>,
+    columns: Columns,
     plan_once: bool,
 ) -> Result<Vec<customer::Model>> {
-    let stmt = rows::listed(q).build(ctx.db.get_database_backend());
-    read_all(ctx, planned(stmt, plan_once)).await
+    let stmt = rows::listed_of(q, columns).build(ctx.db.get_database_backend());
+    read_all(ctx, planned(stmt, plan_once), columns).await
 }
 
-/// The customers of a statement of [`rows::listed`] columns, as
-/// [`all_columns`] reads them.
-pub(super) async fn read_all(ctx: &Ctx, stmt: Statement) -> Result<Vec<customer::Model>> {
-    Ok(rows::all(&ctx.db, stmt).await?)
+/// The customers of a statement of [`rows::listed_of`] `columns`, as
+/// [`read_columns`] reads them.
+pub(super) async fn read_all(
+    ctx: &Ctx,
+    stmt: Statement,
+    columns: Columns,
+) -> Result<Vec<customer::Model>> {
+    Ok(rows::all_of(&ctx.db, stmt, columns).await?)
+}
+
+/// The columns a page of customers reads: those of what its caller shows,
+/// its id, and its sort key's (the page is ordered on them, a page of hits
+/// read first sorts them, and a cursor is made of them).
+pub(super) fn page_columns(shown: Columns, sort_by: CustomerSortField) -> Columns {
+    shown.and(Columns::of([
+        customer::Column::Id,
+        sort_key(sort_by).column,
+    ]))
 }
 
 /// `stmt`, with its limit and offset written into its text when it is to
@@ -278,19 +300,21 @@ async fn counted_columns(
     ctx: &Ctx,
     actor: &Actor,
     stmt: Statement,
+    columns: Columns,
     keys: &[String; 2],
 ) -> Result<(Vec<customer::Model>, Option<[i64; 2]>)> {
     let (counters, values) = counts::beside(&actor.tenant, keys);
-    match rows::with_columns::<customer::Model>(stmt, counters, values) {
+    match rows::with_columns::<customer::Model>(stmt, columns, counters, values) {
         Ok(stmt) => {
-            let read = rows::all_trailing::<customer::Model, 2, _>(&ctx.db, stmt).await?;
+            let read = rows::all_trailing::<customer::Model, 2, _>(&ctx.db, stmt, columns);
+            let read = read.await?;
             // A counter not written yet has no row: 0, as `counts::read` says.
             let counters = read
                 .first()
                 .map(|Trailing(_, values)| values.map(|v| v.unwrap_or(0)));
             Ok((read.into_iter().map(|Trailing(m, _)| m).collect(), counters))
         }
-        Err(stmt) => Ok((read_all(ctx, stmt).await?, None)),
+        Err(stmt) => Ok((read_all(ctx, stmt, columns).await?, None)),
     }
 }
 

@@ -14,6 +14,10 @@
 pub mod fixtures;
 pub mod graphql;
 pub mod imports;
+/// Rows of each model with every nullable column set, or NULL (shared with
+/// `service::rows`' unit tests).
+#[path = "../../common/model_rows.rs"]
+pub mod model_rows;
 mod postgres;
 pub mod rest;
 pub mod snapshot;
