@@ -195,7 +195,7 @@ fn written(as_text: &Text, answers: &Answers) -> ServerResult<Value> {
         if out.len() > 1 {
             out.push(b',');
         }
-        json::key(&mut out, name).map_err(json::unwritable)?;
+        json::name_key(&mut out, name).map_err(json::unwritable)?;
         match answer {
             Answer::Value(value) => json::write(&mut out, value).map_err(json::unwritable)?,
             Answer::Written(range) => out.extend_from_slice(&answers.text[range.clone()]),
