@@ -91,6 +91,24 @@ impl Columns {
         })
     }
 
+    /// The columns of the fields `fields`, each's by `field_columns` (`None`
+    /// for a field it does not know, which takes every column), and
+    /// `always`: what a read that shows only those fields takes.
+    pub fn of_fields<'a, C: ColumnIndex + 'static>(
+        always: &[C],
+        fields: impl IntoIterator<Item = &'a str>,
+        field_columns: impl Fn(&str) -> Option<&'static [C]>,
+    ) -> Columns {
+        let mut columns = Columns::of(always.iter().copied());
+        for field in fields {
+            let Some(more) = field_columns(field) else {
+                return Columns::ALL;
+            };
+            columns = columns.and(Columns::of(more.iter().copied()));
+        }
+        columns
+    }
+
     /// These columns and those of `other`.
     pub fn and(self, other: Columns) -> Columns {
         Columns(self.0 | other.0)
@@ -757,12 +775,11 @@ mod model_rows;
 
 #[cfg(test)]
 mod tests {
-    use entity::agent;
     use sea_orm::{
         ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder, QueryTrait, Statement,
     };
 
-    use super::model_rows::{at, conversation, customer, message};
+    use super::model_rows::{conversation, customer, insert_rows, message};
     use super::*;
 
     #[test]
@@ -816,36 +833,19 @@ mod tests {
         let db = crate::db::connect_and_migrate(&url, 1)
             .await
             .expect("a database");
-        let agent = Uuid::from_u128(99);
-        agent::Entity::insert(agent::ActiveModel::from(agent::Model {
-            tenant_id: "t".into(),
-            id: agent,
-            name: "Ana".into(),
-            email: None,
-            created_at: at(1),
-            updated_at: at(1),
-        }))
-        .exec(&db)
-        .await
-        .expect("an agent");
-        for (n, full) in [(1, true), (2, false)] {
-            let c = customer(n, agent, full);
-            let conv = conversation(n, c.id, agent, full);
-            let m = message(n, &conv, agent, full);
-            customer::Entity::insert(customer::ActiveModel::from(c))
-                .exec(&db)
-                .await
-                .expect("a customer");
-            conversation::Entity::insert(conversation::ActiveModel::from(conv))
-                .exec(&db)
-                .await
-                .expect("a conversation");
-            message::Entity::insert(message::ActiveModel::from(m))
-                .exec(&db)
-                .await
-                .expect("a message");
-        }
+        insert_rows(&db, false).await;
         db
+    }
+
+    /// Every customer, read by sea-orm (by name), in id order: more than one.
+    async fn customers_by_sea_orm(db: &DatabaseConnection) -> Vec<customer::Model> {
+        let all = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .all(db)
+            .await
+            .expect("by sea-orm");
+        assert!(all.len() > 1, "rows to read");
+        all
     }
 
     /// The models `q` selects, read as [`all_of`] reads them.
@@ -956,18 +956,13 @@ mod tests {
         let Fast(read) = Fast::<customer::Model>::from_query_result(&row, "").expect("by name");
         assert_eq!(read, customer(1, Uuid::from_u128(99), true));
 
-        // A whole answer of such rows, read by `all`: by name, every row.
+        // A whole answer of such rows, read by `all_of`: by name, every row.
         let sql = format!("SELECT {} FROM customers ORDER BY id", names.join(", "));
         let read: Vec<customer::Model> =
             all_of(&db, Statement::from_string(backend, sql), Columns::ALL)
                 .await
                 .expect("by name");
-        let want = customer::Entity::find()
-            .order_by_asc(customer::Column::Id)
-            .all(&db)
-            .await
-            .expect("by sea-orm");
-        assert!(want.len() > 1, "rows to read");
+        let want = customers_by_sea_orm(&db).await;
         assert_eq!(read, want);
     }
 
@@ -1015,12 +1010,7 @@ mod tests {
         )
         .await
         .expect("read");
-        let want = customer::Entity::find()
-            .order_by_asc(customer::Column::Id)
-            .all(&db)
-            .await
-            .expect("by sea-orm");
-        assert!(want.len() > 1, "rows to read");
+        let want = customers_by_sea_orm(&db).await;
         assert_eq!(read.len(), want.len());
         for (Trailing(model, values), want) in read.into_iter().zip(want) {
             assert_eq!((model, values), (want, [Some(7), None]));

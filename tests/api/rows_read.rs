@@ -10,13 +10,13 @@ use clientela::domain::page::PageRequest;
 use clientela::service::conversations::{self, Conversation, Message};
 use clientela::service::customers::{self, Customer};
 use clientela::service::Columns;
-use entity::{agent, conversation, customer, message};
+use entity::{conversation, customer, message};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Select};
 
 use crate::helpers::TestApp;
 
-use crate::helpers::model_rows::{at, conversation, customer, message};
+use crate::helpers::model_rows::{customer, insert_rows};
 
 /// The tenant of the shared rows (`tests/common/model_rows.rs`).
 const TENANT: &str = "t";
@@ -33,40 +33,7 @@ async fn by_name<E: EntityTrait, V: From<E::Model>>(app: &TestApp, q: Select<E>)
 
 async fn rows_read_by_position_are_those_read_by_name(app: TestApp) {
     let agent = Uuid::from_u128(99);
-    agent::Model {
-        tenant_id: TENANT.into(),
-        id: agent,
-        name: "Ana".into(),
-        email: None,
-        created_at: at(1),
-        updated_at: at(1),
-    }
-    .into_active_model()
-    .insert(&app.db)
-    .await
-    .expect("an agent");
-    for (n, full) in [(1, true), (2, false)] {
-        // A deleted customer is in no list: this one's deletion time stays NULL.
-        let c = customer::Model {
-            deleted_at: None,
-            ..customer(n, agent, full)
-        };
-        let conv = conversation(n, c.id, agent, full);
-        let m = message(n, &conv, agent, full);
-        c.into_active_model()
-            .insert(&app.db)
-            .await
-            .expect("a customer");
-        conv.clone()
-            .into_active_model()
-            .insert(&app.db)
-            .await
-            .expect("a conversation");
-        m.into_active_model()
-            .insert(&app.db)
-            .await
-            .expect("a message");
-    }
+    insert_rows(&app.db, true).await;
     // Times around the epochs times are counted from (1970 for Unix,
     // 2000 for PostgreSQL), before and after, to the microsecond.
     let micro = |s: &str| {

@@ -14,14 +14,12 @@ use clientela::domain::ids::CustomerId;
 use clientela::domain::page::PageRequest;
 use clientela::service::customers::{self, ConnectionQuery, CustomerFilter, ListQuery};
 use clientela::service::{conversations, Columns};
-use entity::{agent, customer};
 use sea_orm::prelude::Uuid;
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
 
-use crate::helpers::model_rows::{at, conversation, message};
+use crate::helpers::model_rows::insert_rows;
 
 /// The tenant of the shared rows (`tests/common/model_rows.rs`).
 const TENANT: &str = "t";
@@ -78,49 +76,6 @@ const CONVERSATION_FIELDS: &[&str] = &[
     "__typename",
 ];
 
-/// An agent, a customer with every column set (1) and one with every
-/// nullable column NULL (2), a conversation of each with a message.
-async fn rows(app: &TestApp) -> Vec<Uuid> {
-    let agent = Uuid::from_u128(99);
-    agent::Model {
-        tenant_id: TENANT.into(),
-        id: agent,
-        name: "Ana".into(),
-        email: None,
-        created_at: at(1),
-        updated_at: at(1),
-    }
-    .into_active_model()
-    .insert(&app.db)
-    .await
-    .expect("an agent");
-    let mut ids = Vec::new();
-    for (n, full) in [(1, true), (2, false)] {
-        // A deleted customer is in no list: this one's deletion time stays NULL.
-        let c = customer::Model {
-            deleted_at: None,
-            ..crate::helpers::model_rows::customer(n, agent, full)
-        };
-        ids.push(c.id);
-        let conv = conversation(n, c.id, agent, full);
-        let m = message(n, &conv, agent, full);
-        c.into_active_model()
-            .insert(&app.db)
-            .await
-            .expect("a customer");
-        conv.clone()
-            .into_active_model()
-            .insert(&app.db)
-            .await
-            .expect("a conversation");
-        m.into_active_model()
-            .insert(&app.db)
-            .await
-            .expect("a message");
-    }
-    ids
-}
-
 /// The names of the fields of the schema's type `name`.
 async fn fields_of(app: &TestApp, token: &str, name: &str) -> Vec<String> {
     let data = app
@@ -165,7 +120,7 @@ fn by_id(list: &Value) -> HashMap<String, Value> {
 }
 
 async fn each_field_of_a_list_shows_what_a_whole_read_shows(app: TestApp) {
-    let ids = rows(&app).await;
+    let ids = insert_rows(&app.db, true).await;
     let token = app.token(Role::Admin, TENANT);
     covers(CUSTOMER_FIELDS, &fields_of(&app, &token, "Customer").await);
     covers(
@@ -251,7 +206,7 @@ async fn each_field_of_a_list_shows_what_a_whole_read_shows(app: TestApp) {
 }
 
 async fn a_read_of_some_columns_leaves_the_others_blank(app: TestApp) {
-    let ids = rows(&app).await;
+    let ids = insert_rows(&app.db, true).await;
     let actor = Actor {
         agent: "tester".into(),
         role: Role::Admin,

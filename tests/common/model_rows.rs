@@ -1,16 +1,17 @@
 //! One row of each model the server reads by column position (customers,
 //! conversations, messages): with every nullable column set (`full`) or
 //! each of them NULL. Shared by `service::rows`' unit tests (SQLite) and
-//! `tests/api/rows_read.rs` (both databases) through `#[path]`; it imports
-//! only the `entity` crate, `chrono` and `sea_orm`.
+//! the `api` tests (both databases) through `#[path]`; it imports only the
+//! `entity` crate, `chrono` and `sea_orm`.
 
 use chrono::{TimeZone, Utc};
 use entity::enums::{
     ConversationStatus, CustomerSegment, CustomerSource, CustomerStatus, MessageDirection,
 };
 use entity::json::{Address, CommunicationHours, Coordinates, StringList};
-use entity::{conversation, customer, message};
+use entity::{agent, conversation, customer, message};
 use sea_orm::prelude::{DateTimeUtc, Uuid};
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 pub fn at(day: u32) -> DateTimeUtc {
     Utc.with_ymd_and_hms(2026, 11, day, 12, 30, 15)
@@ -115,4 +116,46 @@ pub fn message(n: u128, c: &conversation::Model, agent: Uuid, full: bool) -> mes
         sent_at: at(10),
         created_at: at(11),
     }
+}
+
+/// The rows' agent (99), customer 1 with every nullable column set and
+/// customer 2 with each NULL, a conversation of each and a message of that,
+/// written into `db`; the customers' ids. A `listed` customer has no
+/// deletion time (a deleted one is in no list).
+pub async fn insert_rows(db: &impl ConnectionTrait, listed: bool) -> Vec<Uuid> {
+    let agent = Uuid::from_u128(99);
+    agent::Entity::insert(agent::ActiveModel::from(agent::Model {
+        tenant_id: "t".into(),
+        id: agent,
+        name: "Ana".into(),
+        email: None,
+        created_at: at(1),
+        updated_at: at(1),
+    }))
+    .exec(db)
+    .await
+    .expect("an agent");
+    let mut ids = Vec::new();
+    for (n, full) in [(1, true), (2, false)] {
+        let mut c = customer(n, agent, full);
+        if listed {
+            c.deleted_at = None;
+        }
+        ids.push(c.id);
+        let conv = conversation(n, c.id, agent, full);
+        let m = message(n, &conv, agent, full);
+        customer::Entity::insert(customer::ActiveModel::from(c))
+            .exec(db)
+            .await
+            .expect("a customer");
+        conversation::Entity::insert(conversation::ActiveModel::from(conv))
+            .exec(db)
+            .await
+            .expect("a conversation");
+        message::Entity::insert(message::ActiveModel::from(m))
+            .exec(db)
+            .await
+            .expect("a message");
+    }
+    ids
 }

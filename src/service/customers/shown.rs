@@ -12,14 +12,7 @@ use crate::service::rows::Columns;
 ///
 /// [`Customer`]: super::view::Customer
 pub fn columns_of<'a>(fields: impl IntoIterator<Item = &'a str>) -> Columns {
-    let mut columns = Columns::of([Column::Id]);
-    for field in fields {
-        let Some(more) = field_columns(field) else {
-            return Columns::ALL;
-        };
-        columns = columns.and(Columns::of(more.iter().copied()));
-    }
-    columns
+    Columns::of_fields(&[Column::Id], fields, field_columns)
 }
 
 /// The columns a field of [`super::view::Customer`] is made from.
