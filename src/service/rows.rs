@@ -121,7 +121,21 @@ impl Columns {
 
     /// Whether they are every column of `M`.
     fn are_all<M: ByPosition>(self) -> bool {
-        (0..M::columns().len()).all(|i| self.has(i))
+        let every = Self::every::<M>();
+        self.0 & every == every
+    }
+
+    /// How many of `M`'s columns they are.
+    fn count<M: ByPosition>(self) -> usize {
+        (self.0 & Self::every::<M>()).count_ones() as usize
+    }
+
+    /// The bits of every column of `M`.
+    fn every<M: ByPosition>() -> u64 {
+        u32::try_from(M::columns().len())
+            .ok()
+            .and_then(|n| 1u64.checked_shl(n))
+            .map_or(u64::MAX, |bit| bit - 1)
     }
 
     /// The names of `M`'s columns among them, in order.
@@ -284,7 +298,7 @@ impl<M: ByPosition, const N: usize> Trailing<M, N> {
     /// The model and its trailing values, from a row whose columns are
     /// `columns` of the model's, then `N` more.
     fn read_only(row: &QueryResult, columns: Columns) -> Result<Self, DbErr> {
-        let own = columns.names::<M>().count();
+        let own = columns.count::<M>();
         let mut trailing = [None; N];
         for (i, value) in trailing.iter_mut().enumerate() {
             *value = <Option<i64> as TryGetable>::try_get_by_index(row, own + i)?;
@@ -781,6 +795,26 @@ mod tests {
 
     use super::model_rows::{conversation, customer, insert_rows, message};
     use super::*;
+
+    #[test]
+    fn columns_tell_whether_they_are_all_and_how_many() {
+        let every = Columns::of(customer::Column::iter());
+        assert!(every.are_all::<customer::Model>());
+        assert!(Columns::ALL.are_all::<customer::Model>());
+        assert_eq!(
+            every.count::<customer::Model>(),
+            customer::Model::columns().len()
+        );
+        let some = Columns::of([customer::Column::Id, customer::Column::Email]);
+        assert!(!some.are_all::<customer::Model>());
+        assert_eq!(some.count::<customer::Model>(), 2);
+        assert_eq!(
+            some.names::<customer::Model>().collect::<Vec<_>>(),
+            ["id", "email"]
+        );
+        let but_one = Columns::of(customer::Column::iter().skip(1));
+        assert!(!but_one.are_all::<customer::Model>());
+    }
 
     #[test]
     fn fields_are_paired_with_their_own_columns() {

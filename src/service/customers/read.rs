@@ -54,8 +54,8 @@ pub async fn list(
         (read_page(ctx, actor, query, Some(sizes)).await?, sizes.hits)
     } else {
         let keys = size_keys(&query.filter);
-        let page = page_statement(ctx, actor, query, None)?;
         let columns = page_columns(query.columns, query.sort_by);
+        let page = page_statement(ctx, actor, query, columns, None)?;
         let (rows, counters) = counted_columns(ctx, actor, page, columns, &keys).await?;
         let sizes = match counters {
             Some(values) => sizes_from(ctx, actor, &query.filter, &keys, values).await?,
@@ -128,7 +128,8 @@ async fn read_page(
     sizes: Option<Sizes>,
 ) -> Result<Vec<Customer>> {
     let columns = page_columns(query.columns, query.sort_by);
-    let rows = read_all(ctx, page_statement(ctx, actor, query, sizes)?, columns).await?;
+    let stmt = page_statement(ctx, actor, query, columns, sizes)?;
+    let rows = read_all(ctx, stmt, columns).await?;
     Ok(rows.into_iter().map(Customer::from).collect())
 }
 
@@ -139,7 +140,8 @@ async fn read_page(
 /// the same way, after planning.
 const HITS_FIRST_BOUND: u64 = 256;
 
-/// The statement of a page of customers, the columns of what its caller shows ([`rows::listed_of`]);
+/// The statement of a page of customers selecting `columns` (those of
+/// [`page_columns`], which the caller reads the rows with: [`rows::listed_of`]);
 /// `sizes` are the filter's and the tenant's totals where they decide how
 /// ([`read_after_count`]).
 ///
@@ -153,11 +155,11 @@ fn page_statement(
     ctx: &Ctx,
     actor: &Actor,
     query: &ListQuery,
+    columns: Columns,
     sizes: Option<Sizes>,
 ) -> Result<Statement> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
-    let columns = page_columns(query.columns, query.sort_by);
     if reads_hits_first(ctx, actor, &query.filter) {
         let hits = query.filter.apply_via(
             actor,
