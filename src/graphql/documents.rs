@@ -12,10 +12,13 @@
 //! finding the document (some 40,000 instructions for an 800-byte query
 //! against one or two thousand, `callgrind`, `bench/RESULTS.md`).
 //!
-//! Only the parse is cached. Every request, hit or miss, still goes through
-//! the document guard (depth, aliases, introspection, mutations over GET) and
-//! the engine's validation against its own variables and operation, and then
-//! runs as its own caller; a text that does not parse is never cached, so it
+//! Only the parse, and what validation said, is cached. Every request, hit
+//! or miss, still goes through the document guard (depth, aliases,
+//! introspection, mutations over GET) and is validated against its own
+//! variables and operation: by the engine, unless a request of the same
+//! document, operation and variables (as validation reads them, see
+//! [`verdict`]) passed it before, whose result then stands ([`Passed`],
+//! `super::remembered`). It then runs as its own caller; a text that does not parse is never cached, so it
 //! is parsed again and refused in the parser's words as it always was. Only
 //! authenticated requests get here, so only they can fill the cache; a
 //! document over its size cap never does.
@@ -48,6 +51,8 @@ struct Entry {
     doc: ExecutableDocument,
     /// How it repeats response keys (whether its answers may be text).
     repeats: Repeats,
+    /// The fields it selects ([`fields`]).
+    fields: usize,
     /// What [`weigh`] says it holds, with its text (and its hash, when
     /// registered).
     bytes: usize,
@@ -58,7 +63,15 @@ struct Entry {
     persisted: Option<String>,
     /// Requests with this document that passed the engine's full validation
     /// (see [`verdict`]), at most [`MAX_VERDICTS`].
-    passed: Vec<Verdict>,
+    passed: Vec<(Verdict, Passed)>,
+}
+
+/// What the engine's full validation of a request said, and whether its
+/// next requests with the same verdict skip it (`super::remembered`).
+#[derive(Debug, Clone, Copy)]
+pub struct Passed {
+    pub result: async_graphql::ValidationResult,
+    pub skips: bool,
 }
 
 /// A request's operation and the variables its validation depends on,
@@ -88,6 +101,8 @@ pub struct Cached {
     /// How the document repeats response keys ([`json::repeats`], worked
     /// out once: it walks every selection).
     pub repeats: Repeats,
+    /// The fields it selects ([`fields`]), what its validation costs.
+    pub fields: usize,
 }
 
 impl Cache {
@@ -97,6 +112,7 @@ impl Cache {
         let cached = Cached {
             text: key.clone(),
             repeats: entry.repeats,
+            fields: entry.fields,
         };
         Some((cached, entry.doc.clone()))
     }
@@ -117,7 +133,11 @@ impl Cache {
         bytes: usize,
         persisted: Option<String>,
     ) {
-        let Cached { text, repeats } = cached;
+        let Cached {
+            text,
+            repeats,
+            fields,
+        } = cached;
         let bytes = bytes + text.len() + persisted.as_ref().map_or(0, String::len);
         if let Some(entry) = self.entries.get_mut(&text) {
             if let (None, Some(hash)) = (&entry.persisted, persisted) {
@@ -138,6 +158,7 @@ impl Cache {
         }
         let entry = Entry {
             repeats,
+            fields,
             doc,
             bytes,
             persisted,
@@ -205,32 +226,36 @@ impl Documents {
         let cached = Cached {
             text: Arc::from(text),
             repeats: json::repeats(&doc),
+            fields: fields(&doc),
         };
         self.cache()
             .put(cached.clone(), doc.clone(), weigh(&doc), None);
         Some((cached, doc))
     }
 
-    /// Whether a request of the cached document of `text` with this
-    /// verdict key passed the engine's full validation before.
-    pub fn passed(&self, text: &str, verdict: Verdict) -> bool {
-        self.cache()
-            .entries
-            .peek(text)
-            .is_some_and(|e| e.passed.contains(&verdict))
+    /// What the engine's full validation said of a request of the cached
+    /// document of `text` with this verdict key, if it passed before.
+    pub fn passed(&self, text: &str, verdict: Verdict) -> Option<Passed> {
+        let cache = self.cache();
+        let entry = cache.entries.peek(text)?;
+        let (_, passed) = entry.passed.iter().find(|(v, _)| *v == verdict)?;
+        Some(*passed)
     }
 
     /// Remembers that a request of the cached document of `text` with this
-    /// verdict key passed the engine's full validation.
-    pub fn pass(&self, text: &str, verdict: Verdict) {
+    /// verdict key passed the engine's full validation (or updates whether
+    /// the next ones skip it).
+    pub fn pass(&self, text: &str, verdict: Verdict, passed: Passed) {
         let mut cache = self.cache();
         let Some(entry) = cache.entries.peek_mut(text) else {
             return;
         };
-        if entry.passed.len() < MAX_VERDICTS && !entry.passed.contains(&verdict) {
-            entry.passed.push(verdict);
-            entry.bytes += size_of::<Verdict>();
-            cache.bytes += size_of::<Verdict>();
+        if let Some((_, known)) = entry.passed.iter_mut().find(|(v, _)| *v == verdict) {
+            *known = passed;
+        } else if entry.passed.len() < MAX_VERDICTS {
+            entry.passed.push((verdict, passed));
+            entry.bytes += size_of::<(Verdict, Passed)>();
+            cache.bytes += size_of::<(Verdict, Passed)>();
         }
     }
 
@@ -286,6 +311,7 @@ impl Documents {
         let cached = Cached {
             text: Arc::from(std::mem::take(&mut request.query)),
             repeats: json::repeats(&doc),
+            fields: fields(&doc),
         };
         self.cache()
             .put(cached.clone(), doc.clone(), weigh(&doc), Some(hash));
@@ -353,6 +379,34 @@ pub fn verdict(
         }
     }
     Some(Verdict(key.finalize().into()))
+}
+
+/// The fields a document selects, in its operations and its fragments
+/// (each fragment once, however often it is spread): what the engine's
+/// validation walks, which spends about the same on each.
+fn fields(doc: &ExecutableDocument) -> usize {
+    fn of(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => 1 + of(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+                Selection::InlineFragment(i) => of(&i.node.selection_set.node),
+            })
+            .sum()
+    }
+    let operations: usize = match &doc.operations {
+        DocumentOperations::Single(op) => of(&op.node.selection_set.node),
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| of(&op.node.selection_set.node)).sum()
+        }
+    };
+    operations
+        + doc
+            .fragments
+            .values()
+            .map(|f| of(&f.node.selection_set.node))
+            .sum::<usize>()
 }
 
 /// About how many bytes of memory a parsed document holds: every node, list
@@ -511,6 +565,7 @@ mod tests {
         let cached = Cached {
             text: text.into(),
             repeats: json::repeats(&doc),
+            fields: fields(&doc),
         };
         cache
             .cache()
@@ -683,17 +738,61 @@ mod tests {
         let (cached, _) = cache.parsed("{ me { role } }").expect("parses");
         let key = cached.text;
         let v = |i: u8| Verdict([i; 32]);
-        assert!(!cache.passed(&key, v(0)));
+        let passed = |complexity, skips| Passed {
+            result: async_graphql::ValidationResult {
+                cache_control: Default::default(),
+                complexity,
+                depth: 2,
+            },
+            skips,
+        };
+        assert!(cache.passed(&key, v(0)).is_none());
+        let bytes = cache.bytes();
         for i in 0..40 {
-            cache.pass(&key, v(i));
+            cache.pass(&key, v(i), passed(usize::from(i), true));
         }
-        assert!(cache.passed(&key, v(0)));
+        let first = cache.passed(&key, v(0)).expect("remembered");
+        assert_eq!((first.result.complexity, first.skips), (0, true));
         assert!(
-            !cache.passed(&key, v(39)),
+            cache.passed(&key, v(39)).is_none(),
             "at most {MAX_VERDICTS} per document"
         );
-        cache.pass("unknown", v(1));
-        assert!(!cache.passed("unknown", v(1)), "only for a cached document");
+        assert_eq!(
+            cache.bytes(),
+            bytes + MAX_VERDICTS * size_of::<(Verdict, Passed)>(),
+            "weighed with the document"
+        );
+        // Passing again updates, and takes no more room.
+        cache.pass(&key, v(0), passed(0, false));
+        assert!(!cache.passed(&key, v(0)).expect("remembered").skips);
+        assert_eq!(
+            cache.bytes(),
+            bytes + MAX_VERDICTS * size_of::<(Verdict, Passed)>()
+        );
+        cache.pass("unknown", v(1), passed(1, true));
+        assert!(
+            cache.passed("unknown", v(1)).is_none(),
+            "only for a cached document"
+        );
+    }
+
+    #[test]
+    fn a_document_counts_the_fields_it_selects() {
+        let count = |text: &str| fields(&async_graphql::parser::parse_query(text).expect("parse"));
+        assert_eq!(count("{ me { role } }"), 2);
+        assert_eq!(count("{ a: me { role } b: me { tenant role } }"), 5);
+        assert_eq!(
+            count(
+                "query A { me { role } } query B { me { ...F } } fragment F on Me { tenant role }"
+            ),
+            5
+        );
+        assert_eq!(count("{ me { ... on Me { role } } }"), 2);
+        assert_eq!(
+            count("{ me { ...F ...F } } fragment F on Me { role }"),
+            2,
+            "a fragment counts once"
+        );
     }
 
     #[test]

@@ -22,9 +22,10 @@
 //! come in the order of the selection, which is the engine's order too when
 //! every field is ready. Two things the engine does per field are not done
 //! here, and this schema uses neither: schema extensions' per-field hooks
-//! (`schema` adds no extension) and custom field directives (an object
-//! whose selection has any falls back to the engine; `@skip` and `@include`
-//! are applied before execution).
+//! (its one extension, `validated::Remembered`, only counts the values the
+//! engine resolves, to weigh what its hooks cost) and custom field
+//! directives (an object whose selection has any falls back to the engine;
+//! `@skip` and `@include` are applied before execution).
 
 use std::borrow::Cow;
 use std::future::Future;

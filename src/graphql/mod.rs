@@ -25,6 +25,7 @@ mod scalars;
 mod subscription;
 mod types;
 mod upload;
+mod validated;
 mod ws;
 
 use std::sync::Arc;
@@ -74,17 +75,18 @@ pub fn build_schema(
         keys,
         limits,
         read_rows,
-        async_graphql::ValidationMode::Strict,
+        (async_graphql::ValidationMode::Strict, false),
     )
 }
 
-/// [`build_schema`] with validation in `mode`.
+/// [`build_schema`] with validation in `mode`, and with the extension
+/// that remembers validation ([`validated::Remembered`]) if `remembering`.
 fn schema_validating(
     ctx: Ctx,
     keys: Arc<Keys>,
     limits: &GraphqlConfig,
     read_rows: ReadRows,
-    mode: async_graphql::ValidationMode,
+    (mode, remembering): (async_graphql::ValidationMode, bool),
 ) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(ctx)
@@ -92,6 +94,9 @@ fn schema_validating(
         .data(imports::FileRows(read_rows))
         .limit_complexity(limits.graphql_max_complexity)
         .validation_mode(mode);
+    if remembering {
+        builder = builder.extension(validated::Remembered);
+    }
     if !limits.graphql_introspection {
         builder = builder.disable_introspection();
     }
@@ -103,25 +108,27 @@ fn schema_validating(
 /// guard, and only then reaches the engine; every error of its answer
 /// leaves with a code.
 ///
-/// A request whose document and variables (see [`documents::verdict`])
-/// passed the engine's full validation before runs on a schema that only
-/// counts its cost and looks for fragment cycles: the other rules would give
-/// the same answer again (they read the document, which is the same, and
-/// the variables only as the verdict does).
+/// A request of a cached document runs on a twin of the schema that
+/// remembers what validation said of its verdict ([`validated`]): validated
+/// in full the first time, and then not at all, or, for a document whose
+/// answers the engine builds from many pieces, on a third twin that only
+/// counts its cost and looks for fragment cycles.
 #[derive(Clone)]
 pub struct Endpoint {
     schema: AppSchema,
+    /// The same schema, remembering validation ([`validated::Remembered`]).
+    remembering: AppSchema,
     /// The same schema, validating in the engine's `Fast` mode.
     validated: AppSchema,
     documents: Option<documents::Documents>,
     guard: edges::DocumentGuard,
 }
 
-/// A prepared request, and where its verdict is kept (the document's text
+/// A prepared request, and where its verdict is kept (the cached document
 /// and the verdict), when its document is cached.
 type Prepared = (
     async_graphql::Request,
-    Option<(Arc<str>, documents::Verdict)>,
+    Option<(documents::Cached, documents::Verdict)>,
 );
 
 impl Endpoint {
@@ -130,10 +137,17 @@ impl Endpoint {
     /// document cache and persisted queries); `read_rows` reads the files
     /// of import jobs.
     pub fn new(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig, read_rows: ReadRows) -> Self {
-        let fast = async_graphql::ValidationMode::Fast;
+        use async_graphql::ValidationMode::{Fast, Strict};
         Endpoint {
             schema: build_schema(ctx.clone(), keys.clone(), limits, read_rows),
-            validated: schema_validating(ctx, keys, limits, read_rows, fast),
+            remembering: schema_validating(
+                ctx.clone(),
+                keys.clone(),
+                limits,
+                read_rows,
+                (Strict, true),
+            ),
+            validated: schema_validating(ctx, keys, limits, read_rows, (Fast, false)),
             documents: std::num::NonZeroUsize::new(limits.graphql_apq_cache)
                 .map(|entries| documents::Documents::new(entries, limits.graphql_apq_cache_bytes)),
             guard: edges::DocumentGuard {
@@ -173,7 +187,7 @@ impl Endpoint {
             (true, None) => json::Text::for_document(doc),
         };
         let verdict = cached.and_then(|cached| {
-            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (cached.text, v))
+            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (cached, v))
         });
         request.variables = variables;
         if let Some(text) = text {
@@ -198,26 +212,38 @@ impl Endpoint {
         response
     }
 
-    /// Runs a prepared request: on the schema that skips what validation
-    /// already said, if its verdict was given before; else on the full one,
-    /// remembering the verdict when it passes (an answer with data passed;
-    /// one without is not remembered, whatever stopped it).
+    /// Runs a prepared request: one whose document is cached on the schema
+    /// that remembers validation, unless its verdict passed before and does
+    /// not skip validation ([`validated::skips`]), which runs on the `Fast`
+    /// one; any other on the full one. Counts each kind
+    /// (`graphql_validations_total`).
     async fn execute_validated(
         &self,
         request: async_graphql::Request,
-        verdict: Option<(Arc<str>, documents::Verdict)>,
+        verdict: Option<(documents::Cached, documents::Verdict)>,
     ) -> async_graphql::Response {
-        let (Some(documents), Some((key, verdict))) = (&self.documents, verdict) else {
+        use crate::http::metrics::{graphql_validation, Validation};
+        let (Some(documents), Some((cached, verdict))) = (&self.documents, verdict) else {
+            graphql_validation(Validation::Full);
             return self.schema.execute(request).await;
         };
-        if documents.passed(&key, verdict) {
+        let passed = documents.passed(&cached.text, verdict);
+        if passed.is_some_and(|p| !p.skips) {
+            graphql_validation(Validation::Fast);
             return self.validated.execute(request).await;
         }
-        let response = self.schema.execute(request).await;
-        if response.data != async_graphql::Value::Null {
-            documents.pass(&key, verdict);
-        }
-        response
+        graphql_validation(match passed {
+            Some(_) => Validation::Remembered,
+            None => Validation::Full,
+        });
+        let request = request.data(validated::Remembering {
+            documents: documents.clone(),
+            text: cached.text,
+            verdict,
+            fields: cached.fields,
+            known: passed.map(|p| p.result),
+        });
+        self.remembering.execute(request).await
     }
 
     /// Runs a request or a batch of the HTTP routes, each operation on its

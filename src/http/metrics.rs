@@ -146,6 +146,29 @@ pub fn graphql_document_cache(hit: bool) {
     metrics::counter!("graphql_document_cache_total", "result" => result).increment(1);
 }
 
+/// How a GraphQL request was validated (`graphql_validations_total`).
+#[derive(Debug, Clone, Copy)]
+pub enum Validation {
+    /// By the engine, every rule (`kind` = `full`).
+    Full,
+    /// Its cost and fragment cycles only, the rest having passed before
+    /// with the same verdict (`fast`).
+    Fast,
+    /// Not at all: the same verdict passed before (`remembered`).
+    Remembered,
+}
+
+/// Counts a GraphQL request by how it was validated
+/// (`graphql_validations_total`, `kind` = `full`, `fast` or `remembered`).
+pub fn graphql_validation(how: Validation) {
+    let kind = match how {
+        Validation::Full => "full",
+        Validation::Fast => "fast",
+        Validation::Remembered => "remembered",
+    };
+    metrics::counter!("graphql_validations_total", "kind" => kind).increment(1);
+}
+
 /// Counts a call refused by the rate limiter (`rate_limited_total`), by
 /// whose bucket it took from: a token's or an address's.
 pub fn rate_limited(bucket: &'static str) {

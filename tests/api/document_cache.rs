@@ -3,7 +3,9 @@
 //! and a cached document is still checked against each request as if it had
 //! just been parsed: the same validation errors for its variables, the same
 //! guard (no mutation over GET), the same roles, and the same words as a
-//! server without the cache.
+//! server without the cache. What validation said of a request is
+//! remembered for the next ones with the same document and variables (the
+//! binary counts how each was validated in `graphql_validations_total`).
 
 use clientela::auth::Role;
 use reqwest::StatusCode;
@@ -104,7 +106,7 @@ async fn a_cached_document_is_answered_like_a_fresh_parse(app: TestApp) {
     // still validated: a wrong kind of id, a wrong type, a missing one.
     let by_id = "query($id: ID!, $n: Int) { customer(id: $id) { id recentConversations(limit: $n) { id } } }";
     let valid = json!({ "id": "0190c4f5-0000-7000-8000-000000000000", "n": 2 });
-    for _ in 0..2 {
+    for _ in 0..3 {
         let body = app.gql(&admin, by_id, valid.clone()).await;
         assert!(body.get("errors").is_none(), "{body}");
     }
@@ -127,6 +129,85 @@ async fn a_cached_document_is_answered_like_a_fresh_parse(app: TestApp) {
     let other = json!({ "id": "0190c4f5-0000-7000-8000-000000000001", "n": 2 });
     let body = app.gql(&admin, by_id, other).await;
     assert!(body.get("errors").is_none(), "{body}");
+
+    // A cost within bounds, remembered, lets no larger one through: the
+    // cost reads the limits by value.
+    app.new_customer(1).await;
+    let costly = "query($n: Int, $m: Int) { customers(limit: $n) { items { id recentConversations(limit: $m) { id status channel } } } }";
+    for _ in 0..3 {
+        let body = app.gql(&admin, costly, json!({ "n": 1, "m": 1 })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let over = json!({ "n": 100, "m": 100 });
+    let cached = app.gql(&admin, costly, over.clone()).await;
+    let fresh = uncached.gql(&uncached.admin(), costly, over).await;
+    assert!(cached["errors"].is_array(), "{cached}");
+    assert_eq!(cached, fresh, "as a server without the cache");
+}
+
+/// The `graphql_validations_total` sample of `kind` in a scrape of `base`.
+async fn validations(client: &reqwest::Client, base: &str, kind: &str) -> Option<f64> {
+    let scrape = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    sample(
+        &scrape,
+        &format!("graphql_validations_total{{kind=\"{kind}\"}}"),
+    )
+}
+
+async fn a_request_validated_before_is_not_validated_again(app: TestApp) {
+    let (_server, base) = server_process(
+        &app.url,
+        &[("CLIENTELA_METRICS", "true"), ("CLIENTELA_RATE_LIMIT", "0")],
+    );
+    let client = reqwest::Client::new();
+    let admin = app.admin();
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(app.new_customer(n).await);
+    }
+    let run = |query: &'static str, variables: Value| {
+        let request = client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&admin)
+            .json(&json!({ "query": query, "variables": variables }));
+        async move {
+            let (status, answer) = send(request).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert!(answer.get("errors").is_none(), "{answer}");
+            answer
+        }
+    };
+    // One customer, its fields answered in place: validated once, then
+    // remembered, for any customer of the same kind of id.
+    let one =
+        "query($id: ID!) { customer(id: $id) { id phoneNumber firstName status segment tags } }";
+    let mut answers = Vec::new();
+    for id in [ids[0], ids[0], ids[1]] {
+        answers.push(run(one, json!({ "id": id })).await);
+    }
+    assert_eq!(answers[1], answers[0], "the same answer, remembered");
+    assert_eq!(answers[2]["data"]["customer"]["id"], ids[1].to_string());
+    assert_eq!(validations(&client, &base, "full").await, Some(1.0));
+    assert_eq!(validations(&client, &base, "remembered").await, Some(2.0));
+    assert_eq!(validations(&client, &base, "fast").await, None);
+
+    // A list the engine answers item by item: its hooks would cost more
+    // than validation, so it is validated again in the engine's fast mode.
+    let many = "{ customers(limit: 6) { items { id } } }";
+    let first = run(many, json!({})).await;
+    for _ in 0..2 {
+        assert_eq!(run(many, json!({})).await, first);
+    }
+    assert_eq!(validations(&client, &base, "full").await, Some(2.0));
+    assert_eq!(validations(&client, &base, "remembered").await, Some(2.0));
+    assert_eq!(validations(&client, &base, "fast").await, Some(2.0));
 }
 
 async fn a_cached_document_is_still_guarded_and_run_as_its_caller(app: TestApp) {
@@ -180,4 +261,5 @@ crate::db_tests!(
     a_query_sent_again_is_served_from_the_cache,
     a_cached_document_is_answered_like_a_fresh_parse,
     a_cached_document_is_still_guarded_and_run_as_its_caller,
+    a_request_validated_before_is_not_validated_again,
 );
