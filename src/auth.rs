@@ -338,7 +338,7 @@ mod tests {
     fn es256_config() -> Config {
         Config {
             database_url: None,
-            db_max_connections: 1,
+            db_max_connections: Some(1),
             jwt_secret: None,
             jwt_algorithm: JwtAlgorithm::Es256,
             jwt_public_key_file: Some(fixture("es256-public.pem")),

@@ -31,9 +31,9 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
-    /// Largest number of pooled database connections.
-    #[arg(long, env = "CLIENTELA_DB_MAX_CONNECTIONS", default_value_t = 10)]
-    pub db_max_connections: u32,
+    /// Largest number of pooled database connections. Default: 10 on PostgreSQL; on SQLite twice the CPUs the process may use, at least 2 and at most 10.
+    #[arg(long, env = "CLIENTELA_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
 
     /// HS256 secret for tokens. Unset: `serve` makes a random one per process and prints an admin token.
     #[arg(long, env = "CLIENTELA_JWT_SECRET", hide_env_values = true, value_parser = secret)]
@@ -302,6 +302,24 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("."));
         format!("sqlite://{}?mode=rwc", dir.join("clientela.db").display())
     }
+
+    /// The largest number of pooled connections to `url`: as configured,
+    /// else 10 for PostgreSQL, and for SQLite twice the CPUs this process
+    /// may use (at least 2, at most 10). Each SQLite connection is a thread
+    /// of its own that runs its statements on this machine's CPUs; with
+    /// more of them than the CPUs can run, they only take turns. On 2 CPUs,
+    /// 4 connections served 18 % more list pages and 49 % more nested lists
+    /// than 10 did, and no scenario fewer (`bench/RESULTS.md`, session 19).
+    pub fn pool_size(&self, url: &str) -> u32 {
+        if let Some(configured) = self.db_max_connections {
+            return configured;
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return 10;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        u32::try_from(cpus.saturating_mul(2)).map_or(10, |n| n.clamp(2, 10))
+    }
 }
 
 #[cfg(test)]
@@ -329,6 +347,21 @@ mod tests {
         let shown = format!("{:?}", cli.config);
         assert!(!shown.contains("nobody-may-read"), "{shown}");
         assert!(cli.config.jwt_secret.is_some());
+    }
+
+    #[test]
+    fn the_pool_is_as_configured_else_sized_by_the_database() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).expect("parse").config;
+        let default = parse(&["clientela"]);
+        let sqlite = "sqlite://clientela.db?mode=rwc";
+        assert_eq!(default.pool_size("postgres://u@h/db"), 10);
+        assert_eq!(default.pool_size("postgresql://u@h/db"), 10);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let want = u32::try_from(2 * cpus).unwrap_or(10).clamp(2, 10);
+        assert_eq!(default.pool_size(sqlite), want);
+        let configured = parse(&["clientela", "--db-max-connections", "7"]);
+        assert_eq!(configured.pool_size(sqlite), 7);
+        assert_eq!(configured.pool_size("postgres://u@h/db"), 7);
     }
 
     #[test]

@@ -176,7 +176,8 @@ async fn run() -> anyhow::Result<()> {
         None => serve(DefaultServe::parse_from(["clientela"]).config).await,
         Some(Command::Serve(config)) => serve(config).await,
         Some(Command::Migrate(config)) => {
-            db::connect_and_migrate(&config.database_url(), config.db_max_connections).await?;
+            let url = config.database_url();
+            db::connect_and_migrate(&url, config.pool_size(&url)).await?;
             eprintln!("database is up to date");
             Ok(())
         }
@@ -222,7 +223,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     let keys = Keys::new(&config.config, Some(&secret))?;
     let url = config.config.database_url();
-    let mut db = db::connect_and_migrate(&url, config.config.db_max_connections)
+    let mut db = db::connect_and_migrate(&url, config.config.pool_size(&url))
         .await
         .context("could not open the database")?;
     let metrics = if config.metrics || config.metrics_addr.is_some() {

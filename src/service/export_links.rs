@@ -175,7 +175,7 @@ mod tests {
     fn config(algorithm: JwtAlgorithm) -> Config {
         Config {
             database_url: None,
-            db_max_connections: 1,
+            db_max_connections: Some(1),
             jwt_secret: None,
             jwt_algorithm: algorithm,
             jwt_public_key_file: Some(

@@ -197,7 +197,7 @@ async fn stalled_downloads_four_times_the_pool_leave_every_tenant_served(app: Te
     let pool = 5;
     let stalled_count = 4 * pool;
     let app = configured(app, |c| {
-        assert_eq!(c.db_max_connections, pool as u32);
+        assert_eq!(c.db_max_connections, Some(pool as u32));
         c.limits.max_exports_per_tenant = stalled_count;
     })
     .await;

@@ -122,7 +122,7 @@ async fn serve(make: impl FnOnce(AppState) -> Router) -> (SocketAddr, String, te
         dir.path().join("faces.db").display()
     );
     let config = test_config(&url);
-    let db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
+    let db = clientela::db::connect_and_migrate(&url, config.pool_size(&url))
         .await
         .expect("migrate");
     let keys = Keys::new(&config, Some(SECRET)).expect("keys");

@@ -26,7 +26,7 @@ const LISTENING: &str = "Clientela listening on ";
 pub fn test_config(url: &str) -> Config {
     Config {
         database_url: Some(url.to_owned()),
-        db_max_connections: 5,
+        db_max_connections: Some(5),
         jwt_secret: Some(SECRET.into()),
         jwt_algorithm: JwtAlgorithm::Hs256,
         jwt_public_key_file: None,

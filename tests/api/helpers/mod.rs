@@ -102,7 +102,7 @@ impl TestApp {
         };
         let mut config = test_config(&url);
         change(&mut config);
-        let mut db = clientela::db::connect_and_migrate(&url, config.db_max_connections)
+        let mut db = clientela::db::connect_and_migrate(&url, config.pool_size(&url))
             .await
             .expect("migrate");
         let statements = Arc::new(AtomicUsize::new(0));
@@ -139,7 +139,7 @@ impl TestApp {
     /// another instance beside this one), with this one's job lease.
     pub async fn restart(&self) -> TestApp {
         let config = test_config(&self.url);
-        let db = clientela::db::connect_and_migrate(&self.url, config.db_max_connections)
+        let db = clientela::db::connect_and_migrate(&self.url, config.pool_size(&self.url))
             .await
             .expect("migrate");
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
