@@ -2,6 +2,8 @@
 //! configuration, `exp` is required, and the claims name the agent, the role
 //! and the tenant. What each role may do is decided in the service layer.
 
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -102,6 +104,61 @@ pub struct Keys {
     validation: Validation,
     link: Option<LinkKeys>,
     link_ttl: Duration,
+    verified: Verified,
+}
+
+/// Tokens these keys verified, by their exact text, with their caller and
+/// `exp`: a caller sends the same token with every request, and verifying
+/// it (signature, header and claims) cost about 26,000 instructions each
+/// time with HS256 (a tenth of a customer's detail; `callgrind`,
+/// `bench/RESULTS.md`, session 19), far more with RS256 or ES256. A token
+/// found here is only checked against the clock: what else verification
+/// checks is in its text and these keys, which do not change, and a token
+/// once valid stays so until `exp`. Only tokens that passed are kept (a
+/// forged one costs a full verification every time, as before), at most
+/// [`VERIFIED_TOKENS`] of them, least recently used dropped first, none
+/// longer than [`VERIFIED_TOKEN_BYTES`].
+#[derive(Clone)]
+struct Verified(Arc<Mutex<Tokens>>);
+
+/// Verified tokens' callers and `exp`, by the tokens' text.
+type Tokens = lru::LruCache<Box<str>, (Actor, u64)>;
+
+/// Tokens kept verified: about a desk's agents.
+const VERIFIED_TOKENS: NonZeroUsize = match NonZeroUsize::new(1024) {
+    Some(n) => n,
+    None => panic!("not zero"),
+};
+
+/// Longest token kept verified (a login token is a few hundred bytes).
+const VERIFIED_TOKEN_BYTES: usize = 2048;
+
+impl Verified {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(lru::LruCache::new(VERIFIED_TOKENS))))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Tokens> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The caller and `exp` of `token` if it was verified and has not
+    /// expired by `now` (seconds) with `leeway`; an expired one is dropped.
+    fn get(&self, token: &str, now: u64, leeway: u64) -> Option<(Actor, u64)> {
+        let mut cache = self.cache();
+        let (actor, exp) = cache.get(token)?;
+        if exp.saturating_add(leeway) < now {
+            cache.pop(token);
+            return None;
+        }
+        Some((actor.clone(), *exp))
+    }
+
+    fn put(&self, token: &str, actor: &Actor, exp: u64) {
+        if token.len() <= VERIFIED_TOKEN_BYTES {
+            self.cache().put(token.into(), (actor.clone(), exp));
+        }
+    }
 }
 
 impl std::fmt::Debug for Keys {
@@ -181,6 +238,7 @@ impl Keys {
             validation,
             link: link_secret.map(LinkKeys::new),
             link_ttl: Duration::from_secs(config.export_link.export_link_ttl),
+            verified: Verified::new(),
         })
     }
 
@@ -194,6 +252,24 @@ impl Keys {
     /// `exp` (clock skew between issuer and server); a connection that
     /// outlives its token should end at `exp` itself.
     pub fn verify_until(&self, token: &str) -> Result<(Actor, SystemTime)> {
+        // As jsonwebtoken reads the clock: whole seconds.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (actor, exp) = match self.verified.get(token, now, self.validation.leeway) {
+            Some(known) => known,
+            None => {
+                let (actor, exp) = self.verify_in_full(token)?;
+                self.verified.put(token, &actor, exp);
+                (actor, exp)
+            }
+        };
+        // Clamped so that any `exp` a token may carry is a representable time.
+        Ok((actor, UNIX_EPOCH + Duration::from_secs(exp.min(MAX_EXP))))
+    }
+
+    /// [`Self::verify_until`] without [`Verified`]: the caller and `exp`.
+    fn verify_in_full(&self, token: &str) -> Result<(Actor, u64)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| {
                 use jsonwebtoken::errors::ErrorKind;
@@ -222,15 +298,13 @@ impl Keys {
         if tenant.is_empty() || tenant.len() > MAX_TENANT_LEN {
             return Err(Error::Unauthenticated("token has an invalid tenant"));
         }
-        // Clamped so that any `exp` a token may carry is a representable time.
-        let expires = UNIX_EPOCH + Duration::from_secs(claims.exp.min(MAX_EXP));
         Ok((
             Actor {
                 agent,
                 role,
                 tenant,
             },
-            expires,
+            claims.exp,
         ))
     }
 
@@ -482,6 +556,74 @@ mod tests {
         // An exp no clock reaches is clamped, not a panic.
         let (_, expires) = keys.verify_until(&sign(u64::MAX)).expect("valid");
         assert_eq!(expires, UNIX_EPOCH + Duration::from_secs(MAX_EXP));
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let (mut keys, secret) = hs256_keys();
+        keys.validation.leeway = 0;
+        let sign = |claims: serde_json::Value| {
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .expect("sign")
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let token = sign(
+            serde_json::json!({"sub": "a1", "role": "agent", "tenant": "acme", "exp": now + 1}),
+        );
+        let first = keys.verify_until(&token).expect("valid");
+        assert_eq!(keys.verified.cache().len(), 1);
+        assert_eq!(keys.verify_until(&token).expect("remembered"), first);
+        assert_eq!(keys.verified.cache().len(), 1, "kept once");
+
+        // Only tokens that pass are kept.
+        let forged = format!("{token}A");
+        let stale = sign(serde_json::json!({"sub": "a1", "role": "agent", "exp": now - 5}));
+        let link = sign(
+            serde_json::json!({"sub": "a1", "role": "agent", "exp": now + 60, "purpose": "export"}),
+        );
+        for refused in [&forged, &stale, &link] {
+            for _ in 0..2 {
+                assert!(keys.verify(refused).is_err(), "{refused}");
+            }
+        }
+        let long = sign(
+            serde_json::json!({"sub": "a".repeat(VERIFIED_TOKEN_BYTES), "role": "agent", "exp": now + 60}),
+        );
+        assert!(keys.verify(&long).is_ok());
+        assert_eq!(keys.verified.cache().len(), 1, "none of those kept");
+
+        // Its `exp` passed, the remembered token is refused as any expired
+        // one, and forgotten.
+        std::thread::sleep(Duration::from_millis(2100));
+        let err = keys.verify(&token).expect_err("expired");
+        assert!(
+            matches!(err, Error::Unauthenticated("token has expired")),
+            "{err:?}"
+        );
+        assert_eq!(keys.verified.cache().len(), 0);
+    }
+
+    #[test]
+    fn remembered_tokens_are_checked_against_the_clock_with_the_leeway() {
+        let verified = Verified::new();
+        let actor = Actor {
+            agent: "a1".into(),
+            role: Role::Agent,
+            tenant: "acme".into(),
+        };
+        verified.put("t", &actor, 100);
+        assert_eq!(verified.get("t", 100, 30), Some((actor.clone(), 100)));
+        assert!(verified.get("t", 130, 30).is_some(), "within the leeway");
+        assert!(verified.get("t", 131, 30).is_none(), "past it");
+        assert!(verified.get("t", 100, 30).is_none(), "and forgotten");
+        assert!(verified.get("other", 0, 30).is_none());
     }
 
     /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
