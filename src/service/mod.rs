@@ -6,7 +6,7 @@
 //! Layers inside, arrows only downward (no module imports one that imports
 //! it back): `trash`, `erasure` → `customers`, `import`, `export`, `recount` → `conversations`,
 //! `tickets` → `customer_rows`, `ledger`, `events`, `input` → `scope`,
-//! `counts`, `fixed` → `plans`, `rows`. This file holds what all of them share (the context,
+//! `counts`, `fixed`, `shapes` → `plans`, `rows`. This file holds what all of them share (the context,
 //! transactions with their counters, chunked inserts, ids as query values)
 //! and imports only `events`, `counts` and `history`.
 //!
@@ -34,6 +34,7 @@ pub mod recount;
 mod rows;
 mod scope;
 pub mod seed;
+mod shapes;
 pub mod tickets;
 pub mod trash;
 

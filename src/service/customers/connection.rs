@@ -14,7 +14,7 @@ use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::time;
 use crate::error::{Error, FieldError, Result};
-use crate::service::{scope, Columns, Ctx};
+use crate::service::{plans, scope, Columns, Ctx};
 
 /// A cursor-pagination request: filter, order, and a window of `first` rows
 /// after a cursor or `last` rows before one.
@@ -276,7 +276,7 @@ pub async fn connection(
     let rows = async {
         if hits_first {
             let page = ordered(customer::Entity::find()).limit(size + 1);
-            let stmt = super::read::hits_first(window, page, columns);
+            let stmt = plans::limits_inline(super::read::hits_first(window, page, columns));
             read_all(ctx, stmt, columns).await
         } else {
             let plan_once = !(query.filter.searches() || query.filter.has_facets());

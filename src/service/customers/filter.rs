@@ -135,7 +135,9 @@ impl CustomerFilter {
             q = q.filter(Expr::exists(
                 scope::tags(actor)
                     .select_only()
-                    .expr(Expr::val(1))
+                    // Written, not bound: a list's statement binds only
+                    // its request's values ([`crate::service::shapes`]).
+                    .expr(Expr::cust("1"))
                     .filter(
                         Expr::col((customer_tag::Entity, customer_tag::Column::CustomerId))
                             .equals((customer::Entity, customer::Column::Id)),
@@ -155,7 +157,7 @@ impl CustomerFilter {
 /// caller chooses by the search's exact total ([`SearchPath::cheaper`]); on
 /// PostgreSQL the planner weighs its trigram index against the sort index
 /// for each call's words, unless the caller knows the hits are few.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum SearchPath {
     /// Read each hit by rowid, then sort them: for a few hits. (PostgreSQL:
     /// the planner chooses, as for any path but the last.)
@@ -188,12 +190,31 @@ impl SearchPath {
     }
 }
 
+/// Whether a search word is matched through SQLite's trigram index (long
+/// enough for trigrams: three characters), not by a plain substring test.
+pub(super) fn by_fts(backend: DbBackend, word: &str) -> bool {
+    backend == DbBackend::Sqlite && word.chars().count() >= 3
+}
+
+/// The value a search word's condition binds ([`search_condition`]): an
+/// FTS5 string literal ([`by_fts`]), else a `LIKE` pattern.
+pub(super) fn search_value(backend: DbBackend, word: &str) -> String {
+    if by_fts(backend, word) {
+        // An FTS5 string literal: the trigram tokenizer matches it as a substring.
+        return format!("\"{}\"", word.replace('"', "\"\""));
+    }
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// One search word as SQL: through the trigram index where the word is long
 /// enough for trigrams (three characters), a plain substring test otherwise.
 fn search_condition(backend: DbBackend, path: SearchPath, word: &str) -> SimpleExpr {
-    if backend == DbBackend::Sqlite && word.chars().count() >= 3 {
-        // An FTS5 string literal: the trigram tokenizer matches it as a substring.
-        let phrase = format!("\"{}\"", word.replace('"', "\"\""));
+    if by_fts(backend, word) {
+        let phrase = search_value(backend, word);
         // A unary `+` keeps SQLite from reading the hits by rowid, so it
         // walks the index of the page's order instead.
         let sql = match path {
@@ -202,11 +223,7 @@ fn search_condition(backend: DbBackend, path: SearchPath, word: &str) -> SimpleE
         };
         return Expr::cust_with_values(sql, [phrase]);
     }
-    let escaped = word
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let pattern = format!("%{escaped}%");
+    let pattern = search_value(backend, word);
     if backend == DbBackend::Postgres && path == SearchPath::HitsFirst {
         // sea-query numbers a custom expression's PostgreSQL values from `$1`.
         return Expr::cust_with_values(

@@ -3,24 +3,27 @@
 //! Imports `conversations` (never the other way round), `counts`,
 //! `customer_rows` and `scope`.
 
-use std::sync::OnceLock;
+use std::num::NonZeroUsize;
+use std::sync::{LazyLock, OnceLock};
 
 use entity::{conversation, customer, customer_phone};
 use sea_orm::sea_query::{CommonTableExpression, PostgresQueryBuilder, WithClause};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    Select, Statement,
+    Select, Statement, Value,
 };
 
 use super::count::{last_counted, size_keys, sizes, sizes_from, Sizes};
-use super::filter::{order, sort_key, CustomerFilter, SearchPath};
+use super::filter::{self, order, sort_key, CustomerFilter, SearchPath};
 use super::view::Customer;
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::domain::ids::CustomerId;
 use crate::domain::page::{PageRequest, Pagination};
+use crate::domain::search;
 use crate::error::{Error, Result};
 use crate::service::rows::{self, Trailing};
+use crate::service::shapes::Shapes;
 use crate::service::{conversations, counts, customer_rows, plans, scope, Columns, Ctx};
 
 /// A list request: filter, page and order.
@@ -160,29 +163,120 @@ fn page_statement(
 ) -> Result<Statement> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
-    if reads_hits_first(ctx, actor, &query.filter) {
-        let hits = query.filter.apply_via(
-            actor,
-            backend,
-            SearchPath::HitsFirst,
-            scope::customers(actor),
-        );
-        let mut page = order(customer::Entity::find(), query.sort_by, query.sort_order)
-            .limit(query.page.limit);
-        if query.page.offset() > 0 {
-            page = page.offset(query.page.offset());
-        }
-        return Ok(hits_first(hits, page, columns));
-    }
+    let hits_first = reads_hits_first(ctx, actor, &query.filter);
     let path = match sizes {
+        _ if hits_first => SearchPath::HitsFirst,
         Some(s) if query.filter.searches_by_index(backend) => {
             SearchPath::cheaper(s.hits, s.all, query.page.offset(), query.page.limit)
         }
         _ => SearchPath::ByHits,
     };
+    let plan_once = hits_first || plans_once(&query.filter, &query.page, sizes);
+    let words = search::words(query.filter.search.as_deref().unwrap_or_default());
+    let shape = PageShape::of(backend, query, &words, columns, path);
+    let inputs = page_inputs(actor, backend, query, &words);
+    Ok(PAGES.statement(shape, &inputs, plan_once, || {
+        build_page(actor, backend, query, columns, path)
+    }))
+}
+
+/// Page statements by their shape ([`Shapes`]): a list's are few (a desk's
+/// filters and orders), each a few kilobytes of text.
+static PAGES: LazyLock<Shapes<PageShape>> =
+    LazyLock::new(|| Shapes::new(NonZeroUsize::new(256).unwrap_or(NonZeroUsize::MIN)));
+
+/// What decides the text of a page's statement ([`page_statement`]): all of
+/// its request but the values it binds ([`page_inputs`]).
+#[derive(PartialEq, Eq, Hash)]
+struct PageShape {
+    /// Whether it is PostgreSQL's (else SQLite's).
+    postgres: bool,
+    /// Whether it filters by status, segment, source.
+    facets: [bool; 3],
+    tags: usize,
+    /// Of each search word, whether SQLite finds it through its trigram
+    /// index ([`filter::by_fts`]).
+    words: Vec<bool>,
+    sort_by: CustomerSortField,
+    sort_order: SortOrder,
+    columns: Columns,
+    /// Whether it is a page after the first (a deferred join).
+    deep: bool,
+    path: SearchPath,
+}
+
+impl PageShape {
+    /// The shape of `query` with its search `words` ([`search::words`]).
+    fn of(
+        backend: DbBackend,
+        query: &ListQuery,
+        words: &[String],
+        columns: Columns,
+        path: SearchPath,
+    ) -> Self {
+        let f = &query.filter;
+        PageShape {
+            postgres: backend == DbBackend::Postgres,
+            facets: [f.status.is_some(), f.segment.is_some(), f.source.is_some()],
+            tags: f.clean_tags().len(),
+            words: words.iter().map(|w| filter::by_fts(backend, w)).collect(),
+            sort_by: query.sort_by,
+            sort_order: query.sort_order,
+            columns,
+            deep: query.page.offset() > 0,
+            path,
+        }
+    }
+}
+
+/// The values a page's statement binds, by kind in the order of
+/// [`PageShape`]'s fields (which says which are there): the tenant, the
+/// status, segment and source, the tags, each search word's value, the
+/// limit and the offset.
+fn page_inputs(
+    actor: &Actor,
+    backend: DbBackend,
+    query: &ListQuery,
+    words: &[String],
+) -> Vec<Value> {
+    let f = &query.filter;
+    let mut inputs: Vec<Value> = vec![actor.tenant.as_str().into()];
+    inputs.extend(f.status.map(Into::<Value>::into));
+    inputs.extend(f.segment.map(Into::<Value>::into));
+    inputs.extend(f.source.map(Into::<Value>::into));
+    inputs.extend(f.clean_tags().into_iter().map(Value::from));
+    inputs.extend(
+        words
+            .iter()
+            .map(|w| Value::from(filter::search_value(backend, w))),
+    );
+    inputs.push(query.page.limit.into());
+    if query.page.offset() > 0 {
+        inputs.push(query.page.offset().into());
+    }
+    inputs
+}
+
+/// A page's statement as sea-query builds it, its limit and offset bound
+/// ([`page_statement`]).
+fn build_page(
+    actor: &Actor,
+    backend: DbBackend,
+    query: &ListQuery,
+    columns: Columns,
+    path: SearchPath,
+) -> Statement {
     let filtered = query
         .filter
         .apply_via(actor, backend, path, scope::customers(actor));
+    if path == SearchPath::HitsFirst {
+        let mut page = order(customer::Entity::find(), query.sort_by, query.sort_order)
+            .limit(query.page.limit);
+        if query.page.offset() > 0 {
+            page = page.offset(query.page.offset());
+        }
+        return hits_first(filtered, page, columns);
+    }
     let page = if query.page.offset() == 0 {
         order(filtered, query.sort_by, query.sort_order).limit(query.page.limit)
     } else {
@@ -198,8 +292,7 @@ fn page_statement(
             query.sort_order,
         )
     };
-    let stmt = rows::listed_of(page, columns).build(backend);
-    Ok(planned(stmt, plans_once(&query.filter, &query.page, sizes)))
+    rows::listed_of(page, columns).build(backend)
 }
 
 /// Whether a PostgreSQL read of `filter`'s customers is to read its hits
@@ -217,9 +310,9 @@ pub(super) fn reads_hits_first(ctx: &Ctx, actor: &Actor, filter: &CustomerFilter
 /// [`SearchPath::HitsFirst`], its words hidden from the planner) read
 /// first, through the trigram index, as a materialized common table; then
 /// `page` (a select of `customer::Entity` with its order, limit and offset)
-/// over them, its limit and offset written into its text. The planner then
-/// has one plan to make whatever the words, so it makes it once
-/// ([`plans`]): pgbench read a 5-digit phone fragment's page 2.4 times as
+/// over them, its limit and offset to be written into its text by the
+/// caller. The planner then has one plan to make whatever the words, so it
+/// makes it once ([`plans`]): pgbench read a 5-digit phone fragment's page 2.4 times as
 /// often this way as planned for its words each call (14,000 against 5,700
 /// statements per second, 100,000 customers). Should the words now find
 /// many, the page is still exact, only slower: every hit read and sorted.
@@ -242,11 +335,7 @@ pub(super) fn hits_first(
         .into_query()
         .with(WithClause::new().cte(cte).to_owned())
         .build(PostgresQueryBuilder);
-    plans::limits_inline(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 /// The customers `q` selects, `columns` of their columns, read by position
@@ -507,5 +596,108 @@ mod tests {
             limit: 20,
         };
         assert!(!plans_once(&tagged, &page_200, sizes(9_469, 1_000_000)));
+    }
+
+    /// Two requests of each shape a desk's lists take, with other values:
+    /// the first's statement is kept, the second's only bound, and it is
+    /// the statement sea-query builds for it.
+    #[test]
+    fn a_page_of_a_shape_seen_binds_its_values_into_the_text_kept() {
+        use super::{build_page, page_inputs, ListQuery, PageShape, SearchPath};
+        use crate::auth::{Actor, Role};
+        use crate::domain::customer::{CustomerSegment, CustomerSource};
+        use crate::domain::customer::{CustomerSortField, CustomerStatus, SortOrder};
+        use crate::service::shapes::Shapes;
+        use crate::service::Columns;
+        use sea_orm::DbBackend;
+        use std::num::NonZeroUsize;
+
+        let actor = |tenant: &str| Actor {
+            agent: "a1".into(),
+            role: Role::Agent,
+            tenant: tenant.into(),
+        };
+        let query = |filter: CustomerFilter, page| ListQuery {
+            filter,
+            page: PageRequest { page, limit: 20 },
+            sort_by: CustomerSortField::LastInteraction,
+            sort_order: SortOrder::Desc,
+            columns: Columns::ALL,
+        };
+        let words = |q: &ListQuery| {
+            crate::domain::search::words(q.filter.search.as_deref().unwrap_or_default())
+        };
+        let search = |s: &str| CustomerFilter {
+            search: Some(s.into()),
+            ..Default::default()
+        };
+        let faceted = |status, segment, source, tags: &[&str]| CustomerFilter {
+            status: Some(status),
+            segment: Some(segment),
+            source: Some(source),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        };
+        let pairs = [
+            (
+                query(CustomerFilter::default(), 1),
+                query(CustomerFilter::default(), 1),
+            ),
+            (
+                query(CustomerFilter::default(), 200),
+                query(CustomerFilter::default(), 7),
+            ),
+            (
+                query(
+                    faceted(
+                        CustomerStatus::Active,
+                        CustomerSegment::Vip,
+                        CustomerSource::Whatsapp,
+                        &["premium", "loyal"],
+                    ),
+                    1,
+                ),
+                query(
+                    faceted(
+                        CustomerStatus::Inactive,
+                        CustomerSegment::Regular,
+                        CustomerSource::Referral,
+                        &["x", "y"],
+                    ),
+                    1,
+                ),
+            ),
+            (query(search("john"), 1), query(search("maría"), 1)),
+            (query(search("55512"), 3), query(search("12345"), 2)),
+            (query(search("jo smith"), 1), query(search("an lee"), 1)),
+        ];
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for path in [
+                SearchPath::ByHits,
+                SearchPath::BySort,
+                SearchPath::HitsFirst,
+            ] {
+                if path == SearchPath::HitsFirst && backend == DbBackend::Sqlite {
+                    continue;
+                }
+                for (first, second) in &pairs {
+                    let shapes = Shapes::new(NonZeroUsize::MIN);
+                    for (q, tenant) in [(first, "acme"), (second, "globex")] {
+                        let actor = actor(tenant);
+                        let words = words(q);
+                        let shape = PageShape::of(backend, q, &words, Columns::ALL, path);
+                        let stmt = shapes.statement(
+                            shape,
+                            &page_inputs(&actor, backend, q, &words),
+                            false,
+                            || build_page(&actor, backend, q, Columns::ALL, path),
+                        );
+                        assert_eq!(stmt, build_page(&actor, backend, q, Columns::ALL, path));
+                    }
+                    let shape = PageShape::of(backend, second, &words(second), Columns::ALL, path);
+                    assert!(shapes.is_kept(&shape), "{backend:?} {path:?} {second:?}");
+                }
+            }
+        }
     }
 }
