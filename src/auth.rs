@@ -496,17 +496,30 @@ mod tests {
         (Keys::new(&config, Some(secret)).expect("keys"), secret)
     }
 
+    /// `claims` signed with HS256 and `secret`.
+    fn hs256_sign(secret: &str, claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("sign")
+    }
+
+    /// Seconds since the epoch, as `exp` counts them.
+    fn now_secs() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+    }
+
     #[test]
     fn tokens_that_carry_a_purpose_are_no_login() {
         let (keys, secret) = hs256_keys();
         let mut claims = claims("x", "y");
         claims["purpose"] = "export".into();
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .expect("sign");
+        let token = hs256_sign(secret, &claims);
         assert!(matches!(
             keys.verify(&token),
             Err(Error::Unauthenticated(_))
@@ -534,17 +547,9 @@ mod tests {
         let sign = |exp: u64| {
             let claims =
                 serde_json::json!({"sub": "a1", "role": "agent", "tenant": "acme", "exp": exp});
-            jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(secret.as_bytes()),
-            )
-            .expect("sign")
+            hs256_sign(secret, &claims)
         };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs();
+        let now = now_secs();
         // Ten seconds past exp: still within verify's leeway, but the exp
         // returned is the token's own, in the past.
         let (actor, expires) = keys
@@ -562,18 +567,8 @@ mod tests {
     fn a_verified_token_is_remembered_until_it_expires() {
         let (mut keys, secret) = hs256_keys();
         keys.validation.leeway = 0;
-        let sign = |claims: serde_json::Value| {
-            jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(secret.as_bytes()),
-            )
-            .expect("sign")
-        };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs();
+        let sign = |claims: serde_json::Value| hs256_sign(secret, &claims);
+        let now = now_secs();
         let token = sign(
             serde_json::json!({"sub": "a1", "role": "agent", "tenant": "acme", "exp": now + 1}),
         );

@@ -45,14 +45,7 @@ async fn a_query_sent_again_is_served_from_the_cache(app: TestApp) {
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert!(answer.get("errors").is_none(), "{answer}");
     }
-    let scrape = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let scrape = scrape(&client, &base).await;
     let miss = sample(&scrape, "graphql_document_cache_total{result=\"miss\"}");
     let hit = sample(&scrape, "graphql_document_cache_total{result=\"hit\"}");
     assert_eq!(miss, Some(1.0), "parsed once:\n{scrape}");
@@ -145,18 +138,22 @@ async fn a_cached_document_is_answered_like_a_fresh_parse(app: TestApp) {
     assert_eq!(cached, fresh, "as a server without the cache");
 }
 
-/// The `graphql_validations_total` sample of `kind` in a scrape of `base`.
-async fn validations(client: &reqwest::Client, base: &str, kind: &str) -> Option<f64> {
-    let scrape = client
+/// The metrics of the server at `base`.
+async fn scrape(client: &reqwest::Client, base: &str) -> String {
+    client
         .get(format!("{base}/metrics"))
         .send()
         .await
         .expect("scrape")
         .text()
         .await
-        .expect("text");
+        .expect("text")
+}
+
+/// The `graphql_validations_total` sample of `kind` in a scrape of `base`.
+async fn validations(client: &reqwest::Client, base: &str, kind: &str) -> Option<f64> {
     sample(
-        &scrape,
+        &scrape(client, base).await,
         &format!("graphql_validations_total{{kind=\"{kind}\"}}"),
     )
 }
