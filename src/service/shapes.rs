@@ -16,7 +16,9 @@
 //! exactly one input: when two inputs are equal (a tag spelled like the
 //! status, a limit equal to the offset) the places cannot be told apart,
 //! and a value that is no input would be a constant the next request of the
-//! shape does not share. Such a statement is used as built and not kept.
+//! shape does not share. Such a statement is used as built and not kept;
+//! once another request of its shape has been kept, it is bound like any
+//! other (page 2 of 20 binds 20 twice, in the places page 3 showed).
 //!
 //! The shape (the cache's key) must decide everything sea-query writes but
 //! the inputs. Debug builds check it at every use: they build the statement
@@ -233,6 +235,21 @@ mod tests {
         );
         assert_eq!(stmt, page(DbBackend::Postgres, "acme", &["vip"], 20, 40));
         assert_eq!(shapes.len(), 0);
+    }
+
+    #[test]
+    fn a_shape_kept_binds_equal_values_in_their_own_places() {
+        let shapes = Shapes::new(NonZeroUsize::MIN);
+        for (tag, limit, offset) in [("vip", 20, 40), ("acme", 20, 20)] {
+            let stmt = shapes.statement((), &inputs("acme", &[tag], limit, offset), false, || {
+                page(DbBackend::Postgres, "acme", &[tag], limit, offset)
+            });
+            assert_eq!(
+                stmt,
+                page(DbBackend::Postgres, "acme", &[tag], limit, offset)
+            );
+        }
+        assert_eq!(shapes.len(), 1);
     }
 
     #[test]
