@@ -3,9 +3,10 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 
+use super::inline::List;
 use super::inputs::CustomerFilter;
 use super::types::enums::{CustomerSortField, SortOrder};
-use super::types::{Customer, Shown};
+use super::types::{Customer, CustomerObject, Shown};
 use super::{caller, GqlResult};
 use crate::service::customers::{self, ConnectionQuery};
 
@@ -95,7 +96,7 @@ impl CustomerConnectionQuery {
         };
         Ok(CustomerConnection {
             edges,
-            nodes,
+            nodes: nodes.into(),
             page_info,
             // Zero where it was not selected (and so not counted).
             total_count: i32::try_from(page.total_count.unwrap_or(0)).unwrap_or(i32::MAX),
@@ -109,7 +110,7 @@ pub struct CustomerConnection {
     /// The customers of this page, each with its cursor.
     pub edges: Vec<CustomerEdge>,
     /// The customers of `edges`, without their cursors.
-    pub nodes: Vec<Customer>,
+    pub nodes: List<CustomerObject>,
     /// Whether there are more pages, and the cursors of this one's ends.
     pub page_info: PageInfo,
     /// Customers matching the filter, whatever the cursors.

@@ -76,7 +76,7 @@ impl CustomerQuery {
                 (items, query.page.pagination(0))
             };
         Ok(CustomerPage {
-            items: Customer::list_showing(items, shown),
+            items: Customer::list_showing(items, shown).into(),
             pagination: pagination.into(),
         })
     }
@@ -151,7 +151,7 @@ impl CustomerQuery {
         .await
         .gql()?;
         Ok(ConversationPage {
-            items: Conversation::list(items),
+            items: Conversation::list(items).into(),
             pagination: pagination.into(),
         })
     }

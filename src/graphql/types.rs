@@ -9,7 +9,9 @@ pub mod results;
 pub mod values;
 
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
-use async_graphql::{Context, Json, Object, SelectionField, Value, ID};
+use async_graphql::{
+    Context, ContextSelectionSet, Json, Object, Positioned, SelectionField, Value, ID,
+};
 
 use std::sync::Arc;
 
@@ -150,6 +152,15 @@ fn only_fields(set: &SelectionSet, allowed: impl Fn(&Field) -> bool) -> bool {
     })
 }
 
+/// Whether `field` (an agent) selects only the agent's id, which its row
+/// names: the agent is then not loaded ([`Agent::of`]), so the field is
+/// ready at once.
+fn only_agent_id(field: &Field) -> bool {
+    only_fields(&field.selection_set.node, |agent| {
+        matches!(agent.name.node.as_str(), "id" | "__typename")
+    })
+}
+
 /// How many conversations `recentConversations` shows when not told.
 const RECENT_DEFAULT: u64 = 5;
 
@@ -166,12 +177,30 @@ impl inline::Fields for CustomerObject {
     fn waits(field: &Field) -> bool {
         match field.name.node.as_str() {
             "preferences" => !only_fields(&field.selection_set.node, |preference| {
-                preference.name.node != "preferredAgent"
-                    || only_fields(&preference.selection_set.node, |agent| {
-                        matches!(agent.name.node.as_str(), "id" | "__typename")
-                    })
+                preference.name.node != "preferredAgent" || only_agent_id(preference)
             }),
             name => Self::WAITS.contains(&name),
+        }
+    }
+
+    fn write_object(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        let c = &self.0;
+        match field.node.name.node.as_str() {
+            "address" => {
+                let address = c.address.as_ref().map(Address);
+                inline::write_object(ctx, field, address.as_ref(), out)
+            }
+            "preferences" => {
+                let preferences = Preferences(&c.preferences, &self.1);
+                inline::write_object(ctx, field, Some(&preferences), out)
+            }
+            "statistics" => inline::write_object(ctx, field, Some(&Statistics(c.statistics)), out),
+            _ => Ok(false),
         }
     }
 
@@ -386,7 +415,7 @@ impl CustomerObject {
             desc = "How many conversations, at least 1; above 100 counts as 100."
         )]
         limit: Option<i32>,
-    ) -> async_graphql::Result<Vec<Conversation>> {
+    ) -> async_graphql::Result<inline::List<ConversationObject>> {
         let page = page_request(None, limit, RECENT_DEFAULT).gql()?;
         let related = Box::pin(self.1.recent(loaders(cx)?, page.limit))
             .await
@@ -409,10 +438,34 @@ pub struct Preferences<'a>(&'a customers::PreferencesView, &'a CustomerGroup);
 impl inline::Fields for Preferences<'_> {
     const WAITS: &'static [&'static str] = &["preferredAgent"];
 
+    /// The preferred agent waits only to be loaded (`Agent::of`).
+    fn waits(field: &Field) -> bool {
+        field.name.node == "preferredAgent" && !only_agent_id(field)
+    }
+
     fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
         match field {
             "language" => Some(leaf::value(out, &self.0.language)),
             _ => None,
+        }
+    }
+
+    fn write_object(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        match field.node.name.node.as_str() {
+            "communicationHours" => {
+                let hours = self.0.communication_hours.as_ref().map(CommunicationHours);
+                inline::write_object(ctx, field, hours.as_ref(), out)
+            }
+            "preferredAgent" => {
+                let agent = self.0.preferred_agent.map(Agent::by_id);
+                inline::write_object(ctx, field, agent.as_ref(), out)
+            }
+            _ => Ok(false),
         }
     }
 }
@@ -460,17 +513,34 @@ impl Agent {
             .selection_set()
             .all(|f| matches!(f.name(), "id" | "__typename"));
         if only_id {
-            // Only `id` is read: the other fields are never resolved.
-            return Ok(Some(Agent(agents::Agent {
-                id,
-                name: String::new(),
-                email: None,
-            })));
+            return Ok(Some(Agent::by_id(id)));
         }
         // Boxed, so the fields that return an agent keep small futures
         // (`inline::Fields`).
         let found = Box::pin(agents.get(&loaders(cx)?.agents, id)).await;
         Ok(found.gql()?.map(Agent))
+    }
+
+    /// The agent `id` names, not looked up: only its `id` may be answered
+    /// (`Agent::of`), and only that field is written
+    /// ([`inline::Fields::write`]).
+    fn by_id(id: AgentId) -> Agent {
+        Agent(agents::Agent {
+            id,
+            name: String::new(),
+            email: None,
+        })
+    }
+}
+
+impl inline::Fields for Agent {
+    /// Only the id: an agent written may not have been looked up
+    /// ([`Agent::by_id`]).
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        match field {
+            "id" => Some(leaf::id(out, self.0.id)),
+            _ => None,
+        }
     }
 }
 
@@ -526,6 +596,29 @@ impl Conversation {
 
 impl inline::Fields for ConversationObject {
     const WAITS: &'static [&'static str] = &["customer", "assignedAgent", "messages"];
+
+    /// The assigned agent waits only to be loaded (`Agent::of`).
+    fn waits(field: &Field) -> bool {
+        match field.name.node.as_str() {
+            "assignedAgent" => !only_agent_id(field),
+            name => Self::WAITS.contains(&name),
+        }
+    }
+
+    fn write_object(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        match field.node.name.node.as_str() {
+            "assignedAgent" => {
+                let agent = self.0.assigned_agent.map(Agent::by_id);
+                inline::write_object(ctx, field, agent.as_ref(), out)
+            }
+            _ => Ok(false),
+        }
+    }
 
     fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
         let c = &self.0;
@@ -747,10 +840,10 @@ mod tests {
 
     #[Object]
     impl Fixtures {
-        async fn customers(&self) -> Vec<Customer> {
+        async fn customers(&self) -> inline::List<CustomerObject> {
             customers().into_iter().map(Customer::one).collect()
         }
-        async fn conversations(&self) -> Vec<Conversation> {
+        async fn conversations(&self) -> inline::List<ConversationObject> {
             conversations().into_iter().map(Conversation::one).collect()
         }
     }
@@ -801,7 +894,7 @@ mod tests {
                     start: Some("09:00".to_owned()),
                     end: Some(AWKWARD.to_owned()),
                 }),
-                preferred_agent: None,
+                preferred_agent: Some(uuid::Uuid::from_u128(0xa9e + i as u128).into()),
             },
             status: domain::CustomerStatus::ALL[i % domain::CustomerStatus::ALL.len()],
             is_blocked: i % 2 == 0,
@@ -865,7 +958,7 @@ mod tests {
                 status: *status,
                 channel: "whatsapp".to_owned(),
                 subject: (i % 2 == 0).then(|| AWKWARD.to_owned()),
-                assigned_agent: None,
+                assigned_agent: (i % 2 == 1).then(|| uuid::Uuid::from_u128(0xa9e).into()),
                 rating: (i % 2 == 0).then_some(5),
                 message_count: 7,
                 last_message_at: (i % 2 == 0).then(|| at(1_700_000_000, 5)),
@@ -969,6 +1062,82 @@ mod tests {
                 panic!("a field")
             };
             assert_eq!(CustomerObject::waits(&field.node), waits, "{text}");
+        }
+    }
+
+    /// Whether `list` in the answer to `query` as text is one JSON text
+    /// written in one pass (`inline::List`) rather than a list of values.
+    async fn written_at_once(schema: &TestSchema, query: &str, list: &str) -> bool {
+        let mut request = Request::new(query);
+        request.data.insert(Text { dedupe: false });
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let Value::Object(data) = &response.data else {
+            panic!("no data: {:?}", response.data)
+        };
+        matches!(data.get(list), Some(Value::Binary(_)))
+    }
+
+    #[tokio::test]
+    async fn lists_are_written_in_one_pass_as_they_would_resolve() {
+        let schema = Schema::new(Fixtures, EmptyMutation, EmptySubscription);
+        let (customer, _) = every_plain_field(&schema, "Customer").await;
+        let (conversation, _) = every_plain_field(&schema, "Conversation").await;
+        let agent = "{ id __typename }";
+        let cases = [
+            // A desk's page of customers (issue 9's S1) and its nested
+            // objects, the preferred agent's id, null parts, `__typename`.
+            (
+                format!(
+                    "{{ customers {} }}",
+                    customer.replacen(
+                        '{',
+                        &format!("{{ __typename p: preferences {{ preferredAgent {agent} }}"),
+                        1
+                    )
+                ),
+                true,
+            ),
+            (
+                format!(
+                    "{{ conversations {} }}",
+                    conversation.replacen('{', &format!("{{ assignedAgent {agent}"), 1)
+                ),
+                true,
+            ),
+            // Fragments.
+            (
+                "{ conversations { ... on Conversation { id } ...F } } \
+                 fragment F on Conversation { status }"
+                    .to_owned(),
+                true,
+            ),
+            // `@skip` and `@include`, applied before execution.
+            (
+                "{ customers { id firstName @include(if: true) address { city @skip(if: false) street } } }"
+                    .to_owned(),
+                true,
+            ),
+            // A field that waits: item by item.
+            (
+                "{ customers { id preferences { ... on Preferences { language } } } }".to_owned(),
+                false,
+            ),
+        ];
+        for (query, at_once) in cases {
+            let list = query
+                .trim_start_matches("{ ")
+                .split(' ')
+                .next()
+                .unwrap_or_default();
+            assert_eq!(
+                written_at_once(&schema, &query, list).await,
+                at_once,
+                "{query}"
+            );
+            let text = answer(&schema, &query, true).await;
+            let values = answer(&schema, &query, false).await;
+            assert_eq!(text, values, "{query}");
         }
     }
 

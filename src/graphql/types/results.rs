@@ -6,9 +6,10 @@
 use async_graphql::{ComplexObject, SimpleObject, ID};
 
 use super::enums::CustomerSegment;
-use super::{Conversation, Customer, Message};
+use super::{ConversationObject, Customer, CustomerObject, Message};
 use crate::auth::Role;
 use crate::domain::page::{PageRequest, Pagination as PageBlock};
+use crate::graphql::inline::List;
 use crate::service::{customers, import};
 
 /// Page numbers and totals of an offset page.
@@ -66,7 +67,7 @@ pub fn list_cost(limit: Option<i32>, default: i32, child_complexity: usize) -> u
 #[derive(SimpleObject)]
 pub struct CustomerPage {
     /// The customers of this page.
-    pub items: Vec<Customer>,
+    pub items: List<CustomerObject>,
     /// Where this page sits and how many there are.
     pub pagination: Pagination,
 }
@@ -75,7 +76,7 @@ pub struct CustomerPage {
 #[derive(SimpleObject)]
 pub struct ConversationPage {
     /// The conversations of this page, newest first.
-    pub items: Vec<Conversation>,
+    pub items: List<ConversationObject>,
     /// Where this page sits and how many there are.
     pub pagination: Pagination,
 }

@@ -2,9 +2,10 @@
 //! contact hours, statistics). Each wraps the domain or service struct and
 //! only reads it; the matching inputs live in `graphql/inputs.rs`.
 
-use async_graphql::Object;
+use async_graphql::parser::types::Field;
+use async_graphql::{ContextSelectionSet, Object, Positioned};
 
-use crate::graphql::inline::{Fields, Inline};
+use crate::graphql::inline::{self, Fields, Inline};
 use crate::graphql::json::leaf;
 
 use crate::domain::customer as domain;
@@ -132,6 +133,21 @@ impl Fields for Address<'_> {
             "postalCode" => leaf::value(out, &a.postal_code),
             _ => return None,
         })
+    }
+
+    fn write_object(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        match field.node.name.node.as_str() {
+            "coordinates" => {
+                let coordinates = self.0.coordinates.map(Coordinates);
+                inline::write_object(ctx, field, coordinates.as_ref(), out)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
