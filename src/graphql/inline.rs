@@ -130,9 +130,9 @@ impl<T: Fields> OutputType for Inline<T> {
 /// selection can be ([`write_set`]); else resolved item by item, as
 /// `Vec<Inline<T>>` is. The engine resolves each item of a list as a
 /// future of its own, and each object answered in place gathers its fields
-/// before it writes them: writing the list at once takes 11 % fewer server
+/// before it writes them: writing the list at once takes 13 % fewer server
 /// instructions for 50 customers with five conversations each (issue 9's
-/// S5), 23 % fewer for a page of 20 customers (S1) (`callgrind`,
+/// S5), 26 % fewer for a page of 20 customers (S1) (`callgrind`,
 /// `bench/RESULTS.md`, session 21).
 pub struct List<T>(pub Vec<Inline<T>>);
 
