@@ -37,7 +37,7 @@ use std::pin::Pin;
 
 use async_graphql::indexmap::map::Entry;
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection, SelectionSet, TypeCondition};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
 use async_graphql::{
@@ -350,68 +350,80 @@ pub fn write_object<T: Fields>(
 
 /// The fields of `set` (and of the fragments in it that apply to `root`)
 /// written into the object `out` is writing ([`write_set`]).
-fn write_fields<T: Fields>(
-    ctx: &ContextSelectionSet<'_>,
-    set: &SelectionSet,
+fn write_fields<'a, T: Fields>(
+    ctx: &ContextSelectionSet<'a>,
+    set: &'a SelectionSet,
     root: &T,
     out: &mut Vec<u8>,
 ) -> serde_json::Result<bool> {
     for selection in &set.items {
-        let (condition, selection_set) = match &selection.node {
-            Selection::Field(field) => {
-                // A field that waits is never written by its type: no
-                // need to ask `T::waits` for every field of every item.
-                if !field.node.directives.is_empty() {
+        let Selection::Field(field) = &selection.node else {
+            // Validation refuses an unknown fragment; the other way
+            // answers the error all the same.
+            let Ok(applying) = fragment(ctx, root, selection) else {
+                return Ok(false);
+            };
+            if let Some(set) = applying {
+                if !write_fields(ctx, &set.node, root, out)? {
                     return Ok(false);
                 }
-                // Only the object's opening brace ends in `{`: every value
-                // written ends otherwise.
-                if out.last() != Some(&b'{') {
-                    out.push(b',');
-                }
-                json::name_key(out, &field.node.response_key().node)?;
-                let name = field.node.name.node.as_str();
-                if name == "__typename" {
-                    json::leaf::value(out, root.introspection_type_name().as_ref())?;
-                } else if let Some(done) = root.write(name, out) {
-                    done?;
-                } else if !root.write_object(ctx, field, out)? {
-                    return Ok(false);
-                }
-                continue;
             }
-            Selection::FragmentSpread(spread) => {
-                let name = &spread.node.fragment_name.node;
-                // Validation refuses an unknown fragment; the other way
-                // answers the error all the same.
-                let Some(fragment) = ctx.query_env.fragments.get(name) else {
-                    return Ok(false);
-                };
-                (
-                    Some(&fragment.node.type_condition),
-                    &fragment.node.selection_set,
-                )
-            }
-            Selection::InlineFragment(fragment) => (
-                fragment.node.type_condition.as_ref(),
-                &fragment.node.selection_set,
-            ),
+            continue;
         };
-        if applies(ctx, root, condition) && !write_fields(ctx, &selection_set.node, root, out)? {
+        // A field that waits is never written by its type: no need to ask
+        // `T::waits` for every field of every item.
+        if !field.node.directives.is_empty() {
+            return Ok(false);
+        }
+        // Only the object's opening brace ends in `{`: every value written
+        // ends otherwise.
+        if out.last() != Some(&b'{') {
+            out.push(b',');
+        }
+        json::name_key(out, &field.node.response_key().node)?;
+        let name = field.node.name.node.as_str();
+        if name == "__typename" {
+            json::leaf::value(out, root.introspection_type_name().as_ref())?;
+        } else if let Some(done) = root.write(name, out) {
+            done?;
+        } else if !root.write_object(ctx, field, out)? {
             return Ok(false);
         }
     }
     Ok(true)
 }
 
-/// Whether a fragment with `condition` applies to `root`: none, `root`'s
-/// type, or an interface it implements.
-fn applies<T: Fields>(
-    ctx: &ContextSelectionSet<'_>,
+/// The selection of `selection`, a fragment (spread or inline), when it
+/// applies to `root`: it has no type condition, or names `root`'s type or
+/// an interface that type implements. `None` for a fragment that does not
+/// apply, and for a field; an error for a spread of a fragment the
+/// document does not define.
+fn fragment<'a, T: Fields>(
+    ctx: &ContextSelectionSet<'a>,
     root: &T,
-    condition: Option<&Positioned<TypeCondition>>,
-) -> bool {
-    condition.is_none_or(|condition| {
+    selection: &'a Positioned<Selection>,
+) -> ServerResult<Option<&'a Positioned<SelectionSet>>> {
+    let (condition, set) = match &selection.node {
+        Selection::Field(_) => return Ok(None),
+        Selection::FragmentSpread(spread) => {
+            let name = &spread.node.fragment_name.node;
+            let Some(fragment) = ctx.query_env.fragments.get(name) else {
+                return Err(ServerError::new(
+                    format!(r#"Unknown fragment "{name}"."#),
+                    Some(spread.pos),
+                ));
+            };
+            (
+                Some(&fragment.node.type_condition),
+                &fragment.node.selection_set,
+            )
+        }
+        Selection::InlineFragment(fragment) => (
+            fragment.node.type_condition.as_ref(),
+            &fragment.node.selection_set,
+        ),
+    };
+    let applies = condition.is_none_or(|condition| {
         let on = condition.node.on.node.as_str();
         let type_name = root.introspection_type_name();
         type_name == on
@@ -421,7 +433,8 @@ fn applies<T: Fields>(
                 .implements
                 .get(type_name.as_ref())
                 .is_some_and(|interfaces| interfaces.contains(on))
-    })
+    });
+    Ok(applies.then_some(set))
 }
 
 /// The object of `answers` as JSON text; null when it has no field, as
@@ -472,83 +485,59 @@ fn collect<'a, T: Fields>(
     waiting: &mut FuturesUnordered<Waiting<'a>>,
 ) -> ServerResult<bool> {
     for selection in &ctx.item.node.items {
-        let (condition, selection_set) = match &selection.node {
-            Selection::Field(field) => {
-                if !field.node.directives.is_empty() {
+        let Selection::Field(field) = &selection.node else {
+            if let Some(set) = fragment(ctx, root, selection)? {
+                let nested = ctx.with_selection_set(set);
+                if !collect(&nested, root, as_text, answers, waiting)? {
                     return Ok(false);
                 }
-                let name = field.node.name.node.as_str();
-                let key = || field.node.response_key().node.clone();
-                if name == "__typename" {
-                    let type_name = root.introspection_type_name().into_owned();
-                    let value = Answer::Value(Value::String(type_name));
-                    answers.fields.push(Some((key(), value)));
-                    continue;
-                }
-                if as_text {
-                    let start = answers.text.len();
-                    if let Some(done) = root.write(name, &mut answers.text) {
-                        done.map_err(json::unwritable)?;
-                        let text = Answer::Written(start..answers.text.len());
-                        answers.fields.push(Some((key(), text)));
-                        continue;
-                    }
-                }
-                let ready = if T::waits(&field.node) {
-                    None
-                } else {
-                    let ready = root.resolve_field(&ctx.with_field(field)).now_or_never();
-                    // Correct still when not ready (the field runs again as
-                    // a future), but the field belongs in `WAITS`.
-                    debug_assert!(
-                        ready.is_some(),
-                        "{}.{name} waited: list it in WAITS",
-                        T::type_name()
-                    );
-                    ready
-                };
-                match ready {
-                    Some(answer) => {
-                        let answer = record(ctx, keyed(field, answer));
-                        let answer = answer.map(|(name, value)| (name, Answer::Value(value)));
-                        answers.fields.push(answer);
-                    }
-                    None => {
-                        answers.fields.push(None);
-                        let at = answers.fields.len() - 1;
-                        waiting.push(wait(ctx.clone(), root, field, at));
-                    }
-                }
+            }
+            continue;
+        };
+        if !field.node.directives.is_empty() {
+            return Ok(false);
+        }
+        let name = field.node.name.node.as_str();
+        let key = || field.node.response_key().node.clone();
+        if name == "__typename" {
+            let type_name = root.introspection_type_name().into_owned();
+            let value = Answer::Value(Value::String(type_name));
+            answers.fields.push(Some((key(), value)));
+            continue;
+        }
+        if as_text {
+            let start = answers.text.len();
+            if let Some(done) = root.write(name, &mut answers.text) {
+                done.map_err(json::unwritable)?;
+                let text = Answer::Written(start..answers.text.len());
+                answers.fields.push(Some((key(), text)));
                 continue;
             }
-            Selection::FragmentSpread(spread) => {
-                let name = &spread.node.fragment_name.node;
-                let Some(fragment) = ctx.query_env.fragments.get(name) else {
-                    return Err(ServerError::new(
-                        format!(r#"Unknown fragment "{name}"."#),
-                        Some(spread.pos),
-                    ));
-                };
-                (
-                    Some(&fragment.node.type_condition),
-                    &fragment.node.selection_set,
-                )
-            }
-            Selection::InlineFragment(fragment) => (
-                fragment.node.type_condition.as_ref(),
-                &fragment.node.selection_set,
-            ),
+        }
+        let ready = if T::waits(&field.node) {
+            None
+        } else {
+            let ready = root.resolve_field(&ctx.with_field(field)).now_or_never();
+            // Correct still when not ready (the field runs again as
+            // a future), but the field belongs in `WAITS`.
+            debug_assert!(
+                ready.is_some(),
+                "{}.{name} waited: list it in WAITS",
+                T::type_name()
+            );
+            ready
         };
-        if applies(ctx, root, condition)
-            && !collect(
-                &ctx.with_selection_set(selection_set),
-                root,
-                as_text,
-                answers,
-                waiting,
-            )?
-        {
-            return Ok(false);
+        match ready {
+            Some(answer) => {
+                let answer = record(ctx, keyed(field, answer));
+                let answer = answer.map(|(name, value)| (name, Answer::Value(value)));
+                answers.fields.push(answer);
+            }
+            None => {
+                answers.fields.push(None);
+                let at = answers.fields.len() - 1;
+                waiting.push(wait(ctx.clone(), root, field, at));
+            }
         }
     }
     Ok(true)
