@@ -15,6 +15,7 @@ mod m20261201_000008_merges;
 mod m20261201_000009_import_job_lease;
 mod m20261202_000010_import_keys;
 mod m20261203_000011_search_pending_list;
+mod m20261204_000012_search_in_default_order;
 mod rekey;
 
 /// Every migration, oldest first.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_import_job_lease::Migration),
             Box::new(m20261202_000010_import_keys::Migration),
             Box::new(m20261203_000011_search_pending_list::Migration),
+            Box::new(m20261204_000012_search_in_default_order::Migration),
         ]
     }
 }

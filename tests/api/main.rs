@@ -43,6 +43,7 @@ mod rest_errors;
 mod rest_export;
 mod rest_openapi;
 mod rows_read;
+mod search_walk;
 mod shown_columns;
 mod shutdown;
 mod smoke;

@@ -7,7 +7,9 @@ use std::num::NonZeroUsize;
 use std::sync::{LazyLock, OnceLock};
 
 use entity::{conversation, customer, customer_phone};
-use sea_orm::sea_query::{CommonTableExpression, PostgresQueryBuilder, WithClause};
+use sea_orm::sea_query::{
+    CommonTableExpression, Expr, PostgresQueryBuilder, SimpleExpr, WithClause,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
     Select, Statement, Value,
@@ -58,7 +60,14 @@ pub async fn list(
     } else {
         let keys = size_keys(&query.filter);
         let columns = page_columns(query.columns, query.sort_by);
-        let page = page_statement(ctx, actor, query, columns, None)?;
+        let page = page_statement(
+            ctx,
+            actor,
+            query,
+            columns,
+            None,
+            route(ctx, actor, query, None),
+        )?;
         let (rows, counters) = counted_columns(ctx, actor, page, columns, &keys).await?;
         let sizes = match counters {
             Some(values) => sizes_from(ctx, actor, &query.filter, &keys, values).await?,
@@ -131,9 +140,58 @@ async fn read_page(
     sizes: Option<Sizes>,
 ) -> Result<Vec<Customer>> {
     let columns = page_columns(query.columns, query.sort_by);
-    let stmt = page_statement(ctx, actor, query, columns, sizes)?;
-    let rows = read_all(ctx, stmt, columns).await?;
+    let route = route(ctx, actor, query, sizes);
+    let stmt = page_statement(ctx, actor, query, columns, sizes, route)?;
+    let mut rows = read_all(ctx, stmt, columns).await?;
+    let short = u64::try_from(rows.len()).unwrap_or(u64::MAX) < query.page.limit;
+    if short && route.bound.is_some() {
+        // The walk met its bound before the page's end: the hits lie
+        // further along the order than their number let expect (or the
+        // page is the last). Their trigrams find them wherever they are.
+        let path = sizes.map_or(SearchPath::ByHits, |s| {
+            SearchPath::cheaper(s.hits, s.all, query.page.offset(), query.page.limit)
+        });
+        let route = Route { path, bound: None };
+        let stmt = page_statement(ctx, actor, query, columns, sizes, route)?;
+        rows = read_all(ctx, stmt, columns).await?;
+    }
     Ok(rows.into_iter().map(Customer::from).collect())
+}
+
+/// How a page reaches its rows: its path to a search's hits, and for a
+/// bounded walk ([`SearchPath::ByWalk`]) how many entries it may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Route {
+    path: SearchPath,
+    bound: Option<u64>,
+}
+
+/// The route of a page of `query`; `sizes` are the filter's and the
+/// tenant's totals where they decide it ([`read_after_count`]).
+fn route(ctx: &Ctx, actor: &Actor, query: &ListQuery, sizes: Option<Sizes>) -> Route {
+    let backend = ctx.db.get_database_backend();
+    let path = |path| Route { path, bound: None };
+    if reads_hits_first(ctx, actor, &query.filter) {
+        return path(SearchPath::HitsFirst);
+    }
+    let Some(s) = sizes.filter(|_| query.filter.searches_by_index(backend)) else {
+        return path(SearchPath::ByHits);
+    };
+    let (offset, limit) = (query.page.offset(), query.page.limit);
+    let walk = query
+        .filter
+        .walkable(backend, query.sort_by)
+        .then(|| SearchPath::walk_bound(s.hits, s.all, offset, limit))
+        .flatten();
+    match walk {
+        // A bound past the tenant's end is no bound: the walk is exact.
+        Some(bound) if bound < s.all => Route {
+            path: SearchPath::ByWalk { bounded: true },
+            bound: Some(bound),
+        },
+        Some(_) => path(SearchPath::ByWalk { bounded: false }),
+        None => path(SearchPath::cheaper(s.hits, s.all, offset, limit)),
+    }
 }
 
 /// The most hits a search may have had when last counted for its page to
@@ -160,23 +218,17 @@ fn page_statement(
     query: &ListQuery,
     columns: Columns,
     sizes: Option<Sizes>,
+    route: Route,
 ) -> Result<Statement> {
     query.filter.validate()?;
     let backend = ctx.db.get_database_backend();
-    let hits_first = reads_hits_first(ctx, actor, &query.filter);
-    let path = match sizes {
-        _ if hits_first => SearchPath::HitsFirst,
-        Some(s) if query.filter.searches_by_index(backend) => {
-            SearchPath::cheaper(s.hits, s.all, query.page.offset(), query.page.limit)
-        }
-        _ => SearchPath::ByHits,
-    };
+    let hits_first = route.path == SearchPath::HitsFirst;
     let plan_once = hits_first || plans_once(&query.filter, &query.page, sizes);
     let words = search::words(query.filter.search.as_deref().unwrap_or_default());
-    let shape = PageShape::of(backend, query, &words, columns, path);
-    let inputs = page_inputs(actor, backend, query, &words);
+    let shape = PageShape::of(backend, query, &words, columns, route.path);
+    let inputs = page_inputs(actor, backend, query, &words, route);
     Ok(PAGES.statement(shape, &inputs, plan_once, || {
-        build_page(actor, backend, query, columns, path)
+        build_page(actor, backend, query, columns, route)
     }))
 }
 
@@ -219,7 +271,10 @@ impl PageShape {
             postgres: backend == DbBackend::Postgres,
             facets: [f.status.is_some(), f.segment.is_some(), f.source.is_some()],
             tags: f.clean_tags().len(),
-            words: words.iter().map(|w| filter::by_fts(backend, w)).collect(),
+            words: words
+                .iter()
+                .map(|w| filter::by_fts(backend, path, w))
+                .collect(),
             sort_by: query.sort_by,
             sort_order: query.sort_order,
             columns,
@@ -232,12 +287,13 @@ impl PageShape {
 /// The values a page's statement binds, by kind in the order of
 /// [`PageShape`]'s fields (which says which are there): the tenant, the
 /// status, segment and source, the tags, each search word's value, the
-/// limit and the offset.
+/// limit and the offset, and where a bounded walk ends ([`walk_end`]).
 fn page_inputs(
     actor: &Actor,
     backend: DbBackend,
     query: &ListQuery,
     words: &[String],
+    route: Route,
 ) -> Vec<Value> {
     let f = &query.filter;
     let mut inputs: Vec<Value> = vec![actor.tenant.as_str().into()];
@@ -248,12 +304,13 @@ fn page_inputs(
     inputs.extend(
         words
             .iter()
-            .map(|w| Value::from(filter::search_value(backend, w))),
+            .map(|w| Value::from(filter::search_value(backend, route.path, w))),
     );
     inputs.push(query.page.limit.into());
     if query.page.offset() > 0 {
         inputs.push(query.page.offset().into());
     }
+    inputs.extend(route.bound.map(|b| Value::from(b.saturating_sub(1))));
     inputs
 }
 
@@ -264,11 +321,15 @@ fn build_page(
     backend: DbBackend,
     query: &ListQuery,
     columns: Columns,
-    path: SearchPath,
+    route: Route,
 ) -> Statement {
-    let filtered = query
+    let path = route.path;
+    let mut filtered = query
         .filter
         .apply_via(actor, backend, path, scope::customers(actor));
+    if let Some(bound) = route.bound {
+        filtered = filtered.filter(walk_end(actor, query.sort_order, bound));
+    }
     if path == SearchPath::HitsFirst {
         let mut page = order(customer::Entity::find(), query.sort_by, query.sort_order)
             .limit(query.page.limit);
@@ -293,6 +354,28 @@ fn build_page(
         )
     };
     rows::listed_of(page, columns).build(backend)
+}
+
+/// Where a bounded walk of the default order's index ends (SQLite,
+/// [`SearchPath::ByWalk`]): at or before the entry `bound` entries in,
+/// whose key an index-only walk finds (passing an entry costs it a fifth
+/// of what the search walk pays to test one). Should the tenant have fewer
+/// entries by the time it reads, no entry is that far and the walk finds
+/// nothing: a short page, read again by another path.
+fn walk_end(actor: &Actor, dir: SortOrder, bound: u64) -> SimpleExpr {
+    let (cmp, order) = match dir {
+        SortOrder::Desc => (">=", "DESC"),
+        SortOrder::Asc => ("<=", "ASC"),
+    };
+    Expr::cust_with_values(
+        format!(
+            r#"("customers"."last_interaction", "customers"."id") {cmp} (SELECT "last_interaction", "id" FROM "customers" WHERE "tenant_id" = ? ORDER BY "last_interaction" {order}, "id" {order} LIMIT 1 OFFSET ?)"#
+        ),
+        [
+            Value::from(actor.tenant.as_str()),
+            Value::from(bound.saturating_sub(1)),
+        ],
+    )
 }
 
 /// Whether a PostgreSQL read of `filter`'s customers is to read its hits
@@ -603,7 +686,7 @@ mod tests {
     /// the statement sea-query builds for it.
     #[test]
     fn a_page_of_a_shape_seen_binds_its_values_into_the_text_kept() {
-        use super::{build_page, page_inputs, ListQuery, PageShape, SearchPath};
+        use super::{build_page, page_inputs, ListQuery, PageShape, Route, SearchPath};
         use crate::auth::{Actor, Role};
         use crate::domain::customer::{CustomerSegment, CustomerSource};
         use crate::domain::customer::{CustomerSortField, CustomerStatus, SortOrder};
@@ -672,27 +755,38 @@ mod tests {
             (query(search("jo smith"), 1), query(search("an lee"), 1)),
         ];
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for path in [
-                SearchPath::ByHits,
-                SearchPath::BySort,
-                SearchPath::HitsFirst,
-            ] {
-                if path == SearchPath::HitsFirst && backend == DbBackend::Sqlite {
+            let route = |path| Route { path, bound: None };
+            let walk = |bound: u64| Route {
+                path: SearchPath::ByWalk { bounded: true },
+                bound: Some(bound),
+            };
+            let routes = [
+                [route(SearchPath::ByHits); 2],
+                [route(SearchPath::BySort); 2],
+                [route(SearchPath::HitsFirst); 2],
+                [route(SearchPath::ByWalk { bounded: false }); 2],
+                [walk(1_840), walk(900)],
+            ];
+            for [one, other] in routes {
+                let path = one.path;
+                if backend == DbBackend::Sqlite && path == SearchPath::HitsFirst
+                    || backend == DbBackend::Postgres && matches!(path, SearchPath::ByWalk { .. })
+                {
                     continue;
                 }
                 for (first, second) in &pairs {
                     let shapes = Shapes::new(NonZeroUsize::MIN);
-                    for (q, tenant) in [(first, "acme"), (second, "globex")] {
+                    for (q, tenant, route) in [(first, "acme", one), (second, "globex", other)] {
                         let actor = actor(tenant);
                         let words = words(q);
                         let shape = PageShape::of(backend, q, &words, Columns::ALL, path);
                         let stmt = shapes.statement(
                             shape,
-                            &page_inputs(&actor, backend, q, &words),
+                            &page_inputs(&actor, backend, q, &words, route),
                             false,
-                            || build_page(&actor, backend, q, Columns::ALL, path),
+                            || build_page(&actor, backend, q, Columns::ALL, route),
                         );
-                        assert_eq!(stmt, build_page(&actor, backend, q, Columns::ALL, path));
+                        assert_eq!(stmt, build_page(&actor, backend, q, Columns::ALL, route));
                     }
                     let shape = PageShape::of(backend, second, &words(second), Columns::ALL, path);
                     assert!(shapes.is_kept(&shape), "{backend:?} {path:?} {second:?}");

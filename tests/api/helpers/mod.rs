@@ -26,7 +26,7 @@ pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clientela::auth::Keys;
@@ -40,6 +40,9 @@ use serde_json::Value;
     reason = "the browser binary reuses this harness without them"
 )]
 pub use crate::common::{server_process, test_config, Process, SECRET};
+
+/// Statements the server runs, kept while a test records them.
+type Recorded = Arc<Mutex<Option<Vec<sea_orm::Statement>>>>;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub struct TestApp {
     pub keys: Keys,
     /// SQL statements the server has run so far (SeaORM's metric callback).
     pub statements: Arc<AtomicUsize>,
+    /// The statements the server runs while recording ([`TestApp::record`]).
+    recorded: Recorded,
     /// The server's service context (its process id as import job owner, its lease).
     pub ctx: service::Ctx,
     /// Keeps the SQLite file's folder alive for the test.
@@ -107,8 +112,13 @@ impl TestApp {
             .expect("migrate");
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        let recorded = Recorded::default();
+        let recorder = recorded.clone();
+        db.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if let Some(kept) = recorder.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                kept.push(info.statement.clone());
+            }
         });
         let keys = Keys::new(&config, Some(SECRET)).expect("keys");
         let ctx = service::Ctx::new(db.clone(), phonenumber::country::Id::MX).with_job_lease(lease);
@@ -129,6 +139,7 @@ impl TestApp {
             db,
             keys,
             statements,
+            recorded,
             ctx,
             _dir: dir,
         })
@@ -158,9 +169,23 @@ impl TestApp {
             db,
             keys,
             statements: Arc::new(AtomicUsize::new(0)),
+            recorded: Recorded::default(),
             ctx,
             _dir: None,
         }
+    }
+
+    /// The statements the server runs during `during`, in order (not on a
+    /// [`TestApp::restart`]ed server, which records nothing).
+    pub async fn record<T>(
+        &self,
+        during: impl std::future::Future<Output = T>,
+    ) -> (T, Vec<sea_orm::Statement>) {
+        let lock = || self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        *lock() = Some(Vec::new());
+        let out = during.await;
+        let kept = lock().take().unwrap_or_default();
+        (out, kept)
     }
 
     /// How many SQL statements the server has run so far.
