@@ -31,14 +31,7 @@ pub async fn analyze(db: &DatabaseConnection) -> anyhow::Result<()> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(());
     }
-    let analyzed = db
-        .query_one(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'",
-        ))
-        .await?
-        .is_some();
-    db.execute_unprepared(if analyzed {
+    db.execute_unprepared(if migration::sqlite_analyzed(db).await? {
         "PRAGMA optimize"
     } else {
         "ANALYZE"

@@ -3,6 +3,7 @@
 //! rebuild behind tenant-led keys, shared in [`rekey`]) branch on the backend.
 
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{DbBackend, Statement};
 
 mod m20261126_000001_tables;
 mod m20261126_000002_search;
@@ -17,6 +18,20 @@ mod m20261202_000010_import_keys;
 mod m20261203_000011_search_pending_list;
 mod m20261204_000012_search_in_default_order;
 mod rekey;
+
+/// Whether an SQLite database has planner statistics: it has been analyzed
+/// (`sqlite_stat1` exists). The server analyzes one that has none in full
+/// when it starts; a migration that adds an index analyzes only that index
+/// of one that has.
+pub async fn sqlite_analyzed(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let found = db
+        .query_one(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'",
+        ))
+        .await?;
+    Ok(found.is_some())
+}
 
 /// Every migration, oldest first.
 pub struct Migrator;

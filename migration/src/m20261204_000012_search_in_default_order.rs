@@ -12,7 +12,7 @@
 //! PostgreSQL, which tests the search on the rows it walks, is unchanged.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -29,8 +29,7 @@ const DOWN: &[&str] = &[
 ];
 
 /// Runs `statements` on SQLite, then gives the planner statistics of the
-/// index made if the database has any (one never analyzed is analyzed in
-/// full when the server starts: `clientela::db::analyze`).
+/// index made if the database has any ([`crate::sqlite_analyzed`]).
 async fn run(manager: &SchemaManager<'_>, statements: &[&str], made: &str) -> Result<(), DbErr> {
     let db = manager.get_connection();
     if db.get_database_backend() != DbBackend::Sqlite {
@@ -39,14 +38,7 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str], made: &str) -> Re
     for sql in statements {
         db.execute_unprepared(sql).await?;
     }
-    let analyzed = db
-        .query_one(Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'",
-        ))
-        .await?
-        .is_some();
-    if analyzed {
+    if crate::sqlite_analyzed(db).await? {
         // An index name of this file, not an input.
         db.execute_unprepared(&format!("ANALYZE {made}")).await?;
     }
