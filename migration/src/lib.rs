@@ -17,6 +17,7 @@ mod m20261201_000009_import_job_lease;
 mod m20261202_000010_import_keys;
 mod m20261203_000011_search_pending_list;
 mod m20261204_000012_search_in_default_order;
+mod m20261205_000013_search_statistics;
 mod rekey;
 
 /// Whether an SQLite database has planner statistics: it has been analyzed
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_import_keys::Migration),
             Box::new(m20261203_000011_search_pending_list::Migration),
             Box::new(m20261204_000012_search_in_default_order::Migration),
+            Box::new(m20261205_000013_search_statistics::Migration),
         ]
     }
 }

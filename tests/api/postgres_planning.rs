@@ -469,3 +469,56 @@ async fn postgres_plans_a_connection_of_a_search_that_finds_few_once() {
     assert_eq!(answers, 8 + 9 + 9, "{windows:#?}");
     assert_eq!(windows.len(), 3, "{windows:#?}");
 }
+
+/// PostgreSQL guesses the customers a search word finds from how many of
+/// the search text's histogram bounds it matches. Two thousand customers
+/// (every row sampled), their texts ordered by phone number: the word is on
+/// every twentieth from the twelfth (100 of them, 5 %). The histogram of
+/// 101 bounds PostgreSQL keeps by default has them at positions 20i - 1,
+/// which no such customer holds: a guess of next to none, a plan that
+/// reads every hit to sort them. The one of 1,001 bounds the migration
+/// asks for has them at 2i - 1, and matches one bound in twenty.
+#[tokio::test]
+async fn postgres_guesses_a_search_words_hits_from_a_fine_histogram() {
+    let Some(app) = TestApp::new(Backend::Postgres).await else {
+        return;
+    };
+    let target = one_value(
+        &app,
+        "SELECT attstattarget::text FROM pg_attribute \
+         WHERE attrelid = 'customers'::regclass AND attname = 'search_text'",
+    )
+    .await;
+    assert_eq!(target, "1000");
+    let rows: Vec<_> = (0..2_000)
+        .map(|n| {
+            let last = if n % 20 == 11 { "Zunzun" } else { "Lopez" };
+            serde_json::json!({ "phoneNumber": phone(n), "lastName": last })
+        })
+        .collect();
+    for chunk in rows.chunks(1_000) {
+        app.import_all(chunk.to_vec()).await;
+    }
+    app.db
+        .execute_unprepared("ANALYZE customers")
+        .await
+        .expect("analyze");
+    let plan: serde_json::Value = app
+        .db
+        .query_one(Statement::from_string(
+            DbBackend::Postgres,
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE search_text LIKE '%zunzun%'",
+        ))
+        .await
+        .expect("explain")
+        .expect("a plan")
+        .try_get_by_index(0)
+        .expect("a JSON plan");
+    let guess = plan[0]["Plan"]["Plan Rows"]
+        .as_f64()
+        .expect("a row estimate");
+    assert!(
+        (50.0..=200.0).contains(&guess),
+        "guessed {guess} of 100 hits: {plan}"
+    );
+}
