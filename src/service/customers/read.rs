@@ -148,10 +148,10 @@ async fn read_page(
         // The walk met its bound before the page's end: the hits lie
         // further along the order than their number let expect (or the
         // page is the last). Their trigrams find them wherever they are.
-        let path = sizes.map_or(SearchPath::ByHits, |s| {
-            SearchPath::cheaper(s.hits, s.all, query.page.offset(), query.page.limit)
-        });
-        let route = Route { path, bound: None };
+        let route = Route {
+            path: indexed_path(ctx, actor, query, sizes),
+            bound: None,
+        };
         let stmt = page_statement(ctx, actor, query, columns, sizes, route)?;
         rows = read_all(ctx, stmt, columns).await?;
     }
@@ -170,27 +170,45 @@ struct Route {
 /// tenant's totals where they decide it ([`read_after_count`]).
 fn route(ctx: &Ctx, actor: &Actor, query: &ListQuery, sizes: Option<Sizes>) -> Route {
     let backend = ctx.db.get_database_backend();
-    let path = |path| Route { path, bound: None };
-    if reads_hits_first(ctx, actor, &query.filter) {
-        return path(SearchPath::HitsFirst);
-    }
-    let Some(s) = sizes.filter(|_| query.filter.searches_by_index(backend)) else {
-        return path(SearchPath::ByHits);
-    };
-    let (offset, limit) = (query.page.offset(), query.page.limit);
-    let walk = query
-        .filter
-        .walkable(backend, query.sort_by)
-        .then(|| SearchPath::walk_bound(s.hits, s.all, offset, limit))
-        .flatten();
+    let walk = sizes
+        .filter(|_| {
+            query.filter.searches_by_index(backend) && query.filter.walkable(backend, query.sort_by)
+        })
+        .and_then(|s| {
+            let (offset, limit) = (query.page.offset(), query.page.limit);
+            SearchPath::walk_bound(s.hits, s.all, offset, limit).map(|bound| (bound, s.all))
+        });
     match walk {
         // A bound past the tenant's end is no bound: the walk is exact.
-        Some(bound) if bound < s.all => Route {
+        Some((bound, all)) if bound < all => Route {
             path: SearchPath::ByWalk { bounded: true },
             bound: Some(bound),
         },
-        Some(_) => path(SearchPath::ByWalk { bounded: false }),
-        None => path(SearchPath::cheaper(s.hits, s.all, offset, limit)),
+        Some(_) => Route {
+            path: SearchPath::ByWalk { bounded: false },
+            bound: None,
+        },
+        None => Route {
+            path: indexed_path(ctx, actor, query, sizes),
+            bound: None,
+        },
+    }
+}
+
+/// The path of a page to its hits through an index of the search, not by
+/// a walk of the order's ([`route`], and the re-read of a walk that met its
+/// bound): read first on PostgreSQL when they were few; on SQLite as
+/// [`SearchPath::cheaper`] says where the totals are known.
+fn indexed_path(ctx: &Ctx, actor: &Actor, query: &ListQuery, sizes: Option<Sizes>) -> SearchPath {
+    let backend = ctx.db.get_database_backend();
+    if reads_hits_first(ctx, actor, &query.filter) {
+        return SearchPath::HitsFirst;
+    }
+    match sizes {
+        Some(s) if query.filter.searches_by_index(backend) => {
+            SearchPath::cheaper(s.hits, s.all, query.page.offset(), query.page.limit)
+        }
+        _ => SearchPath::ByHits,
     }
 }
 
