@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
 /// Connects to `url` (SQLite or PostgreSQL) and runs pending migrations.
 pub async fn connect_and_migrate(
@@ -62,17 +60,7 @@ pub async fn analyze_if_unplanned(db: &impl ConnectionTrait, table: &str) -> Res
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
-    let unplanned = db
-        .query_one(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT reltuples <= 0 AS unplanned FROM pg_class WHERE oid = to_regclass($1)",
-            [table.into()],
-        ))
-        .await?
-        .map(|row| row.try_get::<bool>("", "unplanned"))
-        .transpose()?
-        .unwrap_or(false);
-    if unplanned {
+    if migration::postgres_unanalyzed(db, table).await? {
         // A table name of our own schema, never a caller's input.
         db.execute_unprepared(&format!("ANALYZE {table}")).await?;
     }

@@ -34,6 +34,23 @@ pub async fn sqlite_analyzed(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
     Ok(found.is_some())
 }
 
+/// Whether a PostgreSQL table has no planner statistics worth the name:
+/// never analyzed, or analyzed while empty (`reltuples` of -1 or 0). False
+/// for a table that does not exist.
+pub async fn postgres_unanalyzed(db: &impl ConnectionTrait, table: &str) -> Result<bool, DbErr> {
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT reltuples <= 0 AS unanalyzed FROM pg_class WHERE oid = to_regclass($1)",
+            [table.into()],
+        ))
+        .await?;
+    Ok(row
+        .map(|row| row.try_get::<bool>("", "unanalyzed"))
+        .transpose()?
+        .unwrap_or(false))
+}
+
 /// Every migration, oldest first.
 pub struct Migrator;
 

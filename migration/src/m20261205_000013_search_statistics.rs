@@ -17,7 +17,7 @@
 //! SQLite keeps no histogram of the column; it chooses by the exact total.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -37,14 +37,7 @@ async fn set(manager: &SchemaManager<'_>, target: &str) -> Result<(), DbErr> {
     // A table with statistics gets them anew now; a fresh one (never
     // analyzed) is left to the first write's ANALYZE
     // (`clientela::db::analyze_if_unplanned`), which reads the new target.
-    let analyzed = db
-        .query_one(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT 1 FROM pg_class WHERE oid = 'customers'::regclass AND reltuples > 0",
-        ))
-        .await?
-        .is_some();
-    if analyzed {
+    if !crate::postgres_unanalyzed(db, "customers").await? {
         db.execute_unprepared("ANALYZE customers").await?;
     }
     Ok(())
