@@ -189,12 +189,12 @@ pub(super) enum SearchPath {
     /// index of that order, which holds each customer's search text, and
     /// keep the entries whose text has every word (`LIKE`), stopping at the
     /// page's end. No row is read but the page's, and no hit is read before
-    /// the walk finds it. When `bounded`, the walk stops at the entry
+    /// the walk finds it. The walk may stop at the entry
     /// [`SearchPath::walk_bound`] entries in (a value the statement binds),
     /// so that hits gathered at the far end of the order cannot make it
     /// read the whole tenant; a page it leaves short is read again by
     /// another path (`customers::read`).
-    ByWalk { bounded: bool },
+    ByWalk,
 }
 
 impl SearchPath {
@@ -230,9 +230,7 @@ impl SearchPath {
 /// enough for trigrams: three characters, and not on a walk that tests
 /// each entry's text), not by a plain substring test.
 pub(super) fn by_fts(backend: DbBackend, path: SearchPath, word: &str) -> bool {
-    backend == DbBackend::Sqlite
-        && !matches!(path, SearchPath::ByWalk { .. })
-        && word.chars().count() >= 3
+    backend == DbBackend::Sqlite && path != SearchPath::ByWalk && word.chars().count() >= 3
 }
 
 /// The value a search word's condition binds ([`search_condition`]): an

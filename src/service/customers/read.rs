@@ -180,13 +180,9 @@ fn route(ctx: &Ctx, actor: &Actor, query: &ListQuery, sizes: Option<Sizes>) -> R
         });
     match walk {
         // A bound past the tenant's end is no bound: the walk is exact.
-        Some((bound, all)) if bound < all => Route {
-            path: SearchPath::ByWalk { bounded: true },
-            bound: Some(bound),
-        },
-        Some(_) => Route {
-            path: SearchPath::ByWalk { bounded: false },
-            bound: None,
+        Some((bound, all)) => Route {
+            path: SearchPath::ByWalk,
+            bound: (bound < all).then_some(bound),
         },
         None => Route {
             path: indexed_path(ctx, actor, query, sizes),
@@ -243,7 +239,7 @@ fn page_statement(
     let hits_first = route.path == SearchPath::HitsFirst;
     let plan_once = hits_first || plans_once(&query.filter, &query.page, sizes);
     let words = search::words(query.filter.search.as_deref().unwrap_or_default());
-    let shape = PageShape::of(backend, query, &words, columns, route.path);
+    let shape = PageShape::of(backend, query, &words, columns, route);
     let inputs = page_inputs(actor, backend, query, &words, route);
     Ok(PAGES.statement(shape, &inputs, plan_once, || {
         build_page(actor, backend, query, columns, route)
@@ -273,16 +269,19 @@ struct PageShape {
     /// Whether it is a page after the first (a deferred join).
     deep: bool,
     path: SearchPath,
+    /// Whether its walk has a bound ([`walk_end`]).
+    bounded: bool,
 }
 
 impl PageShape {
-    /// The shape of `query` with its search `words` ([`search::words`]).
+    /// The shape of `query` with its search `words` ([`search::words`]),
+    /// read by `route`.
     fn of(
         backend: DbBackend,
         query: &ListQuery,
         words: &[String],
         columns: Columns,
-        path: SearchPath,
+        route: Route,
     ) -> Self {
         let f = &query.filter;
         PageShape {
@@ -291,13 +290,14 @@ impl PageShape {
             tags: f.clean_tags().len(),
             words: words
                 .iter()
-                .map(|w| filter::by_fts(backend, path, w))
+                .map(|w| filter::by_fts(backend, route.path, w))
                 .collect(),
             sort_by: query.sort_by,
             sort_order: query.sort_order,
             columns,
             deep: query.page.offset() > 0,
-            path,
+            path: route.path,
+            bounded: route.bound.is_some(),
         }
     }
 }
@@ -775,20 +775,20 @@ mod tests {
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             let route = |path| Route { path, bound: None };
             let walk = |bound: u64| Route {
-                path: SearchPath::ByWalk { bounded: true },
+                path: SearchPath::ByWalk,
                 bound: Some(bound),
             };
             let routes = [
                 [route(SearchPath::ByHits); 2],
                 [route(SearchPath::BySort); 2],
                 [route(SearchPath::HitsFirst); 2],
-                [route(SearchPath::ByWalk { bounded: false }); 2],
+                [route(SearchPath::ByWalk); 2],
                 [walk(1_840), walk(900)],
             ];
             for [one, other] in routes {
                 let path = one.path;
                 if backend == DbBackend::Sqlite && path == SearchPath::HitsFirst
-                    || backend == DbBackend::Postgres && matches!(path, SearchPath::ByWalk { .. })
+                    || backend == DbBackend::Postgres && path == SearchPath::ByWalk
                 {
                     continue;
                 }
@@ -797,7 +797,7 @@ mod tests {
                     for (q, tenant, route) in [(first, "acme", one), (second, "globex", other)] {
                         let actor = actor(tenant);
                         let words = words(q);
-                        let shape = PageShape::of(backend, q, &words, Columns::ALL, path);
+                        let shape = PageShape::of(backend, q, &words, Columns::ALL, route);
                         let stmt = shapes.statement(
                             shape,
                             &page_inputs(&actor, backend, q, &words, route),
@@ -806,7 +806,7 @@ mod tests {
                         );
                         assert_eq!(stmt, build_page(&actor, backend, q, Columns::ALL, route));
                     }
-                    let shape = PageShape::of(backend, second, &words(second), Columns::ALL, path);
+                    let shape = PageShape::of(backend, second, &words(second), Columns::ALL, other);
                     assert!(shapes.is_kept(&shape), "{backend:?} {path:?} {second:?}");
                 }
             }
