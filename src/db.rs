@@ -70,8 +70,25 @@ pub async fn analyze_if_unplanned(db: &impl ConnectionTrait, table: &str) -> Res
 /// Rows of each index an SQLite ANALYZE samples.
 const ANALYSIS_LIMIT: u32 = 1000;
 
-/// Bytes of memory past which SQLite frees cached pages (process-wide).
-const SQLITE_SOFT_HEAP_LIMIT: u64 = 8 << 20;
+/// Kibibytes of SQLite page cache, shared out among the pool's
+/// connections: each keeps its own cache ([`sqlite_cache_kib`]). SQLite is
+/// built without a process-wide cache or memory count (`.cargo/config.toml`),
+/// whose mutexes every connection took for each page and allocation: on
+/// the 1,000,000-customer file, S5's plain SQL ran 364 statements a second
+/// on four connections and 351 on one; without them 677 and 470
+/// (`bench/RESULTS.md`, session 23). The database file stays in the
+/// operating system's cache whatever this holds.
+const SQLITE_PAGE_CACHE_BUDGET: u32 = 8 << 10;
+
+/// The least page cache a connection keeps, in kibibytes, however large
+/// the pool: a page of a list reads a few hundred pages.
+const SQLITE_MIN_CACHE: u32 = 1 << 10;
+
+/// Each pooled SQLite connection's page cache, in kibibytes: its share of
+/// [`SQLITE_PAGE_CACHE_BUDGET`].
+fn sqlite_cache_kib(max_connections: u32) -> u32 {
+    (SQLITE_PAGE_CACHE_BUDGET / max_connections.max(1)).max(SQLITE_MIN_CACHE)
+}
 
 /// How long a pool waits for a free connection, or for a new one.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,14 +123,14 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
         .sqlx_logging(false)
         // Every pooled SQLite connection enforces the tenant-led foreign keys
         // (sqlx's default too; said here so no URL or default can lose it).
-        .map_sqlx_sqlite_opts(|sqlite| {
-            // SQLite's caches (pages, FTS5 doclists) of all connections
-            // together give memory back above this many bytes, instead of
-            // each connection keeping its own 2 MB page cache full: the
-            // database file stays in the operating system's cache anyway.
+        .map_sqlx_sqlite_opts(move |sqlite| {
             sqlite
                 .foreign_keys(true)
-                .pragma("soft_heap_limit", SQLITE_SOFT_HEAP_LIMIT.to_string())
+                // A negative size is in kibibytes.
+                .pragma(
+                    "cache_size",
+                    format!("-{}", sqlite_cache_kib(max_connections)),
+                )
                 // ANALYZE samples this many rows of each index, whatever
                 // the table's size.
                 .pragma("analysis_limit", ANALYSIS_LIMIT.to_string())
@@ -189,8 +206,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_pooled_sqlite_connection_has_the_soft_heap_limit() {
-        let want = i64::try_from(super::SQLITE_SOFT_HEAP_LIMIT).expect("fits");
-        on_every_connection("PRAGMA soft_heap_limit", want).await;
+    async fn every_pooled_sqlite_connection_keeps_its_share_of_the_page_cache() {
+        // Four connections share 8 MiB: 2 MiB each, as a negative size.
+        on_every_connection("PRAGMA cache_size", -2048).await;
+        assert_eq!(super::sqlite_cache_kib(1), 8 << 10);
+        assert_eq!(super::sqlite_cache_kib(64), 1 << 10);
+    }
+
+    #[tokio::test]
+    async fn sqlite_is_built_without_process_wide_locks() {
+        // `.cargo/config.toml`: no page cache shared by every connection,
+        // no count of every allocation, each behind a process-wide mutex.
+        let db = super::connect("sqlite::memory:", 1)
+            .await
+            .expect("connects");
+        let used = |option: &'static str| {
+            let db = &db;
+            async move {
+                let stmt = Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    "SELECT sqlite_compileoption_used(?)",
+                    [option.into()],
+                );
+                let row = db.query_one(stmt).await.expect("asks").expect("a row");
+                row.try_get_by_index::<i64>(0).expect("an integer") == 1
+            }
+        };
+        assert!(!used("ENABLE_MEMORY_MANAGEMENT").await);
+        assert!(used("DEFAULT_MEMSTATUS=0").await);
+        // The rest of what libsqlite3-sys builds is still there.
+        assert!(used("ENABLE_FTS5").await);
     }
 }
