@@ -164,9 +164,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t =
     libmimalloc_sys::mi_option_use_numa_nodes - 1;
 
 /// mimalloc gives memory freed back to the system at once, not a second
-/// later (its default): under 32 concurrent nested pages (S5) the SQLite server's
-/// peak resident memory was 55.7–56.0 MB, and 48.1–49.0 MB with this, for
-/// 2–8 % fewer of those pages a second (`bench/RESULTS.md`, session 23).
+/// later (its default). Under 32 concurrent nested pages (S5) at 1,000,000
+/// customers the SQLite server's peak resident memory was 48–49 MB with
+/// this against 56 MB without (a fresh server, S5 alone), and 54 MB against
+/// 60–63 MB after every other scenario had run; the rate of each scenario
+/// moved within the machine's noise (`bench/RESULTS.md`, session 23).
 /// `MIMALLOC_PURGE_DELAY`, when set, still decides.
 #[allow(unsafe_code)]
 fn purge_freed_memory_at_once() {
