@@ -33,9 +33,11 @@ use sea_orm::sqlx::postgres::{PgRow, PgValueFormat, Postgres};
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{Column as _, Decode, Row as _, Type, ValueRef as _};
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, QueryResult, QuerySelect, Select, Statement, TryGetable, Value,
+    ActiveEnum, ColumnTrait, ColumnType, ConnectionTrait, DbBackend, DbErr, EntityName,
+    EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryResult, QuerySelect, Select,
+    Statement, TryGetable, Value,
 };
+use serde_json::Value as JsonValue;
 
 /// A model that can be read by column position.
 pub trait ByPosition: FromQueryResult {
@@ -63,6 +65,17 @@ pub trait ByPosition: FromQueryResult {
     /// The model, from a row holding `columns` of its columns, in its
     /// order; the fields of the others are blank ([`Columns`]).
     fn read_only(row: &QueryResult, columns: Columns) -> Result<Self, DbErr>;
+
+    /// Each of its columns as SQLite's `json_array` takes it, without its
+    /// table: a uuid (a blob, which JSON cannot hold) as its hex digits,
+    /// `nullif(hex("id"), '')` (`hex` makes NULL empty text), the others
+    /// as they are, `"a"`.
+    fn json_columns() -> &'static [String];
+
+    /// The model, from the values of `columns` of its columns, in its
+    /// order, as SQLite's `json_array` wrote them ([`json_array_of`]); the
+    /// fields of the others are blank.
+    fn read_json(values: Vec<JsonValue>, columns: Columns) -> Result<Self, DbErr>;
 }
 
 /// Which of a model's columns a read takes: bit `i` for its column `i` (its
@@ -178,6 +191,19 @@ pub fn column_list_of<M: ByPosition>(columns: Columns) -> Cow<'static, str> {
     }
     let quoted: Vec<String> = columns.names::<M>().map(|n| format!("\"{n}\"")).collect();
     Cow::Owned(quoted.join(", "))
+}
+
+/// `M`'s columns among `columns` as one SQLite `json_array(...)` of each
+/// row ([`ByPosition::json_columns`]), which [`ByPosition::read_json`]
+/// reads back.
+pub fn json_array_of<M: ByPosition>(columns: Columns) -> String {
+    let taken: Vec<&str> = M::json_columns()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| columns.has(*i))
+        .map(|(_, c)| c.as_str())
+        .collect();
+    format!("json_array({})", taken.join(", "))
 }
 
 /// `q` selecting `columns` of its model. Every column is one piece of text
@@ -357,6 +383,30 @@ pub async fn all_of<M: ByPosition, C: ConnectionTrait>(
         });
     }
     Ok(models)
+}
+
+/// The models `stmt` answers on `db` as one SQLite value: a JSON array
+/// holding one [`json_array_of`] `M`'s `columns` for each row (SQLite's
+/// `json_group_array`). An answer of many rows read this way is one row of
+/// one value for sqlx to copy and hand over from the connection's thread,
+/// instead of a row for each model and a value for each of its columns.
+pub async fn all_of_json<M: ByPosition, C: ConnectionTrait>(
+    db: &C,
+    stmt: Statement,
+    columns: Columns,
+) -> Result<Vec<M>, DbErr> {
+    let Some(row) = db.query_one(stmt).await? else {
+        return Ok(Vec::new());
+    };
+    let text = <Option<String> as TryGetable>::try_get_by_index(&row, 0)?;
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<Vec<JsonValue>> = serde_json::from_str(&text)
+        .map_err(|e| DbErr::Type(format!("not an array of rows: {e}")))?;
+    rows.into_iter()
+        .map(|values| M::read_json(values, columns))
+        .collect()
 }
 
 /// The rows `stmt` answers on `db`, as [`Trailing`] reads them, the
@@ -568,6 +618,143 @@ enum_cells!(
     MessageDirection,
 );
 
+/// A field's type, read from the JSON value SQLite's `json_array` made of
+/// its column ([`ByPosition::json_columns`]): each as sqlx decodes the
+/// column's own value on SQLite (the same types, NULL as `null`).
+trait JsonCell: Sized {
+    fn json(value: JsonValue) -> Result<Self, DbErr>;
+}
+
+fn not_a(what: &str, value: &JsonValue) -> DbErr {
+    DbErr::Type(format!("not {what}: {value}"))
+}
+
+impl<T: JsonCell> JsonCell for Option<T> {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        match value {
+            JsonValue::Null => Ok(None),
+            value => T::json(value).map(Some),
+        }
+    }
+}
+
+impl JsonCell for String {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        match value {
+            JsonValue::String(text) => Ok(text),
+            other => Err(not_a("a text", &other)),
+        }
+    }
+}
+
+/// A uuid as `hex()` writes its blob.
+impl JsonCell for Uuid {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        match &value {
+            JsonValue::String(hex) if hex.len() == 32 => {
+                Uuid::try_parse(hex).map_err(|_| not_a("a uuid", &value))
+            }
+            _ => Err(not_a("a uuid", &value)),
+        }
+    }
+}
+
+impl JsonCell for i64 {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        value.as_i64().ok_or_else(|| not_a("an integer", &value))
+    }
+}
+
+impl JsonCell for i32 {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        value
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| not_a("a 32-bit integer", &value))
+    }
+}
+
+/// SQLite's booleans are integers (sqlx: any but 0 is true).
+impl JsonCell for bool {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        value
+            .as_i64()
+            .map(|n| n != 0)
+            .ok_or_else(|| not_a("a boolean", &value))
+    }
+}
+
+/// A time as SQLite holds it: the text sqlx writes (RFC 3339), or one of
+/// the other forms sqlx reads (SQLite's own date and time functions').
+impl JsonCell for DateTimeUtc {
+    fn json(value: JsonValue) -> Result<Self, DbErr> {
+        use sea_orm::prelude::{ChronoDateTime, ChronoDateTimeWithTimeZone};
+        let JsonValue::String(text) = &value else {
+            return Err(not_a("a time", &value));
+        };
+        if let Ok(t) = ChronoDateTimeWithTimeZone::parse_from_rfc3339(text) {
+            return Ok(t.to_utc());
+        }
+        // sqlx's list (`sqlx-sqlite`, `types/chrono.rs`), in its order.
+        const FORMATS: &[&str] = &[
+            "%F %T%.f",
+            "%F %R",
+            "%F %RZ",
+            "%F %R%:z",
+            "%F %T%.fZ",
+            "%F %T%.f%:z",
+            "%FT%R",
+            "%FT%RZ",
+            "%FT%R%:z",
+            "%FT%T%.f",
+            "%FT%T%.fZ",
+            "%FT%T%.f%:z",
+        ];
+        for format in FORMATS {
+            if let Ok(t) = ChronoDateTimeWithTimeZone::parse_from_str(text, format) {
+                return Ok(t.to_utc());
+            }
+            if let Ok(t) = ChronoDateTime::parse_from_str(text, format) {
+                return Ok(t.and_utc());
+            }
+        }
+        Err(not_a("a time", &value))
+    }
+}
+
+/// JSON held as text, decoded as sqlx's `Json` decodes it.
+macro_rules! json_text_cells {
+    ($($t:ty),+ $(,)?) => {$(
+        impl JsonCell for $t {
+            fn json(value: JsonValue) -> Result<Self, DbErr> {
+                let text = String::json(value)?;
+                serde_json::from_str(&text).map_err(|e| DbErr::Type(format!("not JSON: {e}")))
+            }
+        }
+    )+};
+}
+
+json_text_cells!(StringList, Address, CommunicationHours, JsonObject);
+
+/// Enums held as their text.
+macro_rules! enum_json_cells {
+    ($($t:ty),+ $(,)?) => {$(
+        impl JsonCell for $t {
+            fn json(value: JsonValue) -> Result<Self, DbErr> {
+                <$t as ActiveEnum>::try_from_value(&String::json(value)?)
+            }
+        }
+    )+};
+}
+
+enum_json_cells!(
+    CustomerSegment,
+    CustomerSource,
+    CustomerStatus,
+    ConversationStatus,
+    MessageDirection,
+);
+
 /// A field's value when its column was not read ([`Columns`]).
 trait Blank {
     fn blank() -> Self;
@@ -634,6 +821,22 @@ fn taken<T: Cell + Blank>(
     Ok(value)
 }
 
+/// Column `column`'s field: the `next` of `values` when `columns` has it,
+/// else blank.
+fn json_taken<T: JsonCell + Blank>(
+    values: &mut std::vec::IntoIter<JsonValue>,
+    columns: Columns,
+    column: usize,
+) -> Result<T, DbErr> {
+    if !columns.has(column) {
+        return Ok(T::blank());
+    }
+    let value = values
+        .next()
+        .ok_or_else(|| DbErr::Type(format!("no value for column {column}")))?;
+    T::json(value)
+}
+
 /// [`ByPosition`] for the `Model` of an entity module: every field with its
 /// column (a field left out does not compile; a field paired with another's
 /// column fails `fields_are_paired_with_their_own_columns`).
@@ -660,6 +863,29 @@ macro_rules! by_position {
                 Ok(Self {
                     $($field: taken(row, columns, $module::Column::$column as usize, &mut next)?),+
                 })
+            }
+
+            fn json_columns() -> &'static [String] {
+                static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+                NAMES.get_or_init(|| {
+                    $module::Column::iter()
+                        .map(|c| match c.def().get_column_type() {
+                            ColumnType::Uuid => format!("nullif(hex(\"{}\"), '')", c.as_str()),
+                            _ => format!("\"{}\"", c.as_str()),
+                        })
+                        .collect()
+                })
+            }
+
+            fn read_json(values: Vec<JsonValue>, columns: Columns) -> Result<Self, DbErr> {
+                let mut values = values.into_iter();
+                let model = Self {
+                    $($field: json_taken(&mut values, columns, $module::Column::$column as usize)?),+
+                };
+                match values.next() {
+                    None => Ok(model),
+                    Some(_) => Err(DbErr::Type("more values than columns".into())),
+                }
             }
 
             fn select_list() -> &'static str {
@@ -938,6 +1164,106 @@ mod tests {
             .map(|(i, (c, full))| message(i as u128 + 1, c, agent, full))
             .collect();
         assert_eq!(fast, messages);
+    }
+
+    /// The models of `table` (every column, or `columns`), read back from
+    /// one `json_group_array` of them ([`all_of_json`]), in id order.
+    async fn read_json<M: ByPosition>(
+        db: &DatabaseConnection,
+        table: &str,
+        columns: Columns,
+    ) -> Vec<M> {
+        let sql = format!(
+            "SELECT json_group_array({} ORDER BY id) FROM {table}",
+            json_array_of::<M>(columns)
+        );
+        let stmt = Statement::from_string(db.get_database_backend(), sql);
+        all_of_json(db, stmt, columns).await.expect("read as JSON")
+    }
+
+    #[tokio::test]
+    async fn rows_read_as_one_json_value_are_the_rows_read_by_name() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        // A time in another of the forms SQLite's own functions write, which
+        // sqlx reads too.
+        db.execute_unprepared(
+            "UPDATE conversations SET last_message_at = '2026-11-03 12:30:15.25' \
+             WHERE last_message_at IS NOT NULL",
+        )
+        .await
+        .expect("a time written by hand");
+
+        let customers = customers_by_sea_orm(&db).await;
+        assert_eq!(
+            read_json::<customer::Model>(&db, "customers", Columns::ALL).await,
+            customers
+        );
+        let conversations = conversation::Entity::find()
+            .order_by_asc(conversation::Column::Id)
+            .all(&db)
+            .await
+            .expect("by name");
+        assert!(conversations.iter().any(|c| c.last_message_at.is_some()));
+        assert!(conversations.iter().any(|c| c.last_message_at.is_none()));
+        assert_eq!(
+            read_json::<conversation::Model>(&db, "conversations", Columns::ALL).await,
+            conversations
+        );
+        let messages = message::Entity::find()
+            .order_by_asc(message::Column::Id)
+            .all(&db)
+            .await
+            .expect("by name");
+        assert_eq!(
+            read_json::<message::Model>(&db, "messages", Columns::ALL).await,
+            messages
+        );
+
+        // Some columns: the same values, the others blank, as rows read them.
+        use conversation::Column as C;
+        let some = Columns::of([C::Id, C::CustomerId, C::Subject, C::LastMessageAt]);
+        let rows_of_some = all_of::<conversation::Model, _>(
+            &db,
+            Statement::from_string(
+                db.get_database_backend(),
+                format!(
+                    "SELECT {} FROM conversations ORDER BY id",
+                    column_list_of::<conversation::Model>(some)
+                ),
+            ),
+            some,
+        )
+        .await
+        .expect("by position");
+        let json_of_some = read_json::<conversation::Model>(&db, "conversations", some).await;
+        assert_eq!(json_of_some, rows_of_some);
+        assert_eq!(json_of_some[0].id, conversations[0].id);
+        assert_eq!(json_of_some[0].channel, "");
+    }
+
+    #[tokio::test]
+    async fn a_json_value_that_is_not_the_column_s_type_is_an_error() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let db = database(&dir).await;
+        let backend = db.get_database_backend();
+        let columns = Columns::of([conversation::Column::Id]);
+        for (values, why) in [
+            ("json_array(json_array('not hex'))", "a uuid"),
+            ("json_array(json_array(hex(id), 1))", "more values"),
+            ("json_array(json_array())", "no value"),
+            ("'[1]'", "not an array of rows"),
+        ] {
+            let sql = format!("SELECT {values} FROM conversations LIMIT 1");
+            let read = all_of_json::<conversation::Model, _>(
+                &db,
+                Statement::from_string(backend, sql),
+                columns,
+            )
+            .await;
+            let error = read.expect_err(why).to_string();
+            assert!(error.contains(why), "{why}: {error}");
+        }
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 //! Nested lists are read per parent (a `LATERAL` join on PostgreSQL, a
-//! correlated rowid subquery on SQLite): each customer's
+//! correlated rowid subquery on SQLite, answered as one JSON array): each customer's
 //! `recentConversations` and `conversations` page, and each conversation's
 //! `messages` page, hold exactly that parent's rows of the caller's tenant,
 //! in the contract's order (conversations newest first by activity then id,

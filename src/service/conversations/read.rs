@@ -85,6 +85,17 @@ struct Children {
     only: Option<(&'static str, sea_orm::Value)>,
 }
 
+/// How [`per_parent_statement`] answers the children's columns: as rows
+/// (this select list), or, on SQLite, as one JSON array of them all (each
+/// row this `json_array`: [`rows::all_of_json`]). Fifty customers' five
+/// conversations each were 250 rows of eight values, each value copied by
+/// sqlx on the connection's thread and freed on the runtime's, and each row
+/// handed between the two.
+enum Listed {
+    Rows(std::borrow::Cow<'static, str>),
+    Json(String),
+}
+
 /// [`newest_first`] as SQL text, for statements written by hand.
 pub const CONVERSATIONS_NEWEST_FIRST: &[&str] = &["activity_at DESC", "id DESC"];
 const MESSAGES_OLDEST_FIRST: &[&str] = &["sent_at ASC", "id ASC"];
@@ -96,11 +107,13 @@ const MESSAGES_OLDEST_FIRST: &[&str] = &["sent_at ASC", "id ASC"];
 /// (a window function over all the parents' children would number every
 /// one of them). PostgreSQL runs the subquery per parent as a `LATERAL`
 /// join; SQLite, which has no `LATERAL`, as a correlated subquery giving the
-/// rowids to fetch. Rows come grouped by parent, each group in `order`.
+/// rowids to fetch. Rows come grouped by parent, each group in `order`
+/// (on SQLite with many parents, as the elements of one JSON array:
+/// [`Listed`]).
 fn per_parent_statement(
     backend: DbBackend,
     tenant: &str,
-    columns: &str,
+    listed: &Listed,
     children: &Children,
     parents: &[Uuid],
     offset: u64,
@@ -157,10 +170,10 @@ fn per_parent_statement(
     let outer_order = outer_order.join(", ");
     // The model's columns in its order, not `*` (the table's order), so
     // that the rows are read by position (`service::rows`).
-    let sql = match (backend, one) {
+    let sql = match (listed, backend, one) {
         // One parent (a customer's details): its slice is the statement.
-        (_, Some(_)) => format!("SELECT {columns} FROM {table} {slice}"),
-        (DbBackend::Postgres, None) => format!(
+        (Listed::Rows(columns), _, Some(_)) => format!("SELECT {columns} FROM {table} {slice}"),
+        (Listed::Rows(columns), DbBackend::Postgres, None) => format!(
             "SELECT t.* FROM (VALUES {list}) AS p (parent) \
              CROSS JOIN LATERAL (SELECT {columns} FROM {table} {slice}) AS t \
              ORDER BY {outer_order}"
@@ -168,11 +181,17 @@ fn per_parent_statement(
         // `p` has one column, `parent`, which no child table has: the
         // children's columns need no `t.` (SQLite would refuse an
         // ambiguous name).
-        (_, None) => format!(
+        (Listed::Rows(columns), _, None) => format!(
             "WITH p (parent) AS (VALUES {list}) \
              SELECT {columns} FROM p JOIN {table} AS t \
              ON t.rowid IN (SELECT rowid FROM {table} {slice}) \
              ORDER BY {outer_order}"
+        ),
+        // The same rows, in the same order, as one value.
+        (Listed::Json(array), ..) => format!(
+            "WITH p (parent) AS (VALUES {list}) \
+             SELECT json_group_array({array} ORDER BY {outer_order}) FROM p JOIN {table} AS t \
+             ON t.rowid IN (SELECT rowid FROM {table} {slice})"
         ),
     };
     Statement::from_sql_and_values(backend, sql, values)
@@ -204,19 +223,29 @@ where
     let mut ids: Vec<Uuid> = parents.iter().map(|k| Uuid::from(*k)).collect();
     ids.sort_unstable();
     ids.dedup();
+    let backend = ctx.db.get_database_backend();
+    // SQLite answers the rows of many parents as one value ([`Listed`]).
+    let listed = match backend {
+        DbBackend::Sqlite if ids.len() > 1 => Listed::Json(rows::json_array_of::<M>(columns)),
+        _ => Listed::Rows(rows::column_list_of::<M>(columns)),
+    };
     let stmt = per_parent_statement(
-        ctx.db.get_database_backend(),
+        backend,
         &actor.tenant,
-        &rows::column_list_of::<M>(columns),
+        &listed,
         children,
         &ids,
         offset,
         limit,
     );
+    let read = match listed {
+        Listed::Json(_) => rows::all_of_json::<M, _>(&ctx.db, stmt, columns).await?,
+        Listed::Rows(_) => rows::all_of::<M, _>(&ctx.db, stmt, columns).await?,
+    };
     // Sized for the rows of each parent, so that none grows row by row.
     let each = usize::try_from(limit).unwrap_or(usize::MAX).min(16);
     out.reserve(ids.len());
-    for row in rows::all_of::<M, _>(&ctx.db, stmt, columns).await? {
+    for row in read {
         out.entry(parent_of(&row))
             .or_insert_with(|| Vec::with_capacity(each))
             .push(row);
