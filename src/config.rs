@@ -138,6 +138,10 @@ pub struct GraphqlConfig {
     /// Largest GraphQL query document in bytes (variables not counted).
     #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_DOCUMENT", default_value_t = 100 * 1024)]
     pub graphql_max_document: usize,
+
+    /// Most GraphQL requests over HTTP executed at once; the others wait their turn. Default: twice the database pool.
+    #[arg(long, env = "CLIENTELA_GRAPHQL_MAX_RUNNING", value_parser = clap::value_parser!(u32).range(1..))]
+    pub graphql_max_running: Option<u32>,
 }
 
 impl Default for GraphqlConfig {
@@ -151,6 +155,7 @@ impl Default for GraphqlConfig {
             graphql_apq_cache: 1000,
             graphql_apq_cache_bytes: 8 * 1024 * 1024,
             graphql_max_document: 100 * 1024,
+            graphql_max_running: None,
         }
     }
 }
@@ -378,6 +383,7 @@ mod tests {
                 ours.graphql_apq_cache,
                 ours.graphql_apq_cache_bytes,
                 ours.graphql_max_document,
+                ours.graphql_max_running,
             ),
             (
                 clap.graphql_max_depth,
@@ -388,6 +394,7 @@ mod tests {
                 clap.graphql_apq_cache,
                 clap.graphql_apq_cache_bytes,
                 clap.graphql_max_document,
+                clap.graphql_max_running,
             )
         );
         let (ours, clap) = (LimitsConfig::default(), cli.config.limits);

@@ -175,6 +175,29 @@ async fn connect_postgres(url: &str, max_connections: u32) -> anyhow::Result<Dat
     ))
 }
 
+/// Open and idle connections of the pool, and its maximum.
+pub fn pool_state(db: &DatabaseConnection) -> (u32, usize, u32) {
+    match db {
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => (0, 0, 0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};

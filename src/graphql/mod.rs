@@ -122,6 +122,9 @@ pub struct Endpoint {
     validated: AppSchema,
     documents: Option<documents::Documents>,
     guard: edges::DocumentGuard,
+    /// A permit for each HTTP request executed at once
+    /// ([`Self::running_at_most`]).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 /// A prepared request, and where its verdict is kept (the cached document
@@ -138,7 +141,9 @@ impl Endpoint {
     /// of import jobs.
     pub fn new(ctx: Ctx, keys: Arc<Keys>, limits: &GraphqlConfig, read_rows: ReadRows) -> Self {
         use async_graphql::ValidationMode::{Fast, Strict};
+        let running = Self::running_at_most(limits, &ctx.db);
         Endpoint {
+            running: Arc::new(tokio::sync::Semaphore::new(running)),
             schema: build_schema(ctx.clone(), keys.clone(), limits, read_rows),
             remembering: schema_validating(
                 ctx.clone(),
@@ -158,6 +163,24 @@ impl Endpoint {
                 max_complexity: limits.graphql_max_complexity,
                 introspection: limits.graphql_introspection,
             },
+        }
+    }
+
+    /// How many HTTP requests run at once: as configured, else twice the
+    /// database pool. The others wait for a turn before they execute,
+    /// holding only their request. Each running answer holds its rows and
+    /// the values made of them until its JSON is written: 32 answers of 50
+    /// customers with 5 conversations each built at once took 10 MB more
+    /// than 8 did on 2 CPUs (SQLite's pool of 4), for no more answers a
+    /// second, since two CPUs and four connections were all they had to
+    /// run on (`bench/RESULTS.md`, session 24).
+    fn running_at_most(limits: &GraphqlConfig, db: &sea_orm::DatabaseConnection) -> usize {
+        match limits.graphql_max_running {
+            Some(configured) => usize::try_from(configured).unwrap_or(usize::MAX),
+            None => {
+                let (_, _, pool) = crate::db::pool_state(db);
+                usize::try_from(pool).map_or(usize::MAX, |p| p.max(1).saturating_mul(2))
+            }
         }
     }
 
@@ -471,6 +494,8 @@ async fn execute(
         }
     };
     let names: Vec<Option<String>> = batch.iter().map(|r| r.operation_name.clone()).collect();
+    // Held until the answer is written (`json::respond`); never closed.
+    let _turn = endpoint.running.acquire().await;
     let response = endpoint.run_batch(batch, via_get).await;
     let outcomes: Vec<bool> = match &response {
         BatchResponse::Single(one) => vec![one.errors.is_empty()],

@@ -58,7 +58,7 @@ pub fn routes(handle: PrometheusHandle, db: DatabaseConnection) -> Router {
 }
 
 async fn scrape(State((handle, db)): State<(PrometheusHandle, DatabaseConnection)>) -> Response {
-    let (open, idle, max) = pool_state(&db);
+    let (open, idle, max) = crate::db::pool_state(&db);
     metrics::gauge!("db_pool_connections", "state" => "open").set(open as f64);
     metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);
     metrics::gauge!("db_pool_connections", "state" => "in_use")
@@ -72,29 +72,6 @@ async fn scrape(State((handle, db)): State<(PrometheusHandle, DatabaseConnection
         handle.render(),
     )
         .into_response()
-}
-
-/// Open and idle connections of the pool, and its maximum.
-fn pool_state(db: &DatabaseConnection) -> (u32, usize, u32) {
-    match db {
-        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
-            let pool = db.get_sqlite_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
-            let pool = db.get_postgres_connection_pool();
-            (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            )
-        }
-        _ => (0, 0, 0),
-    }
 }
 
 /// Middleware: counts each request by route template (never the raw path),

@@ -518,3 +518,39 @@ async fn introspection_nesting_more_than_four_lists_is_refused() {
         .await;
     assert!(body["errors"].is_array(), "{body}");
 }
+
+/// With `graphql_max_running` requests executing, the next one waits for a
+/// turn, and gets it when one of them ends; with a turn to spare it does not
+/// wait. The running request is a mutation waiting for SQLite's one writer
+/// slot, which the test holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_requests_past_the_running_limit_wait_for_a_turn() {
+    const CREATE: &str =
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }";
+    const CHEAP: &str = "{ me { role } }";
+    for (running, waits) in [(1, true), (2, false)] {
+        let app =
+            std::sync::Arc::new(custom(|c| c.graphql.graphql_max_running = Some(running)).await);
+        let token = app.admin();
+        let writer = app.ctx.write().await.expect("the writer slot");
+        let held = {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let input =
+                    json!({ "input": { "phoneNumber": "+5215512345678", "firstName": "Ana" } });
+                app.gql(&token, CREATE, input).await
+            })
+        };
+        // The mutation has its turn and waits for the writer slot.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let cheap =
+            tokio::time::timeout(Duration::from_secs(2), app.gql(&token, CHEAP, json!({}))).await;
+        assert_eq!(cheap.is_err(), waits, "limit {running}: {cheap:?}");
+        assert!(!held.is_finished(), "limit {running}: the mutation waits");
+        drop(writer);
+        assert_ok(&held.await.expect("the mutation's task"));
+        let started = Instant::now();
+        assert_ok(&app.gql(&token, CHEAP, json!({})).await);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
