@@ -1099,8 +1099,14 @@ mod tests {
 
     /// Every customer, read by sea-orm (by name), in id order: more than one.
     async fn customers_by_sea_orm(db: &DatabaseConnection) -> Vec<customer::Model> {
-        let all = customer::Entity::find()
-            .order_by_asc(customer::Column::Id)
+        by_sea_orm::<customer::Entity>(db, customer::Column::Id).await
+    }
+
+    /// Every row of `E`, read by sea-orm (by name), in `id` order: more
+    /// than one.
+    async fn by_sea_orm<E: EntityTrait>(db: &DatabaseConnection, id: E::Column) -> Vec<E::Model> {
+        let all = E::find()
+            .order_by_asc(id)
             .all(db)
             .await
             .expect("by sea-orm");
@@ -1199,22 +1205,14 @@ mod tests {
             read_json::<customer::Model>(&db, "customers", Columns::ALL).await,
             customers
         );
-        let conversations = conversation::Entity::find()
-            .order_by_asc(conversation::Column::Id)
-            .all(&db)
-            .await
-            .expect("by name");
+        let conversations = by_sea_orm::<conversation::Entity>(&db, conversation::Column::Id).await;
         assert!(conversations.iter().any(|c| c.last_message_at.is_some()));
         assert!(conversations.iter().any(|c| c.last_message_at.is_none()));
         assert_eq!(
             read_json::<conversation::Model>(&db, "conversations", Columns::ALL).await,
             conversations
         );
-        let messages = message::Entity::find()
-            .order_by_asc(message::Column::Id)
-            .all(&db)
-            .await
-            .expect("by name");
+        let messages = by_sea_orm::<message::Entity>(&db, message::Column::Id).await;
         assert_eq!(
             read_json::<message::Model>(&db, "messages", Columns::ALL).await,
             messages
