@@ -53,16 +53,15 @@ impl CustomerConnectionQuery {
     ) -> async_graphql::Result<CustomerConnection> {
         let (ctx, actor) = caller(cx)?;
         // What a customer shows, in `nodes` and in `edges { node }` alike.
-        let shown = Shown::of(
-            &[
-                cx.look_ahead().field("nodes").selection_fields(),
-                cx.look_ahead()
-                    .field("edges")
-                    .field("node")
-                    .selection_fields(),
-            ]
-            .concat(),
-        );
+        let selections = [
+            cx.look_ahead().field("nodes").selection_fields(),
+            cx.look_ahead()
+                .field("edges")
+                .field("node")
+                .selection_fields(),
+        ]
+        .concat();
+        let shown = Shown::of(&selections);
         let query = ConnectionQuery {
             filter: filter.into(),
             // Null (an omitted nullable variable) means the default.
@@ -79,7 +78,9 @@ impl CustomerConnectionQuery {
         let (cursors, items): (Vec<String>, Vec<customers::Customer>) =
             page.items.into_iter().unzip();
         // One list, so the nested fields of edges and nodes batch together.
-        let nodes = Customer::list_showing(items, shown);
+        let nodes = Customer::list_reading(ctx, actor, items, shown, &selections)
+            .await
+            .gql()?;
         let edges: Vec<CustomerEdge> = cursors
             .into_iter()
             .zip(&nodes)

@@ -67,6 +67,14 @@ pub trait Fields: ContainerType {
         Self::WAITS.contains(&field.name.node.as_str())
     }
 
+    /// Whether `field`, as selected of this object (`ctx`), may wait: by
+    /// default, whether a selection of it may ([`Self::waits`]). An object
+    /// may tell a field that reads through a loader is ready at once
+    /// because what it reads was read beforehand.
+    fn waits_here(&self, _ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> bool {
+        Self::waits(&field.node)
+    }
+
     /// Writes the JSON of `field` (a GraphQL name) into `out`, when the
     /// answer is text ([`Text`]) and the field is one this type writes
     /// itself: a field without arguments whose value is a scalar, an enum
@@ -79,10 +87,12 @@ pub trait Fields: ContainerType {
         None
     }
 
-    /// Writes the JSON of `field`, an object-valued field without
-    /// arguments, when this type answers that object in place and has it
-    /// at once (never a field that waits): by [`write_object`], given the
-    /// object or `None` for null.
+    /// Writes the JSON of `field`, a field whose value is an object (or a
+    /// list of them) this type answers in place, when it has the value at
+    /// once (never when the field waits here, [`Self::waits_here`]): by
+    /// [`write_object`], given the object or `None` for null, or by
+    /// [`write_items`]. A field with arguments must read them as its
+    /// resolver does, and give way to it (`Ok(false)`) on any it refuses.
     /// `Ok(false)` for any other field (the default), and when the object's
     /// selection cannot be written in one pass ([`write_set`]).
     fn write_object(
@@ -246,15 +256,24 @@ pub async fn resolve<'a, T: Fields>(
     })
 }
 
-/// Whether a selection of `T` (`set`) may be written in one pass
+/// Whether a selection of objects `T` (`set`) may wait: some field of it
+/// may ([`Fields::waits`]), or it has a fragment (not looked into).
+pub fn may_wait<T: Fields>(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => T::waits(&field.node),
+        Selection::FragmentSpread(_) | Selection::InlineFragment(_) => true,
+    })
+}
+
+/// Whether `root`'s selection (`ctx`) may be written in one pass
 /// ([`write_set`]) in an answer of text `as_text`: no field of its own
 /// waits, and the document repeats no key (the first value would have to
 /// be found). A field deeper in, or in a fragment, that cannot be written
 /// is found while writing.
-fn at_once_possible<T: Fields>(as_text: &Text, set: &SelectionSet) -> bool {
+fn at_once_possible<T: Fields>(ctx: &ContextSelectionSet<'_>, as_text: &Text, root: &T) -> bool {
     !as_text.dedupe
-        && set.items.iter().all(|item| match &item.node {
-            Selection::Field(field) => !T::waits(&field.node),
+        && ctx.item.node.items.iter().all(|item| match &item.node {
+            Selection::Field(field) => !root.waits_here(ctx, field),
             Selection::FragmentSpread(_) | Selection::InlineFragment(_) => true,
         })
 }
@@ -266,7 +285,7 @@ fn at_once<T: Fields>(
     as_text: &Text,
     root: &T,
 ) -> ServerResult<Option<Value>> {
-    if !at_once_possible::<T>(as_text, &ctx.item.node) {
+    if !at_once_possible(ctx, as_text, root) {
         return Ok(None);
     }
     let mut out = Vec::with_capacity(32 * ctx.item.node.items.len());
@@ -275,27 +294,46 @@ fn at_once<T: Fields>(
 }
 
 /// The list `items` answered as one JSON text written in one pass, if
-/// each item's selection (`ctx`) can be.
+/// each item's selection (`ctx`) can be. Whether the first item's can
+/// stands for all (the items of a list share what their fields read); an
+/// item that cannot is found while writing.
 fn list_at_once<T: Fields>(
     ctx: &ContextSelectionSet<'_>,
     as_text: &Text,
     items: &[Inline<T>],
 ) -> ServerResult<Option<Value>> {
-    if !at_once_possible::<T>(as_text, &ctx.item.node) {
+    if items
+        .first()
+        .is_some_and(|first| !at_once_possible(ctx, as_text, &first.0))
+    {
         return Ok(None);
     }
     let mut out = Vec::with_capacity(2 + 32 * ctx.item.node.items.len() * items.len());
+    let written = write_items(ctx, items.iter().map(|item| &item.0), &mut out);
+    Ok(written
+        .map_err(json::unwritable)?
+        .then(|| Value::Binary(out.into())))
+}
+
+/// Writes `items`, each under `ctx`'s selection ([`write_set`]), into
+/// `out` as a JSON list. False, with `out` part-written, when some item
+/// cannot be written so.
+pub fn write_items<'t, T: Fields + 't>(
+    ctx: &ContextSelectionSet<'_>,
+    items: impl IntoIterator<Item = &'t T>,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<bool> {
     out.push(b'[');
-    for (at, item) in items.iter().enumerate() {
+    for (at, item) in items.into_iter().enumerate() {
         if at > 0 {
             out.push(b',');
         }
-        if !write_set(ctx, &item.0, &mut out).map_err(json::unwritable)? {
-            return Ok(None);
+        if !write_set(ctx, item, out)? {
+            return Ok(false);
         }
     }
     out.push(b']');
-    Ok(Some(Value::Binary(out.into())))
+    Ok(true)
 }
 
 /// Writes `root`'s selection (`ctx`) into `out` as a JSON object in one
@@ -514,7 +552,7 @@ fn collect<'a, T: Fields>(
                 continue;
             }
         }
-        let ready = if T::waits(&field.node) {
+        let ready = if root.waits_here(ctx, field) {
             None
         } else {
             let ready = root.resolve_field(&ctx.with_field(field)).now_or_never();

@@ -252,6 +252,13 @@ impl<A: Hash + Eq, V> Shared<A, V> {
         let cell = tokio::sync::OnceCell::new_with(Some(Ok(Arc::new(value))));
         crate::sync::lock(&self.cells).insert(args, Arc::new(cell));
     }
+
+    /// The shared result for `args`, if it is loaded (or primed) and not
+    /// an error.
+    fn ready(&self, args: &A) -> Option<Arc<V>> {
+        let cells = crate::sync::lock(&self.cells);
+        cells.get(args)?.get()?.as_ref().ok().cloned()
+    }
 }
 
 /// Rows loaded for a list of parents (by the parents' ids `K`), and the
@@ -335,6 +342,9 @@ pub struct CustomerGroup {
     ids: Vec<CustomerId>,
     /// The columns their recent conversations are read with.
     recent_columns: Columns,
+    /// How many recent conversations of each were read with them, if any
+    /// were ([`CustomerGroup::read_recent`]).
+    recent_read: Option<u64>,
     pub agents: ById<AgentId, Agent>,
     recent: Shared<u64, RecentConversations>,
     pages: Shared<(u64, u64, Option<ConversationStatus>), ConversationPages>,
@@ -349,9 +359,14 @@ impl CustomerGroup {
     /// The group of a list of customers whose recent conversations are
     /// read with `recent_columns` (what the list shows of them).
     pub fn showing(customers: &[Customer], recent_columns: Columns) -> Arc<Self> {
-        Arc::new(CustomerGroup {
+        Arc::new(Self::of(customers, recent_columns, None))
+    }
+
+    fn of(customers: &[Customer], recent_columns: Columns, recent_read: Option<u64>) -> Self {
+        CustomerGroup {
             ids: customers.iter().map(|c| c.id).collect(),
             recent_columns,
+            recent_read,
             agents: ById::new(
                 customers
                     .iter()
@@ -359,16 +374,34 @@ impl CustomerGroup {
             ),
             recent: Shared::default(),
             pages: Shared::default(),
-        })
+        }
     }
 
     /// A group of one `customer` whose `limit` newest conversations,
     /// `recent`, were read with it: its `recentConversations(limit)` is
     /// answered from them.
     pub fn with_recent(customer: &Customer, limit: u64, recent: Vec<Conversation>) -> Arc<Self> {
-        let group = CustomerGroup::new(std::slice::from_ref(customer));
-        let conversations = ConversationGroup::new(&recent);
         let by_parent = HashMap::from([(customer.id, recent)]);
+        Self::read_recent(
+            std::slice::from_ref(customer),
+            Columns::ALL,
+            limit,
+            by_parent,
+        )
+    }
+
+    /// The group of a list of `customers` whose `limit` newest
+    /// conversations (`by_parent`, read with `recent_columns`) were read
+    /// with them: their `recentConversations(limit)` is answered from
+    /// those, at once.
+    pub fn read_recent(
+        customers: &[Customer],
+        recent_columns: Columns,
+        limit: u64,
+        by_parent: HashMap<CustomerId, Vec<Conversation>>,
+    ) -> Arc<Self> {
+        let group = Self::of(customers, recent_columns, Some(limit));
+        let conversations = ConversationGroup::new(by_parent.values().flatten());
         group.recent.prime(
             limit,
             Related {
@@ -376,7 +409,22 @@ impl CustomerGroup {
                 group: conversations,
             },
         );
-        group
+        Arc::new(group)
+    }
+
+    /// The `limit` newest conversations of every customer of the group,
+    /// if they were read with the customers ([`CustomerGroup::read_recent`]).
+    pub fn recent_at_hand(&self, limit: u64) -> Option<Arc<RecentConversations>> {
+        if self.recent_read != Some(limit) {
+            return None;
+        }
+        self.recent.ready(&limit)
+    }
+
+    /// How many newest conversations of each customer were read with
+    /// them, if any were.
+    pub fn recent_read(&self) -> Option<u64> {
+        self.recent_read
     }
 
     /// The `limit` newest conversations of every customer of the group.

@@ -57,7 +57,8 @@ impl CustomerQuery {
         sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<CustomerPage> {
         let (ctx, actor) = caller(cx)?;
-        let shown = Shown::of(&cx.look_ahead().field("items").selection_fields());
+        let selections = cx.look_ahead().field("items").selection_fields();
+        let shown = Shown::of(&selections);
         let query = ListQuery {
             filter: filter.into(),
             page: page_request(page, limit, 20).gql()?,
@@ -75,8 +76,11 @@ impl CustomerQuery {
                 let items = customers::page(ctx, actor, &query).await.gql()?;
                 (items, query.page.pagination(0))
             };
+        let items = Customer::list_reading(ctx, actor, items, shown, &selections)
+            .await
+            .gql()?;
         Ok(CustomerPage {
-            items: Customer::list_showing(items, shown).into(),
+            items: items.into(),
             pagination: pagination.into(),
         })
     }

@@ -29,11 +29,12 @@ use super::json::leaf;
 use super::loaders::{ById, ConversationGroup, CustomerGroup, MessageGroup};
 use super::scalars::DateTime;
 use super::{loaders, GqlResult};
-use crate::domain::ids::AgentId;
+use crate::auth::Actor;
+use crate::domain::ids::{AgentId, CustomerId};
 use crate::service::conversations;
 use crate::service::customers;
-use crate::service::Columns;
 use crate::service::{agents, tickets};
+use crate::service::{Columns, Ctx};
 
 /// A customer, as every field and list outputs it: the object
 /// [`CustomerObject`], its plain fields answered in place.
@@ -75,22 +76,45 @@ impl Customer {
     /// then answers as always). A field skipped by a directive is counted as
     /// selected: its conversations are read and not shown.
     pub fn recent_limit(customer: &SelectionField<'_>) -> Option<u64> {
-        let mut limits = customer
-            .selection_set()
+        Self::recent_limit_of(std::slice::from_ref(customer))
+    }
+
+    /// [`Customer::recent_limit`] of every selection of a customer in
+    /// `customers` (the items of one list): the one limit they all ask
+    /// for.
+    pub fn recent_limit_of(customers: &[SelectionField<'_>]) -> Option<u64> {
+        let mut limits = customers
+            .iter()
+            .flat_map(|customer| customer.selection_set())
             .filter(|f| f.name() == "recentConversations")
-            .map(|f| {
-                let arguments = f.arguments().ok()?;
-                let limit = match arguments.iter().find(|(name, _)| name == "limit") {
-                    None | Some((_, Value::Null)) => None,
-                    Some((_, Value::Number(n))) => Some(i32::try_from(n.as_i64()?).ok()?),
-                    Some(_) => return None,
-                };
-                page_request(None, limit, RECENT_DEFAULT)
-                    .ok()
-                    .map(|p| p.limit)
-            });
+            .map(|f| recent_limit_asked(&f));
         let first = limits.next()??;
         limits.all(|l| l == Some(first)).then_some(first)
+    }
+
+    /// The items of a list read for `shown`, as `selections` (every
+    /// selection of an item) select them. When they all ask
+    /// `recentConversations` for one limit, those conversations are read
+    /// now, for every item at once, and the items' answers written in one
+    /// pass: the same statement the field would run, without a future, a
+    /// loader and an answer gathered field by field per customer.
+    pub async fn list_reading(
+        ctx: &Ctx,
+        actor: &Actor,
+        items: Vec<customers::Customer>,
+        shown: Shown,
+        selections: &[SelectionField<'_>],
+    ) -> crate::error::Result<Vec<Customer>> {
+        let limit = match Customer::recent_limit_of(selections) {
+            Some(limit) if !items.is_empty() => limit,
+            _ => return Ok(Customer::list_showing(items, shown)),
+        };
+        let ids: Vec<CustomerId> = items.iter().map(|c| c.id).collect();
+        let recent = conversations::recent_for(ctx, actor, &ids, limit, shown.recent).await?;
+        let group = |items: &[customers::Customer]| {
+            CustomerGroup::read_recent(items, shown.recent, limit, recent)
+        };
+        Ok(grouped(items, group, Customer::of))
     }
 
     /// A customer on its own, whose `limit` newest conversations (`recent`)
@@ -164,6 +188,37 @@ fn only_agent_id(field: &Field) -> bool {
 /// How many conversations `recentConversations` shows when not told.
 const RECENT_DEFAULT: u64 = 5;
 
+/// The limit a selection of `recentConversations` (`field`) asks for;
+/// None for one its resolver refuses (it then answers the error).
+fn recent_limit_asked(field: &SelectionField<'_>) -> Option<u64> {
+    let arguments = field.arguments().ok()?;
+    let limit = match arguments.iter().find(|(name, _)| name == "limit") {
+        None | Some((_, Value::Null)) => None,
+        Some((_, Value::Number(n))) => Some(i32::try_from(n.as_i64()?).ok()?),
+        Some(_) => return None,
+    };
+    page_request(None, limit, RECENT_DEFAULT)
+        .ok()
+        .map(|p| p.limit)
+}
+
+impl CustomerObject {
+    /// The conversations `field` (`recentConversations`, of this customer)
+    /// shows, when they were read with the customer: the field is then
+    /// answered from them, at once.
+    fn recent_at_hand(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Arc<loaders::RecentConversations>> {
+        let read = self.1.recent_read()?;
+        let asked = recent_limit_asked(&ctx.with_field(field).field())?;
+        (asked == read)
+            .then(|| self.1.recent_at_hand(read))
+            .flatten()
+    }
+}
+
 impl inline::Fields for CustomerObject {
     const WAITS: &'static [&'static str] = &[
         "preferences",
@@ -183,6 +238,18 @@ impl inline::Fields for CustomerObject {
         }
     }
 
+    /// Recent conversations read with the customer do not wait, unless a
+    /// field of theirs does.
+    fn waits_here(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> bool {
+        match field.node.name.node.as_str() {
+            "recentConversations" => {
+                inline::may_wait::<ConversationObject>(&field.node.selection_set.node)
+                    || self.recent_at_hand(ctx, field).is_none()
+            }
+            _ => Self::waits(&field.node),
+        }
+    }
+
     fn write_object(
         &self,
         ctx: &ContextSelectionSet<'_>,
@@ -191,6 +258,20 @@ impl inline::Fields for CustomerObject {
     ) -> serde_json::Result<bool> {
         let c = &self.0;
         match field.node.name.node.as_str() {
+            "recentConversations" => {
+                let Some(recent) = self.recent_at_hand(ctx, field) else {
+                    return Ok(false);
+                };
+                let items: Vec<ConversationObject> = recent
+                    .by_parent
+                    .get(&c.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|c| ConversationObject(c.clone(), recent.group.clone()))
+                    .collect();
+                let ctx = ctx.with_selection_set(&field.node.selection_set);
+                inline::write_items(&ctx, &items, out)
+            }
             "address" => {
                 let address = c.address.as_ref().map(Address);
                 inline::write_object(ctx, field, address.as_ref(), out)
@@ -417,9 +498,12 @@ impl CustomerObject {
         limit: Option<i32>,
     ) -> async_graphql::Result<inline::List<ConversationObject>> {
         let page = page_request(None, limit, RECENT_DEFAULT).gql()?;
-        let related = Box::pin(self.1.recent(loaders(cx)?, page.limit))
-            .await
-            .gql()?;
+        let related = match self.1.recent_at_hand(page.limit) {
+            Some(related) => related,
+            None => Box::pin(self.1.recent(loaders(cx)?, page.limit))
+                .await
+                .gql()?,
+        };
         let items = related
             .by_parent
             .get(&self.0.id)
@@ -828,6 +912,7 @@ impl Ticket {
 mod tests {
     use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema};
     use chrono::TimeZone;
+    use std::collections::HashMap;
 
     use super::*;
     use crate::domain::conversation as conversation_domain;
@@ -845,6 +930,17 @@ mod tests {
         }
         async fn conversations(&self) -> inline::List<ConversationObject> {
             conversations().into_iter().map(Conversation::one).collect()
+        }
+        /// The customers, with the five newest conversations of each read
+        /// with them: all of `conversations()` for the first, none for
+        /// the others.
+        async fn customers_with_recent(&self) -> inline::List<CustomerObject> {
+            let list = customers();
+            let recent = HashMap::from([(list[0].id, conversations())]);
+            let group = CustomerGroup::read_recent(&list, Columns::ALL, RECENT_DEFAULT, recent);
+            list.into_iter()
+                .map(|c| Customer::of(c, group.clone()))
+                .collect()
         }
     }
 
@@ -1139,6 +1235,42 @@ mod tests {
             let values = answer(&schema, &query, false).await;
             assert_eq!(text, values, "{query}");
         }
+    }
+
+    #[tokio::test]
+    async fn recent_conversations_read_with_their_customers_are_written_at_once() {
+        let schema = Schema::new(Fixtures, EmptyMutation, EmptySubscription);
+        let (conversation, _) = every_plain_field(&schema, "Conversation").await;
+        let written = [
+            format!("{{ customersWithRecent {{ id recentConversations {conversation} }} }}"),
+            format!("{{ customersWithRecent {{ id recentConversations(limit: 5) {conversation} }} }}"),
+            "{ customersWithRecent { ... on Customer { recentConversations { id assignedAgent { id } } } } }"
+                .to_owned(),
+        ];
+        for query in &written {
+            assert!(
+                written_at_once(&schema, query, "customersWithRecent").await,
+                "{query}"
+            );
+            let text = answer(&schema, query, true).await;
+            let values = answer(&schema, query, false).await;
+            assert_eq!(text, values, "{query}");
+        }
+        // Every conversation read is in the answer, under its customer
+        // (two of the fixtures share the first one's id).
+        let text = answer(&schema, &written[0], true).await;
+        let first = customers()[0].id;
+        let with_them = customers().iter().filter(|c| c.id == first).count();
+        assert_eq!(
+            text.matches(r#""channel":"whatsapp""#).count(),
+            with_them * conversations().len()
+        );
+        // Another limit than the one read would be loaded: it waits (and
+        // this schema has no loaders, so the field fails).
+        let other = "{ customersWithRecent { id recentConversations(limit: 3) { id } } }";
+        let mut request = Request::new(other);
+        request.data.insert(Text { dedupe: false });
+        assert!(!schema.execute(request).await.errors.is_empty());
     }
 
     #[tokio::test]

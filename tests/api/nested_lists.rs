@@ -486,8 +486,63 @@ async fn a_customer_reads_its_recent_conversations_with_it(app: TestApp) {
     );
 }
 
+/// The keys of an answer's object, in the order they came.
+fn keys(object: &Value) -> Vec<&str> {
+    object
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// A list whose customers' recent conversations are read with them (one
+/// limit for all) is answered at once, in the order of the selection: the
+/// page's fields too, which the engine would order by when each was done.
+async fn lists_with_recent_conversations_answer_in_the_selection_order(app: TestApp) {
+    let world = seed(&app).await;
+    let pages = [
+        (
+            "query($n: Int) { customers(limit: 100) { items { \
+             recentConversations(limit: $n) { subject id } id } pagination { total } } }",
+            "customers",
+            "items",
+            vec!["items", "pagination"],
+        ),
+        (
+            "query($n: Int) { customersConnection(first: 100) { \
+             nodes { recentConversations(limit: $n) { subject id } id } \
+             edges { node { id recentConversations(limit: $n) { id } } } \
+             totalCount pageInfo { hasNextPage } } }",
+            "customersConnection",
+            "nodes",
+            vec!["nodes", "edges", "totalCount", "pageInfo"],
+        ),
+    ];
+    for (query, root, list, order) in pages {
+        for n in [json!(3), json!(null)] {
+            let data = data(&app, query, json!({ "n": n })).await;
+            let page = &data[root];
+            assert_eq!(keys(page), order, "{query}");
+            let items = page[list].as_array().expect("a list");
+            assert_eq!(items.len(), CUSTOMERS);
+            for item in items {
+                assert_eq!(keys(item), ["recentConversations", "id"]);
+                let customer = Uuid::parse_str(item["id"].as_str().expect("id")).expect("uuid");
+                let mut want = world.newest_first(customer, None);
+                want.truncate(n.as_u64().unwrap_or(5) as usize);
+                assert_eq!(ids_of(&item["recentConversations"]), want);
+                for c in item["recentConversations"].as_array().expect("list") {
+                    assert_eq!(keys(c), ["subject", "id"]);
+                }
+            }
+        }
+    }
+}
+
 crate::db_tests!(
     a_customer_reads_its_recent_conversations_with_it,
+    lists_with_recent_conversations_answer_in_the_selection_order,
     a_customer_on_its_own_gets_the_same_slices,
     recent_conversations_are_each_customers_newest_in_order,
     the_s5_shape_gives_fifty_customers_their_five_newest,
