@@ -74,26 +74,31 @@ impl CustomerConnectionQuery {
             with_total: cx.look_ahead().field("totalCount").exists(),
             columns: shown.customers,
         };
-        let page = customers::connection(ctx, actor, &query).await.gql()?;
-        let (cursors, items): (Vec<String>, Vec<customers::Customer>) =
-            page.items.into_iter().unzip();
+        let mut page = customers::connection(ctx, actor, &query).await.gql()?;
         // One list, so the nested fields of edges and nodes batch together.
+        let items = std::mem::take(&mut page.items);
+        let cursor = |c: &Customer| page.cursor(&c.0 .0).gql();
         let nodes = Customer::list_reading(ctx, actor, items, shown, &selections)
             .await
             .gql()?;
-        let edges: Vec<CustomerEdge> = cursors
-            .into_iter()
-            .zip(&nodes)
-            .map(|(cursor, node)| CustomerEdge {
-                cursor,
-                node: node.clone(),
-            })
-            .collect();
+        // Edges (a copy of each customer and its cursor) only when shown.
+        let edges = if cx.look_ahead().field("edges").exists() {
+            let edge = |node: &Customer| {
+                let (cursor, node) = (cursor(node)?, node.clone());
+                Ok(CustomerEdge { cursor, node })
+            };
+            nodes
+                .iter()
+                .map(edge)
+                .collect::<async_graphql::Result<_>>()?
+        } else {
+            Vec::new()
+        };
         let page_info = PageInfo {
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            start_cursor: nodes.first().map(cursor).transpose()?,
+            end_cursor: nodes.last().map(cursor).transpose()?,
         };
         Ok(CustomerConnection {
             edges,

@@ -34,14 +34,25 @@ pub struct ConnectionQuery {
     pub columns: Columns,
 }
 
-/// One page of a connection: each customer with its opaque cursor.
+/// One page of a connection: its customers, whose opaque cursors are
+/// written when asked for ([`ConnectionPage::cursor`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectionPage {
-    pub items: Vec<(String, Customer)>,
+    pub items: Vec<Customer>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
     /// Customers matching the filter, whatever the cursors; none unless asked for.
     pub total_count: Option<u64>,
+    /// What the page is sorted by, which its cursors carry.
+    pub sort_by: CustomerSortField,
+}
+
+impl ConnectionPage {
+    /// The opaque cursor of `customer`, an item of this page: a page
+    /// shown without its edges' cursors (a list of `nodes`) writes none.
+    pub fn cursor(&self, customer: &Customer) -> Result<String> {
+        encode_cursor(customer, self.sort_by)
+    }
 }
 
 /// Page size when neither `first` nor `last` is given.
@@ -307,13 +318,7 @@ pub async fn connection(
             .is_some(),
         None => false,
     };
-    let items = rows
-        .into_iter()
-        .map(|m| {
-            let c = Customer::from(m);
-            Ok((encode_cursor(&c, query.sort_by)?, c))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let items = rows.into_iter().map(Customer::from).collect();
     let (has_next_page, has_previous_page) = if backward {
         (beyond, more)
     } else {
@@ -324,6 +329,7 @@ pub async fn connection(
         has_next_page,
         has_previous_page,
         total_count,
+        sort_by: query.sort_by,
     })
 }
 
