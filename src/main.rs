@@ -8,6 +8,9 @@ use clientela::auth::{self, Actor, Keys, Role};
 use clientela::config::{Config, ServeConfig};
 use clientela::{db, domain, graphql, service, AppState};
 use secrecy::ExposeSecret;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, Registry};
 
 /// mimalloc instead of the C library's allocator for Rust's allocations: a
 /// fifth of the server's instructions for a nested GraphQL page went to
@@ -180,20 +183,49 @@ fn purge_freed_memory_at_once() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
 }
 
+/// What is logged when `RUST_LOG` does not say (or says something that is
+/// not a filter).
+const DEFAULT_LOG_FILTER: &str = "clientela=info,tower_http=info";
+
+/// The log filter `RUST_LOG` gives. One of targets and levels only (the
+/// default, and the usual kind) is a [`Targets`] filter, which decides
+/// once per call site; one with span or field directives
+/// (`target[span{field=value}]=level`) needs an [`EnvFilter`], which also
+/// looks each span up on every entry and exit: 2.5 % of the server's CPU
+/// under issue 9's S5 (`perf`, `bench/RESULTS.md`, session 26).
+///
+/// [`Targets`]: tracing_subscriber::filter::Targets
+/// [`EnvFilter`]: tracing_subscriber::EnvFilter
+fn log_filter() -> Box<dyn Layer<Registry> + Send + Sync> {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::EnvFilter;
+    let wanted = std::env::var("RUST_LOG").ok();
+    let text = match wanted.as_deref().map(str::trim) {
+        None | Some("") => DEFAULT_LOG_FILTER,
+        Some(text) => text,
+    };
+    if !text.contains('[') {
+        if let Ok(targets) = text.parse::<Targets>() {
+            return Box::new(targets);
+        }
+    }
+    Box::new(EnvFilter::try_new(text).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)))
+}
+
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "clientela=info,tower_http=info".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let logs = tracing_subscriber::registry().with(log_filter());
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match cli.log_format {
-        LogFormat::Text => logs.init(),
+        LogFormat::Text => logs.with(lines).init(),
         LogFormat::Json => logs
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with(
+                lines
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .init(),
     }
     match cli.command {

@@ -173,3 +173,43 @@ async fn json_logs_give_one_object_per_line_with_request_id_tenant_route_status_
     assert_eq!(post["span"]["operation"], "WhoAmI");
     assert_eq!(post["status"], 200);
 }
+
+/// `RUST_LOG` filters by target and level (`warn` drops the requests'
+/// closing lines, logged at info) and, for a filter that names spans, by
+/// span too (`warn,[request]=info` keeps the lines logged inside a
+/// request's span, and still drops the other info lines).
+#[tokio::test]
+async fn rust_log_filters_by_target_level_and_span() {
+    for (filter, closing_lines) in [("warn", false), ("warn,[request]=info", true)] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (server, base, log_path) = logging_server(dir.path(), |cmd| {
+            cmd.env("CLIENTELA_LOG_FORMAT", "json")
+                .env("RUST_LOG", filter);
+        });
+        let token = cli_token(&["--role", "admin"]);
+        let listed = reqwest::Client::new()
+            .get(format!("{base}/api/v2/customers"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(listed.status(), 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(server);
+        let text = std::fs::read_to_string(&log_path).expect("read log");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let closing = lines
+            .iter()
+            .any(|l| l["span"]["route"] == "/api/v2/customers" && l["status"] == 200);
+        assert_eq!(closing, closing_lines, "RUST_LOG={filter}:\n{text}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l["level"] != "INFO" || l.get("span").is_some()),
+            "RUST_LOG={filter}: an info line outside a request:\n{text}"
+        );
+    }
+}
