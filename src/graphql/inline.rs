@@ -323,11 +323,20 @@ pub fn write_items<'t, T: Fields + 't>(
     items: impl IntoIterator<Item = &'t T>,
     out: &mut Vec<u8>,
 ) -> serde_json::Result<bool> {
+    let mut items = items.into_iter();
     out.push(b'[');
-    for (at, item) in items.into_iter().enumerate() {
-        if at > 0 {
-            out.push(b',');
+    if let Some(first) = items.next() {
+        let start = out.len();
+        if !write_set(ctx, first, out)? {
+            return Ok(false);
         }
+        // The others are about as long as the first: room for them now,
+        // rather than the text copied each time it outgrows its buffer.
+        let (others, _) = items.size_hint();
+        out.reserve((out.len() - start + 1) * others + 1);
+    }
+    for item in items {
+        out.push(b',');
         if !write_set(ctx, item, out)? {
             return Ok(false);
         }
