@@ -36,6 +36,7 @@ use async_graphql::parser::Positioned;
 use async_graphql::{Name, Request, ServerError, Value as ConstValue};
 use sha2::{Digest, Sha256};
 
+use super::edges::Shape;
 use super::json::{self, Repeats};
 
 /// The `persistedQuery` extension of a request.
@@ -53,6 +54,8 @@ struct Entry {
     repeats: Repeats,
     /// The fields it selects ([`fields`]).
     fields: usize,
+    /// What the document guard measures of it.
+    shape: Shape,
     /// What [`weigh`] says it holds, with its text (and its hash, when
     /// registered).
     bytes: usize,
@@ -103,6 +106,21 @@ pub struct Cached {
     pub repeats: Repeats,
     /// The fields it selects ([`fields`]), what its validation costs.
     pub fields: usize,
+    /// What the document guard measures of it ([`Shape::of`], worked out
+    /// once: it walks every selection).
+    pub shape: Shape,
+}
+
+impl Cached {
+    /// What the cache keeps of `doc`, parsed from `text`.
+    fn of(text: Arc<str>, doc: &ExecutableDocument) -> Self {
+        Self {
+            text,
+            repeats: json::repeats(doc),
+            fields: fields(doc),
+            shape: Shape::of(doc),
+        }
+    }
 }
 
 impl Cache {
@@ -113,6 +131,7 @@ impl Cache {
             text: key.clone(),
             repeats: entry.repeats,
             fields: entry.fields,
+            shape: entry.shape,
         };
         Some((cached, entry.doc.clone()))
     }
@@ -137,6 +156,7 @@ impl Cache {
             text,
             repeats,
             fields,
+            shape,
         } = cached;
         let bytes = bytes + text.len() + persisted.as_ref().map_or(0, String::len);
         if let Some(entry) = self.entries.get_mut(&text) {
@@ -159,6 +179,7 @@ impl Cache {
         let entry = Entry {
             repeats,
             fields,
+            shape,
             doc,
             bytes,
             persisted,
@@ -223,11 +244,7 @@ impl Documents {
             return cached;
         }
         let doc = async_graphql::parser::parse_query(text).ok()?;
-        let cached = Cached {
-            text: Arc::from(text),
-            repeats: json::repeats(&doc),
-            fields: fields(&doc),
-        };
+        let cached = Cached::of(Arc::from(text), &doc);
         self.cache()
             .put(cached.clone(), doc.clone(), weigh(&doc), None);
         Some((cached, doc))
@@ -308,11 +325,7 @@ impl Documents {
             return Err(ServerError::new("provided sha does not match query", None));
         }
         let doc = async_graphql::parser::parse_query(&request.query)?;
-        let cached = Cached {
-            text: Arc::from(std::mem::take(&mut request.query)),
-            repeats: json::repeats(&doc),
-            fields: fields(&doc),
-        };
+        let cached = Cached::of(Arc::from(std::mem::take(&mut request.query)), &doc);
         self.cache()
             .put(cached.clone(), doc.clone(), weigh(&doc), Some(hash));
         request.set_parsed_query(doc);
@@ -562,11 +575,7 @@ mod tests {
     /// all (the text's byte included).
     fn put(cache: &Documents, text: &str, bytes: usize, persisted: Option<&str>) {
         let doc = doc();
-        let cached = Cached {
-            text: text.into(),
-            repeats: json::repeats(&doc),
-            fields: fields(&doc),
-        };
+        let cached = Cached::of(text.into(), &doc);
         cache
             .cache()
             .put(cached, doc, bytes - text.len(), persisted.map(String::from));

@@ -224,16 +224,45 @@ fn input_error(message: String) -> ServerError {
 /// The engine's words for an operation over its complexity limit.
 const ENGINE_TOO_COMPLEX: &str = "Query is too complex.";
 
+/// What the guard measures of a whole document, whatever operation runs:
+/// worked out once per parsed document and cached with it
+/// ([`super::documents`]), since walking a document again for every request
+/// cost about as much as the rest of the guard and the document cache
+/// together (`callgrind`, `bench/RESULTS.md`, session 27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub depth: Depth,
+    pub aliases: usize,
+    /// Whether it asks for `__schema` or `__type` anywhere.
+    pub introspects: bool,
+}
+
+impl Shape {
+    pub fn of(doc: &ExecutableDocument) -> Shape {
+        Shape {
+            depth: Depth::of(doc),
+            aliases: count_aliases(doc),
+            introspects: introspects(doc),
+        }
+    }
+}
+
 impl DocumentGuard {
-    /// Refuses `doc` if it breaks a limit; `operation_name` is the one that
-    /// would run, `via_get` whether it came over GET (queries only).
+    /// Refuses `doc`, whose [`Shape`] is `shape`, if it breaks a limit;
+    /// `operation_name` is the one that would run, `via_get` whether it came
+    /// over GET (queries only).
     pub fn check(
         &self,
         doc: &ExecutableDocument,
+        shape: &Shape,
         operation_name: Option<&str>,
         via_get: bool,
     ) -> Result<(), ServerError> {
-        let depth = Depth::of(doc);
+        let Shape {
+            depth,
+            aliases,
+            introspects,
+        } = *shape;
         if depth.fields > self.max_depth {
             return Err(input_error("Query is nested too deep.".to_owned()));
         }
@@ -245,14 +274,13 @@ impl DocumentGuard {
                  and {MAX_INTROSPECTION_DEPTH} levels under __schema or __type"
             )));
         }
-        let aliases = count_aliases(doc);
         if aliases > self.max_aliases {
             return Err(input_error(format!(
                 "the document uses {aliases} aliases; at most {} are allowed",
                 self.max_aliases
             )));
         }
-        if !self.introspection && introspects(doc) {
+        if !self.introspection && introspects {
             return Err(input_error(
                 "introspection is disabled on this server (CLIENTELA_GRAPHQL_INTROSPECTION)"
                     .to_owned(),

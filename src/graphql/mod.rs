@@ -203,7 +203,12 @@ impl Endpoint {
         // The parsed document is borrowed from the request mutably.
         let variables = std::mem::take(&mut request.variables);
         let doc = request.parsed_query()?;
-        self.guard.check(doc, operation.as_deref(), via_get)?;
+        let shape = match &cached {
+            Some(cached) => cached.shape,
+            None => edges::Shape::of(doc),
+        };
+        self.guard
+            .check(doc, &shape, operation.as_deref(), via_get)?;
         let text = match (as_text, &cached) {
             (false, _) => None,
             (true, Some(cached)) => json::Text::for_repeats(cached.repeats),

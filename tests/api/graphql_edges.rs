@@ -402,6 +402,49 @@ async fn introspection_can_be_turned_off() {
     );
 }
 
+/// The guard measures a document once, when it is parsed, and keeps what it
+/// measured with the cached parse: a refused document is refused again when
+/// it comes back from the cache, sent in full or (registered as a persisted
+/// query while it was refused) by its hash alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_document_is_refused_again_from_the_cache() {
+    let app = custom(|c| c.graphql.graphql_introspection = false).await;
+    let mut deep = "{ customers { items { ".to_owned();
+    deep.push_str(&"recentConversations { customer { ".repeat(6));
+    deep.push_str("id");
+    deep.push_str(&" } ".repeat(15));
+    let refused = [
+        (deep, "nested too deep"),
+        (aliases(31), "31 aliases"),
+        (
+            "{ me { role } __schema { queryType { name } } }".to_owned(),
+            "introspection is disabled",
+        ),
+    ];
+    for (query, words) in &refused {
+        for _ in 0..3 {
+            let body = app.gql(&app.admin(), query, json!({})).await;
+            let (message, code) = first_error(&body);
+            assert_eq!(code, "BAD_USER_INPUT", "{body}");
+            assert!(message.contains(words), "{message}");
+            assert!(body["data"].is_null(), "{body}");
+        }
+        let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
+        let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+        let register = json!({ "query": query, "extensions": extensions }).to_string();
+        let by_hash = json!({ "extensions": extensions }).to_string();
+        for body in [register, by_hash.clone(), by_hash] {
+            let (_, body) = post_raw(&app, Some("application/json"), body).await;
+            let (message, code) = first_error(&body);
+            assert_eq!(code, "BAD_USER_INPUT", "{body}");
+            assert!(message.contains(words), "{message}");
+        }
+    }
+    // What the cache keeps of one document is not another's.
+    assert_ok(&app.gql(&app.admin(), &aliases(30), json!({})).await);
+    assert_ok(&app.gql(&app.admin(), &aliases(30), json!({})).await);
+}
+
 /// POSTs a GraphQL body padded to about `bytes` with an unused variable.
 async fn padded_post(app: &TestApp, bytes: usize) -> (reqwest::StatusCode, serde_json::Value) {
     let body = serde_json::json!({ "query": "{ me { role } }", "variables": { "pad": "x".repeat(bytes) } });
