@@ -212,10 +212,21 @@ fn log_filter() -> Box<dyn Layer<Registry> + Send + Sync> {
     Box::new(EnvFilter::try_new(text).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)))
 }
 
+/// Whether text log lines are coloured: only for a person at a terminal
+/// who did not ask for no colour (`NO_COLOR`). A file, a pipe or the journal
+/// gets plain text, which is also cheaper to write: the colour codes were a
+/// third of the work of logging a request (`bench/RESULTS.md`, session 27).
+fn colour_logs() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let logs = tracing_subscriber::registry().with(log_filter());
-    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour_logs());
     match cli.log_format {
         LogFormat::Text => logs.with(lines).init(),
         LogFormat::Json => logs

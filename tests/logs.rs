@@ -213,3 +213,39 @@ async fn rust_log_filters_by_target_level_and_span() {
         );
     }
 }
+
+/// Text logs written to a file (or a pipe, or the journal) are plain text:
+/// no terminal colour codes around the level, the span or the fields.
+#[tokio::test]
+async fn text_logs_not_on_a_terminal_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (server, base, log_path) = logging_server(dir.path(), |cmd| {
+        cmd.env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env("CLIENTELA_LOG_FORMAT", "text");
+    });
+    let token = cli_token(&["--role", "admin"]);
+    let listed = reqwest::Client::new()
+        .get(format!("{base}/api/v2/customers"))
+        .bearer_auth(&token)
+        .header("x-request-id", "plain-text-please")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(server);
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    let closing = text
+        .lines()
+        .find(|l| l.contains("finished processing request"))
+        .unwrap_or_else(|| panic!("no closing line:\n{text}"));
+    assert!(
+        closing.contains(r#"request{request_id="plain-text-please" method=GET"#),
+        "{closing}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in the log:\n{text:?}"
+    );
+}
