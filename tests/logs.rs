@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,6 +25,14 @@ fn logging_server(
     log(&mut cmd);
     let (server, base) = Process::start(cmd).expect("the server printed its address");
     (server, base, log_path)
+}
+
+/// What `server` logged to `log_path`, once its last lines are written and
+/// it has stopped.
+async fn log_of(server: Process, log_path: &Path) -> String {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(server);
+    std::fs::read_to_string(log_path).expect("read log")
 }
 
 #[tokio::test]
@@ -87,13 +94,7 @@ async fn tokens_in_urls_and_headers_never_appear_in_the_log() {
         .await;
     assert_eq!(refused.expect("list").status(), 401);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(server);
-    let mut text = String::new();
-    std::fs::File::open(&log_path)
-        .expect("log")
-        .read_to_string(&mut text)
-        .expect("read log");
+    let text = log_of(server, &log_path).await;
     assert!(
         text.contains("/api/v2/customers/export"),
         "the log records requests:\n{text}"
@@ -149,9 +150,7 @@ async fn json_logs_give_one_object_per_line_with_request_id_tenant_route_status_
         .expect("graphql");
     assert_eq!(gql.status(), 200);
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(server);
-    let text = std::fs::read_to_string(&log_path).expect("read log");
+    let text = log_of(server, &log_path).await;
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -194,9 +193,7 @@ async fn rust_log_filters_by_target_level_and_span() {
             .await
             .expect("list");
         assert_eq!(listed.status(), 200);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        drop(server);
-        let text = std::fs::read_to_string(&log_path).expect("read log");
+        let text = log_of(server, &log_path).await;
         let lines: Vec<serde_json::Value> = text
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
@@ -233,9 +230,7 @@ async fn text_logs_not_on_a_terminal_carry_no_colour_codes() {
         .await
         .expect("list");
     assert_eq!(listed.status(), 200);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(server);
-    let text = std::fs::read_to_string(&log_path).expect("read log");
+    let text = log_of(server, &log_path).await;
     let closing = text
         .lines()
         .find(|l| l.contains("finished processing request"))
