@@ -50,12 +50,8 @@ struct PersistedQuery {
 /// A cached document.
 struct Entry {
     doc: ExecutableDocument,
-    /// How it repeats response keys (whether its answers may be text).
-    repeats: Repeats,
-    /// The fields it selects ([`fields`]).
-    fields: usize,
-    /// What the document guard measures of it.
-    shape: Shape,
+    /// What else is known of it, with its text (the entry's key).
+    cached: Cached,
     /// What [`weigh`] says it holds, with its text (and its hash, when
     /// registered).
     bytes: usize,
@@ -126,14 +122,8 @@ impl Cached {
 impl Cache {
     /// The document of this text, if cached, and what else is known of it.
     fn get(&mut self, text: &str) -> Option<(Cached, ExecutableDocument)> {
-        let (key, entry) = self.entries.get_key_value(text)?;
-        let cached = Cached {
-            text: key.clone(),
-            repeats: entry.repeats,
-            fields: entry.fields,
-            shape: entry.shape,
-        };
-        Some((cached, entry.doc.clone()))
+        let entry = self.entries.get(text)?;
+        Some((entry.cached.clone(), entry.doc.clone()))
     }
 
     /// [`Self::get`] for the text registered under a persisted query's hash.
@@ -152,12 +142,7 @@ impl Cache {
         bytes: usize,
         persisted: Option<String>,
     ) {
-        let Cached {
-            text,
-            repeats,
-            fields,
-            shape,
-        } = cached;
+        let text = cached.text.clone();
         let bytes = bytes + text.len() + persisted.as_ref().map_or(0, String::len);
         if let Some(entry) = self.entries.get_mut(&text) {
             if let (None, Some(hash)) = (&entry.persisted, persisted) {
@@ -177,9 +162,7 @@ impl Cache {
             self.persisted.insert(hash.clone(), text.clone());
         }
         let entry = Entry {
-            repeats,
-            fields,
-            shape,
+            cached,
             doc,
             bytes,
             persisted,
