@@ -32,6 +32,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::customers::{order, Customer, CustomerFilter};
+use super::rows::{self, Columns};
 use super::{scope, Ctx};
 use crate::auth::Actor;
 use crate::domain::customer::{CustomerSegment, CustomerSortField, CustomerStatus, SortOrder};
@@ -89,11 +90,15 @@ impl ExportRow for Customer {
 /// The reference's CSV columns of a customer, read without the rest of its
 /// row: no statistics, no JSON objects to decode.
 ///
-/// A page of them is read as ONE value: the database builds a JSON array of
-/// the page's rows (each an array of the columns, in the order of this
-/// struct's fields) and the server decodes it in one pass. Row by row, each
-/// SQLite row would be handed from the connection's thread to the task on
-/// its own; a page is one handoff.
+/// On SQLite a page of them is read as ONE value: the database builds a
+/// JSON array of the page's rows (each an array of the columns, in the order
+/// of this struct's fields) and the server decodes it in one pass. Row by
+/// row, each SQLite row would be handed from the connection's thread to the
+/// task on its own; a page is one handoff. On PostgreSQL the page is read
+/// as rows, in sqlx's binary form and by position ([`rows::all_of`]):
+/// writing each timestamp and uuid of a JSON array as text cost PostgreSQL
+/// more than decoding the rows costs the server (a whole export 1.4× as
+/// fast, `bench/RESULTS.md`, session 28).
 #[derive(Debug, Clone, Deserialize)]
 pub struct CsvRow {
     pub id: Uuid,
@@ -107,6 +112,25 @@ pub struct CsvRow {
     pub notes: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_interaction: DateTime<Utc>,
+}
+
+impl From<customer::Model> for CsvRow {
+    /// The CSV columns of a row read with only those columns.
+    fn from(c: customer::Model) -> Self {
+        Self {
+            id: c.id,
+            phone_number: c.phone_number,
+            first_name: c.first_name,
+            last_name: c.last_name,
+            email: c.email,
+            status: c.status,
+            segment: c.segment,
+            tags: c.tags.0,
+            notes: c.notes,
+            created_at: c.created_at,
+            last_interaction: c.last_interaction,
+        }
+    }
 }
 
 impl From<&Customer> for CsvRow {
@@ -128,15 +152,26 @@ impl From<&Customer> for CsvRow {
     }
 }
 
-/// The columns of a [`CsvRow`], in its fields' order, as each backend puts
-/// them in a JSON array: SQLite keeps ids as 16-byte blobs (sent as hex) and
-/// tags as JSON text (embedded with `json()`); PostgreSQL's uuid, jsonb and
-/// timestamptz are JSON as they are. Timestamps are the stored RFC 3339
-/// text (SQLite) or PostgreSQL's ISO form, both read back exactly.
-const CSV_COLUMNS_SQLITE: &str = "json_array(lower(hex(id)), phone_number, first_name, \
+/// The columns of a [`CsvRow`], in its fields' order.
+const CSV_COLUMNS: [customer::Column; 11] = [
+    customer::Column::Id,
+    customer::Column::PhoneNumber,
+    customer::Column::FirstName,
+    customer::Column::LastName,
+    customer::Column::Email,
+    customer::Column::Status,
+    customer::Column::Segment,
+    customer::Column::Tags,
+    customer::Column::Notes,
+    customer::Column::CreatedAt,
+    customer::Column::LastInteraction,
+];
+
+/// The columns of a [`CsvRow`] as SQLite puts them in a JSON array: ids are
+/// 16-byte blobs (sent as hex), tags JSON text (embedded with `json()`),
+/// timestamps the stored RFC 3339 text, read back exactly.
+const CSV_JSON_SQLITE: &str = "json_array(lower(hex(id)), phone_number, first_name, \
     last_name, email, status, segment, json(tags), notes, created_at, last_interaction)";
-const CSV_COLUMNS_POSTGRES: &str = "json_build_array(id, phone_number, first_name, last_name, \
-    email, status, segment, tags, notes, created_at, last_interaction)";
 
 impl ExportRow for CsvRow {
     const PAGE_ROWS: u64 = 1024;
@@ -149,43 +184,26 @@ impl ExportRow for CsvRow {
     }
 
     async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
-        use customer::Column;
         let backend = db.get_database_backend();
-        let page = rows
-            .select_only()
-            .columns([
-                Column::Id,
-                Column::PhoneNumber,
-                Column::FirstName,
-                Column::LastName,
-                Column::Email,
-                Column::Status,
-                Column::Segment,
-                Column::Tags,
-                Column::Notes,
-                Column::CreatedAt,
-                Column::LastInteraction,
-            ])
-            .build(backend);
+        if backend == DbBackend::Postgres {
+            let columns = Columns::of(CSV_COLUMNS);
+            let stmt = rows::listed_of(rows, columns).build(backend);
+            let models = rows::all_of::<customer::Model, _>(db, stmt, columns).await?;
+            return Ok(models.into_iter().map(CsvRow::from).collect());
+        }
+        let page = rows.select_only().columns(CSV_COLUMNS).build(backend);
         // The page's own order again inside the aggregate: the array lists
         // the rows exactly as the page query ordered them.
-        let sql = match backend {
-            DbBackend::Postgres => format!(
-                "SELECT CAST(json_agg({CSV_COLUMNS_POSTGRES} ORDER BY created_at, id) AS TEXT) \
-                 AS page FROM ({}) AS page",
-                page.sql
-            ),
-            _ => format!(
-                "SELECT json_group_array({CSV_COLUMNS_SQLITE} ORDER BY created_at, id) \
-                 AS page FROM ({}) AS page",
-                page.sql
-            ),
-        };
+        let sql = format!(
+            "SELECT json_group_array({CSV_JSON_SQLITE} ORDER BY created_at, id) \
+             AS page FROM ({}) AS page",
+            page.sql
+        );
         let values = page.values.map(|v| v.0).unwrap_or_default();
         let row = db
             .query_one(Statement::from_sql_and_values(backend, sql, values))
             .await?;
-        // An empty page is `[]` on SQLite and NULL on PostgreSQL.
+        // An empty page is `[]`.
         let text: Option<String> = match row {
             Some(row) => row.try_get("", "page")?,
             None => None,

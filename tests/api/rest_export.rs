@@ -384,17 +384,39 @@ async fn export_never_includes_another_tenants_customers(app: TestApp) {
     assert_eq!(mine["customers"][0]["firstName"], "Theirs");
 }
 
+/// Several pages of each format (a CSV page is 1,024 rows, a JSON page
+/// 256), read one page ahead, each page starting after the last key of the
+/// one before: every row once, in the list's oldest-first order, including
+/// across customers imported together (equal `createdAt`, ordered by id).
 async fn export_of_three_thousand_customers_sends_every_row(app: TestApp) {
     let rows: Vec<Value> = (0..3_000)
         .map(|n| json!({ "phoneNumber": format!("52999{:07}", 4_000_000 + n), "firstName": format!("Customer {n}") }))
         .collect();
     app.import_all(rows).await;
+    let mut oldest_first = Vec::new();
+    for page in 1..=30 {
+        let (status, list) = app
+            .rest()
+            .get(&format!(
+                "/api/v2/customers?sortBy=createdAt&sortOrder=asc&limit=100&page={page}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let customers = list["customers"].as_array().expect("customers");
+        oldest_first.extend(customers.iter().map(|c| text(c, "phoneNumber").to_owned()));
+    }
+    assert_eq!(oldest_first.len(), 3_000);
 
     let records = export_ok(&app, "format=csv").await.records();
     assert_eq!(records.len(), 3_000);
     let phones: HashSet<&str> = records.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(phones.len(), 3_000, "every customer once");
     assert!(records.iter().all(|r| r.len() == 10));
+    let csv_order: Vec<&str> = records.iter().map(|r| r[0].as_str()).collect();
+    assert!(
+        csv_order == oldest_first,
+        "CSV rows oldest first, as the list sorts them"
+    );
 
     let json = export_ok(&app, "format=json").await.json();
     assert_eq!(json["total"], 3_000);
@@ -402,6 +424,11 @@ async fn export_of_three_thousand_customers_sends_every_row(app: TestApp) {
     assert_eq!(customers.len(), 3_000);
     let ids: HashSet<&str> = customers.iter().map(|c| text(c, "_id")).collect();
     assert_eq!(ids.len(), 3_000);
+    let json_order: Vec<&str> = customers.iter().map(|c| text(c, "phoneNumber")).collect();
+    assert!(
+        json_order == oldest_first,
+        "JSON customers oldest first, as the list sorts them"
+    );
 }
 
 crate::db_tests!(
