@@ -77,9 +77,10 @@ impl ExportRow for Customer {
         }
     }
 
+    /// Whole rows, read by position ([`rows::all_of`]) as lists read them.
     async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
-        Ok(rows
-            .all(db)
+        let stmt = rows::listed_of(rows, Columns::ALL).build(db.get_database_backend());
+        Ok(rows::all_of::<customer::Model, _>(db, stmt, Columns::ALL)
             .await?
             .into_iter()
             .map(Customer::from)
