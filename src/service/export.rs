@@ -80,11 +80,7 @@ impl ExportRow for Customer {
     /// Whole rows, read by position ([`rows::all_of`]) as lists read them.
     async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
         let stmt = rows::listed_of(rows, Columns::ALL).build(db.get_database_backend());
-        Ok(rows::all_of::<customer::Model, _>(db, stmt, Columns::ALL)
-            .await?
-            .into_iter()
-            .map(Customer::from)
-            .collect())
+        Ok(rows::each_of::<customer::Model, _, _>(db, stmt, Columns::ALL, Customer::from).await?)
     }
 }
 
@@ -189,8 +185,9 @@ impl ExportRow for CsvRow {
         if backend == DbBackend::Postgres {
             let columns = Columns::of(CSV_COLUMNS);
             let stmt = rows::listed_of(rows, columns).build(backend);
-            let models = rows::all_of::<customer::Model, _>(db, stmt, columns).await?;
-            return Ok(models.into_iter().map(CsvRow::from).collect());
+            return Ok(
+                rows::each_of::<customer::Model, _, _>(db, stmt, columns, CsvRow::from).await?,
+            );
         }
         let page = rows.select_only().columns(CSV_COLUMNS).build(backend);
         // The page's own order again inside the aggregate: the array lists
