@@ -77,7 +77,8 @@ impl ExportRow for Customer {
         }
     }
 
-    /// Whole rows, read by position ([`rows::all_of`]) as lists read them.
+    /// Whole rows, read by position as lists read them, each made a
+    /// [`Customer`] as it is read ([`rows::each_of`]).
     async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
         let stmt = rows::listed_of(rows, Columns::ALL).build(db.get_database_backend());
         Ok(rows::each_of::<customer::Model, _, _>(db, stmt, Columns::ALL, Customer::from).await?)
@@ -92,10 +93,10 @@ impl ExportRow for Customer {
 /// of this struct's fields) and the server decodes it in one pass. Row by
 /// row, each SQLite row would be handed from the connection's thread to the
 /// task on its own; a page is one handoff. On PostgreSQL the page is read
-/// as rows, in sqlx's binary form and by position ([`rows::all_of`]):
+/// as rows, in sqlx's binary form and by position ([`rows::each_of`]):
 /// writing each timestamp and uuid of a JSON array as text cost PostgreSQL
-/// more than decoding the rows costs the server (a whole export 1.4× as
-/// fast, `bench/RESULTS.md`, session 28).
+/// more than decoding the rows costs the server (a whole export about 1.5×
+/// as fast, `bench/RESULTS.md`, session 28).
 #[derive(Debug, Clone, Deserialize)]
 pub struct CsvRow {
     pub id: Uuid,
