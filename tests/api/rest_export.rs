@@ -385,9 +385,9 @@ async fn export_never_includes_another_tenants_customers(app: TestApp) {
 }
 
 /// Several pages of each format (a CSV page is 1,024 rows, a JSON page
-/// 256), read one page ahead, each page starting after the last key of the
-/// one before: every row once, in the list's oldest-first order, including
-/// across customers imported together (equal `createdAt`, ordered by id).
+/// 256), each page starting after the last key of the one before: every row
+/// once, in the list's oldest-first order, including across customers
+/// imported together (equal `createdAt`, ordered by id).
 async fn export_of_three_thousand_customers_sends_every_row(app: TestApp) {
     let rows: Vec<Value> = (0..3_000)
         .map(|n| json!({ "phoneNumber": format!("52999{:07}", 4_000_000 + n), "firstName": format!("Customer {n}") }))
