@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, MergedObject, Object, ID};
 
+use super::inline::Inline;
 use super::inputs::CustomerFilter;
 use super::types::enums::{CustomerSortField, SortOrder};
 use super::types::{
@@ -125,9 +126,12 @@ impl CustomerQuery {
     }
 
     /// Dashboard counts and customers per segment.
-    async fn customer_stats(&self, cx: &Context<'_>) -> async_graphql::Result<CustomerStats> {
+    async fn customer_stats(
+        &self,
+        cx: &Context<'_>,
+    ) -> async_graphql::Result<Inline<CustomerStats>> {
         let (ctx, actor) = caller(cx)?;
-        Ok(customers::stats(ctx, actor).await.gql()?.into())
+        Ok(Inline(customers::stats(ctx, actor).await.gql()?.into()))
     }
 
     /// A customer's conversations, newest first.

@@ -910,9 +910,13 @@ impl Ticket {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema};
+    use async_graphql::extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+    };
+    use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema, ServerResult};
     use chrono::TimeZone;
     use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::domain::conversation as conversation_domain;
@@ -941,6 +945,28 @@ mod tests {
             list.into_iter()
                 .map(|c| Customer::of(c, group.clone()))
                 .collect()
+        }
+        async fn customer_stats(&self) -> Inline<CustomerStats> {
+            Inline(stats().into())
+        }
+    }
+
+    /// Dashboard counts: one past what GraphQL's `Int` holds (answered as
+    /// its largest), and segments counted and not.
+    fn stats() -> customers::Stats {
+        customers::Stats {
+            summary: customers::Summary {
+                total_customers: i64::from(i32::MAX) + 1,
+                active_customers: 7,
+                vip_customers: 0,
+                blocked_customers: 1,
+                new_this_month: 2,
+            },
+            segments: domain::CustomerSegment::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, segment)| (*segment, i as i64 * 3))
+                .collect(),
         }
     }
 
@@ -1077,6 +1103,8 @@ mod tests {
             "Preferences",
             "CommunicationHours",
             "Statistics",
+            "CustomerSummary",
+            "SegmentCount",
         ];
         let query = format!(
             r#"{{ __type(name: "{type_name}") {{ fields {{ name args {{ name }}
@@ -1318,5 +1346,76 @@ mod tests {
             assert!(matches!(written, Some(Ok(()))), "{leaf} is not written");
         }
         assert!(written_leaves > 40, "{written_leaves}");
+    }
+
+    /// Counts the fields the engine resolves (its `resolve` hook).
+    struct CountResolved(Arc<AtomicUsize>);
+
+    impl ExtensionFactory for CountResolved {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(CountResolved(self.0.clone()))
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Extension for CountResolved {
+        async fn resolve(
+            &self,
+            ctx: &ExtensionContext<'_>,
+            info: ResolveInfo<'_>,
+            next: NextResolve<'_>,
+        ) -> ServerResult<Option<Value>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            next.run(ctx, info).await
+        }
+    }
+
+    #[tokio::test]
+    async fn dashboard_counts_are_written_in_one_pass_as_they_would_resolve() {
+        let schema = Schema::new(Fixtures, EmptyMutation, EmptySubscription);
+        let (every, leaves) = every_plain_field(&schema, "CustomerStats").await;
+        assert_eq!(leaves.len(), 7, "{leaves:?}");
+        let cases = [
+            format!("{{ customerStats {every} }}"),
+            // Aliases, `__typename`, fragments, `@skip` and `@include`.
+            "{ customerStats { __typename s: summary { vipCustomers t: totalCustomers } \
+             segments { ... on SegmentCount { count } segment @include(if: true) } } }"
+                .to_owned(),
+            "{ customerStats { segments { count @skip(if: true) segment } summary { ...S } } } \
+             fragment S on CustomerSummary { newThisMonth __typename }"
+                .to_owned(),
+        ];
+        // The engine resolves only `customerStats` itself: the rest is
+        // written by the types.
+        let resolved = Arc::new(AtomicUsize::new(0));
+        let counting = Schema::build(Fixtures, EmptyMutation, EmptySubscription)
+            .extension(CountResolved(resolved.clone()))
+            .finish();
+        for query in &cases {
+            assert!(
+                written_at_once(&schema, query, "customerStats").await,
+                "{query}"
+            );
+            resolved.store(0, Ordering::Relaxed);
+            let mut request = Request::new(query.as_str());
+            request.data.insert(Text { dedupe: false });
+            assert!(counting.execute(request).await.errors.is_empty());
+            assert_eq!(resolved.load(Ordering::Relaxed), 1, "{query}");
+            let text = answer(&schema, query, true).await;
+            let values = answer(&schema, query, false).await;
+            assert_eq!(text, values, "{query}");
+        }
+        // Every plain field is written by its type, none resolved.
+        let stats = CustomerStats::from(stats());
+        let mut out = Vec::new();
+        for leaf in &leaves {
+            let (ty, field) = leaf.split_once('.').unwrap_or_default();
+            let written = match ty {
+                "CustomerSummary" => stats.summary.write(field, &mut out),
+                "SegmentCount" => stats.segments[0].write(field, &mut out),
+                other => panic!("an unexpected type {other}"),
+            };
+            assert!(matches!(written, Some(Ok(()))), "{leaf} is not written");
+        }
     }
 }

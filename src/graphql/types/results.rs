@@ -3,13 +3,15 @@
 //! outcome and the caller. Nothing here reads through a loader or the
 //! service; the nouns they list are the objects of `graphql/types.rs`.
 
-use async_graphql::{ComplexObject, SimpleObject, ID};
+use async_graphql::parser::types::Field;
+use async_graphql::{ComplexObject, ContextSelectionSet, Positioned, SimpleObject, ID};
 
 use super::enums::CustomerSegment;
 use super::{ConversationObject, Customer, CustomerObject, Message};
 use crate::auth::Role;
 use crate::domain::page::{PageRequest, Pagination as PageBlock};
-use crate::graphql::inline::List;
+use crate::graphql::inline::{self, Fields, List};
+use crate::graphql::json::leaf;
 use crate::service::{customers, import};
 
 /// Page numbers and totals of an offset page.
@@ -115,12 +117,58 @@ pub struct SegmentCount {
 }
 
 /// Dashboard statistics.
+///
+/// Answered in place ([`inline`]): the dashboard's answer is one small
+/// object, written in one pass rather than resolved as a future per field,
+/// which weighed most on the cheapest request a desk makes (issue 9's ST,
+/// `bench/RESULTS.md`, session 29).
 #[derive(SimpleObject)]
 pub struct CustomerStats {
     /// Counts of all customers and of notable groups.
     pub summary: CustomerSummary,
     /// Customers per segment, largest first; segments without customers left out.
     pub segments: Vec<SegmentCount>,
+}
+
+impl Fields for CustomerSummary {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        Some(match field {
+            "totalCustomers" => leaf::value(out, &self.total_customers),
+            "activeCustomers" => leaf::value(out, &self.active_customers),
+            "vipCustomers" => leaf::value(out, &self.vip_customers),
+            "blockedCustomers" => leaf::value(out, &self.blocked_customers),
+            "newThisMonth" => leaf::value(out, &self.new_this_month),
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for SegmentCount {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        Some(match field {
+            "segment" => leaf::name(out, self.segment),
+            "count" => leaf::value(out, &self.count),
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for CustomerStats {
+    fn write_object(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        match field.node.name.node.as_str() {
+            "summary" => inline::write_object(ctx, field, Some(&self.summary), out),
+            "segments" => {
+                let ctx = ctx.with_selection_set(&field.node.selection_set);
+                inline::write_items(&ctx, &self.segments, out)
+            }
+            _ => Ok(false),
+        }
+    }
 }
 
 impl From<customers::Stats> for CustomerStats {
