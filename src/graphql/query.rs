@@ -56,7 +56,7 @@ impl CustomerQuery {
             desc = "Ascending or descending."
         )]
         sort_order: Option<SortOrder>,
-    ) -> async_graphql::Result<CustomerPage> {
+    ) -> async_graphql::Result<Inline<CustomerPage>> {
         let (ctx, actor) = caller(cx)?;
         let selections = cx.look_ahead().field("items").selection_fields();
         let shown = Shown::of(&selections);
@@ -80,10 +80,10 @@ impl CustomerQuery {
         let items = Customer::list_reading(ctx, actor, items, shown, &selections)
             .await
             .gql()?;
-        Ok(CustomerPage {
+        Ok(Inline(CustomerPage {
             items: items.into(),
             pagination: pagination.into(),
-        })
+        }))
     }
 
     /// Null for an unknown id or another tenant's customer.

@@ -66,12 +66,46 @@ pub fn list_cost(limit: Option<i32>, default: i32, child_complexity: usize) -> u
 }
 
 /// A page of customers.
+///
+/// Answered in place ([`inline`]): the page, its pagination and its items
+/// are written in one pass when every item can be, so the engine resolves
+/// the `customers` field alone.
 #[derive(SimpleObject)]
 pub struct CustomerPage {
     /// The customers of this page.
     pub items: List<CustomerObject>,
     /// Where this page sits and how many there are.
     pub pagination: Pagination,
+}
+
+impl Fields for Pagination {
+    fn write(&self, field: &str, out: &mut Vec<u8>) -> Option<serde_json::Result<()>> {
+        Some(match field {
+            "page" => leaf::value(out, &self.page),
+            "limit" => leaf::value(out, &self.limit),
+            "total" => leaf::value(out, &self.total),
+            "pages" => leaf::value(out, &self.pages),
+            _ => return None,
+        })
+    }
+}
+
+impl Fields for CustomerPage {
+    fn write_object(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<bool> {
+        match field.node.name.node.as_str() {
+            "pagination" => inline::write_object(ctx, field, Some(&self.pagination), out),
+            "items" => {
+                let ctx = ctx.with_selection_set(&field.node.selection_set);
+                inline::write_items(&ctx, self.items.0.iter().map(|item| &item.0), out)
+            }
+            _ => Ok(false),
+        }
+    }
 }
 
 /// A page of conversations.
