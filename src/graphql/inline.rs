@@ -395,6 +395,21 @@ pub fn write_object<T: Fields>(
     }
 }
 
+/// [`write_items`] of `items` under `field`'s selection: the list of
+/// objects answered in place that `field` holds.
+pub fn write_list<'t, T: Fields + 't>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    items: impl IntoIterator<Item = &'t T>,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<bool> {
+    write_items(
+        &ctx.with_selection_set(&field.node.selection_set),
+        items,
+        out,
+    )
+}
+
 /// The fields of `set` (and of the fragments in it that apply to `root`)
 /// written into the object `out` is writing ([`write_set`]).
 fn write_fields<'a, T: Fields>(

@@ -269,8 +269,7 @@ impl inline::Fields for CustomerObject {
                     .flatten()
                     .map(|c| ConversationObject(c.clone(), recent.group.clone()))
                     .collect();
-                let ctx = ctx.with_selection_set(&field.node.selection_set);
-                inline::write_items(&ctx, &items, out)
+                inline::write_list(ctx, field, &items, out)
             }
             "address" => {
                 let address = c.address.as_ref().map(Address);

@@ -99,10 +99,7 @@ impl Fields for CustomerPage {
     ) -> serde_json::Result<bool> {
         match field.node.name.node.as_str() {
             "pagination" => inline::write_object(ctx, field, Some(&self.pagination), out),
-            "items" => {
-                let ctx = ctx.with_selection_set(&field.node.selection_set);
-                inline::write_items(&ctx, self.items.0.iter().map(|item| &item.0), out)
-            }
+            "items" => inline::write_list(ctx, field, self.items.0.iter().map(|i| &i.0), out),
             _ => Ok(false),
         }
     }
@@ -196,10 +193,7 @@ impl Fields for CustomerStats {
     ) -> serde_json::Result<bool> {
         match field.node.name.node.as_str() {
             "summary" => inline::write_object(ctx, field, Some(&self.summary), out),
-            "segments" => {
-                let ctx = ctx.with_selection_set(&field.node.selection_set);
-                inline::write_items(&ctx, &self.segments, out)
-            }
+            "segments" => inline::write_list(ctx, field, &self.segments, out),
             _ => Ok(false),
         }
     }
