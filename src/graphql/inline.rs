@@ -265,6 +265,27 @@ pub fn may_wait<T: Fields>(set: &SelectionSet) -> bool {
     })
 }
 
+/// Whether `items`, the objects of a list under `field`'s selection, may
+/// wait to be answered: a field of the selection may, as the first item
+/// tells it ([`Fields::waits_here`]; the items of a list share what their
+/// fields read), or the selection has a fragment (not looked into). An
+/// object that holds such a list lists the field in its [`Fields::WAITS`]
+/// and asks this of it.
+pub fn items_may_wait<T: Fields>(
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+    items: &[Inline<T>],
+) -> bool {
+    let Some(first) = items.first() else {
+        return false;
+    };
+    let ctx = ctx.with_selection_set(&field.node.selection_set);
+    ctx.item.node.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => first.0.waits_here(&ctx, field),
+        Selection::FragmentSpread(_) | Selection::InlineFragment(_) => true,
+    })
+}
+
 /// Whether `root`'s selection (`ctx`) may be written in one pass
 /// ([`write_set`]) in an answer of text `as_text`: no field of its own
 /// waits, and the document repeats no key (the first value would have to

@@ -68,8 +68,8 @@ pub fn list_cost(limit: Option<i32>, default: i32, child_complexity: usize) -> u
 /// A page of customers.
 ///
 /// Answered in place ([`inline`]): the page, its pagination and its items
-/// are written in one pass when every item can be, so the engine resolves
-/// the `customers` field alone.
+/// are written in one pass when no field of the items waits, so the engine
+/// resolves the `customers` field alone.
 #[derive(SimpleObject)]
 pub struct CustomerPage {
     /// The customers of this page.
@@ -91,6 +91,18 @@ impl Fields for Pagination {
 }
 
 impl Fields for CustomerPage {
+    const WAITS: &'static [&'static str] = &["items"];
+
+    /// The items wait when a field of theirs does (one that reads through
+    /// a loader): the page is then answered field by field, and its items
+    /// as a list of their own.
+    fn waits_here(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> bool {
+        match field.node.name.node.as_str() {
+            "items" => inline::items_may_wait(ctx, field, &self.items.0),
+            _ => false,
+        }
+    }
+
     fn write_object(
         &self,
         ctx: &ContextSelectionSet<'_>,
