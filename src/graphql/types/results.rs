@@ -66,10 +66,6 @@ pub fn list_cost(limit: Option<i32>, default: i32, child_complexity: usize) -> u
 }
 
 /// A page of customers.
-///
-/// Answered in place ([`inline`]): the page, its pagination and its items
-/// are written in one pass when no field of the items waits, so the engine
-/// resolves the `customers` field alone.
 #[derive(SimpleObject)]
 pub struct CustomerPage {
     /// The customers of this page.
@@ -90,6 +86,9 @@ impl Fields for Pagination {
     }
 }
 
+/// Answered in place ([`inline`]): the page, its pagination and its items
+/// are written in one pass when no field of the items waits, so the engine
+/// resolves the `customers` field alone.
 impl Fields for CustomerPage {
     const WAITS: &'static [&'static str] = &["items"];
 
@@ -160,11 +159,6 @@ pub struct SegmentCount {
 }
 
 /// Dashboard statistics.
-///
-/// Answered in place ([`inline`]): the dashboard's answer is one small
-/// object, written in one pass rather than resolved as a future per field,
-/// which weighed most on the cheapest request a desk makes (issue 9's ST,
-/// `bench/RESULTS.md`, session 29).
 #[derive(SimpleObject)]
 pub struct CustomerStats {
     /// Counts of all customers and of notable groups.
@@ -196,6 +190,10 @@ impl Fields for SegmentCount {
     }
 }
 
+/// Answered in place ([`inline`]): the dashboard's answer is one small
+/// object, written in one pass rather than resolved as a future per field,
+/// which weighed most on the cheapest request a desk makes (issue 9's ST,
+/// `bench/RESULTS.md`, session 29).
 impl Fields for CustomerStats {
     fn write_object(
         &self,
