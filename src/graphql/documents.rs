@@ -22,6 +22,11 @@
 //! is parsed again and refused in the parser's words as it always was. Only
 //! authenticated requests get here, so only they can fill the cache; a
 //! document over its size cap never does.
+//!
+//! A request whose verdict skips validation runs on the document's hollow
+//! copy when it has one ([`hollow`], [`Hollow`]): the engine clones, walks
+//! and drops only its root fields, and the objects under them, answered in
+//! place, read their selections from the cached document.
 
 use std::collections::HashMap;
 use std::mem::size_of;
@@ -29,11 +34,11 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{
-    BaseType, Directive, DocumentOperations, ExecutableDocument, FragmentDefinition,
-    OperationDefinition, Selection, SelectionSet, Type, VariableDefinition,
+    BaseType, Directive, DocumentOperations, ExecutableDocument, Field, FragmentDefinition,
+    OperationDefinition, OperationType, Selection, SelectionSet, Type, VariableDefinition,
 };
 use async_graphql::parser::Positioned;
-use async_graphql::{Name, Request, ServerError, Value as ConstValue};
+use async_graphql::{ContextBase, Name, Request, ServerError, Value as ConstValue};
 use sha2::{Digest, Sha256};
 
 use super::edges::Shape;
@@ -49,8 +54,8 @@ struct PersistedQuery {
 
 /// A cached document.
 struct Entry {
-    doc: ExecutableDocument,
-    /// What else is known of it, with its text (the entry's key).
+    /// The document and what else is known of it, with its text (the
+    /// entry's key).
     cached: Cached,
     /// What [`weigh`] says it holds, with its text (and its hash, when
     /// registered).
@@ -92,11 +97,16 @@ struct Cache {
     max_bytes: usize,
 }
 
-/// What the cache knows of a request's document besides its parse.
+/// What the cache knows of a request's document: its parse, and what is
+/// worked out from it once.
 #[derive(Debug, Clone)]
 pub struct Cached {
     /// The text, as the cache holds it.
     pub text: Arc<str>,
+    /// The parse of the text.
+    pub doc: Arc<ExecutableDocument>,
+    /// Its hollow copy, if it has one ([`hollow`]).
+    pub hollow: Option<Arc<ExecutableDocument>>,
     /// How the document repeats response keys ([`json::repeats`], worked
     /// out once: it walks every selection).
     pub repeats: Repeats,
@@ -109,39 +119,39 @@ pub struct Cached {
 
 impl Cached {
     /// What the cache keeps of `doc`, parsed from `text`.
-    fn of(text: Arc<str>, doc: &ExecutableDocument) -> Self {
+    fn of(text: Arc<str>, doc: ExecutableDocument) -> Self {
         Self {
             text,
-            repeats: json::repeats(doc),
-            fields: fields(doc),
-            shape: Shape::of(doc),
+            repeats: json::repeats(&doc),
+            fields: fields(&doc),
+            shape: Shape::of(&doc),
+            hollow: hollow(&doc).map(Arc::new),
+            doc: Arc::new(doc),
         }
+    }
+
+    /// What its parse and hollow copy hold ([`weigh`]).
+    fn weight(&self) -> usize {
+        weigh(&self.doc) + self.hollow.as_deref().map_or(0, weigh)
     }
 }
 
 impl Cache {
     /// The document of this text, if cached, and what else is known of it.
-    fn get(&mut self, text: &str) -> Option<(Cached, ExecutableDocument)> {
-        let entry = self.entries.get(text)?;
-        Some((entry.cached.clone(), entry.doc.clone()))
+    fn get(&mut self, text: &str) -> Option<Cached> {
+        Some(self.entries.get(text)?.cached.clone())
     }
 
     /// [`Self::get`] for the text registered under a persisted query's hash.
-    fn get_persisted(&mut self, hash: &str) -> Option<(Cached, ExecutableDocument)> {
+    fn get_persisted(&mut self, hash: &str) -> Option<Cached> {
         let text = self.persisted.get(hash)?.clone();
         self.get(&text)
     }
 
-    /// Caches `doc` (weighing `bytes`) under its text, with what else is
-    /// known of it (`cached`), registered under the hash `persisted` if
+    /// Caches a document and what is known of it (`cached`, weighing
+    /// `bytes`) under its text, registered under the hash `persisted` if
     /// given. A text already cached is only registered, keeping what it has.
-    fn put(
-        &mut self,
-        cached: Cached,
-        doc: ExecutableDocument,
-        bytes: usize,
-        persisted: Option<String>,
-    ) {
+    fn put(&mut self, cached: Cached, bytes: usize, persisted: Option<String>) {
         let text = cached.text.clone();
         let bytes = bytes + text.len() + persisted.as_ref().map_or(0, String::len);
         if let Some(entry) = self.entries.get_mut(&text) {
@@ -163,7 +173,6 @@ impl Cache {
         }
         let entry = Entry {
             cached,
-            doc,
             bytes,
             persisted,
             passed: Vec::new(),
@@ -220,17 +229,16 @@ impl Documents {
     /// the text as the cache holds it; `None` when it does not parse (the
     /// engine then parses it and says why). Counts hits and misses
     /// (`graphql_document_cache_total`).
-    fn parsed(&self, text: &str) -> Option<(Cached, ExecutableDocument)> {
+    fn parsed(&self, text: &str) -> Option<Cached> {
         let cached = self.cache().get(text);
         crate::http::metrics::graphql_document_cache(cached.is_some());
         if cached.is_some() {
             return cached;
         }
         let doc = async_graphql::parser::parse_query(text).ok()?;
-        let cached = Cached::of(Arc::from(text), &doc);
-        self.cache()
-            .put(cached.clone(), doc.clone(), weigh(&doc), None);
-        Some((cached, doc))
+        let cached = Cached::of(Arc::from(text), doc);
+        self.cache().put(cached.clone(), cached.weight(), None);
+        Some(cached)
     }
 
     /// What the engine's full validation said of a request of the cached
@@ -265,10 +273,12 @@ impl Documents {
         self.cache().bytes
     }
 
-    /// Gives `request` its parsed document from the cache (parsing and
-    /// caching it on a miss), or, for a persisted query, by its hash alone
-    /// when registered, or registering its text under the hash; the text it
-    /// is cached under. A text that does not parse is left for
+    /// The cached document of `request` (parsed and cached on a miss), or,
+    /// for a persisted query, by its hash alone when registered, or
+    /// registering its text under the hash. The request is not given it:
+    /// the caller gives it the document or its hollow copy
+    /// ([`Request::set_parsed_query`]); a persisted query's text may have
+    /// been taken from it. A text that does not parse is left for
     /// [`Request::parsed_query`] to refuse in the parser's words.
     pub fn prepare(&self, request: &mut Request) -> Result<Option<Cached>, ServerError> {
         if let Some(value) = request.extensions.remove("persistedQuery") {
@@ -277,10 +287,7 @@ impl Documents {
         if request.query.is_empty() {
             return Ok(None);
         }
-        Ok(self.parsed(&request.query).map(|(cached, doc)| {
-            request.set_parsed_query(doc);
-            cached
-        }))
+        Ok(self.parsed(&request.query))
     }
 
     /// [`Self::prepare`] for a request that carries the `persistedQuery` extension.
@@ -296,22 +303,19 @@ impl Documents {
         }
         if request.query.is_empty() {
             // Apollo clients retry with the full query on this exact message.
-            let (cached, doc) = self
+            return self
                 .cache()
                 .get_persisted(&persisted.sha256_hash)
-                .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None))?;
-            request.set_parsed_query(doc);
-            return Ok(cached);
+                .ok_or_else(|| ServerError::new("PersistedQueryNotFound", None));
         }
         let hash = sha256(&request.query);
         if persisted.sha256_hash != hash {
             return Err(ServerError::new("provided sha does not match query", None));
         }
         let doc = async_graphql::parser::parse_query(&request.query)?;
-        let cached = Cached::of(Arc::from(std::mem::take(&mut request.query)), &doc);
+        let cached = Cached::of(Arc::from(std::mem::take(&mut request.query)), doc);
         self.cache()
-            .put(cached.clone(), doc.clone(), weigh(&doc), Some(hash));
-        request.set_parsed_query(doc);
+            .put(cached.clone(), cached.weight(), Some(hash));
         Ok(cached)
     }
 }
@@ -375,6 +379,108 @@ pub fn verdict(
         }
     }
     Some(Verdict(key.finalize().into()))
+}
+
+/// The hollow copy of `doc`: the same document with the selections of its
+/// query root fields that are answered in place
+/// ([`super::query::HOLLOW_ROOTS`]) left empty, and the root fields
+/// themselves (name, alias, arguments, directives, place) kept. The engine
+/// clones the document it is given for every request, walks it twice and
+/// drops it: for a customer with its statistics and recent conversations
+/// (issue 9's S4) some 30,000 instructions, an eighth of the request
+/// (`callgrind`, `bench/RESULTS.md`, session 30). On the hollow copy it does
+/// that for the roots alone, and the objects under them read their
+/// selections from the cached document ([`Hollow`]). Only a request whose
+/// verdict skips validation runs on it, so the whole document was
+/// validated, with the same verdict, before. `None` when no root field can
+/// be emptied, or when the document has what only the engine's own copy
+/// can answer: fragments (looked up by name in the engine's copy) or
+/// directives below a root (applied by the engine to its copy before it
+/// executes it).
+fn hollow(doc: &ExecutableDocument) -> Option<ExecutableDocument> {
+    if !doc.fragments.is_empty() {
+        return None;
+    }
+    let mut hollow = doc.clone();
+    let operations: Vec<&mut Positioned<OperationDefinition>> = match &mut hollow.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(operations) => operations.values_mut().collect(),
+    };
+    let mut emptied = false;
+    for operation in operations {
+        if operation.node.ty != OperationType::Query {
+            continue;
+        }
+        for item in &mut operation.node.selection_set.node.items {
+            let Selection::Field(field) = &mut item.node else {
+                continue;
+            };
+            let set = &mut field.node.selection_set.node;
+            if super::query::HOLLOW_ROOTS.contains(&field.node.name.node.as_str())
+                && !set.items.is_empty()
+                && plain(set)
+            {
+                set.items = Vec::new();
+                emptied = true;
+            }
+        }
+    }
+    emptied.then_some(hollow)
+}
+
+/// Whether a selection has no directive and no fragment spread, at any depth.
+fn plain(set: &SelectionSet) -> bool {
+    set.items.iter().all(|item| match &item.node {
+        Selection::Field(f) => f.node.directives.is_empty() && plain(&f.node.selection_set.node),
+        Selection::InlineFragment(i) => {
+            i.node.directives.is_empty() && plain(&i.node.selection_set.node)
+        }
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+/// Request data of a request that runs on its document's hollow copy
+/// ([`hollow`]): the cached document, whose root fields hold the
+/// selections the copy's lack.
+pub struct Hollow(pub Arc<ExecutableDocument>);
+
+impl Hollow {
+    /// The cached document's field that `field` stands for, when `field`
+    /// is a root field emptied in the hollow copy that the request of
+    /// `ctx` runs on; `None` for any other field (every object field of a
+    /// document selects something, so only an emptied one selects nothing).
+    pub fn original<'a, T>(
+        ctx: &ContextBase<'a, T>,
+        field: &Positioned<Field>,
+    ) -> Option<&'a Positioned<Field>> {
+        if !field.node.selection_set.node.items.is_empty() {
+            return None;
+        }
+        let Hollow(doc) = ctx.data_opt::<Hollow>()?;
+        let in_root = |operation: &'a Positioned<OperationDefinition>| {
+            let roots = &operation.node.selection_set.node.items;
+            roots.iter().find_map(|item| match &item.node {
+                Selection::Field(root) if root.pos == field.pos => Some(root),
+                _ => None,
+            })
+        };
+        match &doc.operations {
+            DocumentOperations::Single(operation) => in_root(operation),
+            DocumentOperations::Multiple(operations) => operations.values().find_map(in_root),
+        }
+    }
+
+    /// The context of the field `cx` resolves, as the document selects
+    /// it: for a root field emptied in a hollow copy, the cached
+    /// document's field ([`Self::original`]), for a resolver that reads
+    /// what its field selects (`look_ahead`, `field`).
+    pub fn selected<'a>(cx: &async_graphql::Context<'a>) -> async_graphql::Context<'a> {
+        let mut selected = cx.clone();
+        if let Some(field) = Self::original(cx, cx.item) {
+            selected.item = field;
+        }
+        selected
+    }
 }
 
 /// The fields a document selects, in its operations and its fragments
@@ -557,11 +663,10 @@ mod tests {
     /// Caches `doc()` under the one-byte text `text`, weighing `bytes` in
     /// all (the text's byte included).
     fn put(cache: &Documents, text: &str, bytes: usize, persisted: Option<&str>) {
-        let doc = doc();
-        let cached = Cached::of(text.into(), &doc);
+        let cached = Cached::of(text.into(), doc());
         cache
             .cache()
-            .put(cached, doc, bytes - text.len(), persisted.map(String::from));
+            .put(cached, bytes - text.len(), persisted.map(String::from));
     }
 
     fn cached(cache: &Documents, text: &str) -> bool {
@@ -593,21 +698,72 @@ mod tests {
         assert!(!cached(&cache, "a"));
     }
 
+    /// The root fields of `doc`'s first operation: name, arguments, and
+    /// how many items its selection has.
+    fn roots(doc: &ExecutableDocument) -> Vec<(String, usize, usize)> {
+        let (_, operation) = doc.operations.iter().next().expect("an operation");
+        operation
+            .node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .filter_map(|item| match &item.node {
+                Selection::Field(f) => Some((
+                    f.node.response_key().node.to_string(),
+                    f.node.arguments.len(),
+                    f.node.selection_set.node.items.len(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_hollow_copy_empties_only_the_roots_answered_in_place() {
+        let parse = |text: &str| async_graphql::parser::parse_query(text).expect("parse");
+        let doc = parse(
+            "query($id: ID!) { customer(id: $id) { id firstName } me { role } \
+             s: customerStats { summary { totalCustomers } } }",
+        );
+        let copy = hollow(&doc).expect("a hollow copy");
+        assert_eq!(
+            roots(&copy),
+            [
+                ("customer".to_owned(), 1, 0),
+                ("me".to_owned(), 0, 1),
+                ("s".to_owned(), 0, 0)
+            ]
+        );
+        assert_eq!(roots(&doc)[0], ("customer".to_owned(), 1, 2), "the cached one whole");
+        for whole in [
+            "{ customer(id: 1) { ...F } } fragment F on Customer { id }",
+            "query($x: Boolean!) { customers { items { id @include(if: $x) } } }",
+            "query($x: Boolean!) { customer(id: 1) { ... on Customer @skip(if: $x) { id } } }",
+            "{ me { role } }",
+            "mutation { customer(id: 1) { id } }",
+        ] {
+            assert!(hollow(&parse(whole)).is_none(), "{whole}");
+        }
+        // A directive on the root itself is the engine's to apply.
+        let root_directive = parse("query($x: Boolean!) { customer(id: 1) @include(if: $x) { id } }");
+        assert_eq!(roots(&hollow(&root_directive).expect("hollow"))[0].2, 0);
+    }
+
     #[test]
     fn a_repeated_text_is_served_from_the_cache() {
         let cache = cache(10, 1_000_000);
         let text = "query Q($id: ID!) { customer(id: $id) { id firstName } }";
-        let (first_cached, first) = cache.parsed(text).expect("parses");
-        let key = first_cached.text;
-        assert_eq!(&*key, text);
-        assert_eq!(first_cached.repeats, Repeats::None);
-        assert_eq!(cache.bytes(), weigh(&first) + text.len());
+        let first = cache.parsed(text).expect("parses");
+        assert_eq!(&*first.text, text);
+        assert_eq!(first.repeats, Repeats::None);
+        let weight = weigh(&first.doc) + weigh(first.hollow.as_deref().expect("a hollow copy"));
+        assert_eq!(cache.bytes(), weight + text.len());
         assert!(cached(&cache, text));
-        let (again_cached, again) = cache.parsed(text).expect("parses");
-        let again_key = again_cached.text;
-        assert_eq!(format!("{again:?}"), format!("{first:?}"));
-        assert!(Arc::ptr_eq(&key, &again_key), "the text is held once");
-        assert_eq!(cache.bytes(), weigh(&first) + text.len(), "held once");
+        let again = cache.parsed(text).expect("parses");
+        assert!(Arc::ptr_eq(&first.text, &again.text), "the text is held once");
+        assert!(Arc::ptr_eq(&first.doc, &again.doc), "the parse is held once");
+        assert_eq!(cache.bytes(), weight + text.len(), "held once");
         let other = format!("{text} ");
         assert!(!cached(&cache, &other), "found by the exact text only");
     }
@@ -624,7 +780,7 @@ mod tests {
         );
         let before = cache.bytes();
         put(&cache, text, 10 + text.len(), Some(&hash));
-        let (by_hash, _) = cache.cache().get_persisted(&hash).expect("registered");
+        let by_hash = cache.cache().get_persisted(&hash).expect("registered");
         assert_eq!(&*by_hash.text, text);
         assert_eq!(
             cache.bytes(),
@@ -710,7 +866,7 @@ mod tests {
         let cache = cache(10, 1_000_000);
         let text = "{ me { role } me { tenant } }";
         for _ in 0..2 {
-            let (cached, _) = cache.parsed(text).expect("parses");
+            let cached = cache.parsed(text).expect("parses");
             assert_eq!(cached.repeats, Repeats::Objects);
         }
         assert!(cached(&cache, text));
@@ -727,7 +883,7 @@ mod tests {
     #[test]
     fn verdicts_are_kept_with_their_document_and_bounded() {
         let cache = cache(10, 1_000_000);
-        let (cached, _) = cache.parsed("{ me { role } }").expect("parses");
+        let cached = cache.parsed("{ me { role } }").expect("parses");
         let key = cached.text;
         let v = |i: u8| Verdict([i; 32]);
         let passed = |complexity, skips| Passed {

@@ -29,6 +29,10 @@
 //! engine resolves, to weigh what its hooks cost) and custom field
 //! directives (an object whose selection has any falls back to the engine;
 //! `@skip` and `@include` are applied before execution).
+//!
+//! An object at the root of a document's hollow copy, whose field the
+//! engine was given without its selection, answers the cached document's
+//! selection instead (`super::documents::Hollow`).
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -47,6 +51,7 @@ use async_graphql::{
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 
+use super::documents::Hollow;
 use super::json::{self, Text};
 
 /// An object type whose fields can be answered in place.
@@ -129,8 +134,13 @@ impl<T: Fields> OutputType for Inline<T> {
     async fn resolve(
         &self,
         ctx: &ContextSelectionSet<'_>,
-        _field: &Positioned<Field>,
+        field: &Positioned<Field>,
     ) -> ServerResult<Value> {
+        // A root field of a hollow copy selects nothing here: its
+        // selection is the cached document's.
+        if let Some(field) = Hollow::original(ctx, field) {
+            return resolve(&ctx.with_selection_set(&field.node.selection_set), &self.0).await;
+        }
         resolve(ctx, &self.0).await
     }
 }

@@ -128,7 +128,9 @@ pub struct Endpoint {
 }
 
 /// A prepared request, and where its verdict is kept (the cached document
-/// and the verdict), when its document is cached.
+/// and the verdict), when its document is cached. A request with a verdict
+/// has no parsed document yet: [`Endpoint::execute_validated`] gives it the
+/// cached one or its hollow copy.
 type Prepared = (
     async_graphql::Request,
     Option<(documents::Cached, documents::Verdict)>,
@@ -200,9 +202,12 @@ impl Endpoint {
             None => None,
         };
         let operation = request.operation_name.clone();
-        // The parsed document is borrowed from the request mutably.
+        // An uncached document is borrowed from the request mutably.
         let variables = std::mem::take(&mut request.variables);
-        let doc = request.parsed_query()?;
+        let doc = match &cached {
+            Some(cached) => &cached.doc,
+            None => request.parsed_query()?,
+        };
         let shape = match &cached {
             Some(cached) => cached.shape,
             None => edges::Shape::of(doc),
@@ -214,9 +219,17 @@ impl Endpoint {
             (true, Some(cached)) => json::Text::for_repeats(cached.repeats),
             (true, None) => json::Text::for_document(doc),
         };
-        let verdict = cached.and_then(|cached| {
-            documents::verdict(doc, operation.as_deref(), &variables).map(|v| (cached, v))
-        });
+        let verdict = cached
+            .as_ref()
+            .and_then(|_| documents::verdict(doc, operation.as_deref(), &variables));
+        let verdict = match (cached, verdict) {
+            (Some(cached), Some(verdict)) => Some((cached, verdict)),
+            (Some(cached), None) => {
+                request.set_parsed_query(cached.doc.as_ref().clone());
+                None
+            }
+            (None, _) => None,
+        };
         request.variables = variables;
         if let Some(text) = text {
             request.data.insert(text);
@@ -243,14 +256,16 @@ impl Endpoint {
     /// Runs a prepared request: one whose document is cached on the schema
     /// that remembers validation, unless its verdict passed before and does
     /// not skip validation ([`validated::skips`]), which runs on the `Fast`
-    /// one; any other on the full one. Counts each kind
-    /// (`graphql_validations_total`).
+    /// one; any other on the full one. A request whose verdict skips
+    /// validation runs on the document's hollow copy, if it has one
+    /// ([`documents::Hollow`]). Counts each kind
+    /// (`graphql_validations_total`, `graphql_hollow_documents_total`).
     async fn execute_validated(
         &self,
-        request: async_graphql::Request,
+        mut request: async_graphql::Request,
         verdict: Option<(documents::Cached, documents::Verdict)>,
     ) -> async_graphql::Response {
-        use crate::http::metrics::{graphql_validation, Validation};
+        use crate::http::metrics::{graphql_hollow_document, graphql_validation, Validation};
         let (Some(documents), Some((cached, verdict))) = (&self.documents, verdict) else {
             graphql_validation(Validation::Full);
             return self.schema.execute(request).await;
@@ -258,12 +273,21 @@ impl Endpoint {
         let passed = documents.passed(&cached.text, verdict);
         if passed.is_some_and(|p| !p.skips) {
             graphql_validation(Validation::Fast);
+            request.set_parsed_query(cached.doc.as_ref().clone());
             return self.validated.execute(request).await;
         }
         graphql_validation(match passed {
             Some(_) => Validation::Remembered,
             None => Validation::Full,
         });
+        match (&passed, &cached.hollow) {
+            (Some(_), Some(hollow)) => {
+                graphql_hollow_document();
+                request.set_parsed_query(hollow.as_ref().clone());
+                request = request.data(documents::Hollow(cached.doc.clone()));
+            }
+            _ => request.set_parsed_query(cached.doc.as_ref().clone()),
+        }
         let request = request.data(validated::Remembering {
             documents: documents.clone(),
             text: cached.text,
@@ -315,7 +339,10 @@ impl async_graphql::Executor for Endpoint {
     ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
         use futures::StreamExt;
         match self.prepare(request, false, false) {
-            Ok((request, _)) => {
+            Ok((mut request, verdict)) => {
+                if let Some((cached, _)) = verdict {
+                    request.set_parsed_query(cached.doc.as_ref().clone());
+                }
                 let this = self.clone();
                 async_graphql::Executor::execute_stream(&self.schema, request, session_data)
                     .map(move |mut response| {

@@ -2,6 +2,7 @@
 
 use async_graphql::{Context, MergedObject, Object, ID};
 
+use super::documents::Hollow;
 use super::inline::Inline;
 use super::inputs::CustomerFilter;
 use super::types::enums::{CustomerSortField, SortOrder};
@@ -13,6 +14,13 @@ use super::{caller, GqlResult};
 use crate::domain::ids::{ConversationId, CustomerId};
 use crate::service::customers::ListQuery;
 use crate::service::{agents, conversations, customers};
+
+/// The root fields whose selections a document's hollow copy leaves out
+/// (`super::documents::Hollow`): each answers an object in place
+/// ([`Inline`]), which reads its selection from the cached document, and
+/// reads what its own field selects, if anything, through
+/// `Hollow::selected`. A root field added here must do both.
+pub const HOLLOW_ROOTS: &[&str] = &["customers", "customer", "customerStats"];
 
 /// The root of reads, one part per noun.
 #[derive(MergedObject, Default)]
@@ -58,6 +66,7 @@ impl CustomerQuery {
         sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<Inline<CustomerPage>> {
         let (ctx, actor) = caller(cx)?;
+        let cx = &Hollow::selected(cx);
         let selections = cx.look_ahead().field("items").selection_fields();
         let shown = Shown::of(&selections);
         let query = ListQuery {
@@ -99,7 +108,7 @@ impl CustomerQuery {
         };
         // Conversations the selection shows are read with the customer, in
         // the same statement.
-        if let Some(limit) = Customer::recent_limit(&cx.field()) {
+        if let Some(limit) = Customer::recent_limit(&Hollow::selected(cx).field()) {
             let found = customers::find_with_recent(ctx, actor, id, limit)
                 .await
                 .gql()?;

@@ -146,6 +146,14 @@ pub fn graphql_validation(how: Validation) {
     metrics::counter!("graphql_validations_total", "kind" => kind).increment(1);
 }
 
+/// Counts a GraphQL request run on its document's hollow copy
+/// (`graphql_hollow_documents_total`): the engine was given the root
+/// fields alone, and the objects under them read their selections from
+/// the cached document.
+pub fn graphql_hollow_document() {
+    metrics::counter!("graphql_hollow_documents_total").increment(1);
+}
+
 /// Counts a call refused by the rate limiter (`rate_limited_total`), by
 /// whose bucket it took from: a token's or an address's.
 pub fn rate_limited(bucket: &'static str) {

@@ -255,9 +255,105 @@ async fn a_cached_document_is_still_guarded_and_run_as_its_caller(app: TestApp) 
     assert_eq!(theirs["customers"]["pagination"]["total"], 0);
 }
 
+/// The `graphql_hollow_documents_total` sample in a scrape of `base` (0
+/// before the first).
+async fn hollowed(client: &reqwest::Client, base: &str) -> f64 {
+    sample(&scrape(client, base).await, "graphql_hollow_documents_total").unwrap_or(0.0)
+}
+
+/// Once a request of a document has passed validation, the next ones run on
+/// the document's hollow copy (the engine gets its root fields, the objects
+/// under them read their selections from the cached document): they answer
+/// exactly as the whole document did, and as a server without the cache on
+/// the same database. A document with fragments, or with a directive below
+/// a root, has no hollow copy.
+async fn a_document_run_on_its_hollow_copy_answers_as_the_whole_one(app: TestApp) {
+    let (_server, base) = server_process(
+        &app.url,
+        &[("CLIENTELA_METRICS", "true"), ("CLIENTELA_RATE_LIMIT", "0")],
+    );
+    let (_fresh_server, fresh_base) = server_process(
+        &app.url,
+        &[("CLIENTELA_GRAPHQL_APQ_CACHE", "0"), ("CLIENTELA_RATE_LIMIT", "0")],
+    );
+    let client = reqwest::Client::new();
+    let admin = app.admin();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(app.new_customer(n).await);
+    }
+    for _ in 0..3 {
+        app.new_conversation(ids[0]).await;
+    }
+    let run = |base: String, query: &'static str, variables: Value| {
+        let request = client
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&admin)
+            .json(&json!({ "query": query, "variables": variables }));
+        async move {
+            let (status, answer) = send(request).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {answer}");
+            assert!(answer.get("errors").is_none(), "{query}: {answer}");
+            answer
+        }
+    };
+    let id = json!({ "id": ids[0] });
+    let unknown = json!({ "id": "0190c4f5-0000-7000-8000-000000000000" });
+    let cases: [(&str, Value, bool); 7] = [
+        // Nested objects, a list read with the customer, a field of a
+        // conversation read through a loader, an inline fragment, an alias.
+        (
+            "query One($id: ID!) { customer(id: $id) { __typename id firstName tags \
+             address { city } statistics { totalConversations } \
+             recentConversations(limit: 2) { id status customer { id phoneNumber } } \
+             ... on Customer { phoneNumber } kind: segment } }",
+            id.clone(),
+            true,
+        ),
+        ("{ customerStats { summary { totalCustomers blockedCustomers } segments { segment count } } }", json!({}), true),
+        // An alias at the root, beside a root field that keeps its selection.
+        (
+            "query Page($n: Int) { page: customers(limit: $n, sortBy: CREATED_AT, sortOrder: ASC) { \
+             items { id phoneNumber recentConversations(limit: 1) { id } } pagination { total pages } } \
+             me { role } }",
+            json!({ "n": 2 }),
+            true,
+        ),
+        ("query($id: ID!) { customer(id: $id) { id firstName } }", unknown, true),
+        // The engine applies directives to its own copy.
+        (
+            "query($id: ID!, $x: Boolean!) { customer(id: $id) { id firstName @include(if: $x) } }",
+            json!({ "id": ids[1], "x": false }),
+            false,
+        ),
+        // Fragments are looked up in the engine's own copy.
+        (
+            "query($id: ID!) { customer(id: $id) { ...F } } fragment F on Customer { id phoneNumber }",
+            json!({ "id": ids[2] }),
+            false,
+        ),
+        // Only the roots that answer in place are emptied.
+        ("{ me { role tenant } }", json!({}), false),
+    ];
+    for (query, variables, hollow) in cases {
+        let before = hollowed(&client, &base).await;
+        let first = run(base.clone(), query, variables.clone()).await;
+        for _ in 0..2 {
+            assert_eq!(run(base.clone(), query, variables.clone()).await, first, "{query}");
+        }
+        let fresh = run(fresh_base.clone(), query, variables.clone()).await;
+        assert_eq!(fresh, first, "{query}: as a server without the cache");
+        let runs = hollowed(&client, &base).await - before;
+        assert_eq!(runs, if hollow { 2.0 } else { 0.0 }, "{query}: hollow copies run");
+    }
+    let data = run(base.clone(), "query One($id: ID!) { customer(id: $id) { id recentConversations(limit: 2) { id } } }", id).await;
+    assert_eq!(data["data"]["customer"]["recentConversations"].as_array().map(Vec::len), Some(2), "{data}");
+}
+
 crate::db_tests!(
     a_query_sent_again_is_served_from_the_cache,
     a_cached_document_is_answered_like_a_fresh_parse,
     a_cached_document_is_still_guarded_and_run_as_its_caller,
     a_request_validated_before_is_not_validated_again,
+    a_document_run_on_its_hollow_copy_answers_as_the_whole_one,
 );
