@@ -381,9 +381,17 @@ pub fn verdict(
     Some(Verdict(key.finalize().into()))
 }
 
+/// The query root fields whose selections a document's hollow copy leaves
+/// out ([`hollow`]): each answers an object in place (`super::inline`),
+/// which reads its selection from the cached document ([`Hollow`]), and
+/// reads what its own field selects, if anything, through
+/// [`Hollow::selected`] (`super::query`). A root field added here must do
+/// both.
+const HOLLOW_ROOTS: &[&str] = &["customers", "customer", "customerStats"];
+
 /// The hollow copy of `doc`: the same document with the selections of its
-/// query root fields that are answered in place
-/// ([`super::query::HOLLOW_ROOTS`]) left empty, and the root fields
+/// query root fields that are answered in place ([`HOLLOW_ROOTS`]) left
+/// empty, and the root fields
 /// themselves (name, alias, arguments, directives, place) kept. The engine
 /// clones the document it is given for every request, walks it twice and
 /// drops it: for a customer with its statistics and recent conversations
@@ -416,7 +424,7 @@ fn hollow(doc: &ExecutableDocument) -> Option<ExecutableDocument> {
                 continue;
             };
             let set = &mut field.node.selection_set.node;
-            if super::query::HOLLOW_ROOTS.contains(&field.node.name.node.as_str())
+            if HOLLOW_ROOTS.contains(&field.node.name.node.as_str())
                 && !set.items.is_empty()
                 && plain(set)
             {
@@ -735,7 +743,11 @@ mod tests {
                 ("s".to_owned(), 0, 0)
             ]
         );
-        assert_eq!(roots(&doc)[0], ("customer".to_owned(), 1, 2), "the cached one whole");
+        assert_eq!(
+            roots(&doc)[0],
+            ("customer".to_owned(), 1, 2),
+            "the cached one whole"
+        );
         for whole in [
             "{ customer(id: 1) { ...F } } fragment F on Customer { id }",
             "query($x: Boolean!) { customers { items { id @include(if: $x) } } }",
@@ -746,7 +758,8 @@ mod tests {
             assert!(hollow(&parse(whole)).is_none(), "{whole}");
         }
         // A directive on the root itself is the engine's to apply.
-        let root_directive = parse("query($x: Boolean!) { customer(id: 1) @include(if: $x) { id } }");
+        let root_directive =
+            parse("query($x: Boolean!) { customer(id: 1) @include(if: $x) { id } }");
         assert_eq!(roots(&hollow(&root_directive).expect("hollow"))[0].2, 0);
     }
 
@@ -761,8 +774,14 @@ mod tests {
         assert_eq!(cache.bytes(), weight + text.len());
         assert!(cached(&cache, text));
         let again = cache.parsed(text).expect("parses");
-        assert!(Arc::ptr_eq(&first.text, &again.text), "the text is held once");
-        assert!(Arc::ptr_eq(&first.doc, &again.doc), "the parse is held once");
+        assert!(
+            Arc::ptr_eq(&first.text, &again.text),
+            "the text is held once"
+        );
+        assert!(
+            Arc::ptr_eq(&first.doc, &again.doc),
+            "the parse is held once"
+        );
         assert_eq!(cache.bytes(), weight + text.len(), "held once");
         let other = format!("{text} ");
         assert!(!cached(&cache, &other), "found by the exact text only");

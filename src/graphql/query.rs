@@ -15,13 +15,6 @@ use crate::domain::ids::{ConversationId, CustomerId};
 use crate::service::customers::ListQuery;
 use crate::service::{agents, conversations, customers};
 
-/// The root fields whose selections a document's hollow copy leaves out
-/// (`super::documents::Hollow`): each answers an object in place
-/// ([`Inline`]), which reads its selection from the cached document, and
-/// reads what its own field selects, if anything, through
-/// `Hollow::selected`. A root field added here must do both.
-pub const HOLLOW_ROOTS: &[&str] = &["customers", "customer", "customerStats"];
-
 /// The root of reads, one part per noun.
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -66,6 +59,7 @@ impl CustomerQuery {
         sort_order: Option<SortOrder>,
     ) -> async_graphql::Result<Inline<CustomerPage>> {
         let (ctx, actor) = caller(cx)?;
+        // Root of a hollow copy (`documents::HOLLOW_ROOTS`).
         let cx = &Hollow::selected(cx);
         let selections = cx.look_ahead().field("items").selection_fields();
         let shown = Shown::of(&selections);

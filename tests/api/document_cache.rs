@@ -258,7 +258,11 @@ async fn a_cached_document_is_still_guarded_and_run_as_its_caller(app: TestApp) 
 /// The `graphql_hollow_documents_total` sample in a scrape of `base` (0
 /// before the first).
 async fn hollowed(client: &reqwest::Client, base: &str) -> f64 {
-    sample(&scrape(client, base).await, "graphql_hollow_documents_total").unwrap_or(0.0)
+    sample(
+        &scrape(client, base).await,
+        "graphql_hollow_documents_total",
+    )
+    .unwrap_or(0.0)
 }
 
 /// Once a request of a document has passed validation, the next ones run on
@@ -274,7 +278,10 @@ async fn a_document_run_on_its_hollow_copy_answers_as_the_whole_one(app: TestApp
     );
     let (_fresh_server, fresh_base) = server_process(
         &app.url,
-        &[("CLIENTELA_GRAPHQL_APQ_CACHE", "0"), ("CLIENTELA_RATE_LIMIT", "0")],
+        &[
+            ("CLIENTELA_GRAPHQL_APQ_CACHE", "0"),
+            ("CLIENTELA_RATE_LIMIT", "0"),
+        ],
     );
     let client = reqwest::Client::new();
     let admin = app.admin();
@@ -339,15 +346,34 @@ async fn a_document_run_on_its_hollow_copy_answers_as_the_whole_one(app: TestApp
         let before = hollowed(&client, &base).await;
         let first = run(base.clone(), query, variables.clone()).await;
         for _ in 0..2 {
-            assert_eq!(run(base.clone(), query, variables.clone()).await, first, "{query}");
+            assert_eq!(
+                run(base.clone(), query, variables.clone()).await,
+                first,
+                "{query}"
+            );
         }
         let fresh = run(fresh_base.clone(), query, variables.clone()).await;
         assert_eq!(fresh, first, "{query}: as a server without the cache");
         let runs = hollowed(&client, &base).await - before;
-        assert_eq!(runs, if hollow { 2.0 } else { 0.0 }, "{query}: hollow copies run");
+        assert_eq!(
+            runs,
+            if hollow { 2.0 } else { 0.0 },
+            "{query}: hollow copies run"
+        );
     }
-    let data = run(base.clone(), "query One($id: ID!) { customer(id: $id) { id recentConversations(limit: 2) { id } } }", id).await;
-    assert_eq!(data["data"]["customer"]["recentConversations"].as_array().map(Vec::len), Some(2), "{data}");
+    let data = run(
+        base.clone(),
+        "query One($id: ID!) { customer(id: $id) { id recentConversations(limit: 2) { id } } }",
+        id,
+    )
+    .await;
+    assert_eq!(
+        data["data"]["customer"]["recentConversations"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{data}"
+    );
 }
 
 crate::db_tests!(
