@@ -400,13 +400,16 @@ const HOLLOW_ROOTS: &[&str] = &["customers", "customer", "customerStats"];
 /// that for the roots alone, and the objects under them read their
 /// selections from the cached document ([`Hollow`]). Only a request whose
 /// verdict skips validation runs on it, so the whole document was
-/// validated, with the same verdict, before. `None` when no root field can
-/// be emptied, or when the document has what only the engine's own copy
-/// can answer: fragments (looked up by name in the engine's copy) or
-/// directives below a root (applied by the engine to its copy before it
-/// executes it).
+/// validated, with the same verdict, before. The copy keeps the fragments
+/// whole: they are looked up by name in the engine's copy. `None` when no
+/// root field can be emptied, or when a directive may apply below a root
+/// (in its selection or in any fragment): the engine applies `@skip` and
+/// `@include` to its own copy before it executes it.
 fn hollow(doc: &ExecutableDocument) -> Option<ExecutableDocument> {
-    if !doc.fragments.is_empty() {
+    let fragments_plain = doc.fragments.values().all(|fragment| {
+        fragment.node.directives.is_empty() && plain(&fragment.node.selection_set.node)
+    });
+    if !fragments_plain {
         return None;
     }
     let mut hollow = doc.clone();
@@ -436,14 +439,15 @@ fn hollow(doc: &ExecutableDocument) -> Option<ExecutableDocument> {
     emptied.then_some(hollow)
 }
 
-/// Whether a selection has no directive and no fragment spread, at any depth.
+/// Whether a selection has no directive at any depth (a fragment it
+/// spreads is looked into where the fragments are).
 fn plain(set: &SelectionSet) -> bool {
     set.items.iter().all(|item| match &item.node {
         Selection::Field(f) => f.node.directives.is_empty() && plain(&f.node.selection_set.node),
         Selection::InlineFragment(i) => {
             i.node.directives.is_empty() && plain(&i.node.selection_set.node)
         }
-        Selection::FragmentSpread(_) => false,
+        Selection::FragmentSpread(spread) => spread.node.directives.is_empty(),
     })
 }
 
@@ -748,8 +752,13 @@ mod tests {
             ("customer".to_owned(), 1, 2),
             "the cached one whole"
         );
+        let with_fragment = parse("{ customer(id: 1) { ...F } } fragment F on Customer { id }");
+        let copy = hollow(&with_fragment).expect("a hollow copy");
+        assert_eq!(roots(&copy)[0].2, 0);
+        assert_eq!(copy.fragments.len(), 1, "the fragments kept whole");
         for whole in [
-            "{ customer(id: 1) { ...F } } fragment F on Customer { id }",
+            "query($x: Boolean!) { customer(id: 1) { ...F } } fragment F on Customer { id @skip(if: $x) }",
+            "query($x: Boolean!) { customer(id: 1) { ...F @skip(if: $x) } } fragment F on Customer { id }",
             "query($x: Boolean!) { customers { items { id @include(if: $x) } } }",
             "query($x: Boolean!) { customer(id: 1) { ... on Customer @skip(if: $x) { id } } }",
             "{ me { role } }",

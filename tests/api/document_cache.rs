@@ -269,8 +269,8 @@ async fn hollowed(client: &reqwest::Client, base: &str) -> f64 {
 /// the document's hollow copy (the engine gets its root fields, the objects
 /// under them read their selections from the cached document): they answer
 /// exactly as the whole document did, and as a server without the cache on
-/// the same database. A document with fragments, or with a directive below
-/// a root, has no hollow copy.
+/// the same database. A document with a directive below a root, or in a
+/// fragment, has no hollow copy.
 async fn a_document_run_on_its_hollow_copy_answers_as_the_whole_one(app: TestApp) {
     let (_server, base) = server_process(
         &app.url,
@@ -306,7 +306,7 @@ async fn a_document_run_on_its_hollow_copy_answers_as_the_whole_one(app: TestApp
     };
     let id = json!({ "id": ids[0] });
     let unknown = json!({ "id": "0190c4f5-0000-7000-8000-000000000000" });
-    let cases: [(&str, Value, bool); 7] = [
+    let cases: [(&str, Value, bool); 8] = [
         // Nested objects, a list read with the customer, a field of a
         // conversation read through a loader, an inline fragment, an alias.
         (
@@ -333,10 +333,19 @@ async fn a_document_run_on_its_hollow_copy_answers_as_the_whole_one(app: TestApp
             json!({ "id": ids[1], "x": false }),
             false,
         ),
-        // Fragments are looked up in the engine's own copy.
+        // Fragments, kept whole in the copy, below a root and around one.
         (
-            "query($id: ID!) { customer(id: $id) { ...F } } fragment F on Customer { id phoneNumber }",
-            json!({ "id": ids[2] }),
+            "query($id: ID!) { ...Q customer(id: $id) { ...F recentConversations(limit: 1) { ...C } } } \
+             fragment F on Customer { id phoneNumber } fragment C on Conversation { id status } \
+             fragment Q on Query { customerStats { summary { totalCustomers } } }",
+            json!({ "id": ids[0] }),
+            true,
+        ),
+        // A directive in a fragment is the engine's to apply.
+        (
+            "query($id: ID!, $x: Boolean!) { customer(id: $id) { ...F } } \
+             fragment F on Customer { id phoneNumber @skip(if: $x) }",
+            json!({ "id": ids[2], "x": true }),
             false,
         ),
         // Only the roots that answer in place are emptied.
