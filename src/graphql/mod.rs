@@ -186,9 +186,11 @@ impl Endpoint {
         }
     }
 
-    /// Gives `request` its parsed document and checks it with the guard; why
-    /// it is refused, if it is. A text that does not parse is refused here
-    /// in the parser's words. With `as_text`, the answer will be written by
+    /// Finds `request`'s parsed document (cached, or parsed into the
+    /// request) and checks it with the guard; why it is refused, if it is.
+    /// A request of a cached document with a verdict is given no document
+    /// yet ([`Prepared`]); one without a verdict is given the cached one.
+    /// A text that does not parse is refused here in the parser's words. With `as_text`, the answer will be written by
     /// [`json::respond`], so objects are answered as text where the
     /// document allows ([`json::Text`]).
     fn prepare(
