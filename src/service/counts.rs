@@ -207,19 +207,22 @@ pub async fn read<C: ConnectionTrait>(db: &C, tenant: &str, keys: &[String]) -> 
 /// took some 30,000 instructions to build this one-line statement, a fifth
 /// of the dashboard's whole request (`callgrind`, `bench/RESULTS.md`).
 fn read_sql(backend: DbBackend, keys: usize) -> String {
-    use std::fmt::Write;
-    let mut sql = String::with_capacity(80 + 5 * keys);
-    sql.push_str("SELECT facet, n FROM customer_counts WHERE tenant_id = ");
-    for i in 0..=keys {
-        let _ = match (backend, i) {
-            (DbBackend::Postgres, 0) => write!(sql, "$1 AND facet IN ("),
-            (DbBackend::Postgres, i) => write!(sql, "{}${}", if i > 1 { ", " } else { "" }, i + 1),
-            (_, 0) => write!(sql, "? AND facet IN ("),
-            (_, i) => write!(sql, "{}?", if i > 1 { ", " } else { "" }),
-        };
-    }
-    sql.push(')');
-    sql
+    let builder = backend.get_query_builder();
+    // `$1, $2, ...` on PostgreSQL, `?` on SQLite: the backend's own marks.
+    let (mark, numbered) = builder.placeholder();
+    let param = |i: usize| {
+        if numbered {
+            format!("{mark}{i}")
+        } else {
+            mark.to_owned()
+        }
+    };
+    let facets: Vec<String> = (2..keys + 2).map(param).collect();
+    format!(
+        "SELECT facet, n FROM customer_counts WHERE tenant_id = {} AND facet IN ({})",
+        param(1),
+        facets.join(", ")
+    )
 }
 
 /// Filtered counts no single counter answers, each with the tenant `version`
