@@ -190,9 +190,10 @@ impl Endpoint {
     /// request) and checks it with the guard; why it is refused, if it is.
     /// A request of a cached document with a verdict is given no document
     /// yet ([`Prepared`]); one without a verdict is given the cached one.
-    /// A text that does not parse is refused here in the parser's words. With `as_text`, the answer will be written by
-    /// [`json::respond`], so objects are answered as text where the
-    /// document allows ([`json::Text`]).
+    /// A text that does not parse is refused here in the parser's words.
+    /// With `as_text`, the answer will be written by [`json::respond`], so
+    /// objects are answered as text where the document allows
+    /// ([`json::Text`]).
     fn prepare(
         &self,
         mut request: async_graphql::Request,
