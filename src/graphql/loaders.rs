@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::auth::Actor;
 use crate::domain::ids::{AgentId, ConversationId, CustomerId};
@@ -48,27 +48,53 @@ pub struct PageKey<P, F> {
     pub filter: F,
 }
 
-/// Every loader of one request.
+/// Every loader of one request, each made the first time it is asked for:
+/// most requests use none or one of them, and each holds its own state.
 pub struct Loaders {
-    pub customers: DataLoader<CustomerLoader>,
-    pub agents: DataLoader<AgentLoader>,
-    pub conversations: DataLoader<ConversationLoader>,
-    pub recent_conversations: DataLoader<RecentConversationsLoader>,
-    pub conversation_pages: DataLoader<ConversationsByCustomerLoader>,
-    pub message_pages: DataLoader<MessagesByConversationLoader>,
+    scope: Scope,
+    customers: OnceLock<DataLoader<CustomerLoader>>,
+    agents: OnceLock<DataLoader<AgentLoader>>,
+    conversations: OnceLock<DataLoader<ConversationLoader>>,
+    recent_conversations: OnceLock<DataLoader<RecentConversationsLoader>>,
+    conversation_pages: OnceLock<DataLoader<ConversationsByCustomerLoader>>,
+    message_pages: OnceLock<DataLoader<MessagesByConversationLoader>>,
 }
 
+/// An accessor of [`Loaders`] for each loader: made from the request's
+/// scope on first use.
+macro_rules! loader_accessors {
+    ($($field:ident: $loader:ident),* $(,)?) => {
+        impl Loaders {
+            $(
+                #[doc = concat!("The request's [`", stringify!($loader), "`].")]
+                pub fn $field(&self) -> &DataLoader<$loader> {
+                    self.$field.get_or_init(|| loader($loader(self.scope.clone())))
+                }
+            )*
+        }
+    };
+}
+
+loader_accessors!(
+    customers: CustomerLoader,
+    agents: AgentLoader,
+    conversations: ConversationLoader,
+    recent_conversations: RecentConversationsLoader,
+    conversation_pages: ConversationsByCustomerLoader,
+    message_pages: MessagesByConversationLoader,
+);
+
 impl Loaders {
-    /// Fresh loaders for one request by `actor`.
+    /// The loaders of one request by `actor` (none made yet).
     pub fn new(ctx: Ctx, actor: Actor) -> Self {
-        let scope = Scope { ctx, actor };
         Loaders {
-            customers: loader(CustomerLoader(scope.clone())),
-            agents: loader(AgentLoader(scope.clone())),
-            conversations: loader(ConversationLoader(scope.clone())),
-            recent_conversations: loader(RecentConversationsLoader(scope.clone())),
-            conversation_pages: loader(ConversationsByCustomerLoader(scope.clone())),
-            message_pages: loader(MessagesByConversationLoader(scope)),
+            scope: Scope { ctx, actor },
+            customers: OnceLock::new(),
+            agents: OnceLock::new(),
+            conversations: OnceLock::new(),
+            recent_conversations: OnceLock::new(),
+            conversation_pages: OnceLock::new(),
+            message_pages: OnceLock::new(),
         }
     }
 }
@@ -435,7 +461,7 @@ impl CustomerGroup {
     ) -> Result<Arc<RecentConversations>, LoadError> {
         let load = async {
             let keys = self.ids.iter().map(|id| (*id, limit, self.recent_columns));
-            let found = loaders.recent_conversations.load_many(keys).await?;
+            let found = loaders.recent_conversations().load_many(keys).await?;
             let by_parent: HashMap<CustomerId, Vec<Conversation>> =
                 found.into_iter().map(|((id, ..), v)| (id, v)).collect();
             let group = ConversationGroup::new(by_parent.values().flatten());
@@ -453,7 +479,7 @@ impl CustomerGroup {
     ) -> Result<Arc<ConversationPages>, LoadError> {
         let load = async {
             let by_parent: HashMap<CustomerId, ConversationPage> =
-                pages_of(&loaders.conversation_pages, &self.ids, page, status).await?;
+                pages_of(loaders.conversation_pages(), &self.ids, page, status).await?;
             let group = ConversationGroup::new(by_parent.values().flat_map(|(items, _)| items));
             Ok(Related { by_parent, group })
         };
@@ -489,7 +515,7 @@ impl ConversationGroup {
     ) -> Result<Arc<MessagePages>, LoadError> {
         let load = async {
             let by_parent: HashMap<ConversationId, MessagePage> =
-                pages_of(&loaders.message_pages, &self.ids, page, ()).await?;
+                pages_of(loaders.message_pages(), &self.ids, page, ()).await?;
             let group = Arc::new(MessageGroup {
                 agents: ById::new(
                     by_parent

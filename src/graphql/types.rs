@@ -600,7 +600,7 @@ impl Agent {
         }
         // Boxed, so the fields that return an agent keep small futures
         // (`inline::Fields`).
-        let found = Box::pin(agents.get(&loaders(cx)?.agents, id)).await;
+        let found = Box::pin(agents.get(loaders(cx)?.agents(), id)).await;
         Ok(found.gql()?.map(Agent))
     }
 
@@ -733,7 +733,7 @@ impl ConversationObject {
         let found = Box::pin(
             self.1
                 .customers
-                .get(&loaders(cx)?.customers, self.0.customer),
+                .get(loaders(cx)?.customers(), self.0.customer),
         )
         .await
         .gql()?;
@@ -869,7 +869,7 @@ impl Ticket {
     /// The customer the ticket is for.
     async fn customer(&self, cx: &Context<'_>) -> async_graphql::Result<Customer> {
         let found = loaders(cx)?
-            .customers
+            .customers()
             .load_one(self.0.customer)
             .await
             .gql()?;
@@ -883,7 +883,7 @@ impl Ticket {
             return Ok(None);
         };
         Ok(loaders(cx)?
-            .conversations
+            .conversations()
             .load_one(id)
             .await
             .gql()?
