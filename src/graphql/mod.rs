@@ -371,11 +371,29 @@ pub fn sdl() -> String {
 }
 
 /// The state of the GraphQL routes: the shared state and the endpoint
-/// built over it.
-#[derive(Clone, FromRef)]
-struct GraphqlState {
+/// built over it, behind one pointer. Axum clones a route's state twice for
+/// every request it serves, and these two hold about twenty reference
+/// counts that two request threads would otherwise both increment and
+/// decrement several times a request.
+#[derive(Clone)]
+struct GraphqlState(Arc<Graphql>);
+
+/// What [`GraphqlState`] points to.
+struct Graphql {
     app: AppState,
     endpoint: Endpoint,
+}
+
+impl FromRef<GraphqlState> for AppState {
+    fn from_ref(state: &GraphqlState) -> Self {
+        state.0.app.clone()
+    }
+}
+
+impl FromRef<GraphqlState> for Endpoint {
+    fn from_ref(state: &GraphqlState) -> Self {
+        state.0.endpoint.clone()
+    }
 }
 
 /// The GraphQL routes, over a schema built from `state` (its service
@@ -398,10 +416,10 @@ pub fn routes(state: &AppState, read_rows: ReadRows) -> Router<AppState> {
         )
         .route("/graphql/ws", get(ws::handler))
         .route("/graphql/assets/{file}", get(playground::asset))
-        .with_state(GraphqlState {
+        .with_state(GraphqlState(Arc::new(Graphql {
             app: state.clone(),
             endpoint,
-        })
+        })))
 }
 
 /// The authenticated caller of a GraphQL request. Both transports verify the
@@ -418,10 +436,13 @@ struct Caller(Actor);
 /// admin (bulk import) may send up to 8 MiB; other roles, whose operations
 /// never need that much, up to the 1 MiB of an ordinary request.
 async fn graphql_handler(
-    State(state): State<AppState>,
-    State(endpoint): State<Endpoint>,
+    State(state): State<GraphqlState>,
     req: axum::extract::Request,
 ) -> Response {
+    let Graphql {
+        app: state,
+        endpoint,
+    } = &*state.0;
     let (parts, body) = req.into_parts();
     let actor = match Identity::from_parts(&parts, &state.keys).actor() {
         Ok(actor) => actor,
@@ -435,7 +456,7 @@ async fn graphql_handler(
         return match upload::batch_request(&parts.headers, body, &actor, limit, &state.graphql)
             .await
         {
-            Ok(batch) => execute(&state.ctx, &endpoint, actor, batch, false).await,
+            Ok(batch) => execute(&state.ctx, endpoint, actor, batch, false).await,
             Err(refusal) => refusal.respond(&parts.headers),
         };
     }
@@ -463,7 +484,7 @@ async fn graphql_handler(
         }
     };
     match edges::batch_request(&body, &state.graphql) {
-        Ok(batch) => execute(&state.ctx, &endpoint, actor, batch, false).await,
+        Ok(batch) => execute(&state.ctx, endpoint, actor, batch, false).await,
         Err(refusal) => refusal.respond(&parts.headers),
     }
 }
@@ -479,11 +500,11 @@ fn body_limit(actor: &Actor) -> usize {
 /// `GET /graphql`: the playground for a browser (public); a query from the
 /// query string (`query`, `variables`, `operationName`, `extensions`) for an
 /// authenticated client that sent a preflight header; never a mutation.
-async fn graphql_get(
-    State(state): State<AppState>,
-    State(endpoint): State<Endpoint>,
-    req: axum::extract::Request,
-) -> Response {
+async fn graphql_get(State(state): State<GraphqlState>, req: axum::extract::Request) -> Response {
+    let Graphql {
+        app: state,
+        endpoint,
+    } = &*state.0;
     let (parts, _) = req.into_parts();
     let (headers, uri) = (&parts.headers, &parts.uri);
     if playground::is_browser(headers) || !edges::asks_to_run(uri.query()) {
@@ -499,7 +520,7 @@ async fn graphql_get(
     match edges::get_request(uri.query().unwrap_or_default(), &state.graphql) {
         Ok(request) => {
             let batch = BatchRequest::Single(request);
-            execute(&state.ctx, &endpoint, actor, batch, true).await
+            execute(&state.ctx, endpoint, actor, batch, true).await
         }
         Err(refusal) => refusal.respond(headers),
     }
