@@ -436,13 +436,13 @@ struct Caller(Actor);
 /// admin (bulk import) may send up to 8 MiB; other roles, whose operations
 /// never need that much, up to the 1 MiB of an ordinary request.
 async fn graphql_handler(
-    State(state): State<GraphqlState>,
+    State(routes): State<GraphqlState>,
     req: axum::extract::Request,
 ) -> Response {
     let Graphql {
         app: state,
         endpoint,
-    } = &*state.0;
+    } = &*routes.0;
     let (parts, body) = req.into_parts();
     let actor = match Identity::from_parts(&parts, &state.keys).actor() {
         Ok(actor) => actor,
@@ -500,11 +500,11 @@ fn body_limit(actor: &Actor) -> usize {
 /// `GET /graphql`: the playground for a browser (public); a query from the
 /// query string (`query`, `variables`, `operationName`, `extensions`) for an
 /// authenticated client that sent a preflight header; never a mutation.
-async fn graphql_get(State(state): State<GraphqlState>, req: axum::extract::Request) -> Response {
+async fn graphql_get(State(routes): State<GraphqlState>, req: axum::extract::Request) -> Response {
     let Graphql {
         app: state,
         endpoint,
-    } = &*state.0;
+    } = &*routes.0;
     let (parts, _) = req.into_parts();
     let (headers, uri) = (&parts.headers, &parts.uri);
     if playground::is_browser(headers) || !edges::asks_to_run(uri.query()) {
