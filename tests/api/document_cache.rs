@@ -30,20 +30,9 @@ async fn a_query_sent_again_is_served_from_the_cache(app: TestApp) {
     );
     let client = reqwest::Client::new();
     let admin = app.admin();
-    let query =
-        json!({ "query": "query Again($n: Int) { customers(limit: $n) { items { id } } }" });
+    let query = "query Again($n: Int) { customers(limit: $n) { items { id } } }";
     for n in [1, 2, 3] {
-        let mut body = query.clone();
-        body["variables"] = json!({ "n": n });
-        let (status, answer) = send(
-            client
-                .post(format!("{base}/graphql"))
-                .bearer_auth(&admin)
-                .json(&body),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        assert!(answer.get("errors").is_none(), "{answer}");
+        answered(&client, &base, &admin, query, json!({ "n": n })).await;
     }
     let scrape = scrape(&client, &base).await;
     let miss = sample(&scrape, "graphql_document_cache_total{result=\"miss\"}");
