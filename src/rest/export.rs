@@ -14,11 +14,10 @@ use futures::StreamExt;
 use super::body::{self, customer_doc};
 use super::{responses, QueryPairs};
 use crate::auth::Keys;
-use crate::domain::time;
 use crate::error::{Error, Result};
 use crate::http::Identity;
 use crate::service::customers::Customer;
-use crate::service::export::{self, CsvRow, ExportSlots};
+use crate::service::export::{self, CsvPage, ExportSlots};
 use crate::service::export_links::{self, ExportFormat};
 use crate::service::Ctx;
 
@@ -96,7 +95,7 @@ pub async fn export_customers(
     // Each page of rows leaves as one chunk of the body.
     let (total, pages) = match format {
         Format::Json => {
-            let export = export::export::<Customer>(&ctx, &exports, &actor, filter).await?;
+            let export = export::export::<Vec<Customer>>(&ctx, &exports, &actor, filter).await?;
             let mut first = true;
             let pages = export.pages.map(move |page| {
                 let mut out = Vec::with_capacity(page.as_ref().map_or(0, Vec::len) * 1024);
@@ -113,8 +112,10 @@ pub async fn export_customers(
             (export.total, pages.boxed())
         }
         Format::Csv => {
-            let export = export::export::<CsvRow>(&ctx, &exports, &actor, filter).await?;
-            let pages = export.pages.map(|page| csv_rows(&page?).map(Bytes::from));
+            let export = export::export::<CsvPage>(&ctx, &exports, &actor, filter).await?;
+            let pages = export
+                .pages
+                .map(|page| page.map(|lines| Bytes::from(lines.0)));
             (export.total, pages.boxed())
         }
     };
@@ -154,124 +155,4 @@ pub async fn export_customers(
         Body::from_stream(body),
     )
         .into_response())
-}
-
-/// A cell a spreadsheet would run as a formula gets a leading `'`.
-fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
-
-/// The CSV lines of a page of rows, with one writer (and one buffer) for all.
-fn csv_rows(rows: &[CsvRow]) -> Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new()
-        .quote_style(csv::QuoteStyle::Always)
-        .from_writer(Vec::with_capacity(rows.len() * 160));
-    for row in rows {
-        let tags = row.tags.join(";");
-        let created = time::format(&row.created_at);
-        let last = time::format(&row.last_interaction);
-        let cells = [
-            row.phone_number.as_str(),
-            row.first_name.as_deref().unwrap_or_default(),
-            row.last_name.as_deref().unwrap_or_default(),
-            row.email.as_deref().unwrap_or_default(),
-            row.status.as_str(),
-            row.segment.as_str(),
-            tags.as_str(),
-            row.notes.as_deref().unwrap_or_default(),
-            created.as_str(),
-            last.as_str(),
-        ];
-        let cells = cells.map(guard);
-        writer
-            .write_record(cells.iter().map(|cell| cell.as_bytes()))
-            .map_err(Error::internal)?;
-    }
-    writer
-        .into_inner()
-        .map_err(|e| Error::internal(e.into_error()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::guard;
-
-    #[test]
-    fn cells_that_spreadsheets_would_evaluate_are_prefixed() {
-        for (cell, want) in [
-            ("=1+1", "'=1+1"),
-            ("+52", "'+52"),
-            ("-x", "'-x"),
-            ("@a", "'@a"),
-            ("\tx", "'\tx"),
-            ("\rx", "'\rx"),
-        ] {
-            assert_eq!(guard(cell), want);
-        }
-        assert_eq!(guard("John"), "John");
-        assert_eq!(guard(""), "");
-    }
-
-    /// Property tests (`cargo test --lib prop`; `PROPTEST_CASES` sets how many cases).
-    mod properties {
-        use proptest::prelude::*;
-
-        use super::super::{csv_rows, guard};
-        use crate::domain::time;
-        use crate::service::customers::strategies;
-        use crate::service::export::CsvRow;
-
-        /// Starts a spreadsheet evaluates (OWASP's list for CSV injection).
-        const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-        proptest! {
-            #[test]
-            fn a_csv_row_reads_back_as_the_guarded_cells_and_none_starts_a_formula(
-                customer in strategies::customer(),
-            ) {
-                let out = csv_rows(&[CsvRow::from(&customer)]).expect("writes");
-                let written = [
-                    customer.phone_number.clone(),
-                    customer.first_name.clone().unwrap_or_default(),
-                    customer.last_name.clone().unwrap_or_default(),
-                    customer.email.clone().unwrap_or_default(),
-                    customer.status.as_str().to_owned(),
-                    customer.segment.as_str().to_owned(),
-                    customer.tags.join(";"),
-                    customer.notes.clone().unwrap_or_default(),
-                    time::format(&customer.created_at),
-                    time::format(&customer.last_interaction),
-                ];
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .from_reader(out.as_slice());
-                let records: Vec<csv::StringRecord> =
-                    reader.records().collect::<Result<_, _>>().expect("parses");
-                prop_assert_eq!(records.len(), 1, "{:?}", String::from_utf8_lossy(&out));
-                let cells: Vec<&str> = records[0].iter().collect();
-                prop_assert_eq!(cells.len(), written.len());
-                for (cell, original) in cells.iter().zip(&written) {
-                    if original.starts_with(FORMULA_STARTS) {
-                        prop_assert_eq!(*cell, format!("'{original}"));
-                    } else {
-                        prop_assert_eq!(cell, original);
-                    }
-                    prop_assert!(!cell.starts_with(FORMULA_STARTS), "{:?}", cell);
-                    prop_assert_eq!(guard(original), *cell);
-                }
-            }
-
-            #[test]
-            fn the_guard_only_ever_adds_one_quote_in_front(cell in strategies::text()) {
-                let guarded = guard(&cell);
-                prop_assert!(!guarded.starts_with(FORMULA_STARTS));
-                let unguarded = guarded.strip_prefix('\'').filter(|_| guarded != cell.as_str());
-                prop_assert_eq!(unguarded.unwrap_or(&guarded), cell.as_str());
-            }
-        }
-    }
 }

@@ -431,7 +431,243 @@ async fn export_of_three_thousand_customers_sends_every_row(app: TestApp) {
     );
 }
 
+/// A cell as the export writes it: prefixed with `'` when a spreadsheet
+/// would run it as a formula, quoted, its quotes doubled.
+fn csv_cell(cell: &str) -> String {
+    let guarded = if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+/// The CSV line of a customer as the API shows it (a REST document).
+fn csv_line(c: &Value) -> String {
+    let or_empty = |key: &str| c[key].as_str().unwrap_or_default().to_owned();
+    let tags: Vec<&str> = c["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t.as_str().expect("a tag"))
+        .collect();
+    let cells = [
+        or_empty("phoneNumber"),
+        or_empty("firstName"),
+        or_empty("lastName"),
+        or_empty("email"),
+        or_empty("status"),
+        or_empty("segment"),
+        tags.join(";"),
+        or_empty("notes"),
+        or_empty("createdAt"),
+        or_empty("lastInteraction"),
+    ];
+    let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+    cells.join(",") + "\n"
+}
+
+/// The whole CSV export, byte for byte, is the customers as the list shows
+/// them, oldest first: whatever their cells hold (quotes, backslashes, the
+/// separators of JSON text, newlines, formula starts, characters outside
+/// ASCII) and however their stored times fall (a whole second, a fraction
+/// shorter than a millisecond or finer than one: cut, never rounded).
+async fn csv_export_is_the_customers_as_the_list_shows_them_byte_for_byte(app: TestApp) {
+    use entity::customer::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let customers = [
+        (
+            json!({
+                "phoneNumber": "529991000001",
+                "firstName": "O'Brien",
+                "lastName": "Back\\slash",
+                "email": "ob@example.com",
+                "tags": ["say \"hi\"", "a, b", "\", \"", "back\\slash", "línea\nnueva", "😀"],
+                "notes": "=1+1\r\nnext \"line\", here"
+            }),
+            "2024-01-15T10:30:00Z",
+            "2025-06-30T23:59:59.123456Z",
+        ),
+        (
+            json!({ "phoneNumber": "529991000002", "firstName": "-dash", "tags": ["solo"], "segment": "vip", "status": "inactive" }),
+            "2024-01-15T10:30:00.1Z",
+            "2024-01-15T10:30:00.999999Z",
+        ),
+        (
+            json!({ "phoneNumber": "529991000003" }),
+            "2024-01-15T10:30:00.000999Z",
+            "2024-02-29T00:00:00.0005Z",
+        ),
+        (
+            json!({ "phoneNumber": "529991000004", "firstName": "Ünïcödé", "lastName": "@at", "tags": [], "notes": "\ttab" }),
+            "2024-01-15T10:30:00.999999Z",
+            "2026-01-01T00:00:00Z",
+        ),
+    ];
+    for (body, created, last) in &customers {
+        let phone = body["phoneNumber"].as_str().expect("a phone").to_owned();
+        app.create_customer(body.clone()).await;
+        let at = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .expect("a time")
+                .to_utc()
+        };
+        Entity::update_many()
+            .col_expr(Column::CreatedAt, Expr::value(at(created)))
+            .col_expr(Column::LastInteraction, Expr::value(at(last)))
+            .filter(Column::PhoneNumber.eq(phone))
+            .exec(&app.db)
+            .await
+            .expect("set the times");
+    }
+    let (status, list) = app
+        .rest()
+        .get("/api/v2/customers?sortBy=createdAt&sortOrder=asc&limit=100")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let shown = list["customers"].as_array().expect("customers");
+    let created: Vec<&str> = shown.iter().map(|c| text(c, "createdAt")).collect();
+    assert_eq!(
+        created,
+        [
+            "2024-01-15T10:30:00.000Z",
+            "2024-01-15T10:30:00.000Z",
+            "2024-01-15T10:30:00.100Z",
+            "2024-01-15T10:30:00.999Z"
+        ],
+        "times to the millisecond, cut"
+    );
+    let want: String = std::iter::once(format!("{HEADER}\n"))
+        .chain(shown.iter().map(csv_line))
+        .collect();
+    let answer = export_ok(&app, "format=csv").await;
+    assert_eq!(answer.body, want);
+}
+
+/// Filters whose text holds what SQL literals and patterns treat specially
+/// (quotes, backslashes, `%`, `_`, `$1`, a statement's end) find in an
+/// export exactly the customers the list finds, no more and no fewer.
+async fn export_finds_what_the_list_finds_for_filters_with_quotes_and_escapes(app: TestApp) {
+    let rows = [
+        json!({ "phoneNumber": "529991000001", "firstName": "O'Brien", "lastName": "100%", "tags": ["it's \"x\""] }),
+        json!({ "phoneNumber": "529991000002", "firstName": "Back\\slash", "lastName": "a_b", "tags": ["$1"] }),
+        json!({ "phoneNumber": "529991000003", "firstName": "OBrien", "lastName": "100x", "tags": ["plain"] }),
+        json!({ "phoneNumber": "529991000004", "firstName": "axb", "tags": ["it's", "'); DROP TABLE customers; --"] }),
+    ];
+    for row in rows {
+        app.create_customer(row).await;
+    }
+    // Each case: the filter's query pairs, then the phones it finds.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (&[("search", "O'Brien")], &["529991000001"]),
+        (&[("search", "100%")], &["529991000001"]),
+        (&[("search", "a_b")], &["529991000002"]),
+        (&[("search", "back\\slash")], &["529991000002"]),
+        (&[("search", "\\")], &["529991000002"]),
+        (&[("search", "$1")], &[]),
+        (&[("search", "') OR 1=1 --")], &[]),
+        (&[("tags", "it's \"x\"")], &["529991000001"]),
+        (&[("tags", "$1")], &["529991000002"]),
+        (&[("tags", "it's")], &["529991000004"]),
+        (
+            &[("tags", "'); DROP TABLE customers; --")],
+            &["529991000004"],
+        ),
+        (
+            &[("tags", "it's,$1"), ("search", "b")],
+            &["529991000002", "529991000004"],
+        ),
+    ];
+    let phones = |customers: &Value| -> HashSet<String> {
+        customers
+            .as_array()
+            .expect("customers")
+            .iter()
+            .map(|c| text(c, "phoneNumber").to_owned())
+            .collect()
+    };
+    for (filter, want) in cases {
+        let query = |format: &str| {
+            let mut url = reqwest::Url::parse("http://x/").expect("a url");
+            url.query_pairs_mut()
+                .append_pair("format", format)
+                .extend_pairs(filter.iter());
+            url.query().unwrap_or_default().to_owned()
+        };
+        let want: HashSet<String> = want.iter().map(|s| (*s).to_owned()).collect();
+        let (status, list) = app
+            .rest()
+            .get(&format!("/api/v2/customers?limit=100&{}", query("json")))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{filter:?}: {list}");
+        assert_eq!(phones(&list["customers"]), want, "list {filter:?}");
+        let json = export_ok(&app, &query("json")).await.json();
+        assert_eq!(phones(&json["customers"]), want, "json {filter:?}");
+        assert_eq!(json["total"], json!(want.len()), "json {filter:?}");
+        let csv = export_ok(&app, &query("csv")).await;
+        let got: HashSet<String> = csv.records().into_iter().map(|r| r[0].clone()).collect();
+        assert_eq!(got, want, "csv {filter:?}");
+    }
+    let (status, list) = app.rest().get("/api/v2/customers?limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        list["customers"].as_array().map(Vec::len),
+        Some(4),
+        "the table is whole"
+    );
+}
+
+/// More rows than two PostgreSQL CSV pages (16,384 rows each) and many
+/// SQLite ones (1,024), their creation times tied in threes across the
+/// pages' borders and their ids in no order of their own: every row once,
+/// oldest first and ties by id, as the database orders them.
+async fn a_csv_export_of_many_pages_sends_every_row_once_in_order(app: TestApp) {
+    use chrono::{TimeDelta, TimeZone, Utc};
+    use entity::customer;
+    use sea_orm::{EntityTrait, TransactionTrait};
+
+    const ROWS: u128 = 40_000;
+    let start = Utc
+        .with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a time");
+    let mut rows: Vec<customer::Model> = (0..ROWS)
+        .map(|n| {
+            let mut c = crate::helpers::model_rows::customer(n, uuid::Uuid::nil(), false);
+            c.tenant_id = "default".into();
+            // Distinct ids, scattered: bytewise order has nothing to do with n.
+            c.id = uuid::Uuid::from_u128(n.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+            c.phone_number = format!("52999{n:07}");
+            c.created_at = start + TimeDelta::seconds((n / 3) as i64);
+            c
+        })
+        .collect();
+    let txn = app.db.begin().await.expect("a transaction");
+    for chunk in rows.chunks(500) {
+        customer::Entity::insert_many(chunk.iter().cloned().map(customer::ActiveModel::from))
+            .exec_without_returning(&txn)
+            .await
+            .expect("customers");
+    }
+    txn.commit().await.expect("committed");
+    rows.sort_by_key(|c| (c.created_at, c.id));
+
+    let records = export_ok(&app, "format=csv").await.records();
+    assert_eq!(records.len(), rows.len(), "every row");
+    let first_difference = records
+        .iter()
+        .zip(&rows)
+        .position(|(record, row)| record[0] != row.phone_number);
+    assert_eq!(first_difference, None, "oldest first, ties by id");
+}
+
 crate::db_tests!(
+    a_csv_export_of_many_pages_sends_every_row_once_in_order,
+    csv_export_is_the_customers_as_the_list_shows_them_byte_for_byte,
+    export_finds_what_the_list_finds_for_filters_with_quotes_and_escapes,
     csv_export_has_the_reference_header_and_fully_quoted_rows,
     csv_writes_a_missing_value_as_an_empty_quoted_cell,
     csv_guards_cells_that_a_spreadsheet_would_run_as_formulas,

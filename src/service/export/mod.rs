@@ -1,9 +1,10 @@
 //! Export: the caller's customers, oldest first, read in keyset pages of a
-//! few hundred (JSON) or a thousand (CSV) rows, each page one short query
-//! of its own that reads only what the format shows. Between pages nothing
-//! of the database is held (no connection, no transaction), so a client that
-//! stops reading pins nothing but its own socket; memory stays flat whatever
-//! the number of rows.
+//! few hundred (JSON) or thousands (CSV) of rows, each page one short query
+//! of its own that reads only what the format shows (a CSV page on
+//! PostgreSQL one `COPY`, see [`csv`]). Between pages nothing of the
+//! database is held (no connection, no transaction), so a client that stops
+//! reading pins nothing but its own socket; memory stays flat whatever the
+//! number of rows.
 //!
 //! What `total` means: the number of matching customers when the export
 //! began. The export is bounded by that moment: it ends at the last matching
@@ -26,191 +27,76 @@ use entity::customer;
 use futures::Stream;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, PaginatorTrait,
-    QueryFilter, QuerySelect, QueryTrait, Select, Statement,
+    QueryFilter, QuerySelect, QueryTrait, Select,
 };
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::customers::{order, Customer, CustomerFilter};
 use super::rows::{self, Columns};
 use super::{scope, Ctx};
 use crate::auth::Actor;
-use crate::domain::customer::{CustomerSegment, CustomerSortField, CustomerStatus, SortOrder};
+use crate::domain::customer::{CustomerSortField, SortOrder};
 use crate::error::{Error, Result};
 use crate::slots::{Slot, Slots};
+
+mod copy;
+mod csv;
+
+pub use self::csv::CsvPage;
 
 /// Seconds a caller refused for too many running exports is asked to wait.
 const RETRY_AFTER_SECS: u64 = 10;
 
-/// The customers an export sends: their count when it began, then the rows,
-/// oldest first, a page at a time.
+/// The customers an export sends: their count when it began, then the
+/// pages, oldest first, each what one page query read ([`ExportPage`]).
 pub struct Export<T> {
     pub total: u64,
-    pub pages: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<T>>> + Send>>,
+    pub pages: std::pin::Pin<Box<dyn Stream<Item = Result<T>> + Send>>,
 }
 
-/// What an export reads of each customer: the whole customer
-/// ([`Customer`], for JSON) or only the columns a CSV row shows ([`CsvRow`]).
-pub trait ExportRow: Sized + Send + 'static {
-    /// Rows read by one page query, which is all an export holds: a page of
-    /// whole customers can reach megabytes (notes, custom fields), a page of
-    /// CSV columns is some 150 kilobytes.
-    const PAGE_ROWS: u64;
+/// What one page query read: the page as the format sends it, how many
+/// rows it holds, and the last one's place in the export order (none when
+/// the page is empty).
+pub struct Read<T> {
+    pub page: T,
+    pub rows: u64,
+    pub last: Option<Key>,
+}
 
-    /// The row's place in the export order.
-    fn key(&self) -> Key;
+/// A page of an export as its format sends it: whole customers (JSON) or
+/// the text of CSV lines ([`CsvPage`]).
+pub trait ExportPage: Sized + Send + 'static {
+    /// Rows read by one page query on `backend`, which is all an export
+    /// holds: a page of whole customers can reach megabytes (notes, custom
+    /// fields), a page of CSV lines is some 150 bytes a row.
+    fn page_rows(backend: DbBackend) -> u64;
 
     /// Reads one page of `rows` (already filtered, ordered and limited).
     fn read(
         rows: Select<customer::Entity>,
         db: &DatabaseConnection,
-    ) -> impl std::future::Future<Output = Result<Vec<Self>>> + Send;
+    ) -> impl std::future::Future<Output = Result<Read<Self>>> + Send;
 }
 
-impl ExportRow for Customer {
-    const PAGE_ROWS: u64 = 256;
-
-    fn key(&self) -> Key {
-        Key {
-            created_at: self.created_at,
-            id: self.id.uuid(),
-        }
+impl ExportPage for Vec<Customer> {
+    fn page_rows(_: DbBackend) -> u64 {
+        256
     }
 
     /// Whole rows, read by position as lists read them, each made a
     /// [`Customer`] as it is read ([`rows::each_of`]).
-    async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
+    async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Read<Self>> {
         let stmt = rows::listed_of(rows, Columns::ALL).build(db.get_database_backend());
-        Ok(rows::each_of::<customer::Model, _, _>(db, stmt, Columns::ALL, Customer::from).await?)
-    }
-}
-
-/// The reference's CSV columns of a customer, read without the rest of its
-/// row: no statistics, no JSON objects to decode.
-///
-/// On SQLite a page of them is read as ONE value: the database builds a
-/// JSON array of the page's rows (each an array of the columns, in the order
-/// of this struct's fields) and the server decodes it in one pass. Row by
-/// row, each SQLite row would be handed from the connection's thread to the
-/// task on its own; a page is one handoff. On PostgreSQL the page is read
-/// as rows, in sqlx's binary form and by position ([`rows::each_of`]):
-/// writing each timestamp and uuid of a JSON array as text cost PostgreSQL
-/// more than decoding the rows costs the server (a whole export about 1.5×
-/// as fast, `bench/RESULTS.md`, session 28).
-#[derive(Debug, Clone, Deserialize)]
-pub struct CsvRow {
-    pub id: Uuid,
-    pub phone_number: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub status: CustomerStatus,
-    pub segment: CustomerSegment,
-    pub tags: Vec<String>,
-    pub notes: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub last_interaction: DateTime<Utc>,
-}
-
-impl From<customer::Model> for CsvRow {
-    /// The CSV columns of a row read with only those columns.
-    fn from(c: customer::Model) -> Self {
-        Self {
-            id: c.id,
-            phone_number: c.phone_number,
-            first_name: c.first_name,
-            last_name: c.last_name,
-            email: c.email,
-            status: c.status,
-            segment: c.segment,
-            tags: c.tags.0,
-            notes: c.notes,
-            created_at: c.created_at,
-            last_interaction: c.last_interaction,
-        }
-    }
-}
-
-impl From<&Customer> for CsvRow {
-    /// The CSV columns of a whole customer.
-    fn from(c: &Customer) -> Self {
-        Self {
-            id: c.id.uuid(),
-            phone_number: c.phone_number.clone(),
-            first_name: c.first_name.clone(),
-            last_name: c.last_name.clone(),
-            email: c.email.clone(),
-            status: c.status,
-            segment: c.segment,
-            tags: c.tags.clone(),
-            notes: c.notes.clone(),
-            created_at: c.created_at,
-            last_interaction: c.last_interaction,
-        }
-    }
-}
-
-/// The columns of a [`CsvRow`], in its fields' order.
-const CSV_COLUMNS: [customer::Column; 11] = [
-    customer::Column::Id,
-    customer::Column::PhoneNumber,
-    customer::Column::FirstName,
-    customer::Column::LastName,
-    customer::Column::Email,
-    customer::Column::Status,
-    customer::Column::Segment,
-    customer::Column::Tags,
-    customer::Column::Notes,
-    customer::Column::CreatedAt,
-    customer::Column::LastInteraction,
-];
-
-/// The columns of a [`CsvRow`] as SQLite puts them in a JSON array: ids are
-/// 16-byte blobs (sent as hex), tags JSON text (embedded with `json()`),
-/// timestamps the stored RFC 3339 text, read back exactly.
-const CSV_JSON_SQLITE: &str = "json_array(lower(hex(id)), phone_number, first_name, \
-    last_name, email, status, segment, json(tags), notes, created_at, last_interaction)";
-
-impl ExportRow for CsvRow {
-    const PAGE_ROWS: u64 = 1024;
-
-    fn key(&self) -> Key {
-        Key {
-            created_at: self.created_at,
-            id: self.id,
-        }
-    }
-
-    async fn read(rows: Select<customer::Entity>, db: &DatabaseConnection) -> Result<Vec<Self>> {
-        let backend = db.get_database_backend();
-        if backend == DbBackend::Postgres {
-            let columns = Columns::of(CSV_COLUMNS);
-            let stmt = rows::listed_of(rows, columns).build(backend);
-            return Ok(
-                rows::each_of::<customer::Model, _, _>(db, stmt, columns, CsvRow::from).await?,
-            );
-        }
-        let page = rows.select_only().columns(CSV_COLUMNS).build(backend);
-        // The page's own order again inside the aggregate: the array lists
-        // the rows exactly as the page query ordered them.
-        let sql = format!(
-            "SELECT json_group_array({CSV_JSON_SQLITE} ORDER BY created_at, id) \
-             AS page FROM ({}) AS page",
-            page.sql
-        );
-        let values = page.values.map(|v| v.0).unwrap_or_default();
-        let row = db
-            .query_one(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-        // An empty page is `[]`.
-        let text: Option<String> = match row {
-            Some(row) => row.try_get("", "page")?,
-            None => None,
-        };
-        match text {
-            Some(text) => serde_json::from_str(&text).map_err(Error::internal),
-            None => Ok(Vec::new()),
-        }
+        let page =
+            rows::each_of::<customer::Model, _, _>(db, stmt, Columns::ALL, Customer::from).await?;
+        Ok(Read {
+            rows: page.len() as u64,
+            last: page.last().map(|c| Key {
+                created_at: c.created_at,
+                id: c.id.uuid(),
+            }),
+            page,
+        })
     }
 }
 
@@ -307,20 +193,21 @@ struct Pages<T> {
     _rows: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: ExportRow> Pages<T> {
+impl<T: ExportPage> Pages<T> {
     /// The next page, oldest first; one short query on a pooled connection
     /// that goes back to the pool before the rows are sent.
-    async fn next(&mut self) -> Result<Vec<T>> {
+    async fn next(&mut self) -> Result<T> {
         let mut page = self.rows.clone();
         if let Some(after) = self.after {
             page = page.filter(after.rows_after());
         }
-        let page = order(page, CustomerSortField::CreatedAt, SortOrder::Asc).limit(T::PAGE_ROWS);
-        let rows = T::read(page, &self.db).await?;
-        self.done = (rows.len() as u64) < T::PAGE_ROWS;
-        metrics::counter!("export_rows_total").increment(rows.len() as u64);
-        self.after = rows.last().map(T::key).or(self.after);
-        Ok(rows)
+        let rows = T::page_rows(self.db.get_database_backend());
+        let page = order(page, CustomerSortField::CreatedAt, SortOrder::Asc).limit(rows);
+        let read = T::read(page, &self.db).await?;
+        self.done = read.rows < rows;
+        metrics::counter!("export_rows_total").increment(read.rows);
+        self.after = read.last.or(self.after);
+        Ok(read.page)
     }
 }
 
@@ -329,7 +216,7 @@ impl<T: ExportRow> Pages<T> {
 /// export's last row and counts the rows up to it. See the module's text for
 /// what `total` means while rows change.
 #[tracing::instrument(skip_all, fields(tenant.id = %actor.tenant))]
-pub async fn export<T: ExportRow>(
+pub async fn export<T: ExportPage>(
     ctx: &Ctx,
     slots: &Arc<ExportSlots>,
     actor: &Actor,
