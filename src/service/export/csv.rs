@@ -54,11 +54,10 @@ impl ExportPage for CsvPage {
     }
 }
 
-/// The reference's CSV columns of a customer as SQLite reads them, and what
-/// places it in the export order (`id`, `created_at`).
+/// The reference's CSV columns of a customer as SQLite reads them, then
+/// what places it in the export order with `created_at` (`id`).
 #[derive(Debug, Clone, Deserialize)]
 struct CsvRow {
-    id: Uuid,
     phone_number: String,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -69,6 +68,7 @@ struct CsvRow {
     notes: Option<String>,
     created_at: DateTime<Utc>,
     last_interaction: DateTime<Utc>,
+    id: Uuid,
 }
 
 #[cfg(test)]
@@ -91,9 +91,9 @@ impl From<&Customer> for CsvRow {
     }
 }
 
-/// The columns of a [`CsvRow`], in its fields' order.
-const CSV_COLUMNS: [customer::Column; 11] = [
-    customer::Column::Id,
+/// The columns a page reads, in the order of the export's cells, then
+/// what places the row in the export order: a [`CsvRow`]'s fields.
+const COLUMNS: [customer::Column; 11] = [
     customer::Column::PhoneNumber,
     customer::Column::FirstName,
     customer::Column::LastName,
@@ -104,13 +104,14 @@ const CSV_COLUMNS: [customer::Column; 11] = [
     customer::Column::Notes,
     customer::Column::CreatedAt,
     customer::Column::LastInteraction,
+    customer::Column::Id,
 ];
 
-/// The columns of a [`CsvRow`] as SQLite puts them in a JSON array: ids are
-/// 16-byte blobs (sent as hex), tags JSON text (embedded with `json()`),
-/// timestamps the stored RFC 3339 text, read back exactly.
-const CSV_JSON_SQLITE: &str = "json_array(lower(hex(id)), phone_number, first_name, \
-    last_name, email, status, segment, json(tags), notes, created_at, last_interaction)";
+/// [`COLUMNS`] as SQLite puts them in a JSON array: tags JSON text
+/// (embedded with `json()`), timestamps the stored RFC 3339 text, read back
+/// exactly, ids 16-byte blobs (sent as hex).
+const COLUMNS_JSON_SQLITE: &str = "json_array(phone_number, first_name, last_name, email, \
+    status, segment, json(tags), notes, created_at, last_interaction, lower(hex(id)))";
 
 /// SQLite: the page as one JSON value, decoded into rows, written as lines.
 async fn read_json(
@@ -118,11 +119,11 @@ async fn read_json(
     db: &DatabaseConnection,
 ) -> Result<Read<CsvPage>> {
     let backend = db.get_database_backend();
-    let page = rows.select_only().columns(CSV_COLUMNS).build(backend);
+    let page = rows.select_only().columns(COLUMNS).build(backend);
     // The page's own order again inside the aggregate: the array lists
     // the rows exactly as the page query ordered them.
     let sql = format!(
-        "SELECT json_group_array({CSV_JSON_SQLITE} ORDER BY created_at, id) \
+        "SELECT json_group_array({COLUMNS_JSON_SQLITE} ORDER BY created_at, id) \
          AS page FROM ({}) AS page",
         page.sql
     );
@@ -149,22 +150,6 @@ async fn read_json(
     })
 }
 
-/// The columns a PostgreSQL page copies, in the order of the export's
-/// cells, then what places the row in the export order.
-const COPIED_COLUMNS: [customer::Column; 11] = [
-    customer::Column::PhoneNumber,
-    customer::Column::FirstName,
-    customer::Column::LastName,
-    customer::Column::Email,
-    customer::Column::Status,
-    customer::Column::Segment,
-    customer::Column::Tags,
-    customer::Column::Notes,
-    customer::Column::CreatedAt,
-    customer::Column::LastInteraction,
-    customer::Column::Id,
-];
-
 /// PostgreSQL: the page copied in binary, each row written as the
 /// export's line as it arrives. Text is UTF-8 (sqlx's connections set
 /// `client_encoding`), a NULL an empty cell, tags JSON text after a version
@@ -175,7 +160,7 @@ async fn read_copied(
 ) -> Result<Read<CsvPage>> {
     let stmt = rows
         .select_only()
-        .columns(COPIED_COLUMNS)
+        .columns(COLUMNS)
         .build(DbBackend::Postgres);
     let mut out = Lines::new(CsvPage::page_rows(DbBackend::Postgres) as usize);
     let mut last = None;
