@@ -23,6 +23,10 @@
 //! SQLite prepares a statement's plan once whatever its values, so its
 //! statements are left as they are.
 //!
+//! [`placeholders`] finds a PostgreSQL text's `$n` outside quotes, for
+//! these slots and for the literals of an export's `COPY`
+//! (`super::export`).
+//!
 //! Imports only `sea_orm`: no other module of the crate.
 
 use sea_orm::{DbBackend, Statement, Value, Values};
@@ -51,7 +55,7 @@ impl Slots {
     /// The slots of `sql`.
     pub fn of(sql: &str) -> Slots {
         Slots {
-            placeholders: placeholders(sql),
+            placeholders: placeholders(sql).found,
             len: sql.len(),
         }
     }
@@ -104,35 +108,53 @@ impl Slots {
 
 /// A `$n` in the text: its byte range, `n`, and whether it follows `LIMIT`
 /// or `OFFSET`.
-struct Placeholder {
-    start: usize,
-    end: usize,
-    index: usize,
+pub struct Placeholder {
+    pub start: usize,
+    pub end: usize,
+    pub index: usize,
     limit: bool,
 }
 
+/// What [`placeholders`] found in a text.
+pub struct Scan {
+    /// The placeholders, in the order of the text.
+    pub found: Vec<Placeholder>,
+    /// The first thing in the text that sea-query does not write: a quote
+    /// never closed, or a `$` without a number. The scan goes on past a
+    /// stray `$`; an open quote takes the rest of the text.
+    pub irregular: Option<&'static str>,
+}
+
 /// The placeholders of PostgreSQL text, outside quoted strings and names.
-fn placeholders(sql: &str) -> Vec<Placeholder> {
+pub fn placeholders(sql: &str) -> Scan {
     let bytes = sql.as_bytes();
     let mut found = Vec::new();
+    let mut irregular = None;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             quote @ (b'\'' | b'"') => {
-                // `E'..'` strings escape with backslashes; all double a quote.
-                let escapes = quote == b'\'' && i > 0 && matches!(bytes[i - 1], b'E' | b'e');
+                // `E'..'` strings escape with backslashes (an `E` that ends
+                // a longer name is not one); all double a quote.
+                let escapes = quote == b'\''
+                    && i > 0
+                    && matches!(bytes[i - 1], b'E' | b'e')
+                    && (i < 2 || !(bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
                 i += 1;
-                while i < bytes.len() {
-                    if escapes && bytes[i] == b'\\' {
-                        i += 2;
-                    } else if bytes[i] == quote {
-                        if bytes.get(i + 1) == Some(&quote) {
-                            i += 2;
-                        } else {
+                loop {
+                    match bytes.get(i) {
+                        None => {
+                            irregular.get_or_insert(if quote == b'"' {
+                                "an unterminated name"
+                            } else {
+                                "an unterminated literal"
+                            });
                             break;
                         }
-                    } else {
-                        i += 1;
+                        Some(b'\\') if escapes => i += 2,
+                        Some(&b) if b == quote && bytes.get(i + 1) == Some(&quote) => i += 2,
+                        Some(&b) if b == quote => break,
+                        Some(_) => i += 1,
                     }
                 }
                 i += 1;
@@ -142,23 +164,27 @@ fn placeholders(sql: &str) -> Vec<Placeholder> {
                     .iter()
                     .take_while(|b| b.is_ascii_digit())
                     .count();
-                let index = sql[i + 1..i + 1 + digits].parse().ok();
-                if let Some(index) = index {
-                    let before = sql[..i].trim_end();
-                    found.push(Placeholder {
-                        start: i,
-                        end: i + 1 + digits,
-                        index,
-                        limit: ends_with_keyword(before, "LIMIT")
-                            || ends_with_keyword(before, "OFFSET"),
-                    });
+                match sql[i + 1..i + 1 + digits].parse() {
+                    Ok(index) => {
+                        let before = sql[..i].trim_end();
+                        found.push(Placeholder {
+                            start: i,
+                            end: i + 1 + digits,
+                            index,
+                            limit: ends_with_keyword(before, "LIMIT")
+                                || ends_with_keyword(before, "OFFSET"),
+                        });
+                    }
+                    Err(_) => {
+                        irregular.get_or_insert("a `$` that is not a placeholder");
+                    }
                 }
                 i += 1 + digits;
             }
             _ => i += 1,
         }
     }
-    found
+    Scan { found, irregular }
 }
 
 /// Whether `text` ends with the keyword `word` (not a longer name).
@@ -172,7 +198,7 @@ fn ends_with_keyword(text: &str, word: &str) -> bool {
 }
 
 /// An integer value, if `v` holds one.
-fn integer(v: &Value) -> Option<i128> {
+pub fn integer(v: &Value) -> Option<i128> {
     Some(match v {
         Value::TinyInt(n) => (*n)?.into(),
         Value::SmallInt(n) => (*n)?.into(),
@@ -271,6 +297,11 @@ mod tests {
         for stmt in unchanged {
             assert_eq!(limits_inline(stmt.clone()), stmt);
         }
+        // An `E` that ends a name starts no escape string: this `\'` ends it.
+        assert_eq!(
+            limits_inline(pg(r"SELECT xE'\' LIMIT $1", vec![Value::Unsigned(Some(5))])),
+            pg(r"SELECT xE'\' LIMIT 5", vec![])
+        );
         // Quotes end where they end: a doubled quote stays inside.
         assert_eq!(
             limits_inline(pg(

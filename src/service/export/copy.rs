@@ -17,6 +17,7 @@ use sea_orm::sqlx::postgres::PgPoolCopyExt;
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, Statement};
 
 use crate::error::{Error, Result};
+use crate::service::plans;
 
 /// The most cells a copied row may have.
 const MAX_CELLS: usize = 16;
@@ -178,8 +179,9 @@ impl Rows {
 /// The text of `stmt` (PostgreSQL, values as `$1`, `$2`, ...) with each
 /// placeholder replaced by its value as a literal. Quoted names and string
 /// literals in the text are passed over whole, so a `$` inside them is left
-/// as it is; a `$` anywhere else that is not a placeholder of a value is an
-/// error, as is a value of a kind not written here.
+/// as it is ([`plans::placeholders`]); a `$` anywhere else that is not a
+/// placeholder of a value is an error, as is a quote never closed or a
+/// value of a kind not written here.
 pub fn with_literals(stmt: &Statement) -> Result<String> {
     let values = stmt
         .values
@@ -187,61 +189,23 @@ pub fn with_literals(stmt: &Statement) -> Result<String> {
         .map(|v| v.0.as_slice())
         .unwrap_or_default();
     let sql = stmt.sql.as_str();
-    let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len() + 32 * values.len());
-    let (mut i, mut copied) = (0, 0);
     let unwritable =
         |what: &str| Error::internal(anyhow::anyhow!("cannot write {what} into a COPY"));
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' => {
-                // `E'...'` takes backslash escapes; `''` is a quote either way.
-                let escapes = i > 0
-                    && matches!(bytes[i - 1], b'E' | b'e')
-                    && (i < 2 || !(bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
-                i += 1;
-                loop {
-                    match bytes.get(i) {
-                        None => return Err(unwritable("an unterminated literal")),
-                        Some(b'\\') if escapes => i += 2,
-                        Some(b'\'') if bytes.get(i + 1) == Some(&b'\'') => i += 2,
-                        Some(b'\'') => break,
-                        Some(_) => i += 1,
-                    }
-                }
-                i += 1;
-            }
-            b'"' => {
-                i += 1;
-                loop {
-                    match bytes.get(i) {
-                        None => return Err(unwritable("an unterminated name")),
-                        Some(b'"') if bytes.get(i + 1) == Some(&b'"') => i += 2,
-                        Some(b'"') => break,
-                        Some(_) => i += 1,
-                    }
-                }
-                i += 1;
-            }
-            b'$' => {
-                let digits = bytes[i + 1..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                let n: usize = sql[i + 1..i + 1 + digits]
-                    .parse()
-                    .map_err(|_| unwritable("a `$` that is not a placeholder"))?;
-                let value = n
-                    .checked_sub(1)
-                    .and_then(|n| values.get(n))
-                    .ok_or_else(|| unwritable("a placeholder without a value"))?;
-                out.push_str(&sql[copied..i]);
-                literal(value, &mut out)?;
-                i += 1 + digits;
-                copied = i;
-            }
-            _ => i += 1,
-        }
+    let scan = plans::placeholders(sql);
+    if let Some(what) = scan.irregular {
+        return Err(unwritable(what));
+    }
+    let mut out = String::with_capacity(sql.len() + 32 * values.len());
+    let mut copied = 0;
+    for p in &scan.found {
+        let value = p
+            .index
+            .checked_sub(1)
+            .and_then(|n| values.get(n))
+            .ok_or_else(|| unwritable("a placeholder without a value"))?;
+        out.push_str(&sql[copied..p.start]);
+        literal(value, &mut out)?;
+        copied = p.end;
     }
     out.push_str(&sql[copied..]);
     Ok(out)
@@ -252,6 +216,9 @@ pub fn with_literals(stmt: &Statement) -> Result<String> {
 /// `standard_conforming_strings` says; uuids and times are typed text.
 fn literal(value: &Value, out: &mut String) -> Result<()> {
     let unwritable = || Error::internal(anyhow::anyhow!("cannot write {value:?} into a COPY"));
+    if let Some(n) = plans::integer(value) {
+        return write!(out, "{n}").map_err(Error::internal);
+    }
     match value {
         Value::String(Some(s)) => {
             if s.contains('\0') {
@@ -267,14 +234,6 @@ fn literal(value: &Value, out: &mut String) -> Result<()> {
             out.push('\'');
         }
         Value::Bool(Some(b)) => out.push_str(if *b { "TRUE" } else { "FALSE" }),
-        Value::TinyInt(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::SmallInt(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::Int(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::BigInt(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::TinyUnsigned(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::SmallUnsigned(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::Unsigned(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
-        Value::BigUnsigned(Some(n)) => write!(out, "{n}").map_err(Error::internal)?,
         Value::Uuid(Some(u)) => {
             write!(out, "'{}'::uuid", u.hyphenated()).map_err(Error::internal)?
         }
