@@ -4,11 +4,11 @@
 //! prefixed with `'`. A page is the text of its lines, sent as it is.
 //!
 //! How a page is read depends on the database:
-//! - PostgreSQL: one `COPY (page query) TO STDOUT` ([`super::copy`]). The
-//!   database writes the page's columns as CSV text and streams it; each
-//!   line is rewritten into the export's as it arrives, so the database
-//!   writes the next lines while the server rewrites the last ones, and no
-//!   row is decoded into values of its own.
+//! - PostgreSQL: one `COPY (page query) TO STDOUT (FORMAT binary)`
+//!   ([`super::copy`]). The database streams the page's columns in its
+//!   binary form; each row is written as the export's line as it arrives,
+//!   so the database reads the next rows while the server writes the last
+//!   ones, and no row is decoded into values of its own.
 //! - SQLite: the page's columns as ONE value, a JSON array of the rows
 //!   (each an array of [`CsvRow`]'s fields, in order), decoded in one pass:
 //!   row by row, each SQLite row would be handed from the connection's
@@ -253,12 +253,7 @@ fn join_tags(json: &str, out: &mut String) -> Result<()> {
         }
     }
     let tags: Vec<String> = serde_json::from_str(json).map_err(Error::internal)?;
-    for (i, tag) in tags.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
-        out.push_str(tag);
-    }
+    out.push_str(&tags.join(";"));
     Ok(())
 }
 
